@@ -1,0 +1,460 @@
+"""The format-agnostic presentation model shared by the HLS and DASH parsers.
+
+Everything after parsing sees only these types (DESIGN.md: one model for HLS and DASH).
+Times on the media timeline are float seconds from the presentation's start. Wall-clock
+times (``available_from``, ``availability_start``...) are float UTC seconds since the epoch,
+the same unit as the ``now`` given to the parsers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "ByteRange",
+    "ContentProtection",
+    "HlsKey",
+    "InitSegment",
+    "LiveTiming",
+    "Location",
+    "Presentation",
+    "Part",
+    "Period",
+    "PresentationType",
+    "Representation",
+    "Segment",
+    "SegmentIndexRef",
+    "SteeringInfo",
+    "StreamFormat",
+    "Track",
+    "TrackType",
+    "UtcTiming",
+]
+
+
+class StreamFormat(StrEnum):
+    """Which manifest format a presentation was parsed from."""
+
+    HLS = "hls"
+    DASH = "dash"
+
+
+class PresentationType(StrEnum):
+    """``static`` (VOD) or ``dynamic`` (live, the manifest is refreshed)."""
+
+    STATIC = "static"
+    DYNAMIC = "dynamic"
+
+
+class TrackType(StrEnum):
+    """Kind of media a track carries."""
+
+    VIDEO = "video"
+    AUDIO = "audio"
+    TEXT = "text"
+    IMAGE = "image"
+    MUXED = "muxed"
+    """Audio and video in one stream (e.g. HLS MPEG-TS variants without separate audio)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    """An inclusive byte range, as in an HTTP ``Range`` header.
+
+    Attributes:
+        first: Offset of the first byte.
+        last: Offset of the last byte (inclusive).
+    """
+
+    first: int
+    last: int
+
+    @property
+    def length(self) -> int:
+        """Number of bytes in the range."""
+        return self.last - self.first + 1
+
+    def header(self) -> str:
+        """Return the ``Range`` header value, e.g. ``bytes=0-99``."""
+        return f"bytes={self.first}-{self.last}"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """One place a resource can be fetched from: a CDN edge or the origin.
+
+    Attributes:
+        url: Absolute http(s) URL (a base URL for DASH, a media playlist URL for HLS).
+        service_location: DASH ``serviceLocation`` / HLS ``PATHWAY-ID``; identifies the CDN.
+        priority: Lower is preferred (DASH ``dvb:priority``; otherwise the manifest order).
+        weight: Relative weight among equal priorities (DASH ``dvb:weight``).
+    """
+
+    url: str
+    service_location: str | None = None
+    priority: int = 0
+    weight: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SteeringInfo:
+    """Content steering (HLS ``EXT-X-CONTENT-STEERING``, DASH ``ContentSteering``).
+
+    Attributes:
+        server_url: URL of the steering server (absolute http(s)).
+        default_pathway: Pathway / service location to use before steering answers.
+        query_before_start: DASH ``queryBeforeStart``: ask the server before the first request.
+        proxy_server_url: DASH ``proxyServerURL``, if any.
+    """
+
+    server_url: str
+    default_pathway: str | None = None
+    query_before_start: bool = False
+    proxy_server_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UtcTiming:
+    """A DASH ``UTCTiming`` element: how to synchronise the wall clock.
+
+    Attributes:
+        scheme: The ``schemeIdUri``, e.g. ``urn:mpeg:dash:utc:http-iso:2014``.
+        value: The scheme's value, usually a time-server URL.
+    """
+
+    scheme: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class HlsKey:
+    """An HLS ``EXT-X-KEY`` / ``EXT-X-SESSION-KEY``.
+
+    Attributes:
+        method: ``NONE``, ``AES-128``, ``AES-256``, ``AES-256-CTR``, ``SAMPLE-AES``,
+            ``SAMPLE-AES-CTR``.
+        uri: Key URI (absolute http(s), or a ``data:`` URI), ``None`` for ``NONE``.
+        iv: 16-byte IV from the tag, or ``None`` (then the media sequence number is the IV).
+        keyformat: ``KEYFORMAT`` (default ``identity``).
+        keyformat_versions: ``KEYFORMATVERSIONS``.
+        key_id: KID as 32 lowercase hex digits when the key format carries one.
+    """
+
+    method: str
+    uri: str | None = None
+    iv: bytes | None = None
+    keyformat: str = "identity"
+    keyformat_versions: str | None = None
+    key_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContentProtection:
+    """Encryption of a representation (DASH ``ContentProtection`` or an HLS key).
+
+    Attributes:
+        system_id: DRM system id as a lowercase UUID with dashes, ``None`` for the
+            ``mp4protection`` element that only declares the scheme.
+        scheme: Protection scheme: ``cenc``, ``cbcs``, ``cens``, ``cbc1``, or an HLS method.
+        default_kids: KIDs as 32 lowercase hex digits.
+        pssh: Raw ``pssh`` box bytes from the manifest, if given.
+        license_url: ``dashif:Laurl`` / ``clearkey:Laurl`` / ``ms:laurl``, if given.
+    """
+
+    system_id: str | None
+    scheme: str | None = None
+    default_kids: tuple[str, ...] = ()
+    pssh: bytes | None = None
+    license_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InitSegment:
+    """An initialisation segment (DASH ``Initialization``, HLS ``EXT-X-MAP``).
+
+    Attributes:
+        urls: The same resource at each location, preferred first.
+        byte_range: Range within the resource, if any.
+    """
+
+    urls: tuple[str, ...]
+    byte_range: ByteRange | None = None
+
+    @property
+    def url(self) -> str:
+        """The preferred URL."""
+        return self.urls[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """An LL-HLS partial segment (``EXT-X-PART``) or preload hint.
+
+    Attributes:
+        url: Absolute URL.
+        duration_s: Duration (0 for a preload hint of unknown duration).
+        byte_range: Range, if any.
+        is_independent: ``INDEPENDENT=YES``.
+        is_preload_hint: Came from ``EXT-X-PRELOAD-HINT``.
+    """
+
+    url: str
+    duration_s: float
+    byte_range: ByteRange | None = None
+    is_independent: bool = False
+    is_preload_hint: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One media segment.
+
+    Attributes:
+        urls: The same resource at each location, preferred first.
+        number: ``$Number$`` (DASH) or media sequence number (HLS).
+        start_s: Presentation time of the first sample, seconds from presentation start.
+        duration_s: Duration in seconds.
+        byte_range: Range within the resource, if any.
+        init: Init segment that must precede this one, if any.
+        discontinuity_seq: HLS discontinuity sequence (DASH: period index); changes
+            where the decoder must be reset.
+        key: HLS key in force for this segment, if any.
+        available_from: Wall-clock (UTC epoch s) time it becomes available; ``None`` = now.
+        available_until: Wall-clock time it leaves the live window; ``None`` = never.
+        program_date_time: ``EXT-X-PROGRAM-DATE-TIME`` as UTC epoch seconds.
+        parts: LL-HLS parts of this segment.
+        is_gap: ``EXT-X-GAP``: no media here.
+    """
+
+    urls: tuple[str, ...]
+    number: int
+    start_s: float
+    duration_s: float
+    byte_range: ByteRange | None = None
+    init: InitSegment | None = None
+    discontinuity_seq: int = 0
+    key: HlsKey | None = None
+    available_from: float | None = None
+    available_until: float | None = None
+    program_date_time: float | None = None
+    parts: tuple[Part, ...] = ()
+    is_gap: bool = False
+
+    @property
+    def url(self) -> str:
+        """The preferred URL."""
+        return self.urls[0]
+
+    @property
+    def end_s(self) -> float:
+        """Presentation time where the segment ends."""
+        return self.start_s + self.duration_s
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentIndexRef:
+    """A DASH ``SegmentBase`` index still to be fetched: the ``sidx`` box's location.
+
+    Attributes:
+        urls: The media resource at each location.
+        byte_range: ``indexRange``.
+        init: The init segment (``Initialization`` range), if any.
+    """
+
+    urls: tuple[str, ...]
+    byte_range: ByteRange
+    init: InitSegment | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Representation:
+    """One encoding of a track: a DASH ``Representation`` or an HLS variant/rendition.
+
+    Attributes:
+        id: Stable id (DASH ``id``; HLS: derived from the URI).
+        bandwidth_bps: Peak bandwidth in bits per second.
+        codecs: RFC 6381 codecs string, if known.
+        mime_type: MIME type, if known.
+        width: Pixels, if video.
+        height: Pixels, if video.
+        frame_rate: Frames per second, if known.
+        audio_sampling_rate: Hz, if audio.
+        audio_channels: Channel count, if known.
+        segments: The segments known now, in order; ``None`` until loaded (an HLS media
+            playlist not yet fetched, or a DASH ``SegmentBase`` whose ``sidx`` is pending).
+        init: Init segment common to all segments, if any.
+        locations: Alternative locations (DASH ``BaseURL``s; HLS redundant media playlists).
+        playlist_urls: HLS media playlist URL at each location, preferred first.
+        index: DASH ``SegmentBase`` index to fetch before segments are known.
+        protections: Encryption information.
+        hls_keys: HLS keys known at this level (session keys), if any.
+        audio_group: HLS ``AUDIO`` group id this variant plays with.
+        subtitle_group: HLS ``SUBTITLES`` group id.
+        average_bandwidth_bps: HLS ``AVERAGE-BANDWIDTH``, if given.
+        is_iframe_only: An I-frame-only (trick play) representation.
+    """
+
+    id: str
+    bandwidth_bps: int
+    codecs: str | None = None
+    mime_type: str | None = None
+    width: int | None = None
+    height: int | None = None
+    frame_rate: float | None = None
+    audio_sampling_rate: int | None = None
+    audio_channels: int | None = None
+    segments: tuple[Segment, ...] | None = None
+    init: InitSegment | None = None
+    locations: tuple[Location, ...] = ()
+    playlist_urls: tuple[str, ...] = ()
+    index: SegmentIndexRef | None = None
+    protections: tuple[ContentProtection, ...] = ()
+    hls_keys: tuple[HlsKey, ...] = ()
+    audio_group: str | None = None
+    subtitle_group: str | None = None
+    average_bandwidth_bps: int | None = None
+    is_iframe_only: bool = False
+
+    @property
+    def kids(self) -> tuple[str, ...]:
+        """Every KID this representation needs (32 lowercase hex digits), sorted, unique."""
+        found = {kid for p in self.protections for kid in p.default_kids}
+        found.update(k.key_id for k in self.hls_keys if k.key_id)
+        for seg in self.segments or ():
+            if seg.key is not None and seg.key.key_id:
+                found.add(seg.key.key_id)
+        return tuple(sorted(found))
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    """A set of interchangeable representations: a DASH ``AdaptationSet`` or an HLS group.
+
+    Attributes:
+        id: Stable id.
+        type: Kind of media.
+        representations: Encodings, in manifest order.
+        language: BCP 47 language tag, if any.
+        label: Human-readable name, if any.
+        roles: DASH ``Role`` values / HLS ``CHARACTERISTICS`` and ``DEFAULT``.
+        codecs: Codecs shared by the representations, if declared at this level.
+        is_default: HLS ``DEFAULT=YES`` or DASH role ``main``.
+        group_id: HLS ``GROUP-ID``, if any.
+    """
+
+    id: str
+    type: TrackType
+    representations: tuple[Representation, ...]
+    language: str | None = None
+    label: str | None = None
+    roles: tuple[str, ...] = ()
+    codecs: str | None = None
+    is_default: bool = False
+    group_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A period: a span of the presentation with one set of tracks.
+
+    Attributes:
+        id: Period id (HLS: ``"0"``).
+        start_s: Start, seconds from presentation start.
+        duration_s: Duration, if known.
+        tracks: The tracks, in manifest order.
+    """
+
+    id: str
+    start_s: float
+    duration_s: float | None
+    tracks: tuple[Track, ...]
+
+    def tracks_of(self, kind: TrackType) -> tuple[Track, ...]:
+        """Return the tracks of one kind, in manifest order."""
+        return tuple(t for t in self.tracks if t.type == kind)
+
+    def representations(self) -> Iterator[Representation]:
+        """Yield every representation of every track."""
+        for track in self.tracks:
+            yield from track.representations
+
+
+@dataclass(frozen=True, slots=True)
+class LiveTiming:
+    """Timing of a dynamic presentation (all ``None`` for static ones).
+
+    Attributes:
+        availability_start: DASH ``availabilityStartTime`` (UTC epoch s).
+        published_at: DASH ``publishTime`` (UTC epoch s).
+        time_shift_buffer_depth_s: DASH ``timeShiftBufferDepth`` / HLS window length.
+        minimum_update_period_s: DASH ``minimumUpdatePeriod``; HLS: target duration.
+        suggested_presentation_delay_s: DASH ``suggestedPresentationDelay`` / HLS ``HOLD-BACK``.
+        target_duration_s: HLS ``EXT-X-TARGETDURATION``.
+        part_target_s: LL-HLS ``EXT-X-PART-INF PART-TARGET``.
+        media_sequence: HLS ``EXT-X-MEDIA-SEQUENCE``.
+        can_block_reload: LL-HLS ``CAN-BLOCK-RELOAD=YES``.
+    """
+
+    availability_start: float | None = None
+    published_at: float | None = None
+    time_shift_buffer_depth_s: float | None = None
+    minimum_update_period_s: float | None = None
+    suggested_presentation_delay_s: float | None = None
+    target_duration_s: float | None = None
+    part_target_s: float | None = None
+    media_sequence: int | None = None
+    can_block_reload: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Presentation:
+    """A whole presentation, parsed from an HLS or DASH manifest.
+
+    Attributes:
+        format: The manifest format.
+        type: ``static`` (VOD) or ``dynamic`` (live).
+        url: The manifest URL (after redirects), against which relative URLs were resolved.
+        periods: Periods in order (HLS always has one).
+        duration_s: Total duration, if known (``None`` for open-ended live).
+        live: Live timing; defaults for static presentations.
+        min_buffer_s: DASH ``minBufferTime`` / a derived HLS value.
+        utc_timing: Clock-synchronisation sources (DASH ``UTCTiming``).
+        location: DASH ``Location``: where to refresh the manifest from, if not ``url``.
+        steering: Content steering, if the manifest declares it.
+        session_keys: HLS ``EXT-X-SESSION-KEY``s.
+        is_multivariant: HLS multivariant playlist whose media playlists are still to load.
+        fetched_at: The ``now`` the manifest was parsed at (UTC epoch s), if given.
+    """
+
+    format: StreamFormat
+    type: PresentationType
+    url: str
+    periods: tuple[Period, ...]
+    duration_s: float | None = None
+    live: LiveTiming = LiveTiming()
+    min_buffer_s: float | None = None
+    utc_timing: tuple[UtcTiming, ...] = ()
+    location: str | None = None
+    steering: SteeringInfo | None = None
+    session_keys: tuple[HlsKey, ...] = ()
+    is_multivariant: bool = False
+    fetched_at: float | None = None
+
+    @property
+    def is_live(self) -> bool:
+        """Whether the presentation is dynamic."""
+        return self.type == PresentationType.DYNAMIC
+
+    def representations(self) -> Iterator[Representation]:
+        """Yield every representation of every period."""
+        for period in self.periods:
+            yield from period.representations()
+
+    @property
+    def kids(self) -> tuple[str, ...]:
+        """Every KID the presentation needs, sorted, unique."""
+        found = {kid for rep in self.representations() for kid in rep.kids}
+        found.update(k.key_id for k in self.session_keys if k.key_id)
+        return tuple(sorted(found))

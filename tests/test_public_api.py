@@ -1,0 +1,56 @@
+"""Each package's ``__all__`` is sorted, complete, and resolvable (STYLE.md section 6)."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ["abr", "drm", "transport", "player", "player.manifest"]
+
+
+def _public_names_of_private_modules(package: str) -> set[str]:
+    """Names that ``_impl.py`` modules of ``package`` list in their own ``__all__``."""
+    folder = ROOT / Path(*package.split("."))
+    names: set[str] = set()
+    for path in sorted(folder.glob("_*.py")):
+        if path.name == "__init__.py" or path.name == "__main__.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+            ):
+                names.update(ast.literal_eval(node.value))
+    return names
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_all_is_sorted_and_resolvable(package: str) -> None:
+    mod = importlib.import_module(package)
+    exported = list(mod.__all__)
+    assert exported == sorted(exported), f"{package}.__all__ is not sorted"
+    assert len(exported) == len(set(exported))
+    for name in exported:
+        assert hasattr(mod, name), f"{package}.{name} is listed but missing"
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_all_is_complete(package: str) -> None:
+    mod = importlib.import_module(package)
+    missing = _public_names_of_private_modules(package) - set(mod.__all__)
+    assert missing == set(), f"{package}.__all__ misses {sorted(missing)}"
+
+
+@pytest.mark.parametrize("package", ["abr", "drm", "transport", "player"])
+def test_error_codes_are_unique(package: str) -> None:
+    errors = importlib.import_module(f"{package}.errors")
+    codes = [
+        getattr(errors, n).code for n in errors.__all__ if isinstance(getattr(errors, n), type)
+    ]
+    own = [c for c in codes if c.startswith(package + ".")]
+    assert len(own) == len(set(own))
+    assert own, "every package has at least its root code"

@@ -1,0 +1,130 @@
+"""The transport package's error tree (STYLE.md section 4)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+__all__ = [
+    "AllEdgesFailed",
+    "ConnectError",
+    "ConnectTimeout",
+    "HttpStatusError",
+    "NetworkError",
+    "ProtocolError",
+    "ReadError",
+    "RequestTimeout",
+    "ResponseTooLarge",
+    "StallTimeout",
+    "TransportConfigError",
+    "TransportError",
+    "UnsafeUrl",
+]
+
+
+class TransportError(Exception):
+    """Root of every error raised by ``transport``.
+
+    Attributes:
+        url: The URL the failed request was for, when known.
+    """
+
+    code: ClassVar[str] = "transport.error"
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class TransportConfigError(TransportError, ValueError):
+    """A ``TransportConfig`` value is invalid."""
+
+    code: ClassVar[str] = "transport.config"
+
+
+class UnsafeUrl(TransportError):
+    """A URL uses a scheme other than http/https, or is otherwise refused."""
+
+    code: ClassVar[str] = "transport.unsafe_url"
+
+
+class ResponseTooLarge(TransportError):
+    """A response body exceeded the configured size bound."""
+
+    code: ClassVar[str] = "transport.response_too_large"
+
+
+class RequestTimeout(TransportError):
+    """A request exceeded one of its timeouts."""
+
+    code: ClassVar[str] = "transport.timeout"
+
+
+class ConnectTimeout(RequestTimeout):
+    """The connection (TCP+TLS or QUIC handshake) was not set up in time."""
+
+    code: ClassVar[str] = "transport.connect_timeout"
+
+
+class StallTimeout(RequestTimeout):
+    """No byte arrived for longer than the stall timeout."""
+
+    code: ClassVar[str] = "transport.stall_timeout"
+
+
+class NetworkError(TransportError):
+    """The network failed underneath a request."""
+
+    code: ClassVar[str] = "transport.network"
+
+
+class ConnectError(NetworkError):
+    """The connection could not be established (refused, unreachable, TLS)."""
+
+    code: ClassVar[str] = "transport.connect"
+
+
+class ReadError(NetworkError):
+    """The connection broke while reading (reset, truncated body)."""
+
+    code: ClassVar[str] = "transport.read"
+
+
+class ProtocolError(TransportError):
+    """The peer violated QUIC or HTTP."""
+
+    code: ClassVar[str] = "transport.protocol"
+
+
+class HttpStatusError(TransportError):
+    """The server answered with a non-success status.
+
+    Attributes:
+        status: The HTTP status code.
+        retry_after_s: The ``Retry-After`` delay in seconds, if the server sent one.
+    """
+
+    code: ClassVar[str] = "transport.http_status"
+
+    def __init__(
+        self, message: str, *, status: int, url: str, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message, url=url)
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+class AllEdgesFailed(TransportError):
+    """Every location of a resource failed within the retry budget.
+
+    Attributes:
+        attempts: One error per attempt, in the order they were made.
+    """
+
+    code: ClassVar[str] = "transport.all_edges_failed"
+
+    def __init__(
+        self, message: str, *, attempts: Sequence[TransportError], url: str | None = None
+    ) -> None:
+        super().__init__(message, url=url)
+        self.attempts = tuple(attempts)
