@@ -1,0 +1,285 @@
+"""Playback events: frozen, past-tense dataclasses (STYLE.md section 6).
+
+Every event carries ``at_s``, the session clock's time (monotonic seconds, real or
+virtual) when it happened. Events never carry key material.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "BufferingEnded",
+    "BufferingStarted",
+    "EdgeFailedOver",
+    "Ended",
+    "ErrorOccurred",
+    "Event",
+    "HeartbeatSent",
+    "LicenseAcquired",
+    "ManifestLoaded",
+    "PlaybackStarted",
+    "Seeked",
+    "SegmentDownloaded",
+    "StateChanged",
+    "SwitchReason",
+    "VariantSwitched",
+    "event_to_json",
+]
+
+
+class SwitchReason(StrEnum):
+    """Why the video rendition changed."""
+
+    INITIAL = "initial"
+    ADAPTIVE = "adaptive"
+    MANUAL = "manual"
+    FAILOVER = "failover"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Event:
+    """Base of every event.
+
+    Attributes:
+        at_s: Session clock time of the event, in seconds.
+    """
+
+    at_s: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StateChanged(Event):
+    """The playback state machine moved.
+
+    Attributes:
+        old: Previous state name.
+        new: New state name.
+    """
+
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ManifestLoaded(Event):
+    """The manifest was fetched and parsed.
+
+    Attributes:
+        url: Manifest URL.
+        format: ``hls`` or ``dash``.
+        is_live: Whether the presentation is dynamic.
+        duration_s: Duration, if known.
+        video_bitrates_bps: The video ladder, ascending.
+    """
+
+    url: str
+    format: str
+    is_live: bool
+    duration_s: float | None
+    video_bitrates_bps: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SegmentDownloaded(Event):
+    """A segment (or init segment) arrived and entered the buffer.
+
+    Attributes:
+        track: ``video``, ``audio`` or ``text``.
+        representation_id: The representation's id.
+        number: Segment number (``-1`` for an init segment).
+        nbytes: Bytes received.
+        duration_s: Media duration of the segment, seconds.
+        download_s: Transfer time, seconds.
+        ttfb_s: Time to first byte, seconds.
+        protocol: ``h3``, ``h2`` or ``h1``.
+        edge: Location (base URL) it came from.
+    """
+
+    track: str
+    representation_id: str
+    number: int
+    nbytes: int
+    duration_s: float
+    download_s: float
+    ttfb_s: float
+    protocol: str
+    edge: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VariantSwitched(Event):
+    """The video rendition changed.
+
+    Attributes:
+        from_id: Previous representation id (``None`` for the first choice).
+        to_id: New representation id.
+        bitrate_bps: New rendition's bandwidth.
+        reason: Why.
+        detail: The controller's reason text, if any.
+    """
+
+    from_id: str | None
+    to_id: str
+    bitrate_bps: int
+    reason: SwitchReason
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PlaybackStarted(Event):
+    """The first frame was presented (startup completed).
+
+    Attributes:
+        startup_s: Time from ``load()`` to this moment, seconds.
+        position_s: Start position, seconds.
+    """
+
+    startup_s: float
+    position_s: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BufferingStarted(Event):
+    """Playback stalled because the buffer ran dry.
+
+    Attributes:
+        position_s: Playhead position, seconds.
+    """
+
+    position_s: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BufferingEnded(Event):
+    """Playback resumed after a stall.
+
+    Attributes:
+        position_s: Playhead position, seconds.
+        stalled_s: How long the stall lasted, seconds.
+    """
+
+    position_s: float
+    stalled_s: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Seeked(Event):
+    """A seek completed.
+
+    Attributes:
+        from_s: Position before the seek, seconds.
+        to_s: Position after the seek, seconds.
+    """
+
+    from_s: float
+    to_s: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LicenseAcquired(Event):
+    """Keys were obtained for a set of KIDs.
+
+    Attributes:
+        kids: KIDs (32 lowercase hex digits), never keys.
+        latency_s: License round-trip time, seconds (0 for keys from config or cache).
+        source: ``license-server``, ``config`` or ``cache``.
+    """
+
+    kids: tuple[str, ...]
+    latency_s: float
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EdgeFailedOver(Event):
+    """Requests moved from one CDN location to another.
+
+    Attributes:
+        from_edge: Location that failed.
+        to_edge: Location now in use.
+        error_code: Stable code of the error that caused the move.
+    """
+
+    from_edge: str
+    to_edge: str
+    error_code: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HeartbeatSent(Event):
+    """A position heartbeat was delivered to the session service.
+
+    Attributes:
+        seq: Heartbeat sequence number.
+        state: Playback state reported.
+        position_s: Position reported, seconds.
+    """
+
+    seq: int
+    state: str
+    position_s: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ErrorOccurred(Event):
+    """An error happened.
+
+    Attributes:
+        code: The error's stable ``code``.
+        message: The error's message (never contains key material).
+        fatal: Whether playback stopped because of it.
+        error: The exception object itself (not serialised).
+    """
+
+    code: str
+    message: str
+    fatal: bool
+    error: BaseException | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Ended(Event):
+    """Playback reached the end of the presentation.
+
+    Attributes:
+        position_s: Final position, seconds.
+    """
+
+    position_s: float
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """Return a JSON-ready dict of an event: ``{"type": <class name>, ...fields}``.
+
+    Args:
+        event: Any event.
+
+    Returns:
+        A dict of plain JSON values; exception objects are left out.
+
+    >>> event_to_json(Ended(at_s=1.5, position_s=60.0))
+    {'type': 'Ended', 'at_s': 1.5, 'position_s': 60.0}
+    """
+    out: dict[str, Any] = {"type": type(event).__name__}
+    for name in _field_names(type(event)):
+        value = getattr(event, name)
+        if isinstance(value, BaseException):
+            continue
+        if isinstance(value, StrEnum):
+            value = value.value
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[name] = value
+    return out
+
+
+def _field_names(cls: type[Event]) -> tuple[str, ...]:
+    names: list[str] = []
+    for klass in reversed(cls.__mro__):
+        for name in getattr(klass, "__dataclass_fields__", {}):
+            if name not in names:
+                names.append(name)
+    return tuple(names)
