@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from abr.errors import AbrError
 from drm.errors import DrmError
+from player._clock import Clock, RealClock, VirtualClock
+from player._state import PlaybackState
+from player._stats import PlaybackStats
 from player.config import (
     ManifestConfig,
     PlayerConfig,
@@ -23,17 +26,22 @@ from transport.errors import TransportError
 
 __all__ = [
     "AbrError",
+    "Clock",
     "DecodeError",
     "DrmError",
     "HeartbeatError",
     "ManifestConfig",
     "ManifestError",
     "ManifestParseError",
+    "PlaybackState",
+    "PlaybackStats",
     "PlayerConfig",
     "PlayerConfigError",
     "PlayerError",
+    "RealClock",
     "SDK_ERRORS",
     "TransportError",
     "UnsupportedManifest",
     "UsageError",
+    "VirtualClock",
 ]

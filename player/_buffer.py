@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-__all__ = ["BufferedSegment", "Playhead", "TrackBuffer"]
+__all__: list[str] = []  # internal to the session
 
 _EPSILON_S = 1e-6  # float tolerance when joining adjacent segments (not a tunable)
 

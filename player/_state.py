@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from player.errors import UsageError
 
-__all__ = ["PlaybackState", "StateMachine"]
+__all__ = ["PlaybackState"]
 
 
 class PlaybackState(StrEnum):

@@ -18,7 +18,7 @@ from player.events import (
     VariantSwitched,
 )
 
-__all__ = ["PlaybackStats", "StatsCollector"]
+__all__ = ["PlaybackStats"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -17,7 +17,7 @@ def _public_names_of_private_modules(package: str) -> set[str]:
     folder = ROOT / Path(*package.split("."))
     names: set[str] = set()
     for path in sorted(folder.glob("_*.py")):
-        if path.name == "__init__.py" or path.name == "__main__.py":
+        if path.name in ("__init__.py", "__main__.py") or path.name.startswith("_cli"):
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in tree.body:
