@@ -1,0 +1,143 @@
+"""Shared fixtures for transport tests: the lab's test CA, servers and a raw HTTP/3 client.
+
+Fixtures:
+    lab_ca: one ``TestCA`` for the whole session (its ``ca_file`` is what clients trust).
+    h3_get: ``await h3_get(url, headers=..., timeout_s=...) -> H3Result`` -- a minimal aioquic
+        HTTP/3 client used to check the servers independently of ``transport``'s own client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from aioquic.asyncio import connect
+from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.h3.connection import H3_ALPN, H3Connection
+from aioquic.h3.events import DataReceived, HeadersReceived
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.events import ConnectionTerminated, QuicEvent, StreamReset
+
+from transport.lab import TestCA
+
+
+@dataclass
+class H3Result:
+    """What a raw HTTP/3 request got: status, headers, the body bytes seen, how it ended."""
+
+    status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    ended: bool = False
+    error: str | None = None
+
+
+class _H3Client(QuicConnectionProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._http = H3Connection(self._quic)
+        self._results: dict[int, H3Result] = {}
+        self._done: dict[int, asyncio.Future[H3Result]] = {}
+        self._chunks: dict[int, list[bytes]] = {}
+
+    def _finish(self, stream_id: int, error: str | None = None) -> None:
+        result = self._results[stream_id]
+        result.body = b"".join(self._chunks[stream_id])
+        result.error = error
+        fut = self._done[stream_id]
+        if not fut.done():
+            fut.set_result(result)
+
+    def quic_event_received(self, event: QuicEvent) -> None:
+        if isinstance(event, ConnectionTerminated):
+            for sid in list(self._done):
+                self._finish(sid, f"connection closed: {event.error_code} {event.reason_phrase}")
+            return
+        if isinstance(event, StreamReset) and event.stream_id in self._done:
+            self._finish(event.stream_id, f"stream reset: {event.error_code}")
+            return
+        for h3_event in self._http.handle_event(event):
+            sid = h3_event.stream_id  # type: ignore[attr-defined]
+            if sid not in self._results:
+                continue
+            if isinstance(h3_event, HeadersReceived):
+                headers = {k.decode(): v.decode() for k, v in h3_event.headers}
+                self._results[sid].status = int(headers.pop(":status", "0"))
+                self._results[sid].headers = headers
+            elif isinstance(h3_event, DataReceived):
+                self._chunks[sid].append(h3_event.data)
+            if getattr(h3_event, "stream_ended", False):
+                self._results[sid].ended = True
+                self._finish(sid)
+
+    async def request(
+        self, method: str, authority: str, path: str, headers: list[tuple[str, str]]
+    ) -> H3Result:
+        sid = self._quic.get_next_available_stream_id()
+        self._results[sid] = H3Result()
+        self._chunks[sid] = []
+        self._done[sid] = asyncio.get_running_loop().create_future()
+        self._http.send_headers(
+            sid,
+            [
+                (b":method", method.encode()),
+                (b":scheme", b"https"),
+                (b":authority", authority.encode()),
+                (b":path", path.encode()),
+            ]
+            + [(k.encode(), v.encode()) for k, v in headers],
+            end_stream=True,
+        )
+        self.transmit()
+        return await self._done[sid]
+
+
+H3Get = Callable[..., Awaitable[H3Result]]
+
+
+@pytest.fixture(scope="session")
+def lab_ca() -> Iterator[TestCA]:
+    """One throwaway CA for the session."""
+    with TestCA() as ca:
+        yield ca
+
+
+@pytest.fixture
+def h3_get(lab_ca: TestCA) -> H3Get:
+    """A raw HTTP/3 GET (or HEAD) over a fresh QUIC connection, bounded by ``timeout_s``."""
+
+    async def get(
+        url: str,
+        *,
+        method: str = "GET",
+        headers: list[tuple[str, str]] | None = None,
+        timeout_s: float = 5.0,
+        ca_file: str | None = None,
+    ) -> H3Result:
+        parts = urlsplit(url)
+        config = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN)
+        config.load_verify_locations(ca_file or str(lab_ca.ca_file))
+        config.verify_mode = ssl.CERT_REQUIRED
+        config.idle_timeout = timeout_s + 1.0
+        assert parts.hostname is not None and parts.port is not None
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+
+        async def run() -> H3Result:
+            async with connect(
+                parts.hostname,  # type: ignore[arg-type]
+                parts.port,
+                configuration=config,
+                create_protocol=_H3Client,
+                wait_connected=True,
+            ) as client:
+                assert isinstance(client, _H3Client)
+                return await client.request(method, parts.netloc, path or "/", headers or [])
+
+        return await asyncio.wait_for(run(), timeout_s)
+
+    return get
