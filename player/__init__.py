@@ -5,6 +5,7 @@ from __future__ import annotations
 from abr.errors import AbrError
 from drm.errors import DrmError
 from player._clock import Clock, RealClock, VirtualClock
+from player._decode import DecodeResult
 from player._state import PlaybackState
 from player._stats import PlaybackStats
 from player.config import (
@@ -28,6 +29,7 @@ __all__ = [
     "AbrError",
     "Clock",
     "DecodeError",
+    "DecodeResult",
     "DrmError",
     "HeartbeatError",
     "ManifestConfig",
