@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
+from drm._boxes import Box, BoxNode, find_box, iter_boxes, read_box_tree
+from drm._decrypt import CencDecryptor, clear_init_segment, decrypt_mp4
+from drm._keys import ContentKey, KeySource, key_lookup, keys_from_hex
+from drm._mp4 import (
+    FragmentSample,
+    InitInfo,
+    TrackEncryption,
+    TrackInfo,
+    iter_fragment_samples,
+    parse_init,
+)
+from drm._pssh import (
+    CLEARKEY_SYSTEM_ID,
+    COMMON_SYSTEM_ID,
+    PLAYREADY_SYSTEM_ID,
+    WIDEVINE_SYSTEM_ID,
+    Pssh,
+    build_pssh,
+    find_pssh,
+    normalize_kid,
+    parse_pssh,
+)
+from drm._segment import decrypt_hls_segment, hls_iv, pkcs7_unpad
 from drm.config import (
     DrmConfig,
 )
 from drm.errors import (
+    BoxError,
     DecryptionError,
     DrmConfigError,
     DrmError,
@@ -15,11 +39,42 @@ from drm.errors import (
 )
 
 __all__ = [
+    "Box",
+    "BoxError",
+    "BoxNode",
+    "CLEARKEY_SYSTEM_ID",
+    "COMMON_SYSTEM_ID",
+    "CencDecryptor",
+    "ContentKey",
     "DecryptionError",
     "DrmConfig",
     "DrmConfigError",
     "DrmError",
+    "FragmentSample",
+    "InitInfo",
     "KeyNotFound",
+    "KeySource",
     "LicenseError",
+    "PLAYREADY_SYSTEM_ID",
+    "Pssh",
+    "TrackEncryption",
+    "TrackInfo",
     "UnsupportedKeySystem",
+    "WIDEVINE_SYSTEM_ID",
+    "build_pssh",
+    "clear_init_segment",
+    "decrypt_hls_segment",
+    "decrypt_mp4",
+    "find_box",
+    "find_pssh",
+    "hls_iv",
+    "iter_boxes",
+    "iter_fragment_samples",
+    "key_lookup",
+    "keys_from_hex",
+    "normalize_kid",
+    "parse_init",
+    "parse_pssh",
+    "pkcs7_unpad",
+    "read_box_tree",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "BoxError",
     "DecryptionError",
     "DrmConfigError",
     "DrmError",
@@ -68,3 +69,17 @@ class DecryptionError(DrmError):
     """Encrypted media could not be parsed or decrypted."""
 
     code: ClassVar[str] = "drm.decryption"
+
+
+class BoxError(DecryptionError):
+    """An MP4 box is malformed: a size field overruns its parent, a field is truncated...
+
+    Attributes:
+        offset: Byte offset of the offending box in the input, or ``None`` when unknown.
+    """
+
+    code: ClassVar[str] = "drm.box"
+
+    def __init__(self, message: str, *, offset: int | None = None) -> None:
+        super().__init__(message if offset is None else f"{message} (at byte {offset})")
+        self.offset = offset

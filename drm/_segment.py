@@ -1,0 +1,99 @@
+"""Whole-segment decryption: HLS ``AES-128``/``AES-256``/``AES-256-CTR`` and DASH SEA (sans-I/O)."""
+
+from __future__ import annotations
+
+from Crypto.Cipher import AES
+
+from drm.errors import DecryptionError
+
+__all__ = ["decrypt_hls_segment", "hls_iv", "pkcs7_unpad"]
+
+_BLOCK = 16
+_METHODS = ("AES-128", "AES-256", "AES-256-CTR")
+
+
+def hls_iv(media_sequence: int) -> bytes:
+    """Return the default HLS IV: the media sequence number as a 128-bit big-endian integer.
+
+    Args:
+        media_sequence: The segment's media sequence number (RFC 8216 section 5.2).
+
+    Returns:
+        16 bytes.
+
+    Raises:
+        DecryptionError: The number is negative or too large.
+
+    >>> hls_iv(2).hex()
+    '00000000000000000000000000000002'
+    """
+    if not 0 <= media_sequence < 1 << 128:
+        raise DecryptionError(f"media sequence number {media_sequence} out of range")
+    return media_sequence.to_bytes(_BLOCK, "big")
+
+
+def pkcs7_unpad(data: bytes) -> bytes:
+    """Strip PKCS#7 padding.
+
+    Args:
+        data: Decrypted bytes, a multiple of 16 long.
+
+    Returns:
+        The unpadded bytes.
+
+    Raises:
+        DecryptionError: The padding is invalid (usually a wrong key or IV).
+
+    >>> pkcs7_unpad(b"abc" + bytes([13]) * 13)
+    b'abc'
+    """
+    if not data or len(data) % _BLOCK:
+        raise DecryptionError(f"padded data length {len(data)} is not a positive multiple of 16")
+    pad = data[-1]
+    if not 1 <= pad <= _BLOCK or data[-pad:] != bytes([pad]) * pad:
+        raise DecryptionError("invalid PKCS#7 padding (wrong key or IV?)")
+    return data[:-pad]
+
+
+def decrypt_hls_segment(
+    data: bytes | bytearray | memoryview,
+    key: bytes,
+    *,
+    iv: bytes | None = None,
+    media_sequence: int | None = None,
+    method: str = "AES-128",
+) -> bytes:
+    """Decrypt a whole HLS segment (or a DASH SEA ``aes128-cbc`` segment).
+
+    ``AES-128`` and ``AES-256`` are CBC with PKCS#7 padding; ``AES-256-CTR`` is CTR
+    without padding. The IV comes from the ``EXT-X-KEY`` tag when it has one, else
+    from the media sequence number.
+
+    Args:
+        data: The encrypted segment.
+        key: 16 bytes for ``AES-128``, 32 bytes for the AES-256 methods.
+        iv: The 16-byte IV from the tag (or the SEA ``CryptoPeriod@IV``).
+        media_sequence: Used for the IV when ``iv`` is ``None``.
+        method: ``AES-128``, ``AES-256`` or ``AES-256-CTR``.
+
+    Returns:
+        The clear segment.
+
+    Raises:
+        DecryptionError: Bad key or IV size, bad padding, or no IV source.
+    """
+    if method not in _METHODS:
+        raise DecryptionError(f"unsupported HLS key method {method!r}")
+    if len(key) != (16 if method == "AES-128" else 32):
+        raise DecryptionError(f"{method} needs a {16 if method == 'AES-128' else 32}-byte key")
+    if iv is None:
+        if media_sequence is None:
+            raise DecryptionError("no IV: give the tag's IV or the media sequence number")
+        iv = hls_iv(media_sequence)
+    if len(iv) != _BLOCK:
+        raise DecryptionError(f"IV must be 16 bytes, got {len(iv)}")
+    if method == "AES-256-CTR":
+        return bytes(AES.new(key, AES.MODE_CTR, nonce=b"", initial_value=iv).decrypt(data))
+    if len(data) % _BLOCK:
+        raise DecryptionError(f"segment length {len(data)} is not a multiple of 16")
+    return pkcs7_unpad(AES.new(key, AES.MODE_CBC, iv=iv).decrypt(data))
