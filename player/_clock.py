@@ -7,6 +7,7 @@ owns the clock and hands ``now`` to the sans-I/O cores (abr, drm, manifest).
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,45 +57,100 @@ class RealClock:
 class VirtualClock:
     """Session time that runs with real time while work is in flight and jumps otherwise.
 
-    Downloads and decoding take their real time, so throughput, startup and stall
-    figures keep their real-time relation to transfer times; waiting for the playhead
-    to drain a full buffer costs nothing, so a 10-minute VOD plays through in seconds.
+    Downloads and decoding take their real time (callers wrap them in ``busy()``), so
+    throughput, startup and stall figures keep their real-time relation to transfer
+    times. When every task is asleep and nothing is busy, the clock jumps straight to the
+    earliest wake-up: waiting for the playhead to drain a full buffer costs nothing, so a
+    10-minute VOD plays through in seconds. Concurrent sleepers share one timeline.
 
-    >>> clock = VirtualClock(start_s=100.0)
     >>> import asyncio
-    >>> asyncio.run(clock.sleep(30.0))
-    >>> round(clock.now() - 100.0) >= 30
+    >>> clock = VirtualClock(start_s=100.0)
+    >>> async def two_sleepers() -> float:
+    ...     await asyncio.gather(clock.sleep(30.0), clock.sleep(10.0))
+    ...     return clock.now()
+    >>> 130.0 <= asyncio.run(two_sleepers()) < 131.0
     True
     """
+
+    _SETTLE_HOPS = 3
+    """Loop iterations to wait before jumping, so tasks made ready just now can go busy."""
 
     def __init__(self, *, start_s: float = 0.0) -> None:
         self._origin = time.monotonic()
         self._start_s = start_s
         self._skipped_s = 0.0
         self._busy = 0
+        self._sequence = 0
+        self._waiters: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._pending_hops = 0
 
     def now(self) -> float:
-        """Return session seconds: start + real elapsed + time skipped by sleeps."""
+        """Return session seconds: start + real elapsed + time skipped while idle."""
         return self._start_s + (time.monotonic() - self._origin) + self._skipped_s
 
     async def sleep(self, delay_s: float) -> None:
-        """Jump ahead by ``delay_s`` when idle; sleep for real while work is in flight.
+        """Wait until ``delay_s`` seconds of session time have passed.
 
         Args:
             delay_s: Seconds; negative values sleep zero.
         """
-        delay_s = max(0.0, delay_s)
-        if self._busy:
-            await asyncio.sleep(delay_s)
-            return
-        self._skipped_s += delay_s
-        await asyncio.sleep(0)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._sequence += 1
+        heapq.heappush(self._waiters, (self.now() + max(0.0, delay_s), self._sequence, future))
+        self._schedule(loop)
+        try:
+            await future
+        finally:
+            if not future.done():
+                future.cancel()
 
     @contextmanager
     def busy(self) -> Iterator[None]:
-        """Mark real work in flight; sleeps meanwhile take real time."""
+        """Mark real work in flight; time runs for real until it ends."""
         self._busy += 1
         try:
             yield
         finally:
             self._busy -= 1
+            if self._busy == 0 and self._waiters:
+                try:
+                    self._schedule(asyncio.get_running_loop())
+                except RuntimeError:
+                    pass
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._pending_hops == 0:
+            self._pending_hops = self._SETTLE_HOPS
+            loop.call_soon(self._hop, loop)
+
+    def _hop(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._pending_hops -= 1
+        if self._pending_hops > 0:
+            loop.call_soon(self._hop, loop)
+            return
+        self._advance(loop)
+
+    def _advance(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        while self._waiters and self._waiters[0][2].done():
+            heapq.heappop(self._waiters)
+        if not self._waiters:
+            return
+        if self._busy == 0 and self._waiters[0][0] > self.now():
+            self._skipped_s += self._waiters[0][0] - self.now()
+        now = self.now()
+        while self._waiters and self._waiters[0][0] <= now:
+            _, _, future = heapq.heappop(self._waiters)
+            if not future.done():
+                future.set_result(None)
+        if not self._waiters:
+            return
+        if self._busy == 0:
+            self._schedule(loop)
+        else:
+            delay = max(0.0, self._waiters[0][0] - now)
+            self._timer = loop.call_later(delay, self._advance, loop)

@@ -117,6 +117,26 @@ class TestClocks:
         elapsed = asyncio.run(run())
         assert 0.05 <= elapsed < 5.0
 
+    def test_virtual_clock_never_jumps_during_real_work(self) -> None:
+        clock = VirtualClock(start_s=0.0)
+        seen: dict[str, float] = {}
+
+        async def worker() -> None:
+            with clock.busy():
+                await asyncio.sleep(0.1)
+                seen["work_done"] = clock.now()
+
+        async def sleeper() -> None:
+            await clock.sleep(100.0)
+            seen["woke"] = clock.now()
+
+        async def run() -> None:
+            await asyncio.gather(worker(), sleeper())
+
+        asyncio.run(run())
+        assert 0.1 <= seen["work_done"] < 2.0
+        assert 100.0 <= seen["woke"] < 102.0
+
     def test_real_clock_is_monotonic(self) -> None:
         clock = RealClock()
         a = clock.now()
