@@ -6,11 +6,26 @@ from abr.errors import AbrError
 from drm.errors import DrmError
 from player._clock import Clock, RealClock, VirtualClock
 from player._decode import DecodeResult
+from player._heartbeat import (
+    Heartbeat,
+    HeartbeatAction,
+    HeartbeatReply,
+    HeartbeatState,
+    PlaybackSnapshot,
+    SessionIdentity,
+    heartbeat_state,
+)
+from player._heartbeat_reporter import DeliveryStats, HeartbeatDelivery, HeartbeatReporter, HttpCall
+from player._heartbeat_schedule import HeartbeatScheduler, HeartbeatTrigger
+from player._outbox import Outbox, OutboxEntry, OutboxStats
+from player._resume import ResumePosition, fetch_resume_position
 from player._state import PlaybackState
 from player._stats import PlaybackStats
 from player.config import (
+    HeartbeatConfig,
     ManifestConfig,
     PlayerConfig,
+    SessionServiceConfig,
 )
 from player.errors import (
     SDK_ERRORS,
@@ -30,20 +45,40 @@ __all__ = [
     "Clock",
     "DecodeError",
     "DecodeResult",
+    "DeliveryStats",
     "DrmError",
+    "Heartbeat",
+    "HeartbeatAction",
+    "HeartbeatConfig",
+    "HeartbeatDelivery",
     "HeartbeatError",
+    "HeartbeatReply",
+    "HeartbeatReporter",
+    "HeartbeatScheduler",
+    "HeartbeatState",
+    "HeartbeatTrigger",
+    "HttpCall",
     "ManifestConfig",
     "ManifestError",
     "ManifestParseError",
+    "Outbox",
+    "OutboxEntry",
+    "OutboxStats",
+    "PlaybackSnapshot",
     "PlaybackState",
     "PlaybackStats",
     "PlayerConfig",
     "PlayerConfigError",
     "PlayerError",
     "RealClock",
+    "ResumePosition",
     "SDK_ERRORS",
+    "SessionIdentity",
+    "SessionServiceConfig",
     "TransportError",
     "UnsupportedManifest",
     "UsageError",
     "VirtualClock",
+    "fetch_resume_position",
+    "heartbeat_state",
 ]

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from abr.config import AbrConfig
 from drm.config import DrmConfig
 from player.errors import PlayerConfigError
 from transport.config import TransportConfig
 
-__all__ = ["ManifestConfig", "PlayerConfig"]
+__all__ = [
+    "HeartbeatConfig",
+    "ManifestConfig",
+    "PlaybackConfig",
+    "PlayerConfig",
+    "SessionServiceConfig",
+]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -40,11 +48,165 @@ class ManifestConfig:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class HeartbeatConfig:
+    """Position heartbeats, their durable outbox and resume look-ups (docs/heartbeats.md)."""
+
+    service_url: str | None = None
+    """Base URL of the session service (``https://host[:port]``); ``None`` disables reporting.
+
+    Heartbeats go to ``{service_url}/v1/heartbeats``, resume look-ups to
+    ``{service_url}/v1/positions/{viewer_id}/{title_id}``.
+    """
+
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Extra request headers, e.g. ``{"Authorization": "Bearer ..."}``; kept out of ``repr``."""
+
+    outbox_path: str | None = None
+    """SQLite file of the durable outbox; ``None`` keeps it in memory (lost on exit)."""
+
+    interval_s: float = 10.0
+    """Period of heartbeats while nothing happens; 10 s is what resume UIs round to."""
+
+    max_batch: int = 100
+    """Most queued heartbeats sent in one request (one session per request)."""
+
+    outbox_max_heartbeats: int = 10_000
+    """Bound of the outbox. 10,000 is 27 h of one session at 10 s; beyond it the oldest
+    periodic heartbeat superseded by a later one of its session is coalesced away, else the
+    oldest is dropped (both counted in ``OutboxStats``)."""
+
+    retry_base_delay_s: float = 1.0
+    """First delay before re-sending after a failed delivery."""
+
+    retry_max_delay_s: float = 60.0
+    """Cap of the delivery backoff: an outage costs at most one minute of extra delay."""
+
+    retry_backoff_factor: float = 2.0
+    """Growth of the delay per consecutive failed delivery."""
+
+    resume_timeout_s: float = 1.5
+    """Longest wait for a resume position before playback starts from the beginning."""
+
+    def __post_init__(self) -> None:
+        """Validate values.
+
+        Raises:
+            PlayerConfigError: A value is out of range or the URL is not http(s).
+        """
+        if self.service_url is not None:
+            parts = urlsplit(self.service_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise PlayerConfigError("HeartbeatConfig.service_url must be an http(s) URL")
+        for name in ("interval_s", "resume_timeout_s", "retry_max_delay_s"):
+            if getattr(self, name) <= 0:
+                raise PlayerConfigError(f"HeartbeatConfig.{name} must be positive")
+        if self.max_batch < 1 or self.outbox_max_heartbeats < 1:
+            raise PlayerConfigError("HeartbeatConfig batch and outbox bounds must be >= 1")
+        if not 0 <= self.retry_base_delay_s <= self.retry_max_delay_s:
+            raise PlayerConfigError("HeartbeatConfig delays must satisfy 0 <= base <= max")
+        if self.retry_backoff_factor < 1:
+            raise PlayerConfigError("HeartbeatConfig.retry_backoff_factor must be >= 1")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SessionServiceConfig:
+    """The reference session service (``python -m player sessions serve``)."""
+
+    max_streams: int = 3
+    """Concurrent sessions per viewer; a new one beyond it ends the oldest. Common plan size."""
+
+    session_timeout_s: float = 60.0
+    """A session without a heartbeat for this long has ended (six missed 10 s heartbeats)."""
+
+    max_body_bytes: int = 256 * 1024
+    """Largest request body accepted; a full batch of heartbeats is about 30 kB."""
+
+    max_batch: int = 500
+    """Most heartbeats in one request."""
+
+    def __post_init__(self) -> None:
+        """Validate ranges.
+
+        Raises:
+            PlayerConfigError: A value is not positive.
+        """
+        for name in ("max_streams", "session_timeout_s", "max_body_bytes", "max_batch"):
+            if getattr(self, name) <= 0:
+                raise PlayerConfigError(f"SessionServiceConfig.{name} must be positive")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PlaybackConfig:
+    """Buffering, track choice and decoding of a playback session."""
+
+    buffering_goal_s: float = 30.0
+    """Media buffered ahead before downloads pause. Shaka's default: 30 s absorbs a CDN failover."""
+
+    startup_buffer_s: float = 2.0
+    """Media needed before the first frame is shown (Shaka ``rebufferingGoal``: 2 s)."""
+
+    rebuffer_goal_s: float = 2.0
+    """Media needed to resume after a stall; as at startup."""
+
+    buffer_behind_s: float = 30.0
+    """Media kept behind the playhead before eviction (Shaka ``bufferBehind``: 30 s)."""
+
+    live_delay_segments: float = 3.0
+    """Live start distance from the live edge, in segment durations (RFC 8216: 3 targets)."""
+
+    audio_language: str | None = None
+    """Preferred audio language (BCP 47 prefix match); ``None`` takes the default track."""
+
+    text_language: str | None = None
+    """Preferred text language; ``None`` downloads no text track."""
+
+    max_video_height: int | None = None
+    """Cap on video height in pixels (e.g. the screen); ``None`` is uncapped."""
+
+    max_video_bitrate_bps: int | None = None
+    """Cap on video bandwidth; ``None`` is uncapped."""
+
+    decode: bool = True
+    """Decode every frame with PyAV (headless QA); ``False`` downloads and decrypts only."""
+
+    hash_frames: bool = False
+    """Hash every decoded video frame (frame-exact comparisons in QA)."""
+
+    keep_media: bool = True
+    """Keep decrypted segment bytes in the buffer (needed for decoding later); off saves memory."""
+
+    abandon_check_interval_s: float = 0.25
+    """How often an in-flight video download is checked for abandonment."""
+
+    max_event_backlog: int = 10_000
+    """Events kept for the async iterator when nobody reads them; older ones are dropped."""
+
+    def __post_init__(self) -> None:
+        """Validate ranges.
+
+        Raises:
+            PlayerConfigError: A value is out of range.
+        """
+        for name in ("buffering_goal_s", "startup_buffer_s", "rebuffer_goal_s"):
+            if getattr(self, name) <= 0:
+                raise PlayerConfigError(f"PlaybackConfig.{name} must be positive")
+        if self.startup_buffer_s > self.buffering_goal_s:
+            raise PlayerConfigError("startup_buffer_s must not exceed buffering_goal_s")
+        if self.buffer_behind_s < 0 or self.live_delay_segments < 0:
+            raise PlayerConfigError("buffer_behind_s and live_delay_segments must be >= 0")
+        if self.abandon_check_interval_s <= 0 or self.max_event_backlog < 1:
+            raise PlayerConfigError("abandon_check_interval_s and max_event_backlog must be > 0")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class PlayerConfig:
     """Everything a ``Player`` needs, one section per package."""
 
     manifest: ManifestConfig = field(default_factory=ManifestConfig)
     """Manifest parsing bounds."""
+
+    playback: PlaybackConfig = field(default_factory=PlaybackConfig)
+    """Buffering, track choice and decoding."""
 
     abr: AbrConfig = field(default_factory=AbrConfig)
     """ABR settings."""
@@ -54,3 +216,6 @@ class PlayerConfig:
 
     drm: DrmConfig = field(default_factory=DrmConfig)
     """DRM settings."""
+
+    heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
+    """Heartbeat reporting, outbox and resume settings."""

@@ -1,0 +1,409 @@
+"""The async side of heartbeats: delivery from the durable outbox, and the per-session reporter.
+
+``HeartbeatDelivery`` owns the outbox and one background task that sends what it holds, in
+order, with backoff; ``HeartbeatReporter`` ties one playback session's
+:class:`~player.HeartbeatScheduler` to it. Both are thin: decisions live in the scheduler and
+the outbox's bound rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol
+
+from player._heartbeat import (
+    Heartbeat,
+    HeartbeatAction,
+    HeartbeatReply,
+    PlaybackSnapshot,
+    SessionIdentity,
+)
+from player._heartbeat_schedule import HeartbeatScheduler, HeartbeatTrigger
+from player._outbox import Outbox, OutboxEntry, OutboxStats
+from player.config import HeartbeatConfig
+from player.errors import HeartbeatError, UsageError
+from transport.errors import HttpStatusError, TransportError
+
+__all__ = ["DeliveryStats", "HeartbeatDelivery", "HeartbeatReporter", "HttpCall"]
+
+_log = logging.getLogger(__name__)
+
+# 4xx answers that may succeed later (timeout, too early, rate limited); other 4xx are final.
+_RETRYABLE_4XX = frozenset({408, 425, 429})
+
+
+class HttpCall(Protocol):
+    """One HTTP request to the session service (transport's client satisfies it via a lambda).
+
+    Implementations return the body of a 2xx answer and raise
+    ``transport.HttpStatusError`` for other statuses and another ``TransportError`` when the
+    request fails. They should not retry much themselves: the outbox retries.
+    """
+
+    async def __call__(
+        self, url: str, *, method: str, headers: Mapping[str, str], body: bytes | None
+    ) -> bytes:
+        """Send the request.
+
+        Args:
+            url: Absolute URL.
+            method: ``"GET"`` or ``"POST"``.
+            headers: Request headers.
+            body: Request body, or ``None``.
+
+        Returns:
+            The response body.
+        """
+        ...
+
+
+def new_session_id() -> str:
+    """Return a fresh random session id (32 hex digits, 128 bits)."""
+    return secrets.token_hex(16)
+
+
+def retry_delay_s(config: HeartbeatConfig, failures: int, retry_after_s: float | None) -> float:
+    """Return how long to wait after ``failures`` consecutive failed deliveries.
+
+    >>> cfg = HeartbeatConfig(retry_base_delay_s=1.0, retry_max_delay_s=5.0)
+    >>> [retry_delay_s(cfg, n, None) for n in (1, 2, 3, 4)]
+    [1.0, 2.0, 4.0, 5.0]
+
+    Args:
+        config: Backoff settings.
+        failures: Consecutive failures so far, from 1.
+        retry_after_s: The server's ``Retry-After``, honoured up to the cap.
+
+    Returns:
+        Seconds.
+    """
+    delay = config.retry_base_delay_s * config.retry_backoff_factor ** (failures - 1)
+    if retry_after_s is not None:
+        delay = max(delay, retry_after_s)
+    return min(delay, config.retry_max_delay_s)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DeliveryStats:
+    """Counters of a delivery, and its outbox's."""
+
+    requests: int
+    """Requests sent, successful or not."""
+
+    failures: int
+    """Requests that failed and will be retried."""
+
+    outbox: OutboxStats
+    """The outbox's counters (pending, delivered, coalesced, dropped, rejected)."""
+
+
+class HeartbeatDelivery:
+    """Sends queued heartbeats from the durable outbox, in order, with backoff.
+
+    Use as an async context manager: entering opens the outbox (delivering whatever a previous
+    run left in it) and starts the sending task; leaving stops it, keeping what is unsent.
+    Requests carry the heartbeats of one session, oldest first, at most ``max_batch``.
+
+    Args:
+        config: Heartbeat section: ``service_url``, ``headers``, ``outbox_path``, bounds, backoff.
+        call: How to send an HTTP request.
+
+    Raises:
+        UsageError: ``config.service_url`` is not set.
+    """
+
+    def __init__(self, config: HeartbeatConfig, *, call: HttpCall) -> None:
+        if config.service_url is None:
+            raise UsageError("HeartbeatDelivery needs HeartbeatConfig.service_url")
+        self._config = config
+        self._call = call
+        self._url = config.service_url.rstrip("/") + "/v1/heartbeats"
+        self._headers = {**config.headers, "Content-Type": "application/json"}
+        self._outbox: Outbox | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._watchers: dict[str, Callable[[HeartbeatReply], None]] = {}
+        self._requests = 0
+        self._failures = 0
+
+    async def __aenter__(self) -> HeartbeatDelivery:
+        cfg = self._config
+        self._outbox = await asyncio.to_thread(
+            Outbox, cfg.outbox_path, max_heartbeats=cfg.outbox_max_heartbeats
+        )
+        self._task = asyncio.create_task(self._run(), name="heartbeat-delivery")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop sending and close the outbox; unsent heartbeats stay in its file."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        outbox, self._outbox = self._outbox, None
+        if outbox is not None:
+            await asyncio.to_thread(outbox.close)
+
+    async def enqueue(self, heartbeat: Heartbeat, *, is_state_change: bool) -> None:
+        """Queue a heartbeat durably; it is sent as soon as those before it are.
+
+        Args:
+            heartbeat: The heartbeat.
+            is_state_change: ``False`` for periodic heartbeats (coalescable when full).
+
+        Raises:
+            UsageError: The delivery is not running.
+            HeartbeatError: The outbox failed.
+        """
+        outbox = self._running_outbox()
+        await asyncio.to_thread(outbox.put, heartbeat, is_state_change=is_state_change)
+        self._idle.clear()
+        self._wake.set()
+
+    def watch(self, session_id: str, on_reply: Callable[[HeartbeatReply], None]) -> None:
+        """Call ``on_reply`` with the service's answer to each request for ``session_id``.
+
+        Args:
+            session_id: The session.
+            on_reply: Called on the event loop; must not block.
+        """
+        self._watchers[session_id] = on_reply
+
+    def unwatch(self, session_id: str) -> None:
+        """Stop calling the watcher of ``session_id``."""
+        self._watchers.pop(session_id, None)
+
+    async def flush(self) -> None:
+        """Wait until the outbox is empty (everything delivered or refused).
+
+        Raises:
+            UsageError: The delivery is not running.
+        """
+        self._running_outbox()
+        await self._idle.wait()
+
+    async def stats(self) -> DeliveryStats:
+        """Return the counters.
+
+        Raises:
+            UsageError: The delivery is not running.
+        """
+        outbox = await asyncio.to_thread(self._running_outbox().stats)
+        return DeliveryStats(requests=self._requests, failures=self._failures, outbox=outbox)
+
+    def _running_outbox(self) -> Outbox:
+        if self._outbox is None:
+            raise UsageError("HeartbeatDelivery is not running: use 'async with'")
+        return self._outbox
+
+    async def _run(self) -> None:
+        outbox = self._running_outbox()
+        failures = 0
+        while True:
+            self._wake.clear()
+            batch: list[OutboxEntry] = []
+            try:
+                batch = await asyncio.to_thread(outbox.peek_batch, self._config.max_batch)
+                retry_after_s = await self._send(outbox, batch) if batch else None
+            except HeartbeatError as exc:  # the outbox's file failed: keep trying
+                _log.warning("%s", exc)
+                retry_after_s = 0.0
+            if not batch and retry_after_s is None:
+                if not self._wake.is_set():  # an enqueue may have raced the empty peek
+                    self._idle.set()
+                await self._wake.wait()
+                continue
+            if retry_after_s is None:
+                failures = 0
+                continue
+            failures += 1
+            await asyncio.sleep(retry_delay_s(self._config, failures, retry_after_s or None))
+
+    async def _send(self, outbox: Outbox, batch: list[OutboxEntry]) -> float | None:
+        """Send one batch; return ``None`` when done with it, else the server's retry hint."""
+        body = batch[0].body if len(batch) == 1 else _batch_body(batch)
+        self._requests += 1
+        try:
+            data = await self._call(self._url, method="POST", headers=self._headers, body=body)
+        except HttpStatusError as exc:
+            if 400 <= exc.status < 500 and exc.status not in _RETRYABLE_4XX:
+                _log.warning("session service refused %d heartbeats: %s", len(batch), exc.status)
+                await asyncio.to_thread(outbox.remove, batch, outcome="rejected")
+                return None
+            return self._failed(exc, exc.retry_after_s)
+        except TransportError as exc:
+            return self._failed(exc, None)
+        await asyncio.to_thread(outbox.remove, batch, outcome="delivered")
+        self._notify(batch[0].session_id, data)
+        return None
+
+    def _failed(self, exc: TransportError, retry_after_s: float | None) -> float:
+        self._failures += 1
+        _log.info("heartbeat delivery failed (%s); will retry", exc.code)
+        return retry_after_s or 0.0
+
+    def _notify(self, session_id: str, data: bytes) -> None:
+        watcher = self._watchers.get(session_id)
+        if watcher is None:
+            return
+        try:
+            reply = HeartbeatReply.decode(data)
+        except HeartbeatError as exc:
+            _log.warning("ignoring session service answer: %s", exc)
+            return
+        watcher(reply)
+
+
+def _batch_body(batch: list[OutboxEntry]) -> bytes:
+    return b'{"heartbeats":[' + b",".join(e.body for e in batch) + b"]}"
+
+
+class HeartbeatReporter:
+    """Reports one playback session's heartbeats through a running :class:`HeartbeatDelivery`.
+
+    The session calls :meth:`notify` on each playback event and :meth:`tick` as its clock
+    advances (at :attr:`next_due_at` at the latest), passing its clocks explicitly. When the
+    service answers ``terminate``, :attr:`termination` is set and :meth:`wait_terminated`
+    returns: the session must stop and report a terminal ``HeartbeatError``.
+
+    Args:
+        scheduler: The session's scheduler (its identity names the session).
+        delivery: The running delivery.
+    """
+
+    def __init__(self, scheduler: HeartbeatScheduler, delivery: HeartbeatDelivery) -> None:
+        self._scheduler = scheduler
+        self._delivery = delivery
+        self._terminated = asyncio.Event()
+        delivery.watch(scheduler.identity.session_id, self._on_reply)
+
+    @classmethod
+    def for_session(
+        cls,
+        config: HeartbeatConfig,
+        delivery: HeartbeatDelivery,
+        *,
+        viewer_id: str,
+        title_id: str,
+        device_id: str,
+    ) -> HeartbeatReporter:
+        """Build a reporter for a new session with a fresh random session id.
+
+        Args:
+            config: Heartbeat section (``interval_s``).
+            delivery: The running delivery.
+            viewer_id: Viewer whose position it is.
+            title_id: Title played.
+            device_id: This device.
+
+        Returns:
+            The reporter.
+
+        Raises:
+            HeartbeatError: An id is not valid on the wire.
+        """
+        identity = SessionIdentity(
+            session_id=new_session_id(), viewer_id=viewer_id, title_id=title_id, device_id=device_id
+        )
+        return cls(HeartbeatScheduler(config, identity), delivery)
+
+    @property
+    def session_id(self) -> str:
+        """The session's id."""
+        return self._scheduler.identity.session_id
+
+    @property
+    def next_due_at(self) -> float | None:
+        """Monotonic time (s) of the next periodic heartbeat, ``None`` when finished."""
+        return self._scheduler.next_due_at
+
+    @property
+    def termination(self) -> HeartbeatReply | None:
+        """The service's ``terminate`` answer, once received."""
+        return self._scheduler.termination
+
+    async def notify(
+        self, trigger: HeartbeatTrigger, snapshot: PlaybackSnapshot, *, now: float, wall_s: float
+    ) -> Heartbeat | None:
+        """Report a playback event now (queued durably before this returns).
+
+        Args:
+            trigger: The event.
+            snapshot: Player state right after it.
+            now: Monotonic clock, seconds.
+            wall_s: Wall clock, Unix seconds.
+
+        Returns:
+            The heartbeat queued, or ``None`` once the session is finished.
+
+        Raises:
+            HeartbeatError: The outbox failed.
+        """
+        heartbeat = self._scheduler.on_event(trigger, snapshot, now=now, wall_s=wall_s)
+        if heartbeat is not None:
+            await self._delivery.enqueue(heartbeat, is_state_change=True)
+        return heartbeat
+
+    async def tick(
+        self, snapshot: PlaybackSnapshot, *, now: float, wall_s: float
+    ) -> Heartbeat | None:
+        """Queue the periodic heartbeat if one is due.
+
+        Args:
+            snapshot: Player state now.
+            now: Monotonic clock, seconds.
+            wall_s: Wall clock, Unix seconds.
+
+        Returns:
+            The heartbeat queued, or ``None`` when none was due.
+
+        Raises:
+            HeartbeatError: The outbox failed.
+        """
+        heartbeat = self._scheduler.on_tick(snapshot, now=now, wall_s=wall_s)
+        if heartbeat is not None:
+            await self._delivery.enqueue(heartbeat, is_state_change=False)
+        return heartbeat
+
+    async def wait_terminated(self) -> HeartbeatReply:
+        """Wait until the service terminates the session, and return its answer."""
+        await self._terminated.wait()
+        termination = self._scheduler.termination
+        assert termination is not None
+        return termination
+
+    def termination_error(self) -> HeartbeatError | None:
+        """Return the terminal error the session should report, if the service terminated it."""
+        reply = self._scheduler.termination
+        if reply is None:
+            return None
+        return HeartbeatError(
+            f"session {self.session_id} terminated by the session service:"
+            f" {reply.reason or 'no reason given'}"
+        )
+
+    def close(self) -> None:
+        """Stop listening for answers (queued heartbeats are still delivered)."""
+        self._delivery.unwatch(self.session_id)
+
+    def _on_reply(self, reply: HeartbeatReply) -> None:
+        self._scheduler.on_reply(reply)
+        if reply.action is HeartbeatAction.TERMINATE:
+            self._terminated.set()
