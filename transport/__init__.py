@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+from transport._client import HttpClient
+from transport._exchange import StreamingResponse
+from transport._h1 import H1Client
+from transport._h3 import H3Client
+from transport._response import Response, TransferSample, WireProtocol
+from transport._retry import (
+    EdgeHealth,
+    FailureInfo,
+    FailureKind,
+    HealthTracker,
+    RetryDecision,
+    RetryPolicy,
+    classify_failure,
+)
 from transport.config import (
     Protocol,
     RetryConfig,
@@ -28,18 +42,32 @@ __all__ = [
     "AllEdgesFailed",
     "ConnectError",
     "ConnectTimeout",
+    "EdgeHealth",
+    "FailureInfo",
+    "FailureKind",
+    "H1Client",
+    "H3Client",
+    "HealthTracker",
+    "HttpClient",
     "HttpStatusError",
     "NetworkError",
     "Protocol",
     "ProtocolError",
     "ReadError",
     "RequestTimeout",
+    "Response",
     "ResponseTooLarge",
     "RetryConfig",
+    "RetryDecision",
+    "RetryPolicy",
     "StallTimeout",
+    "StreamingResponse",
     "Timeouts",
+    "TransferSample",
     "TransportConfig",
     "TransportConfigError",
     "TransportError",
     "UnsafeUrl",
+    "WireProtocol",
+    "classify_failure",
 ]

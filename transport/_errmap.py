@@ -1,0 +1,79 @@
+"""The one place where httpx, aioquic and socket exceptions become transport errors."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Literal
+
+import httpx
+from aioquic.h3.exceptions import H3Error
+from aioquic.quic.connection import QuicConnectionError
+
+from transport.errors import (
+    ConnectError,
+    ConnectTimeout,
+    NetworkError,
+    ProtocolError,
+    ReadError,
+    RequestTimeout,
+    StallTimeout,
+    TransportError,
+    UnsafeUrl,
+)
+
+__all__: list[str] = []
+
+Stage = Literal["connect", "request", "body"]
+
+
+def map_exception(exc: BaseException, *, url: str, stage: Stage) -> TransportError:
+    """Convert a third-party or OS exception to the transport error tree.
+
+    The caller raises the result ``from exc`` so the cause stays attached.
+
+    Args:
+        exc: The exception caught at the package boundary.
+        url: The request URL, for the message.
+        stage: What the request was doing: connecting, waiting for headers, or reading body.
+
+    Returns:
+        The typed error to raise.
+
+    >>> map_exception(ConnectionRefusedError(111, "refused"), url="https://a/", stage="connect")
+    ConnectError('cannot connect to https://a/: [Errno 111] refused')
+    """
+    if isinstance(exc, TransportError):
+        return exc
+    if isinstance(exc, httpx.HTTPError):
+        return _map_httpx(exc, url=url, stage=stage)
+    if isinstance(exc, H3Error | QuicConnectionError):
+        return ProtocolError(f"HTTP/3 error from {url}: {exc!r}", url=url)
+    if isinstance(exc, ssl.SSLError):
+        return ConnectError(f"TLS failure with {url}: {exc}", url=url)
+    if isinstance(exc, OSError):
+        if stage == "body":
+            return ReadError(f"connection broke reading {url}: {exc}", url=url)
+        return ConnectError(f"cannot connect to {url}: {exc}", url=url)
+    return NetworkError(f"unexpected failure for {url}: {exc!r}", url=url)
+
+
+def _map_httpx(exc: httpx.HTTPError, *, url: str, stage: Stage) -> TransportError:
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return ConnectTimeout(f"connect timeout to {url}", url=url)
+    if isinstance(exc, httpx.TimeoutException):
+        if stage == "body":
+            return StallTimeout(f"read stalled from {url}", url=url)
+        return RequestTimeout(f"no response from {url}", url=url)
+    if isinstance(exc, httpx.ConnectError):
+        return ConnectError(f"cannot connect to {url}: {exc}", url=url)
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return UnsafeUrl(f"refused URL {url}: {exc}", url=url)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        if stage == "body":
+            return ReadError(f"body of {url} cut short: {exc}", url=url)
+        return ReadError(f"connection to {url} closed before the response: {exc}", url=url)
+    if isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.CloseError):
+        return ReadError(f"connection broke with {url}: {exc}", url=url)
+    if isinstance(exc, httpx.ProtocolError | httpx.DecodingError | httpx.TooManyRedirects):
+        return ProtocolError(f"HTTP error from {url}: {exc}", url=url)
+    return NetworkError(f"network failure with {url}: {exc}", url=url)

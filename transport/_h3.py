@@ -1,0 +1,330 @@
+"""HTTP/3 client on aioquic: a pool of one QUIC connection per origin, requests as streams."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Mapping
+from typing import NamedTuple
+
+from aioquic.tls import SessionTicket
+
+from transport._deadline import RequestDeadline
+from transport._errmap import map_exception
+from transport._exchange import StreamingResponse
+from transport._quic import H3Stream, QuicConn
+from transport._response import Response
+from transport._urls import check_url, origin_of
+from transport.config import TransportConfig
+from transport.errors import ProtocolError, TransportError
+
+__all__ = ["H3Client"]
+
+_USER_AGENT = b"streamsdk-transport/0.1"
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _with_url(error: TransportError, url: str) -> TransportError:
+    """Return ``error`` carrying ``url`` (connection-level errors are raised without one)."""
+    if error.url is not None:
+        return error
+    try:
+        fresh = type(error)(str(error), url=url)
+    except TypeError:
+        error.url = url
+        return error
+    fresh.__cause__ = error.__cause__
+    return fresh
+
+
+def build_headers(
+    headers: Mapping[str, str] | None, byte_range: tuple[int, int] | None
+) -> dict[str, str]:
+    """Merge caller headers with a ``Range`` header, lowercasing names.
+
+    Args:
+        headers: Caller headers.
+        byte_range: Inclusive ``(first, last)`` byte offsets, or ``None``.
+
+    Returns:
+        The request headers.
+
+    >>> build_headers({"Accept": "*/*"}, (0, 99))
+    {'accept': '*/*', 'range': 'bytes=0-99'}
+    """
+    merged = {k.lower(): v for k, v in (headers or {}).items()}
+    if byte_range is not None:
+        first, last = byte_range
+        merged["range"] = f"bytes={first}-{last}" if last >= 0 else f"bytes={first}-"
+    return merged
+
+
+class _RequestParts(NamedTuple):
+    method: str
+    headers: Mapping[str, str] | None
+    body: bytes | None
+    byte_range: tuple[int, int] | None
+
+
+class _H3Response(StreamingResponse):
+    def __init__(self, stream: H3Stream, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._stream = stream
+
+    async def _read_chunk(self) -> bytes:
+        stream = self._stream
+        try:
+            while True:
+                chunk = stream.pop()
+                if chunk is not None:
+                    return chunk
+                await self._deadline.run(stream.wait(), "stall")
+        except TransportError as exc:
+            raise _with_url(exc, self.url) from exc.__cause__
+
+    async def _release(self) -> None:
+        stream = self._stream
+        if stream.is_ended and not stream.chunks:
+            stream.conn.finish(stream)
+        else:
+            stream.conn.cancel(stream)
+
+
+class H3Client:
+    """HTTP/3 client: one pooled QUIC connection per origin, many concurrent streams.
+
+    Session tickets are kept per origin, so a replacement connection resumes the TLS session
+    (and sends idempotent requests as 0-RTT when the server allows it). A connection that
+    received GOAWAY, was closed or stayed idle is replaced, never reused.
+
+    Args:
+        config: Transport settings.
+    """
+
+    def __init__(self, config: TransportConfig) -> None:
+        self._config = config
+        self._conns: dict[str, QuicConn] = {}
+        self._tickets: dict[str, SessionTicket] = {}
+        self._lock = asyncio.Lock()
+
+    @property
+    def connections(self) -> Mapping[str, QuicConn]:
+        """Pooled connections by origin (read-only view, for diagnostics and tests)."""
+        return dict(self._conns)
+
+    def has_ticket(self, origin: str) -> bool:
+        """Whether a session ticket is stored for ``origin`` (``scheme://host:port``).
+
+        Args:
+            origin: The origin key.
+
+        Returns:
+            True if a reconnect would offer session resumption.
+        """
+        return origin in self._tickets
+
+    async def _connection(
+        self, url: str, udp_port: int | None, deadline: RequestDeadline
+    ) -> QuicConn:
+        scheme, host, port, _ = check_url(url)
+        if scheme != "https":
+            raise ProtocolError(f"HTTP/3 needs https, not {url}", url=url)
+        origin = origin_of(url)
+        port = udp_port or port
+        async with self._lock:
+            conn = self._conns.get(origin)
+            if conn is None or not conn.is_usable:
+                if conn is not None:
+                    conn.close()
+                conn = await self._open(origin, host, port, deadline)
+                self._conns[origin] = conn
+        return conn
+
+    async def _open(self, origin: str, host: str, port: int, deadline: RequestDeadline) -> QuicConn:
+        loop = asyncio.get_running_loop()
+        infos = await deadline.run(loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM), "connect")
+        addr = infos[0][4]
+
+        def keep_ticket(ticket: SessionTicket) -> None:
+            self._tickets[origin] = ticket
+
+        conn = QuicConn(
+            self._config,
+            host=host,
+            addr=(str(addr[0]), int(addr[1])),
+            ticket=self._tickets.get(origin),
+            on_ticket=keep_ticket,
+        )
+        conn.start()
+        return conn
+
+    async def open(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        byte_range: tuple[int, int] | None = None,
+        port: int | None = None,
+    ) -> StreamingResponse:
+        """Send a request and return once its headers arrived; the body streams after.
+
+        Args:
+            url: An https URL.
+            method: HTTP method.
+            headers: Extra request headers.
+            body: Request body.
+            byte_range: Inclusive byte range to request, or ``None``.
+            port: UDP port to connect to instead of the URL's (an ``Alt-Svc`` alternative).
+
+        Returns:
+            The response; the caller must ``aclose()`` it.
+
+        Raises:
+            UnsafeUrl: Not an http/https URL.
+            ConnectError: The QUIC handshake failed (unreachable, TLS rejected).
+            ConnectTimeout: The handshake took longer than ``Timeouts.connect_s``.
+            RequestTimeout: No headers within ``Timeouts.ttfb_s`` (or the total limit).
+            ReadError: The stream or connection broke.
+            HttpStatusError: The status is not 2xx.
+        """
+        check_url(url)
+        loop = asyncio.get_running_loop()
+        deadline = RequestDeadline(self._config.timeouts, url, loop.time())
+        request = _RequestParts(method, headers, body, byte_range)
+        try:
+            return await self._exchange(url, request, port, deadline)
+        except TransportError as exc:
+            raise _with_url(exc, url) from exc.__cause__
+        except (OSError, ValueError, AssertionError) as exc:
+            raise map_exception(exc, url=url, stage="request") from exc
+
+    async def _exchange(
+        self, url: str, parts: _RequestParts, udp_port: int | None, deadline: RequestDeadline
+    ) -> StreamingResponse:
+        method, headers, body, byte_range = parts
+        _, host, port, target = check_url(url)
+        conn = await self._connection(url, udp_port, deadline)
+        is_early_ok = method.upper() in _IDEMPOTENT and conn.quic.configuration.session_ticket
+        if not is_early_ok:
+            await deadline.run(asyncio.shield(conn.handshake), "connect")
+        authority = host if port == 443 else f"{host}:{port}"
+        request = [
+            (b":method", method.upper().encode()),
+            (b":scheme", b"https"),
+            (b":authority", authority.encode()),
+            (b":path", target.encode()),
+            (b"user-agent", _USER_AGENT),
+        ]
+        request += [(k.encode(), v.encode()) for k, v in build_headers(headers, byte_range).items()]
+        stream = conn.send_request(request, body)
+        response = _H3Response(
+            stream,
+            url=url,
+            edge=origin_of(url),
+            protocol="h3",
+            deadline=deadline,
+            max_bytes=self._config.max_response_bytes,
+        )
+        try:
+            await deadline.run(asyncio.shield(conn.handshake), "connect")
+            await deadline.run(asyncio.shield(stream.headers_waiter), "ttfb")
+        except BaseException:
+            await response.aclose()
+            raise
+        loop = asyncio.get_running_loop()
+        response.ttfb_s = loop.time() - deadline.started_at
+        response.status, response.headers = _parse_headers(stream.headers or [], url)
+        await response.raise_for_status()
+        return response
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        byte_range: tuple[int, int] | None = None,
+    ) -> Response:
+        """Fetch ``url`` over HTTP/3 with no retries (see ``HttpClient`` for failover).
+
+        Args:
+            url: An https URL.
+            method: HTTP method.
+            headers: Extra request headers.
+            body: Request body.
+            byte_range: Inclusive byte range, or ``None``.
+
+        Returns:
+            The complete response.
+
+        Raises:
+            TransportError: Any failure (see :meth:`open` and ``StreamingResponse``).
+        """
+        response = await self.open(
+            url, method=method, headers=headers, body=body, byte_range=byte_range
+        )
+        try:
+            return response.to_response(await response.read())
+        finally:
+            await response.aclose()
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        byte_range: tuple[int, int] | None = None,
+    ) -> AsyncIterator[StreamingResponse]:
+        """Open a streaming request; iterate the yielded response for body chunks.
+
+        Args:
+            url: An https URL.
+            method: HTTP method.
+            headers: Extra request headers.
+            body: Request body.
+            byte_range: Inclusive byte range, or ``None``.
+
+        Yields:
+            The response with headers; its body is read by iterating it.
+        """
+        response = await self.open(
+            url, method=method, headers=headers, body=body, byte_range=byte_range
+        )
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
+    async def aclose(self) -> None:
+        """Close every pooled connection (session tickets are kept)."""
+        for conn in self._conns.values():
+            conn.close()
+        self._conns.clear()
+
+    async def __aenter__(self) -> H3Client:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def _parse_headers(raw: list[tuple[bytes, bytes]], url: str) -> tuple[int, dict[str, str]]:
+    status = 0
+    headers: dict[str, str] = {}
+    for name_b, value_b in raw:
+        name = name_b.decode("latin-1").lower()
+        value = value_b.decode("latin-1")
+        if name == ":status":
+            status = int(value) if value.isdigit() else 0
+        elif not name.startswith(":"):
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    if not 100 <= status <= 599:
+        raise ProtocolError(f"bad :status from {url}", url=url)
+    return status, headers
