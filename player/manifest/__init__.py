@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from player.manifest._api import detect_format, parse_manifest
+from player.manifest._dash import parse_dash
+from player.manifest._hls import load_media_playlist, parse_hls
 from player.manifest._model import (
     ByteRange,
     ContentProtection,
@@ -22,6 +25,7 @@ from player.manifest._model import (
     TrackType,
     UtcTiming,
 )
+from player.manifest._sidx import SegmentIndex, SidxReference, apply_segment_index, parse_sidx
 
 __all__ = [
     "ByteRange",
@@ -36,10 +40,19 @@ __all__ = [
     "PresentationType",
     "Representation",
     "Segment",
+    "SegmentIndex",
     "SegmentIndexRef",
+    "SidxReference",
     "SteeringInfo",
     "StreamFormat",
     "Track",
     "TrackType",
     "UtcTiming",
+    "apply_segment_index",
+    "detect_format",
+    "load_media_playlist",
+    "parse_dash",
+    "parse_hls",
+    "parse_manifest",
+    "parse_sidx",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 __all__ = [
     "ByteRange",
@@ -294,6 +295,8 @@ class Representation:
         subtitle_group: HLS ``SUBTITLES`` group id.
         average_bandwidth_bps: HLS ``AVERAGE-BANDWIDTH``, if given.
         is_iframe_only: An I-frame-only (trick play) representation.
+        pending_parts: LL-HLS parts (and preload hints) of the segment still being produced,
+            after the last complete segment.
     """
 
     id: str
@@ -316,6 +319,7 @@ class Representation:
     subtitle_group: str | None = None
     average_bandwidth_bps: int | None = None
     is_iframe_only: bool = False
+    pending_parts: tuple[Part, ...] = ()
 
     @property
     def kids(self) -> tuple[str, ...]:
@@ -395,6 +399,9 @@ class LiveTiming:
         part_target_s: LL-HLS ``EXT-X-PART-INF PART-TARGET``.
         media_sequence: HLS ``EXT-X-MEDIA-SEQUENCE``.
         can_block_reload: LL-HLS ``CAN-BLOCK-RELOAD=YES``.
+        part_hold_back_s: LL-HLS ``PART-HOLD-BACK``: distance from the live edge when playing
+            parts.
+        can_skip_until_s: LL-HLS ``CAN-SKIP-UNTIL``: delta updates (``_HLS_skip``) are allowed.
     """
 
     availability_start: float | None = None
@@ -406,6 +413,8 @@ class LiveTiming:
     part_target_s: float | None = None
     media_sequence: int | None = None
     can_block_reload: bool = False
+    part_hold_back_s: float | None = None
+    can_skip_until_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,3 +467,22 @@ class Presentation:
         found = {kid for rep in self.representations() for kid in rep.kids}
         found.update(k.key_id for k in self.session_keys if k.key_id)
         return tuple(sorted(found))
+
+    def summary(self) -> str:
+        """Return a readable multi-line description: timing, tracks, representations, KIDs."""
+        from player.manifest._json import presentation_summary
+
+        return presentation_summary(self)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the presentation as JSON-compatible data.
+
+        Returns:
+            A dict with ``format`` (``hls``/``dash``), ``type`` (``static``/``dynamic``),
+            ``duration_s``, ``live`` timing, ``tracks`` and a flat ``representations`` list, each
+            with ``bandwidth_bps``, ``codecs``, ``width``, ``height``, ``segment_count`` (``None``
+            until loaded), ``kids`` and its ``locations``. Key material is never included.
+        """
+        from player.manifest._json import presentation_to_json
+
+        return presentation_to_json(self)

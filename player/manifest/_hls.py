@@ -1,0 +1,272 @@
+"""HLS playlists into the presentation model (RFC 8216 and its LL-HLS successor).
+
+``parse_hls`` reads either kind of playlist: a multivariant playlist gives a presentation whose
+representations point at media playlists not yet loaded (``segments is None``); a media
+playlist alone gives a one-representation presentation. ``load_media_playlist`` puts a media
+playlist, once the session has fetched it, into a multivariant presentation; on a live refresh
+it keeps presentation times continuous and fills delta updates (``EXT-X-SKIP``) from the
+segments already known.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+from typing import Any
+from urllib.parse import urlsplit
+
+from player.config import ManifestConfig
+from player.errors import UsageError
+from player.manifest._hls_media import MediaPlaylist, build_media_playlist
+from player.manifest._hls_multivariant import build_multivariant
+from player.manifest._hls_scan import parse_error, scan_playlist
+from player.manifest._hls_urls import UrlResolver
+from player.manifest._model import (
+    Location,
+    Period,
+    Presentation,
+    PresentationType,
+    Representation,
+    Segment,
+    StreamFormat,
+    Track,
+    TrackType,
+)
+
+__all__ = ["load_media_playlist", "parse_hls"]
+
+_DEFAULT_CONFIG = ManifestConfig()
+_UNCHANGED_FACTOR = 0.5
+"""RFC 8216 section 6.3.4: reload after half the target duration when nothing changed."""
+_TEXT_EXTENSIONS = (".vtt", ".webvtt", ".srt", ".ttml")
+_AUDIO_EXTENSIONS = (".aac", ".mp3", ".ac3", ".ec3", ".m4a", ".mka")
+
+
+def _is_multivariant(parsed: dict[str, Any]) -> bool:
+    return bool(
+        parsed["playlists"]
+        or parsed["iframe_playlists"]
+        or parsed["image_playlists"]
+        or (parsed["media"] and not parsed["segments"])
+    )
+
+
+def _guess_type(media: MediaPlaylist) -> TrackType:
+    """Kind of a media playlist given alone, from its tags and segment names."""
+    if media.is_images_only:
+        return TrackType.IMAGE
+    if media.is_iframe_only:
+        return TrackType.VIDEO
+    path = urlsplit(media.segments[0].url).path.lower() if media.segments else ""
+    if path.endswith(_TEXT_EXTENSIONS):
+        return TrackType.TEXT
+    if path.endswith(_AUDIO_EXTENSIONS):
+        return TrackType.AUDIO
+    return TrackType.MUXED
+
+
+def _with_media(rep: Representation, media: MediaPlaylist) -> Representation:
+    return dataclasses.replace(
+        rep,
+        segments=media.segments,
+        init=media.init,
+        pending_parts=media.pending_parts,
+        hls_keys=media.keys,
+        is_iframe_only=rep.is_iframe_only or media.is_iframe_only,
+        bandwidth_bps=rep.bandwidth_bps or media.peak_bps,
+    )
+
+
+def _timing(media: MediaPlaylist) -> tuple[PresentationType, float | None]:
+    if media.is_live:
+        return PresentationType.DYNAMIC, None
+    return PresentationType.STATIC, media.duration_s
+
+
+def parse_hls(
+    data: bytes,
+    *,
+    url: str,
+    now: float | None = None,
+    config: ManifestConfig = _DEFAULT_CONFIG,
+) -> Presentation:
+    r"""Parse an HLS multivariant or media playlist.
+
+    Args:
+        data: The playlist bytes (UTF-8).
+        url: The playlist's absolute http(s) URL; relative URIs are resolved against it.
+        now: Wall-clock time of the fetch (UTC epoch s); gives live segments their
+            ``available_until`` and the presentation its ``fetched_at``.
+        config: Parsing bounds.
+
+    Returns:
+        A multivariant presentation (``is_multivariant``, media playlists still to load with
+        ``load_media_playlist``) or a one-representation presentation.
+
+    Raises:
+        ManifestParseError: The playlist is malformed, too large, or names a non-http(s) URI.
+
+    >>> p = parse_hls(b"#EXTM3U\n#EXTINF:4,\na.ts\n#EXT-X-ENDLIST\n", url="https://cdn/x.m3u8")
+    >>> p.duration_s, next(p.representations()).segments[0].url
+    (4.0, 'https://cdn/a.ts')
+    """
+    parsed = scan_playlist(data, url=url, config=config)
+    resolver = UrlResolver(url, manifest_url=url)
+    if _is_multivariant(parsed):
+        tracks, steering, session_keys = build_multivariant(parsed, resolver=resolver)
+        return Presentation(
+            format=StreamFormat.HLS,
+            type=PresentationType.STATIC,
+            url=url,
+            periods=(Period("0", 0.0, None, tracks),),
+            steering=steering,
+            session_keys=session_keys,
+            is_multivariant=True,
+            fetched_at=now,
+        )
+    media = build_media_playlist(parsed, resolver=resolver, now=now, config=config)
+    name = posixpath.basename(urlsplit(url).path) or "media"
+    rep = _with_media(
+        Representation(id=name, bandwidth_bps=0, playlist_urls=(url,), locations=(Location(url),)),
+        media,
+    )
+    kind, duration = _timing(media)
+    return Presentation(
+        format=StreamFormat.HLS,
+        type=kind,
+        url=url,
+        periods=(Period("0", 0.0, duration, (Track("main", _guess_type(media), (rep,)),)),),
+        duration_s=duration,
+        live=media.live,
+        min_buffer_s=media.target_duration_s,
+        fetched_at=now,
+    )
+
+
+def _find(presentation: Presentation, representation_id: str) -> Representation:
+    for rep in presentation.representations():
+        if rep.id == representation_id:
+            return rep
+    raise UsageError(f"no representation {representation_id!r} in {presentation.url}")
+
+
+def _continuity(old: tuple[Segment, ...], parsed: dict[str, Any], target_s: float) -> float:
+    """Presentation time of the first listed segment, continuing the previous load's times."""
+    listed = [raw for raw in parsed["segments"] if "uri" in raw]
+    if not old or not listed:
+        return 0.0
+    skipped = int((parsed.get("skip") or {}).get("skipped_segments") or 0)
+    first = int(parsed.get("media_sequence") or 0) + skipped
+    by_number = {seg.number: seg for seg in old}
+    offset = 0.0
+    for index, raw in enumerate(listed):
+        known = by_number.get(first + index)
+        if known is not None:
+            return known.start_s - offset
+        offset += raw.get("duration") or 0.0
+    last = old[-1]
+    if first > last.number:
+        return last.end_s + (first - last.number - 1) * target_s
+    return 0.0
+
+
+def _merge_skipped(old: tuple[Segment, ...], media: MediaPlaylist, first: int) -> MediaPlaylist:
+    """Fill an ``EXT-X-SKIP`` delta update with the previously known skipped segments."""
+    if not media.segments:
+        return media
+    kept = tuple(seg for seg in old if first <= seg.number < media.segments[0].number)
+    return dataclasses.replace(media, segments=kept + media.segments)
+
+
+def _is_unchanged(rep: Representation, media: MediaPlaylist) -> bool:
+    """Whether a refresh brought nothing new (same last segment, same parts)."""
+    if not rep.segments or not media.segments:
+        return False
+    before, after = rep.segments[-1], media.segments[-1]
+    return (
+        before.number == after.number
+        and before.urls == after.urls
+        and len(before.parts) == len(after.parts)
+        and len(rep.pending_parts) == len(media.pending_parts)
+    )
+
+
+def load_media_playlist(
+    presentation: Presentation,
+    representation_id: str,
+    data: bytes,
+    *,
+    url: str,
+    now: float | None = None,
+    config: ManifestConfig = _DEFAULT_CONFIG,
+) -> Presentation:
+    """Put a fetched (or refreshed) media playlist into a presentation.
+
+    Args:
+        presentation: The presentation (usually from a multivariant playlist).
+        representation_id: The representation the media playlist belongs to.
+        data: The media playlist bytes.
+        url: The media playlist's URL after redirects; its URIs are resolved against it.
+        now: Wall-clock time of the fetch (UTC epoch s).
+        config: Parsing bounds.
+
+    Returns:
+        A new presentation in which the representation has its segments. The presentation's
+        type, duration and live timing follow the media playlist. On a refresh whose playlist did
+        not change, ``live.minimum_update_period_s`` is half the target duration (RFC 8216
+        section 6.3.4); the caller reloads at ``fetched_at + minimum_update_period_s``.
+
+    Raises:
+        ManifestParseError: The playlist is malformed or is not a media playlist.
+        UsageError: No representation has that id.
+    """
+    rep = _find(presentation, representation_id)
+    parsed = scan_playlist(data, url=url, config=config)
+    if _is_multivariant(parsed):
+        raise parse_error(
+            url,
+            "expected a media playlist, got a multivariant playlist",
+            detail="not a media playlist",
+        )
+    resolver = UrlResolver(url, manifest_url=url)
+    old = rep.segments or ()
+    target = float(parsed.get("targetduration") or 0.0)
+    start = _continuity(old, parsed, target)
+    media = build_media_playlist(parsed, resolver=resolver, now=now, config=config, start_s=start)
+    if (parsed.get("skip") or {}).get("skipped_segments"):
+        media = _merge_skipped(old, media, int(parsed.get("media_sequence") or 0))
+    live = media.live
+    unchanged = (
+        bool(old) and media.segments[-1:] == old[-1:] and media.pending_parts == rep.pending_parts
+    )
+    if media.is_live and unchanged:
+        live = dataclasses.replace(
+            live, minimum_update_period_s=media.target_duration_s * _UNCHANGED_FACTOR
+        )
+    new_rep = _with_media(rep, media)
+    kind, duration = _timing(media)
+    periods = tuple(
+        dataclasses.replace(
+            period,
+            duration_s=duration,
+            tracks=tuple(
+                dataclasses.replace(
+                    track,
+                    representations=tuple(
+                        new_rep if r.id == representation_id else r for r in track.representations
+                    ),
+                )
+                for track in period.tracks
+            ),
+        )
+        for period in presentation.periods
+    )
+    return dataclasses.replace(
+        presentation,
+        type=kind,
+        periods=periods,
+        duration_s=duration,
+        live=live,
+        min_buffer_s=media.target_duration_s,
+        fetched_at=now,
+    )
