@@ -262,11 +262,18 @@ class SegmentIndexRef:
         urls: The media resource at each location.
         byte_range: ``indexRange``.
         init: The init segment (``Initialization`` range), if any.
+        time_offset_s: Added to a ``sidx`` presentation time (in seconds) to place it on the
+            presentation timeline: period start minus ``presentationTimeOffset``.
+        discontinuity_seq: The period index, given to the segments made from the index.
+        period_end_s: End of the period on the presentation timeline, if known.
     """
 
     urls: tuple[str, ...]
     byte_range: ByteRange
     init: InitSegment | None = None
+    time_offset_s: float = 0.0
+    discontinuity_seq: int = 0
+    period_end_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,6 +462,34 @@ class Presentation:
     def is_live(self) -> bool:
         """Whether the presentation is dynamic."""
         return self.type == PresentationType.DYNAMIC
+
+    def next_refresh_at(self, now: float) -> float | None:
+        """When the session should refresh the manifest or re-derive its segment list.
+
+        The earliest of: the manifest's next update (``fetched_at``, else ``published_at``,
+        else ``now``, plus a positive ``minimum_update_period_s``), and the moment a segment
+        after the last one listed becomes available (its ``available_from`` plus its
+        duration). Never earlier than ``now``: a stale manifest is refreshed at once.
+
+        Args:
+            now: Wall-clock time, UTC epoch seconds.
+
+        Returns:
+            UTC epoch seconds; ``None`` for a static presentation, or a dynamic one that
+            gives no timing at all (the caller then uses its own interval).
+        """
+        if not self.is_live:
+            return None
+        candidates: list[float] = []
+        period = self.live.minimum_update_period_s
+        if period is not None and period > 0:
+            base = self.fetched_at if self.fetched_at is not None else self.live.published_at
+            candidates.append((now if base is None else base) + period)
+        for rep in self.representations():
+            last = rep.segments[-1] if rep.segments else None
+            if last is not None and last.available_from is not None:
+                candidates.append(last.available_from + last.duration_s)
+        return max(now, min(candidates)) if candidates else None
 
     def representations(self) -> Iterator[Representation]:
         """Yield every representation of every period."""

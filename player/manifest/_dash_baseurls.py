@@ -1,0 +1,95 @@
+"""DASH ``BaseURL`` inheritance: every combination of the levels' base URLs, as ``Location``s.
+
+Each level (MPD, Period, AdaptationSet, Representation) may list several ``BaseURL``s, each
+resolved against every base URL of the level above. ``serviceLocation``, ``dvb:priority``
+and ``dvb:weight`` are taken from the innermost element that states them. The number of
+combinations is bounded by the number of ``BaseURL`` elements in the document, so a hostile
+MPD cannot multiply them.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+from player.manifest._dash_values import attr_int, attr_str
+from player.manifest._model import Location
+from player.manifest._urls import resolve_url
+
+__all__: list[str] = []
+
+_DVB_DEFAULT_PRIORITY = 1
+"""DVB-DASH (ETSI TS 103 285) default ``dvb:priority`` when another BaseURL declares one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Base:
+    """A base URL in the making: attributes not yet stated are ``None``."""
+
+    url: str
+    service_location: str | None = None
+    priority: int | None = None
+    weight: int | None = None
+
+
+def child_bases(
+    parent: tuple[Base, ...], el: ET.Element, *, url: str, cap: int
+) -> tuple[Base, ...]:
+    """Combine the parent's base URLs with the ``BaseURL`` children of ``el``.
+
+    Args:
+        parent: The level above's base URLs, preferred first.
+        el: The element whose ``BaseURL`` children are read.
+        url: Manifest URL, for errors.
+        cap: Most combinations kept.
+
+    Returns:
+        The base URLs at this level (the parent's when ``el`` has none).
+
+    Raises:
+        ManifestParseError: A base URL is not http(s).
+    """
+    children = el.findall("BaseURL")
+    if not children:
+        return parent
+    out: dict[str, Base] = {}
+    for above in parent:
+        for child in children:
+            resolved = resolve_url(above.url, (child.text or "").strip(), manifest_url=url)
+            if resolved in out:
+                continue
+            out[resolved] = Base(
+                resolved,
+                attr_str(child, "serviceLocation") or above.service_location,
+                _or(attr_int(child, "priority", url=url), above.priority),
+                _or(attr_int(child, "weight", url=url), above.weight),
+            )
+            if len(out) >= cap:
+                return tuple(out.values())
+    return tuple(out.values())
+
+
+def _or(value: int | None, default: int | None) -> int | None:
+    return default if value is None else value
+
+
+def to_locations(bases: tuple[Base, ...]) -> tuple[Location, ...]:
+    """Turn base URLs into ``Location``s, most preferred (lowest priority) first.
+
+    Without any ``dvb:priority`` the manifest order is the priority (0, 1, 2...).
+    """
+    if all(b.priority is None for b in bases):
+        return tuple(
+            Location(b.url, service_location=b.service_location, priority=i, weight=b.weight or 1)
+            for i, b in enumerate(bases)
+        )
+    locations = [
+        Location(
+            b.url,
+            service_location=b.service_location,
+            priority=_DVB_DEFAULT_PRIORITY if b.priority is None else b.priority,
+            weight=1 if b.weight is None else b.weight,
+        )
+        for b in bases
+    ]
+    return tuple(sorted(locations, key=lambda loc: loc.priority))

@@ -1,0 +1,300 @@
+"""One DASH ``Representation``: inherited attributes, segment information, segments."""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+from player.config import ManifestConfig
+from player.manifest._dash_baseurls import Base, child_bases, to_locations
+from player.manifest._dash_protection import parse_protections
+from player.manifest._dash_segments import (
+    SegmentInfo,
+    TimelineEntry,
+    Timing,
+    list_segments,
+    template_pattern,
+    template_segments,
+)
+from player.manifest._dash_values import (
+    attr_float,
+    attr_int,
+    attr_str,
+    bad_value,
+    parse_byte_range,
+    parse_frame_rate,
+)
+from player.manifest._model import (
+    ByteRange,
+    InitSegment,
+    Representation,
+    Segment,
+    SegmentIndexRef,
+)
+from player.manifest._urls import resolve_url
+
+__all__: list[str] = []
+
+_KINDS = ("SegmentTemplate", "SegmentList", "SegmentBase")
+_KIND_NAMES = {"SegmentTemplate": "template", "SegmentList": "list", "SegmentBase": "base"}
+_CHANNEL_SCHEME_23003 = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011"
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """An element of the MPD hierarchy with its base URLs and the elements above it.
+
+    Attributes:
+        element: The Period or AdaptationSet element.
+        bases: Base URLs in force at this level, preferred first.
+        ancestors: Elements above, outermost first (the Period for an AdaptationSet).
+    """
+
+    element: ET.Element
+    bases: tuple[Base, ...]
+    ancestors: tuple[ET.Element, ...]
+
+
+def build_representation(
+    el: ET.Element,
+    fallback_id: str,
+    *,
+    parent: Level,
+    timing: Timing,
+    base_cap: int,
+    is_trick: bool,
+    url: str,
+    config: ManifestConfig,
+) -> Representation:
+    """Build a ``Representation`` from its element and the AdaptationSet above it.
+
+    Raises:
+        ManifestParseError: A value, URL or segment description is malformed.
+    """
+    adaptation = parent.element
+    locations = to_locations(child_bases(parent.bases, el, url=url, cap=base_cap))
+    base_urls = tuple(loc.url for loc in locations)
+    rep_id = attr_str(el, "id") or fallback_id
+    bandwidth = attr_int(el, "bandwidth", url=url) or 0
+    protections = parse_protections(
+        adaptation.findall("ContentProtection"), base=base_urls[0], url=url
+    ) + parse_protections(el.findall("ContentProtection"), base=base_urls[0], url=url)
+    info = merge_segment_info((*parent.ancestors, adaptation, el), url=url)
+    segments, init, index = _segments(
+        info,
+        rep_id=rep_id,
+        bandwidth=bandwidth,
+        bases=base_urls,
+        timing=timing,
+        url=url,
+        config=config,
+    )
+
+    def inherited(name: str) -> str | None:
+        value = attr_str(el, name)
+        return value if value is not None else attr_str(adaptation, name)
+
+    def inherited_int(name: str) -> int | None:
+        value = attr_int(el, name, url=url)
+        return value if value is not None else attr_int(adaptation, name, url=url)
+
+    return Representation(
+        id=rep_id,
+        bandwidth_bps=bandwidth,
+        codecs=inherited("codecs"),
+        mime_type=inherited("mimeType"),
+        width=inherited_int("width"),
+        height=inherited_int("height"),
+        frame_rate=parse_frame_rate(inherited("frameRate")),
+        audio_sampling_rate=_sampling_rate(inherited("audioSamplingRate")),
+        audio_channels=_channels(el) or _channels(adaptation),
+        segments=segments,
+        init=init,
+        locations=locations,
+        index=index,
+        protections=protections,
+        is_iframe_only=is_trick,
+    )
+
+
+def _sampling_rate(text: str | None) -> int | None:
+    """``audioSamplingRate`` may list a range (``44100 48000``): the first value."""
+    if not text:
+        return None
+    first = text.split()[0]
+    return int(first) if first.isdigit() and len(first) < 10 else None
+
+
+def _channels(el: ET.Element) -> int | None:
+    for conf in el.findall("AudioChannelConfiguration"):
+        value = attr_str(conf, "value") or ""
+        scheme = (attr_str(conf, "schemeIdUri") or "").lower()
+        if scheme == _CHANNEL_SCHEME_23003 and value.isdigit() and len(value) < 4:
+            return int(value)
+    return None
+
+
+def merge_segment_info(chain: tuple[ET.Element, ...], *, url: str) -> SegmentInfo:
+    """Merge the segment description over the levels, innermost winning.
+
+    The kind (template, list, base) is that of the innermost level declaring one; elements
+    of that kind further out supply the attributes and children the inner ones omit.
+
+    Args:
+        chain: Period, AdaptationSet and Representation elements, outermost first.
+        url: Manifest URL, for errors.
+
+    Returns:
+        The merged description (``kind="none"`` when no level has one).
+
+    Raises:
+        ManifestParseError: A value is malformed.
+    """
+    kind = next((k for el in reversed(chain) for k in _KINDS if el.find(k) is not None), None)
+    if kind is None:
+        return SegmentInfo(kind="none")
+    found = [e for el in reversed(chain) if (e := el.find(kind)) is not None]
+
+    def pick(name: str) -> str | None:
+        return next((v for e in found if (v := attr_str(e, name)) is not None), None)
+
+    def pick_int(name: str, default: int | None, minimum: int = 0) -> int | None:
+        e = next((e for e in found if e.get(name) is not None), None)
+        return default if e is None else attr_int(e, name, url=url, minimum=minimum)
+
+    timescale = pick_int("timescale", 1) or 1
+    init_el = next((i for e in found if (i := e.find("Initialization")) is not None), None)
+    init_range = _range_attr(init_el, "range", url=url) if init_el is not None else None
+    index_el = next((e for e in found if e.get("indexRange") is not None), None)
+    return SegmentInfo(
+        kind=_KIND_NAMES[kind],
+        timescale=timescale,
+        pto=pick_int("presentationTimeOffset", 0) or 0,
+        duration=pick_int("duration", None),
+        start_number=pick_int("startNumber", 1) or 0,
+        end_number=pick_int("endNumber", None),
+        media=pick("media"),
+        initialization=pick("initialization"),
+        timeline=_timeline(found, url=url),
+        init_source=attr_str(init_el, "sourceURL") if init_el is not None else None,
+        init_range=init_range,
+        has_init=init_el is not None,
+        segment_urls=_segment_urls(found, url=url),
+        index_range=_range_attr(index_el, "indexRange", url=url) if index_el is not None else None,
+        availability_time_offset_s=_ato(found, url=url),
+    )
+
+
+def _range_attr(el: ET.Element, name: str, *, url: str) -> ByteRange | None:
+    raw = attr_str(el, name)
+    return None if not raw else parse_byte_range(raw, url=url, element=el.tag, name=name)
+
+
+def _ato(found: list[ET.Element], *, url: str) -> float:
+    for e in found:
+        raw = attr_str(e, "availabilityTimeOffset")
+        if raw is None:
+            continue
+        if raw.upper() == "INF":
+            return math.inf
+        return attr_float(e, "availabilityTimeOffset", url=url) or 0.0
+    return 0.0
+
+
+def _timeline(found: list[ET.Element], *, url: str) -> tuple[TimelineEntry, ...] | None:
+    tl = next((t for e in found if (t := e.find("SegmentTimeline")) is not None), None)
+    if tl is None:
+        return None
+    entries = []
+    for s in tl.findall("S"):
+        d = attr_int(s, "d", url=url)
+        if d is None:
+            raise bad_value(url, "S", "d", "", "missing")
+        entries.append(
+            TimelineEntry(attr_int(s, "t", url=url), d, attr_int(s, "r", url=url, minimum=-1) or 0)
+        )
+    return tuple(entries)
+
+
+def _segment_urls(
+    found: list[ET.Element], *, url: str
+) -> tuple[tuple[str | None, ByteRange | None], ...]:
+    for e in found:
+        items = e.findall("SegmentURL")
+        if items:
+            return tuple(
+                (attr_str(s, "media"), _range_attr(s, "mediaRange", url=url)) for s in items
+            )
+    return ()
+
+
+def _segments(
+    info: SegmentInfo,
+    *,
+    rep_id: str,
+    bandwidth: int,
+    bases: tuple[str, ...],
+    timing: Timing,
+    url: str,
+    config: ManifestConfig,
+) -> tuple[tuple[Segment, ...] | None, InitSegment | None, SegmentIndexRef | None]:
+    """Segments, init segment and pending index of one representation."""
+    if info.kind == "template" and info.media:
+        init = None
+        if info.initialization:
+            pattern = template_pattern(
+                info.initialization, rep_id=rep_id, bandwidth=bandwidth, url=url
+            )
+            init = InitSegment(
+                tuple(resolve_url(b, pattern, manifest_url=url).format(n=0, t=0) for b in bases)
+            )
+        pattern = template_pattern(info.media, rep_id=rep_id, bandwidth=bandwidth, url=url)
+        media = tuple(resolve_url(b, pattern, manifest_url=url) for b in bases)
+        segs = template_segments(
+            info, media=media, init=init, timing=timing, url=url, config=config
+        )
+        return segs, init, None
+    init = _list_init(info, bases=bases, url=url)
+    if info.kind == "list" and info.segment_urls:
+        media_list = tuple(
+            (tuple(resolve_url(b, m or "", manifest_url=url) for b in bases), byte_range)
+            for m, byte_range in info.segment_urls
+        )
+        segs = list_segments(
+            info, media=media_list, init=init, timing=timing, url=url, config=config
+        )
+        return segs, init, None
+    if info.kind == "base" and info.index_range is not None:
+        index = SegmentIndexRef(
+            bases,
+            info.index_range,
+            init,
+            time_offset_s=timing.period_start_s - info.pto / info.timescale,
+            discontinuity_seq=timing.period_index,
+            period_end_s=timing.period_end_s,
+        )
+        return None, init, index
+    return (_whole_resource(bases, init, timing),), init, None
+
+
+def _list_init(info: SegmentInfo, *, bases: tuple[str, ...], url: str) -> InitSegment | None:
+    if not info.has_init:
+        return None
+    source = info.init_source or ""
+    return InitSegment(
+        tuple(resolve_url(b, source, manifest_url=url) for b in bases), info.init_range
+    )
+
+
+def _whole_resource(bases: tuple[str, ...], init: InitSegment | None, timing: Timing) -> Segment:
+    """The single segment of a representation that is one resource (its BaseURL)."""
+    end = timing.period_end_s
+    return Segment(
+        urls=bases,
+        number=0,
+        start_s=timing.period_start_s,
+        duration_s=0.0 if end is None else end - timing.period_start_s,
+        init=init,
+        discontinuity_seq=timing.period_index,
+    )
