@@ -5,6 +5,18 @@ from __future__ import annotations
 from drm._boxes import Box, BoxNode, find_box, iter_boxes, read_box_tree
 from drm._decrypt import CencDecryptor, clear_init_segment, decrypt_mp4
 from drm._keys import ContentKey, KeySource, key_lookup, keys_from_hex
+from drm._license import (
+    LicenseCache,
+    LicenseExchange,
+    LicenseFetcher,
+    LicenseRequest,
+    LicenseResponse,
+    b64url_decode,
+    b64url_encode,
+    build_clearkey_request,
+    parse_clearkey_response,
+)
+from drm._manager import KeyAcquisition, KeyManager
 from drm._mp4 import (
     FragmentSample,
     InitInfo,
@@ -25,8 +37,10 @@ from drm._pssh import (
     parse_pssh,
 )
 from drm._segment import decrypt_hls_segment, hls_iv, pkcs7_unpad
+from drm._server import LicenseServerApp
 from drm.config import (
     DrmConfig,
+    LicenseServerConfig,
 )
 from drm.errors import (
     BoxError,
@@ -52,15 +66,27 @@ __all__ = [
     "DrmError",
     "FragmentSample",
     "InitInfo",
+    "KeyAcquisition",
+    "KeyManager",
     "KeyNotFound",
     "KeySource",
+    "LicenseCache",
     "LicenseError",
+    "LicenseExchange",
+    "LicenseFetcher",
+    "LicenseRequest",
+    "LicenseResponse",
+    "LicenseServerApp",
+    "LicenseServerConfig",
     "PLAYREADY_SYSTEM_ID",
     "Pssh",
     "TrackEncryption",
     "TrackInfo",
     "UnsupportedKeySystem",
     "WIDEVINE_SYSTEM_ID",
+    "b64url_decode",
+    "b64url_encode",
+    "build_clearkey_request",
     "build_pssh",
     "clear_init_segment",
     "decrypt_hls_segment",
@@ -73,6 +99,7 @@ __all__ = [
     "key_lookup",
     "keys_from_hex",
     "normalize_kid",
+    "parse_clearkey_response",
     "parse_init",
     "parse_pssh",
     "pkcs7_unpad",

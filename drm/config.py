@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from drm.errors import DrmConfigError
 
-__all__ = ["DrmConfig"]
+__all__ = ["DrmConfig", "LicenseServerConfig"]
 
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
@@ -20,20 +20,40 @@ class DrmConfig:
     license_url: str | None = None
     """ClearKey license server URL; overrides the manifest's ``Laurl`` when set."""
 
-    license_headers: Mapping[str, str] = field(default_factory=dict)
+    license_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Extra headers for license requests, e.g. ``Authorization: Bearer ...``."""
 
-    keys: Mapping[str, str] = field(default_factory=dict)
-    """Keys given out of band, ``{kid_hex: key_hex}``, as Shaka and dash.js allow."""
+    keys: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Keys given out of band, ``{kid_hex: key_hex}``, as Shaka and dash.js allow (left out of
+    the repr, like the headers, which may carry a bearer token)."""
 
     max_license_bytes: int = 64 * 1024
     """Largest license response accepted; a ClearKey response for 100 keys is under 10 kB."""
+
+    license_timeout_s: float = 10.0
+    """Longest wait for one license response; a ClearKey server answers in milliseconds,
+    so 10 s only trips on a stalled server and still fits inside a startup budget."""
+
+    license_attempts: int = 3
+    """License requests tried before giving up (network failures, timeouts and 5xx only;
+    a 4xx is final). Three rides out one slow or restarting server."""
+
+    license_retry_delay_s: float = 0.5
+    """Pause before a license retry, doubled on each further retry."""
+
+    license_ttl_s: float = 3600.0
+    """How long a cached key stays valid when the license gives no expiry: one hour
+    covers a typical session while still letting rotated keys be fetched again."""
+
+    max_license_keys: int = 64
+    """Most key ids asked for (and accepted) in one license exchange; a title has a
+    handful (video, audio, per-resolution keys), so 64 only stops abuse."""
 
     def __post_init__(self) -> None:
         """Validate values.
 
         Raises:
-            DrmConfigError: A key or URL is malformed.
+            DrmConfigError: A key, URL or number is invalid.
         """
         for kid, key in self.keys.items():
             if not _HEX32.match(kid) or not _HEX32.match(key):
@@ -46,3 +66,29 @@ class DrmConfig:
             raise DrmConfigError("license_url must be http(s)")
         if self.max_license_bytes <= 0:
             raise DrmConfigError("max_license_bytes must be positive")
+        if self.license_timeout_s <= 0 or self.license_retry_delay_s < 0:
+            raise DrmConfigError("license_timeout_s must be > 0 and license_retry_delay_s >= 0")
+        if self.license_attempts < 1 or self.max_license_keys < 1:
+            raise DrmConfigError("license_attempts and max_license_keys must be at least 1")
+        if self.license_ttl_s <= 0:
+            raise DrmConfigError("license_ttl_s must be positive")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LicenseServerConfig:
+    """Limits of the lab's ClearKey license server (``drm.LicenseServerApp``)."""
+
+    max_body_bytes: int = 16 * 1024
+    """Largest request body read; a ClearKey request for 64 KIDs is about 2 kB."""
+
+    max_kids: int = 64
+    """Most key ids one request may ask for."""
+
+    def __post_init__(self) -> None:
+        """Validate values.
+
+        Raises:
+            DrmConfigError: A limit is not positive.
+        """
+        if self.max_body_bytes <= 0 or self.max_kids <= 0:
+            raise DrmConfigError("license server limits must be positive")

@@ -1,0 +1,308 @@
+"""The W3C ClearKey license exchange as a sans-I/O core, and a key cache.
+
+The core builds a :class:`LicenseRequest` and turns a :class:`LicenseResponse` into
+keys; it never sends anything. :class:`drm.KeyManager` (in ``_manager.py``) is the thin
+adapter that sends the request through a :class:`LicenseFetcher` the player supplies.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from drm._keys import ContentKey
+from drm._pssh import normalize_kid
+from drm.config import DrmConfig
+from drm.errors import DrmError, LicenseError
+
+__all__ = [
+    "LicenseCache",
+    "LicenseExchange",
+    "LicenseFetcher",
+    "LicenseRequest",
+    "LicenseResponse",
+    "b64url_decode",
+    "b64url_encode",
+    "build_clearkey_request",
+    "parse_clearkey_response",
+]
+
+_B64URL_16 = re.compile(r"^[A-Za-z0-9_-]{22}$")
+
+
+def b64url_encode(raw: bytes) -> str:
+    """Encode bytes as base64url without padding (RFC 7515 appendix C).
+
+    >>> b64url_encode(bytes.fromhex("31323334353637383930313233343536"))
+    'MTIzNDU2Nzg5MDEyMzQ1Ng'
+    """
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: object, *, what: str) -> bytes:
+    """Strictly decode a 16-byte value in unpadded base64url.
+
+    Args:
+        text: The encoded value.
+        what: What the value is, for the error message (``"kid"``, ``"k"``).
+
+    Returns:
+        The 16 bytes.
+
+    Raises:
+        LicenseError: Not exactly 22 canonical base64url characters.
+    """
+    if not isinstance(text, str) or not _B64URL_16.match(text):
+        raise LicenseError(f"license {what} is not 22 unpadded base64url characters")
+    raw = base64.urlsafe_b64decode(text + "==")
+    if b64url_encode(raw) != text:
+        raise LicenseError(f"license {what} is not canonical base64url")
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseRequest:
+    """A license request to send; made by :meth:`LicenseExchange.build_request`.
+
+    Attributes:
+        url: Where to POST it (``http``/``https``).
+        headers: Request headers, e.g. ``Content-Type`` and ``Authorization``.
+        body: The ClearKey JSON body.
+        key_ids: The KIDs asked for, 32 lowercase hex digits each.
+    """
+
+    url: str
+    headers: Mapping[str, str] = field(repr=False)
+    body: bytes
+    key_ids: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return f"LicenseRequest(url={self.url!r}, key_ids={self.key_ids!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseResponse:
+    """What came back from the license server.
+
+    Attributes:
+        status: The HTTP status.
+        body: The response body (holds keys: never logged or shown).
+        headers: Response headers.
+        elapsed_s: Time the exchange took, when the fetcher measured it.
+    """
+
+    status: int
+    body: bytes = field(repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    elapsed_s: float | None = None
+
+    def __repr__(self) -> str:
+        return f"LicenseResponse(status={self.status}, body=<{len(self.body)} bytes>)"
+
+
+class LicenseFetcher(Protocol):
+    """Sends a :class:`LicenseRequest` and returns the :class:`LicenseResponse`.
+
+    The player supplies one backed by the transport's HTTP client. It returns a response
+    for every HTTP status (4xx and 5xx included) and raises for network failures.
+    """
+
+    async def __call__(self, request: LicenseRequest, /) -> LicenseResponse:
+        """Send the request.
+
+        Args:
+            request: The request to POST.
+
+        Returns:
+            The response, whatever its status.
+        """
+        ...
+
+
+def build_clearkey_request(key_ids: Iterable[str]) -> bytes:
+    """Return the W3C EME ClearKey request body for some KIDs.
+
+    Args:
+        key_ids: KIDs in any form :func:`drm.normalize_kid` accepts.
+
+    Returns:
+        ``{"kids": [...], "type": "temporary"}`` as UTF-8 JSON.
+
+    >>> build_clearkey_request(["31323334353637383930313233343536"])
+    b'{"kids":["MTIzNDU2Nzg5MDEyMzQ1Ng"],"type":"temporary"}'
+    """
+    kids = [b64url_encode(binascii.unhexlify(normalize_kid(k))) for k in key_ids]
+    return json.dumps({"kids": kids, "type": "temporary"}, separators=(",", ":")).encode()
+
+
+def _key_entry(item: object, requested: frozenset[str], expires_at: float | None) -> ContentKey:
+    if not isinstance(item, dict):
+        raise LicenseError("license key entry is not an object")
+    if item.get("kty") != "oct":
+        raise LicenseError("license key entry has kty other than 'oct'")
+    kid = b64url_decode(item.get("kid"), what="kid").hex()
+    if kid not in requested:
+        raise LicenseError(f"license returned KID {kid} that was not requested")
+    return ContentKey(kid, b64url_decode(item.get("k"), what=f"k for KID {kid}"), expires_at)
+
+
+def parse_clearkey_response(
+    body: bytes,
+    *,
+    requested: Iterable[str],
+    max_bytes: int | None = None,
+    expires_at: float | None = None,
+) -> dict[str, ContentKey]:
+    """Strictly parse a W3C ClearKey license (a JSON Web Key set).
+
+    Args:
+        body: The response body.
+        requested: The KIDs asked for (hex); any other KID in the answer is an error.
+        max_bytes: Largest body accepted (default: ``DrmConfig().max_license_bytes``).
+        expires_at: Expiry to stamp on the keys (monotonic seconds).
+
+    Returns:
+        Keys by KID hex (possibly fewer than requested).
+
+    Raises:
+        LicenseError: The body is too large, not JSON, or not a well-formed key set.
+    """
+    if max_bytes is None:
+        max_bytes = DrmConfig().max_license_bytes
+    if len(body) > max_bytes:
+        raise LicenseError(f"license response of {len(body)} bytes exceeds {max_bytes}")
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        raise LicenseError("license response is not JSON") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
+        raise LicenseError("license response has no 'keys' list")
+    if "type" in doc and not isinstance(doc["type"], str):
+        raise LicenseError("license response 'type' is not a string")
+    wanted = frozenset(requested)
+    keys: dict[str, ContentKey] = {}
+    for item in doc["keys"][: len(wanted) + 1]:
+        key = _key_entry(item, wanted, expires_at)
+        keys[key.kid] = key
+    if len(doc["keys"]) > len(wanted):
+        raise LicenseError("license response holds more keys than were requested")
+    return keys
+
+
+class LicenseExchange:
+    """One ClearKey license exchange for a set of KIDs (sans-I/O).
+
+    Call :meth:`build_request`, send it (the caller does the I/O), then pass what came
+    back to :meth:`receive_response`.
+
+    >>> ex = LicenseExchange(["31323334353637383930313233343536"], url="https://lic.example/")
+    >>> ex.build_request().url
+    'https://lic.example/'
+    """
+
+    def __init__(
+        self, key_ids: Iterable[str], *, url: str, config: DrmConfig | None = None
+    ) -> None:
+        """Prepare the exchange.
+
+        Args:
+            key_ids: The KIDs to ask for, all in one request.
+            url: The license server URL (config's ``license_url`` takes precedence).
+            config: The drm configuration (headers, limits).
+
+        Raises:
+            LicenseError: No KIDs, too many, or the URL is not http(s).
+            DrmError: A KID is malformed.
+        """
+        self._config = config or DrmConfig()
+        self.key_ids = tuple(sorted({normalize_kid(k) for k in key_ids}))
+        self.url = self._config.license_url or url
+        if not self.key_ids or len(self.key_ids) > self._config.max_license_keys:
+            raise LicenseError(f"a license request needs 1 to {self._config.max_license_keys} KIDs")
+        if not self.url.startswith(("https://", "http://")):
+            raise LicenseError("license URL must be http(s)")
+        self.status: int | None = None
+
+    def __repr__(self) -> str:
+        return f"LicenseExchange(url={self.url!r}, key_ids={self.key_ids!r}, status={self.status})"
+
+    def build_request(self) -> LicenseRequest:
+        """Make the request; the caller must POST it and call :meth:`receive_response`.
+
+        Returns:
+            The request (JSON body, content type, configured headers).
+        """
+        headers = {"Content-Type": "application/json", **self._config.license_headers}
+        return LicenseRequest(self.url, headers, build_clearkey_request(self.key_ids), self.key_ids)
+
+    def receive_response(self, response: LicenseResponse, *, now: float) -> dict[str, ContentKey]:
+        """Read the response; the caller may then cache the keys and decrypt.
+
+        Args:
+            response: What the fetcher returned.
+            now: Current monotonic time (s), to stamp the keys' expiry.
+
+        Returns:
+            Keys by KID hex; KIDs the server did not answer are absent.
+
+        Raises:
+            LicenseError: Non-2xx status (``.status`` set) or a malformed body.
+        """
+        self.status = response.status
+        if not 200 <= response.status < 300:
+            raise LicenseError(
+                f"license server {self.url} answered HTTP {response.status}", status=response.status
+            )
+        try:
+            return parse_clearkey_response(
+                response.body,
+                requested=self.key_ids,
+                max_bytes=self._config.max_license_bytes,
+                expires_at=now + self._config.license_ttl_s,
+            )
+        except LicenseError as exc:
+            raise LicenseError(f"{exc} (from {self.url})", status=response.status) from None
+        except DrmError as exc:
+            raise LicenseError(str(exc), status=response.status) from None
+
+
+class LicenseCache:
+    """Keys by KID, shared across periods and renditions, dropped when expired (sans-I/O).
+
+    >>> cache = LicenseCache()
+    >>> cache.put([ContentKey("00" * 16, bytes(16), expires_at=10.0)])
+    >>> cache.missing(["00" * 16], now=5.0), cache.missing(["00" * 16], now=11.0)
+    ((), ('00000000000000000000000000000000',))
+    """
+
+    def __init__(self) -> None:
+        """Start empty."""
+        self._keys: dict[str, ContentKey] = {}
+
+    def __repr__(self) -> str:
+        return f"LicenseCache(kids={sorted(self._keys)!r})"
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def put(self, keys: Iterable[ContentKey]) -> None:
+        """Store keys (replacing older ones for the same KID)."""
+        for key in keys:
+            self._keys[key.kid] = key
+
+    def get(self, kid: str, *, now: float) -> ContentKey | None:
+        """Return the key for a KID if cached and not expired at ``now``."""
+        key = self._keys.get(kid)
+        if key is not None and key.expires_at is not None and now >= key.expires_at:
+            del self._keys[kid]
+            return None
+        return key
+
+    def missing(self, key_ids: Iterable[str], *, now: float) -> tuple[str, ...]:
+        """Return the KIDs (sorted, deduplicated) with no valid key at ``now``."""
+        return tuple(sorted({k for k in key_ids if self.get(k, now=now) is None}))

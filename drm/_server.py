@@ -1,0 +1,150 @@
+"""The lab's ClearKey license server: an ASGI app (served by ``transport.lab.LabServer``)."""
+
+from __future__ import annotations
+
+import binascii
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any
+
+from drm._keys import keys_from_hex
+from drm._license import b64url_decode, b64url_encode
+from drm.config import LicenseServerConfig
+from drm.errors import LicenseError
+
+__all__ = ["LicenseServerApp"]
+
+_log = logging.getLogger(__name__)
+
+Scope = Mapping[str, Any]
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
+
+
+class _HttpProblem(Exception):
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail = status, error, detail
+
+
+class LicenseServerApp:
+    """ASGI ClearKey license server: bearer token, entitlement rule, W3C ClearKey JSON.
+
+    ``POST`` a body ``{"kids": [...], "type": "temporary"}`` with
+    ``Authorization: Bearer <token>``; the answer is ``{"keys": [...], "type": ...}``.
+    Errors are JSON ``{"error": code, "detail": text}``: 401 (no or unknown token),
+    403 (token not entitled to a KID, or KID unknown), 400 (malformed body),
+    413 (body too large), 405 (not POST).
+
+    Args:
+        keys: ``{kid_hex: key_hex}`` the server can hand out.
+        tokens: Bearer token -> KIDs it may receive (``"*"`` in the collection: all).
+        config: Body and request limits.
+
+    Attributes:
+        requests_served: Count of license requests answered (any status).
+    """
+
+    def __init__(
+        self,
+        keys: Mapping[str, str],
+        tokens: Mapping[str, Collection[str]],
+        *,
+        config: LicenseServerConfig | None = None,
+    ) -> None:
+        self._keys = {kid: key.key for kid, key in keys_from_hex(keys).items()}
+        self._tokens = {token: frozenset(kids) for token, kids in tokens.items()}
+        self._config = config or LicenseServerConfig()
+        self.requests_served = 0
+
+    def __repr__(self) -> str:
+        return f"LicenseServerApp(kids={sorted(self._keys)!r}, tokens={len(self._tokens)})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection scope (``http`` or ``lifespan``)."""
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        self.requests_served += 1
+        try:
+            answer = await self._handle(scope, receive)
+            await _respond(send, 200, answer)
+        except _HttpProblem as problem:
+            _log.info("license request refused: %s %s", problem.status, problem.error)
+            await _respond(send, problem.status, {"error": problem.error, "detail": problem.detail})
+
+    async def _handle(self, scope: Scope, receive: Receive) -> dict[str, Any]:
+        if scope.get("method") != "POST":
+            raise _HttpProblem(405, "method_not_allowed", "use POST")
+        allowed = self._authorize(scope)
+        body = await _read_body(receive, self._config.max_body_bytes)
+        kids = self._requested(body)
+        answer = []
+        for kid in kids:
+            if kid not in self._keys or not ("*" in allowed or kid in allowed):
+                raise _HttpProblem(403, "not_entitled", f"token may not receive KID {kid}")
+            kid_b64 = b64url_encode(binascii.unhexlify(kid))
+            answer.append({"kty": "oct", "kid": kid_b64, "k": b64url_encode(self._keys[kid])})
+        return {"keys": answer, "type": "temporary"}
+
+    def _authorize(self, scope: Scope) -> frozenset[str]:
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise _HttpProblem(401, "unauthorized", "a bearer token is required")
+        for known, kids in self._tokens.items():
+            if hmac.compare_digest(known.encode(), token.strip().encode()):
+                return kids
+        raise _HttpProblem(401, "unauthorized", "unknown bearer token")
+
+    def _requested(self, body: bytes) -> list[str]:
+        try:
+            doc = json.loads(body)
+        except (ValueError, RecursionError):
+            raise _HttpProblem(400, "bad_request", "body is not JSON") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("kids"), list) or not doc["kids"]:
+            raise _HttpProblem(400, "bad_request", "body needs a non-empty 'kids' list")
+        if len(doc["kids"]) > self._config.max_kids:
+            raise _HttpProblem(
+                400, "bad_request", f"at most {self._config.max_kids} kids per request"
+            )
+        try:
+            return [b64url_decode(kid, what="kid").hex() for kid in doc["kids"]]
+        except LicenseError as exc:
+            raise _HttpProblem(400, "bad_request", str(exc)) from None
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _HttpProblem(400, "bad_request", "client went away")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _HttpProblem(413, "too_large", f"body exceeds {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _respond(send: Send, status: int, doc: Mapping[str, Any]) -> None:
+    body = json.dumps(doc, separators=(",", ":")).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
