@@ -2,6 +2,12 @@
 
 Fixtures:
     lab_ca: one ``TestCA`` for the whole session (its ``ca_file`` is what clients trust).
+    lab_payloads: the in-memory files the lab CDN serves (path -> bytes, seeded random).
+    lab: a running ``LabCdnThread`` (2 edges + origin over ``lab_payloads``, thread-backed,
+        shared by the session); every test gets it with no fault armed and every edge up,
+        and faults/kills are undone after the test. ``lab.edges[i].base_url``,
+        ``lab.origin.base_url``, ``lab.ca_file``, ``lab.edges[i].faults.set(...)``,
+        ``lab.edges[i].kill(revive_after_s=...)``.
     h3_get: ``await h3_get(url, headers=..., timeout_s=...) -> H3Result`` -- a minimal aioquic
         HTTP/3 client used to check the servers independently of ``transport``'s own client.
 """
@@ -15,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
 import pytest
 from aioquic.asyncio import connect
 from aioquic.asyncio.protocol import QuicConnectionProtocol
@@ -23,7 +30,10 @@ from aioquic.h3.events import DataReceived, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ConnectionTerminated, QuicEvent, StreamReset
 
-from transport.lab import TestCA
+from transport.lab import LabCdn, LabCdnThread, MemoryContent, TestCA
+
+LAB_TIMEOUT_S = 10.0
+"""Bound on reviving an edge between tests."""
 
 
 @dataclass
@@ -46,6 +56,8 @@ class _H3Client(QuicConnectionProtocol):
         self._chunks: dict[int, list[bytes]] = {}
 
     def _finish(self, stream_id: int, error: str | None = None) -> None:
+        if self._done[stream_id].done():
+            return
         result = self._results[stream_id]
         result.body = b"".join(self._chunks[stream_id])
         result.error = error
@@ -105,6 +117,46 @@ def lab_ca() -> Iterator[TestCA]:
     """One throwaway CA for the session."""
     with TestCA() as ca:
         yield ca
+
+
+@pytest.fixture(scope="session")
+def lab_payloads() -> dict[str, bytes]:
+    """Files served by the ``lab`` fixture: small, 100 kB, 2 MB, a playlist and a segment."""
+    rng = np.random.default_rng(20261121)
+    return {
+        "/small.bin": rng.bytes(10_000),
+        "/medium.bin": rng.bytes(100_000),
+        "/big.bin": rng.bytes(2_000_000),
+        "/video/index.m3u8": b"#EXTM3U\n#EXT-X-VERSION:7\n",
+        "/video/seg-1.m4s": rng.bytes(50_000),
+    }
+
+
+@pytest.fixture(scope="session")
+def lab_session(lab_ca: TestCA, lab_payloads: dict[str, bytes]) -> Iterator[LabCdnThread]:
+    """The session's lab CDN (use ``lab``, which resets it around each test)."""
+    handle = LabCdn(MemoryContent(lab_payloads), edges=2, ca=lab_ca).start_in_thread()
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+def _reset_lab(handle: LabCdnThread) -> None:
+    handle.cdn.clear_faults()
+    for edge in handle.cdn.all:
+        if not edge.is_running:
+            edge.revive().result(LAB_TIMEOUT_S)
+
+
+@pytest.fixture
+def lab(lab_session: LabCdnThread) -> Iterator[LabCdnThread]:
+    """The running lab CDN with no fault armed and every edge up (restored afterwards)."""
+    _reset_lab(lab_session)
+    try:
+        yield lab_session
+    finally:
+        _reset_lab(lab_session)
 
 
 @pytest.fixture

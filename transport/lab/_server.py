@@ -12,6 +12,7 @@ import concurrent.futures
 import logging
 import socket
 import struct
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from types import TracebackType
 from typing import Any, cast
@@ -49,6 +50,9 @@ _STOP_TIMEOUT_S = 3.0
 
 _START_TIMEOUT_S = 10.0
 """Upper bound of a start, including the app's lifespan start-up."""
+
+_FLUSH_TIMEOUT_S = 0.5
+"""Longest wait for written bytes to leave before a connection is reset by a fault."""
 
 _PORT_ATTEMPTS = 64
 """Tries to find a port number free on both TCP and UDP before giving up."""
@@ -167,6 +171,9 @@ class LabServer:
         Raises:
             OSError: The port is taken (or no port is free on both TCP and UDP).
         """
+        if self._revive_handle is not None:
+            self._revive_handle.cancel()
+            self._revive_handle = None
         if self._running:
             return
         loop = asyncio.get_running_loop()
@@ -312,31 +319,43 @@ class LabServer:
 
         return asyncio.run_coroutine_threadsafe(wrapper(), loop)
 
-    async def abort_connection(self, client: tuple[str, int], *, http_version: str) -> bool:
-        """Reset the connection a request came in on (the "reset" fault).
+    async def abort_connection(
+        self, client: tuple[str, int], *, http_version: str, graceful: bool = False
+    ) -> bool:
+        """Reset (or close) the connection a request came in on (reset and truncate faults).
 
-        TCP connections (HTTP/1.1, HTTP/2) are closed with a TCP RST; a QUIC connection
-        (HTTP/3) is closed immediately with an application error. Must run on the server's
-        loop (as the ASGI app does).
+        What was already written is flushed first (bounded wait), so the peer sees the bytes
+        sent before the fault. TCP connections (HTTP/1.1, HTTP/2) get a TCP RST, or a normal
+        close when ``graceful``; a QUIC connection (HTTP/3) is closed at once with an
+        application error. Must run on the server's loop (as the ASGI app does).
 
         Args:
             client: The ASGI scope's ``client`` (address and port of the peer).
             http_version: The ASGI scope's ``http_version`` (``"1.1"``, ``"2"`` or ``"3"``).
+            graceful: Close TCP normally (FIN) instead of resetting it.
 
         Returns:
-            Whether a connection was found and reset.
+            Whether a connection was found and acted on.
         """
         key = (str(client[0]), int(client[1]))
-        if http_version != "3":
-            transport = self._tcp.pop(key, None)
-            if transport is None:
-                return False
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _SO_LINGER_RESET)
-            transport.abort()
+        if http_version == "3":
+            return await self._abort_quic(key)
+        transport = self._tcp.get(key)
+        if transport is None:
+            return False
+        deadline = time.monotonic() + _FLUSH_TIMEOUT_S
+        while transport.get_write_buffer_size() > 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        if graceful:
+            transport.close()
             return True
-        return await self._abort_quic(key)
+        await asyncio.sleep(_FLUSH_TIMEOUT_S / 10)  # let the kernel hand the bytes to the peer
+        self._tcp.pop(key, None)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _SO_LINGER_RESET)
+        transport.abort()
+        return True
 
     async def _abort_quic(self, key: tuple[str, int]) -> bool:
         protocol = getattr(self._udp_protocol, "protocol", None)
