@@ -289,24 +289,26 @@ def iter_segment_times(
     chosen: list[tuple[_Run, int, int]], info: SegmentInfo, timing: Timing
 ) -> Iterator[tuple[int, int, float, float, float | None, float | None]]:
     """Yield ``(number, t, start_s, duration_s, available_from, available_until)``."""
-    scale = float(info.timescale)
+    scale = info.timescale
+    pto = info.pto
+    period_start = timing.period_start_s
     period_end = _media_time(timing.period_end_s, info, timing)
     ast = timing.availability_start if timing.is_live else None
     ato = info.availability_time_offset_s
     tsbd = timing.time_shift_buffer_s
-    base_s = timing.period_start_s - info.pto / scale
     for run, lo, hi in chosen:
         for k in range(lo, hi):
             t = run.t0 + k * run.d
-            end = t + run.d if period_end is None else min(t + run.d, period_end)
-            start_s = base_s + t / scale
-            end_s = base_s + end / scale
+            end = t + run.d if period_end is None or t + run.d <= period_end else period_end
+            start_s = period_start + (t - pto) / scale
+            duration_s = (end - t) / scale
             if ast is None:
-                yield run.number + k, t, start_s, end_s - start_s, None, None
+                yield run.number + k, t, start_s, duration_s, None, None
                 continue
+            end_s = period_start + (end - pto) / scale
             frm = None if math.isinf(ato) else ast + end_s - ato
             until = None if tsbd is None else ast + end_s + tsbd
-            yield run.number + k, t, start_s, end_s - start_s, frm, until
+            yield run.number + k, t, start_s, duration_s, frm, until
 
 
 def template_segments(
