@@ -1,0 +1,94 @@
+"""``python -m transport lab``: one JSON line, real servers, clean exit on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import ssl
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import H3Get
+
+from transport._cli import build_parser
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_lab(*args: str) -> tuple[subprocess.Popen[str], dict[str, object]]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "transport", "lab", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout=15.0):
+            proc.kill()
+            proc.wait(5)
+            pytest.fail("lab printed nothing within 15 s")
+    line = proc.stdout.readline()
+    return proc, json.loads(line)
+
+
+@pytest.fixture
+def media(tmp_path: Path) -> Iterator[Path]:
+    root = tmp_path / "media"
+    (root / "v").mkdir(parents=True)
+    (root / "v" / "seg.m4s").write_bytes(bytes(range(256)) * 40)
+    yield root
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+async def test_lab_command_serves_and_exits_cleanly(
+    media: Path, tmp_path: Path, h3_get: H3Get, signum: int
+) -> None:
+    ca_dir = tmp_path / "ca"
+    proc, info = start_lab("--root", str(media), "--edges", "2", "--ca-dir", str(ca_dir))
+    try:
+        assert sorted(info) == ["ca_file", "edges", "origin"]
+        assert info["ca_file"] == str(ca_dir / "ca.pem")
+        edges = info["edges"]
+        assert isinstance(edges, list) and len(edges) == 2
+        urls = [*edges, info["origin"]]
+        assert all(isinstance(u, str) and u.startswith("https://127.0.0.1:") for u in urls)
+        ctx = ssl.create_default_context(cafile=str(info["ca_file"]))
+        async with httpx.AsyncClient(verify=ctx, http2=True) as client:
+            bodies = [(await client.get(f"{u}/v/seg.m4s")).content for u in urls]
+        assert bodies == [bytes(range(256)) * 40] * 3
+        h3 = await h3_get(f"{edges[1]}/v/seg.m4s", ca_file=str(info["ca_file"]))
+        assert h3.status == 200 and h3.body == bytes(range(256)) * 40
+    finally:
+        proc.send_signal(signum)
+        rc = proc.wait(10)
+        _, stderr = proc.communicate(timeout=5)
+    assert rc == 0, stderr
+    assert "Traceback" not in stderr
+    assert (ca_dir / "ca.pem").exists()  # a CA directory that was given is kept
+
+
+def test_lab_command_duration_and_temporary_ca(media: Path) -> None:
+    proc, info = start_lab("--root", str(media), "--edges", "1", "--duration", "0.5")
+    _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0, stderr
+    assert len(info["edges"]) == 1  # type: ignore[arg-type]
+    assert not Path(str(info["ca_file"])).exists()  # the temporary CA is removed
+
+
+def test_lab_command_rejects_a_missing_root(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = build_parser().parse_args(["lab", "--root", str(tmp_path / "nope")])
+    assert args.func(args) == 2
+    assert "is not a directory" in capsys.readouterr().err
