@@ -163,7 +163,7 @@ def merge_segment_info(chain: tuple[ET.Element, ...], *, url: str) -> SegmentInf
         e = next((e for e in found if e.get(name) is not None), None)
         return default if e is None else attr_int(e, name, url=url, minimum=minimum)
 
-    timescale = pick_int("timescale", 1) or 1
+    timescale = pick_int("timescale", 1, minimum=1) or 1
     init_el = next((i for e in found if (i := e.find("Initialization")) is not None), None)
     init_range = _range_attr(init_el, "range", url=url) if init_el is not None else None
     index_el = next((e for e in found if e.get("indexRange") is not None), None)
