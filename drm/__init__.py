@@ -25,6 +25,7 @@ from drm._mp4 import (
     iter_fragment_samples,
     parse_init,
 )
+from drm._packager import package_mp4
 from drm._pssh import (
     CLEARKEY_SYSTEM_ID,
     COMMON_SYSTEM_ID,
@@ -99,6 +100,7 @@ __all__ = [
     "key_lookup",
     "keys_from_hex",
     "normalize_kid",
+    "package_mp4",
     "parse_clearkey_response",
     "parse_init",
     "parse_pssh",

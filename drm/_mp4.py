@@ -302,8 +302,6 @@ def _senc_entries(
     data: Buffer, box: Box, count: int, iv_size: int
 ) -> list[tuple[bytes | None, tuple[tuple[int, int], ...] | None]]:
     pos, end = box.payload_start, box.end
-    if box.type == "uuid":
-        pass
     flags = _u32(data, pos, end) & 0xFFFFFF
     pos += 4
     if flags & 0x1:  # PIFF override: AlgorithmID(3) IV_size(1) KID(16)
@@ -313,13 +311,15 @@ def _senc_entries(
         pos += 20
     n = _u32(data, pos, end)
     pos += 4
-    if n != count:
+    if n < count or n > _MAX_SAMPLES or n * iv_size > end - pos:
         raise BoxError(f"senc has {n} entries for {count} samples", offset=box.start)
     entries = []
     for _ in range(n):
         iv, subs, pos = _parse_aux(data, pos, end, iv_size, bool(flags & 0x2))
         entries.append((iv, subs))
-    return entries
+    # FFmpeg's fragmented cenc muxer keeps appending audio entries across fragments:
+    # the entries of this fragment's samples are the last ``count``.
+    return entries[n - count :]
 
 
 def _saio_entries(
