@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 from typing import Literal
 
+import h2.exceptions
 import httpx
 from aioquic.h3.exceptions import H3Error
 from aioquic.quic.connection import QuicConnectionError
@@ -46,6 +47,10 @@ def map_exception(exc: BaseException, *, url: str, stage: Stage) -> TransportErr
         return exc
     if isinstance(exc, httpx.HTTPError):
         return _map_httpx(exc, url=url, stage=stage)
+    if isinstance(exc, h2.exceptions.ProtocolError):
+        if stage == "body":
+            return ReadError(f"HTTP/2 body of {url} broken: {exc}", url=url)
+        return ProtocolError(f"HTTP/2 error from {url}: {exc}", url=url)
     if isinstance(exc, H3Error | QuicConnectionError):
         return ProtocolError(f"HTTP/3 error from {url}: {exc!r}", url=url)
     if isinstance(exc, ssl.SSLError):

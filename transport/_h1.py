@@ -41,7 +41,7 @@ class _H1Response(StreamingResponse):
             return await self._deadline.run(anext(self._chunks, b""), "stall")
         except TransportError:
             raise
-        except (httpx.HTTPError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - httpcore lets h2's own errors through
             raise map_exception(exc, url=self.url, stage="body") from exc
 
     async def _release(self) -> None:
@@ -116,7 +116,9 @@ class H1Client:
         except TimeoutError:
             is_total = deadline.total_at - loop.time() <= 0.001
             raise deadline.timeout_error("ttfb", is_total=is_total) from None
-        except (httpx.HTTPError, OSError) as exc:
+        except TransportError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - httpcore lets h2's own errors through
             raise map_exception(exc, url=url, stage="request") from exc
         protocol = "h2" if raw.http_version == "HTTP/2" else "h1"
         response = _H1Response(

@@ -1,0 +1,266 @@
+"""Every lab fault against every protocol: the policy's decision, the error type, the time."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+
+from transport import (
+    ConnectError,
+    ConnectTimeout,
+    FailureInfo,
+    HttpClient,
+    HttpStatusError,
+    ReadError,
+    RequestTimeout,
+    RetryConfig,
+    RetryDecision,
+    RetryPolicy,
+    StallTimeout,
+    Timeouts,
+    TransportConfig,
+    TransportError,
+)
+from transport.lab import (
+    DripFault,
+    Fault,
+    LabCdnThread,
+    ResetFault,
+    StallFault,
+    StatusFault,
+    TruncateFault,
+)
+
+PROTOCOLS = ["h3", "h2", "h1"]
+TIMEOUTS = Timeouts(connect_s=1.0, ttfb_s=1.0, stall_s=0.5, total_s=1.5)
+SLACK_S = 0.5
+"""Scheduling slack allowed on top of a timeout (the lab runs in this process)."""
+
+
+class RecordingPolicy(RetryPolicy):
+    """The real policy, recording each failure it was told about and what it decided."""
+
+    def __init__(self, config: RetryConfig) -> None:
+        super().__init__(config)
+        self.log: list[tuple[FailureInfo, RetryDecision | None]] = []
+
+    def on_error(self, info: FailureInfo, *, rng: np.random.Generator) -> RetryDecision | None:
+        decision = super().on_error(info, rng=rng)
+        self.log.append((info, decision))
+        return decision
+
+
+def make_client(protocol: str, ca_file: str, **retry: object) -> tuple[HttpClient, RecordingPolicy]:
+    cfg = TransportConfig(
+        protocol="h3" if protocol == "h3" else "h1",
+        ca_file=ca_file,
+        is_http2_enabled=protocol != "h1",
+        timeouts=TIMEOUTS,
+        retry=RetryConfig(base_delay_s=0.05, max_delay_s=0.2, **retry),  # type: ignore[arg-type]
+    )
+    policy = RecordingPolicy(cfg.retry)
+    return HttpClient(cfg, policy=policy, rng=np.random.default_rng(0)), policy
+
+
+# fault, error type seen by the policy, longest time the failed attempt may take
+FAULTS: dict[str, tuple[Fault | None, type[TransportError], float]] = {
+    "status": (StatusFault(status=503), HttpStatusError, 0.5),
+    "stall": (StallFault(after_bytes=20_000, stall_s=5.0), StallTimeout, TIMEOUTS.stall_s),
+    "drip": (DripFault(rate_bytes_per_s=50_000, after_bytes=1000), RequestTimeout, 1.5),
+    "reset": (ResetFault(after_bytes=30_000), ReadError, 0.5),
+    "truncate": (TruncateFault(after_bytes=30_000), ReadError, 0.5),
+    "die": (None, ConnectError, TIMEOUTS.connect_s),
+}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("fault_name", list(FAULTS))
+async def test_fault_on_first_edge_fails_over_to_second(
+    lab: LabCdnThread, lab_payloads: dict[str, bytes], protocol: str, fault_name: str
+) -> None:
+    fault, error_type, limit_s = FAULTS[fault_name]
+    edge0, edge1 = lab.edges
+    if fault is None:
+        edge0.kill().result(5.0)
+    else:
+        edge0.faults.set(fault, count=1)
+    urls = [edge0.base_url + "/big.bin", edge1.base_url + "/big.bin"]
+    client, policy = make_client(protocol, lab.ca_file)
+    started = time.monotonic()
+    async with client:
+        response = await client.fetch(urls)
+    elapsed = time.monotonic() - started
+
+    assert response.content == lab_payloads["/big.bin"]
+    assert response.edge == edge1.base_url
+    assert len(policy.log) == 1
+    info, decision = policy.log[0]
+    assert isinstance(info.error, error_type)
+    if fault_name == "die" and protocol == "h3":
+        assert isinstance(info.error, ConnectError | ConnectTimeout)
+    assert info.edge_index == 0
+    assert decision == RetryDecision(delay_s=0.0, edge_index=1)
+    # the failed attempt stayed within its timeout, and the whole request finished soon after
+    assert elapsed < limit_s + SLACK_S + 1.0
+    assert not policy.health.is_available(edge0.base_url, time.monotonic())
+    if fault is not None:
+        assert edge0.requests[-1].fault == type(fault).__name__
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("fault_name", ["stall", "drip", "die"])
+async def test_no_attempt_outlives_its_timeout(
+    lab: LabCdnThread, protocol: str, fault_name: str
+) -> None:
+    """With a single location, every attempt fails on its timeout and the budget runs out."""
+    fault, error_type, limit_s = FAULTS[fault_name]
+    edge0 = lab.edges[0]
+    if fault is None:
+        edge0.kill().result(5.0)
+    else:
+        edge0.faults.set(fault, count=2)
+    client, policy = make_client(protocol, lab.ca_file, max_attempts=2)
+    started = time.monotonic()
+    async with client:
+        with pytest.raises(TransportError) as raised:
+            await client.fetch(edge0.base_url + "/big.bin")
+    elapsed = time.monotonic() - started
+    assert type(raised.value).__name__ == "AllEdgesFailed"
+    assert [type(i.error) for i, _ in policy.log] == [type(policy.log[0][0].error)] * 2
+    assert all(isinstance(i.error, error_type) for i, _ in policy.log)
+    assert policy.log[-1][1] is None
+    backoff = policy.log[0][1]
+    assert backoff is not None and backoff.edge_index == 0 and backoff.delay_s <= 0.2
+    assert elapsed < 2 * limit_s + backoff.delay_s + 2 * SLACK_S
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_not_found_on_one_edge_is_served_by_the_next_without_penalty(
+    lab: LabCdnThread, lab_payloads: dict[str, bytes], protocol: str
+) -> None:
+    edge0, edge1 = lab.edges
+    edge0.faults.set(StatusFault(status=404), count=1)
+    client, policy = make_client(protocol, lab.ca_file)
+    async with client:
+        response = await client.fetch(
+            [edge0.base_url + "/small.bin", edge1.base_url + "/small.bin"]
+        )
+    assert response.content == lab_payloads["/small.bin"]
+    assert response.edge == edge1.base_url
+    assert policy.log[0][1] == RetryDecision(delay_s=0.0, edge_index=1)
+    assert policy.health.is_available(edge0.base_url, time.monotonic())
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_not_found_everywhere_raises_the_404(lab: LabCdnThread, protocol: str) -> None:
+    client, policy = make_client(protocol, lab.ca_file)
+    urls = [lab.edges[0].base_url + "/missing", lab.edges[1].base_url + "/missing"]
+    async with client:
+        with pytest.raises(HttpStatusError) as raised:
+            await client.fetch(urls)
+    assert raised.value.status == 404
+    assert raised.value.url == urls[1]
+    assert [d for _, d in policy.log] == [RetryDecision(delay_s=0.0, edge_index=1), None]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("status", [400, 403, 410])
+async def test_non_retryable_status_raises_at_once(
+    lab: LabCdnThread, protocol: str, status: int
+) -> None:
+    edge0, edge1 = lab.edges
+    edge0.faults.set(StatusFault(status=status), count=1)
+    before = len(edge1.requests)
+    client, policy = make_client(protocol, lab.ca_file)
+    async with client:
+        with pytest.raises(HttpStatusError) as raised:
+            await client.fetch([edge0.base_url + "/small.bin", edge1.base_url + "/small.bin"])
+    assert raised.value.status == status
+    assert policy.log[0][1] is None
+    assert len(edge1.requests) == before
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_retry_after_is_honoured_on_the_only_edge(
+    lab: LabCdnThread, lab_payloads: dict[str, bytes], protocol: str
+) -> None:
+    edge0 = lab.edges[0]
+    edge0.faults.set(StatusFault(status=503, retry_after_s=1.0), count=1)
+    client, policy = make_client(protocol, lab.ca_file)
+    started = time.monotonic()
+    async with client:
+        response = await client.fetch(edge0.base_url + "/small.bin")
+    elapsed = time.monotonic() - started
+    assert response.content == lab_payloads["/small.bin"]
+    info, decision = policy.log[0]
+    assert isinstance(info.error, HttpStatusError) and info.error.retry_after_s == 1.0
+    assert decision is not None and decision.delay_s == 1.0 and decision.edge_index == 0
+    assert 1.0 <= elapsed < 1.0 + SLACK_S + 0.5
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_edge_killed_mid_download_finishes_on_the_next_edge(
+    lab: LabCdnThread, lab_payloads: dict[str, bytes], protocol: str
+) -> None:
+    edge0, edge1 = lab.edges
+    edge0.faults.set(DripFault(rate_bytes_per_s=400_000, after_bytes=200_000), count=1)
+    client, policy = make_client(protocol, lab.ca_file)
+    received = bytearray()
+    async with client:
+        async with client.stream([edge0.base_url + "/big.bin", edge1.base_url + "/big.bin"]) as r:
+            assert r.edge == edge0.base_url
+            killed = False
+            async for chunk in r:
+                received += chunk
+                if not killed and len(received) >= 250_000:
+                    killed = True
+                    await asyncio.wrap_future(edge0.kill())
+            assert r.edge == edge1.base_url
+    assert bytes(received) == lab_payloads["/big.bin"]
+    assert len(policy.log) == 1 and policy.log[0][1] == RetryDecision(delay_s=0.0, edge_index=1)
+    assert isinstance(
+        policy.log[0][0].error, ReadError | ConnectError | ConnectTimeout | StallTimeout
+    )
+    # the next edge was asked only for the missing bytes
+    assert edge1.requests[-1].status == 206
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_edge_that_comes_back_is_used_after_its_exclusion_window(
+    lab: LabCdnThread, protocol: str
+) -> None:
+    edge0, edge1 = lab.edges
+    urls = [edge0.base_url + "/small.bin", edge1.base_url + "/small.bin"]
+    client, policy = make_client(protocol, lab.ca_file, exclusion_s=1.0)
+    async with client:
+        await asyncio.wrap_future(edge0.kill(revive_after_s=0.3))
+        first = await client.fetch(urls)
+        await asyncio.sleep(0.5)  # edge0 is back, but still inside its exclusion window
+        before = len(edge0.requests)
+        second = await client.fetch(urls)
+        assert len(edge0.requests) == before  # the dead edge is not retried per request
+        await asyncio.sleep(0.7)  # the window has passed: one probe goes to edge0
+        third = await client.fetch(urls)
+    assert [first.edge, second.edge, third.edge] == [edge1.base_url, edge1.base_url, edge0.base_url]
+    assert policy.health.get(edge0.base_url).state(time.monotonic()) == "closed"
+
+
+async def test_failover_from_death_to_first_byte_is_under_a_second(lab: LabCdnThread) -> None:
+    edge0, edge1 = lab.edges
+    urls = [edge0.base_url + "/small.bin", edge1.base_url + "/small.bin"]
+    client, _ = make_client("h3", lab.ca_file)
+    async with client:
+        await client.fetch(urls)  # warm: a pooled connection to edge0
+        await asyncio.wrap_future(edge0.kill())
+        died = time.monotonic()
+        response = await client.fetch(urls)
+    assert response.edge == edge1.base_url
+    assert time.monotonic() - died - response.sample.duration_s + response.sample.ttfb_s < 1.0
+
+
+def test_timeouts_in_these_tests_are_small() -> None:
+    assert dataclasses.astuple(TIMEOUTS) == (1.0, 1.0, 0.5, 1.5)
