@@ -15,7 +15,13 @@ from player._heartbeat import (
     SessionIdentity,
     heartbeat_state,
 )
-from player._heartbeat_reporter import DeliveryStats, HeartbeatDelivery, HeartbeatReporter, HttpCall
+from player._heartbeat_reporter import (
+    DeliveryStats,
+    HeartbeatDelivery,
+    HeartbeatReporter,
+    HttpCall,
+    http_call_via,
+)
 from player._heartbeat_schedule import HeartbeatScheduler, HeartbeatTrigger
 from player._outbox import Outbox, OutboxEntry, OutboxStats
 from player._resume import ResumePosition, fetch_resume_position
@@ -81,4 +87,5 @@ __all__ = [
     "VirtualClock",
     "fetch_resume_position",
     "heartbeat_state",
+    "http_call_via",
 ]

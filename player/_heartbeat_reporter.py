@@ -27,9 +27,16 @@ from player._heartbeat_schedule import HeartbeatScheduler, HeartbeatTrigger
 from player._outbox import Outbox, OutboxEntry, OutboxStats
 from player.config import HeartbeatConfig
 from player.errors import HeartbeatError, UsageError
+from transport import HttpClient
 from transport.errors import HttpStatusError, TransportError
 
-__all__ = ["DeliveryStats", "HeartbeatDelivery", "HeartbeatReporter", "HttpCall"]
+__all__ = [
+    "DeliveryStats",
+    "HeartbeatDelivery",
+    "HeartbeatReporter",
+    "HttpCall",
+    "http_call_via",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -60,6 +67,28 @@ class HttpCall(Protocol):
             The response body.
         """
         ...
+
+
+def http_call_via(client: HttpClient) -> HttpCall:
+    """Return an :class:`HttpCall` that sends through transport's client.
+
+    Give the client few attempts (``RetryConfig(max_attempts=1)`` or 2): the outbox retries
+    heartbeats itself, and resume must answer within ``resume_timeout_s``.
+
+    Args:
+        client: The SDK's HTTP client (with the session service's CA, if private).
+
+    Returns:
+        The callable.
+    """
+
+    async def call(
+        url: str, *, method: str, headers: Mapping[str, str], body: bytes | None
+    ) -> bytes:
+        response = await client.fetch(url, method=method, headers=headers, body=body)
+        return response.content
+
+    return call
 
 
 def new_session_id() -> str:

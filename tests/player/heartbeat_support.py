@@ -1,57 +1,34 @@
-"""Helpers for the heartbeat tests: the session service on the lab's HTTPS server, and clients.
-
-``HttpxCall`` is a minimal ``player.HttpCall`` built on httpx, used (in test code only) until
-transport's own client lands; it raises transport's errors as the real client does.
-"""
+"""Helpers for the heartbeat tests: the session service on the lab's HTTPS server, and clients."""
 
 from __future__ import annotations
 
 import json
 import socket
-import ssl
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from player import HttpCall, http_call_via
 from player.config import SessionServiceConfig
 from player.sessions import SessionService
-from transport.errors import ConnectError, HttpStatusError, NetworkError, RequestTimeout
+from transport import HttpClient, RetryConfig, Timeouts, TransportConfig
 from transport.lab import LabServer, LabServerThread, TestCA
 
 TOKENS = {"alice": "alice-token", "bob": "bob-token"}
 
 
-class HttpxCall:
-    """``player.HttpCall`` over httpx (HTTP/1.1), trusting one CA file."""
-
-    def __init__(self, ca_file: str, *, timeout_s: float = 5.0) -> None:
-        self._client = httpx.AsyncClient(
-            verify=ssl.create_default_context(cafile=ca_file), timeout=timeout_s
-        )
-
-    async def __call__(
-        self, url: str, *, method: str, headers: Mapping[str, str], body: bytes | None
-    ) -> bytes:
-        try:
-            response = await self._client.request(method, url, headers=dict(headers), content=body)
-        except httpx.TimeoutException as exc:
-            raise RequestTimeout(f"{url}: timed out", url=url) from exc
-        except httpx.ConnectError as exc:
-            raise ConnectError(f"{url}: cannot connect", url=url) from exc
-        except httpx.HTTPError as exc:
-            raise NetworkError(f"{url}: {exc}", url=url) from exc
-        if not 200 <= response.status_code < 300:
-            raise HttpStatusError(
-                f"{url}: HTTP {response.status_code}", status=response.status_code, url=url
-            )
-        return response.content
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
+@asynccontextmanager
+async def service_call(ca_file: str, *, attempts: int = 1) -> AsyncIterator[HttpCall]:
+    """``player.HttpCall`` through transport's real client, trusting the lab's CA."""
+    config = TransportConfig(
+        ca_file=ca_file,
+        retry=RetryConfig(max_attempts=attempts, base_delay_s=0.05, max_delay_s=0.1),
+        timeouts=Timeouts(connect_s=1.0, ttfb_s=5.0, stall_s=5.0, total_s=10.0),
+    )
+    async with HttpClient(config) as client:
+        yield http_call_via(client)
 
 
 @dataclass
@@ -100,7 +77,7 @@ def running_service(
         clock=clock,
     )
     ca = ca or TestCA(directory / "ca")
-    handle = LabServerThread(LabServer(app, ca=ca, port=port, http3=False))
+    handle = LabServerThread(LabServer(app, ca=ca, port=port))
     if start:
         handle.start()
     try:

@@ -27,10 +27,28 @@ def service(tmp_path: Path) -> Iterator[Service]:
         yield svc
 
 
+@pytest.fixture(scope="module")
+def shared_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One service for the many requests that must leave no trace in it."""
+    config = SessionServiceConfig(max_body_bytes=4096)
+    with running_service(tmp_path_factory.mktemp("shared"), config=config) as svc:
+        yield svc
+
+
+def _client(service: Service) -> httpx.Client:
+    ctx = ssl.create_default_context(cafile=service.ca_file)
+    return httpx.Client(base_url=service.base_url, verify=ctx, timeout=5.0)
+
+
 @pytest.fixture
 def client(service: Service) -> Iterator[httpx.Client]:
-    ctx = ssl.create_default_context(cafile=service.ca_file)
-    with httpx.Client(base_url=service.base_url, verify=ctx, timeout=5.0) as c:
+    with _client(service) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def shared_client(shared_service: Service) -> Iterator[httpx.Client]:
+    with _client(shared_service) as c:
         yield c
 
 
@@ -173,13 +191,13 @@ HOSTILE = [
     ("body", "status", "error"), HOSTILE, ids=[f"{i}-{c[2]}" for i, c in enumerate(HOSTILE)]
 )
 def test_malformed_and_hostile_bodies_are_refused(
-    client: httpx.Client, service: Service, body: bytes, status: int, error: str
+    shared_client: httpx.Client, shared_service: Service, body: bytes, status: int, error: str
 ) -> None:
-    response = client.post("/v1/heartbeats", content=body, headers=auth())
+    response = shared_client.post("/v1/heartbeats", content=body, headers=auth())
     assert (response.status_code, response.json()["error"]) == (status, error)
     assert response.headers["content-type"] == "application/json"
-    assert service.app.store.received("alice") == []
-    assert service.app.store.received("bob") == []
+    assert shared_service.app.store.received("alice") == []
+    assert shared_service.app.store.received("bob") == []
 
 
 def test_oversized_batch_and_wrong_requests(client: httpx.Client, service: Service) -> None:

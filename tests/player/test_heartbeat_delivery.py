@@ -1,0 +1,126 @@
+"""Reporter and delivery against the real session service over HTTPS (transport's client)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+
+import pytest
+from heartbeat_support import TOKENS, free_port, running_service, service_call
+
+from player import (
+    HeartbeatConfig,
+    HeartbeatDelivery,
+    HeartbeatError,
+    HeartbeatReporter,
+    HeartbeatTrigger,
+    PlaybackSnapshot,
+    UsageError,
+)
+from player.config import SessionServiceConfig
+
+WALL = 1_700_000_000.0
+
+
+def config(base_url: str, tmp_path: Path, viewer: str = "alice") -> HeartbeatConfig:
+    return HeartbeatConfig(
+        service_url=base_url,
+        headers={"Authorization": f"Bearer {TOKENS[viewer]}"},
+        outbox_path=str(tmp_path / "outbox.db"),
+        interval_s=10.0,
+        retry_base_delay_s=0.05,
+        retry_max_delay_s=0.2,
+    )
+
+
+def snap(position_s: float, state: str = "playing") -> PlaybackSnapshot:
+    return PlaybackSnapshot(
+        position_s=position_s,
+        state=state,  # type: ignore[arg-type]
+        bitrate_bps=1_000_000,
+        buffer_s=5.0,
+    )
+
+
+async def test_reporter_delivers_in_order_and_surfaces_terminate(tmp_path: Path) -> None:
+    limit = SessionServiceConfig(max_streams=1)
+    with running_service(tmp_path, config=limit) as svc:
+        svc.clock.now = WALL
+        cfg = config(svc.base_url, tmp_path)
+        async with service_call(svc.ca_file) as call, HeartbeatDelivery(cfg, call=call) as out:
+            tv = HeartbeatReporter.for_session(
+                cfg, out, viewer_id="alice", title_id="t1", device_id="tv"
+            )
+            await tv.notify(HeartbeatTrigger.START, snap(0.0), now=0.0, wall_s=WALL)
+            for t in (5.0, 10.0, 20.0, 25.0, 30.0):
+                await tv.tick(snap(t), now=t, wall_s=WALL + t)
+            await asyncio.wait_for(out.flush(), 10)
+            assert svc.app.store.received("alice") == [(tv.session_id, n) for n in range(4)]
+            assert tv.termination is None
+
+            svc.clock.now = WALL + 31  # the phone starts later than the tv
+            phone = HeartbeatReporter.for_session(
+                cfg, out, viewer_id="alice", title_id="t1", device_id="phone"
+            )
+            await phone.notify(HeartbeatTrigger.START, snap(30.0), now=31.0, wall_s=WALL + 31)
+            await tv.tick(snap(40.0), now=40.0, wall_s=WALL + 40)
+            reply = await asyncio.wait_for(tv.wait_terminated(), 10)
+            assert reply.reason == "stream_limit"
+            error = tv.termination_error()
+            assert isinstance(error, HeartbeatError) and "stream_limit" in str(error)
+            assert tv.next_due_at is None
+            assert await tv.tick(snap(50.0), now=50.0, wall_s=WALL + 50) is None
+            assert phone.termination is None and phone.termination_error() is None
+            stats = await out.stats()
+            assert (stats.outbox.delivered, stats.outbox.pending, stats.failures) == (6, 0, 0)
+
+
+async def test_heartbeats_wait_in_the_outbox_until_the_service_is_up(tmp_path: Path) -> None:
+    port = free_port()
+    with running_service(tmp_path, port=port, start=False) as svc:
+        svc.clock.now = WALL
+        cfg = config(svc.base_url, tmp_path)
+        async with service_call(svc.ca_file) as call, HeartbeatDelivery(cfg, call=call) as out:
+            rep = HeartbeatReporter.for_session(
+                cfg, out, viewer_id="alice", title_id="t1", device_id="tv"
+            )
+            await rep.notify(HeartbeatTrigger.START, snap(0.0), now=0.0, wall_s=WALL)
+            for n in range(1, 5):
+                await rep.notify(HeartbeatTrigger.SEEK, snap(n * 60.0), now=n, wall_s=WALL + n)
+            while (await out.stats()).failures < 2:
+                await asyncio.sleep(0.05)
+            assert (await out.stats()).outbox.pending == 5
+            await asyncio.to_thread(svc.server.start)
+            await asyncio.wait_for(out.flush(), 10)
+        assert svc.app.store.received("alice") == [(rep.session_id, n) for n in range(5)]
+        position = svc.app.store.position("alice", "t1")
+        assert position is not None and position.position_s == 240.0
+
+
+async def test_refused_heartbeats_are_counted_and_not_retried(tmp_path: Path) -> None:
+    with running_service(tmp_path) as svc:
+        cfg = config(svc.base_url, tmp_path, viewer="bob")  # bob's token, alice's heartbeats
+        async with service_call(svc.ca_file) as call, HeartbeatDelivery(cfg, call=call) as out:
+            rep = HeartbeatReporter.for_session(
+                cfg, out, viewer_id="alice", title_id="t1", device_id="tv"
+            )
+            await rep.notify(HeartbeatTrigger.START, snap(0.0), now=0.0, wall_s=WALL)
+            await rep.notify(HeartbeatTrigger.END, snap(1.0, "ended"), now=1.0, wall_s=WALL + 1)
+            await asyncio.wait_for(out.flush(), 10)
+            stats = await out.stats()
+            assert (stats.outbox.rejected, stats.outbox.delivered, stats.failures) == (2, 0, 0)
+            assert stats.requests <= 2  # one or two batches, each refused once, none retried
+        assert svc.app.store.received("alice") == []
+
+
+async def test_delivery_needs_an_endpoint_and_a_running_context(tmp_path: Path) -> None:
+    async def never(url: str, *, method: str, headers: object, body: bytes | None) -> bytes:
+        raise AssertionError("not called")
+
+    with pytest.raises(UsageError):
+        HeartbeatDelivery(HeartbeatConfig(), call=never)
+    cfg = dataclasses.replace(HeartbeatConfig(), service_url="https://127.0.0.1:9")
+    delivery = HeartbeatDelivery(cfg, call=never)
+    with pytest.raises(UsageError, match="async with"):
+        await delivery.flush()
