@@ -166,6 +166,13 @@ class PlaybackConfig:
     max_video_bitrate_bps: int | None = None
     """Cap on video bandwidth; ``None`` is uncapped."""
 
+    alternate_origins: tuple[str, ...] = ()
+    """Other origins (CDN edges, then origin) serving the same paths as the manifest's host.
+
+    Every request whose URL is on the manifest's origin also lists these, in order, as
+    failover locations. Manifest-declared alternatives (DASH ``BaseURL``s) come first.
+    """
+
     decode: bool = True
     """Decode every frame with PyAV (headless QA); ``False`` downloads and decrypts only."""
 

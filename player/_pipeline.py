@@ -1,0 +1,97 @@
+"""What happens to a segment's bytes after download: decryption and decoding.
+
+The session hands every init and media segment to a ``MediaProcessor``. The clear one
+passes bytes through; the DRM one (``player._protection``) acquires keys and decrypts.
+Decoding runs in a worker thread (STYLE.md section 7: CPU work off the event loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Protocol
+
+from player._decode import DecodeResult, TrackDecoder
+from player.manifest import Representation, Segment
+
+__all__: list[str] = []
+
+
+class MediaProcessor(Protocol):
+    """Turns downloaded bytes into clear bytes the decoder can read."""
+
+    async def prepare_init(self, rep: Representation, init: bytes) -> bytes:
+        """Return the clear init segment for ``rep`` (keys are acquired here if needed)."""
+        ...
+
+    async def process_segment(
+        self, rep: Representation, segment: Segment, data: bytes, *, init: bytes
+    ) -> bytes:
+        """Return the clear media segment (``init`` is the downloaded, encrypted init)."""
+        ...
+
+
+class ClearProcessor:
+    """Content without encryption: bytes pass through."""
+
+    async def prepare_init(self, rep: Representation, init: bytes) -> bytes:
+        """Return ``init`` unchanged."""
+        return init
+
+    async def process_segment(
+        self, rep: Representation, segment: Segment, data: bytes, *, init: bytes
+    ) -> bytes:
+        """Return ``data`` unchanged."""
+        return data
+
+
+@dataclass(slots=True)
+class DecodeTally:
+    """Running decode figures for one track.
+
+    Attributes:
+        frames: Frames decoded.
+        errors: Decoder errors.
+        gaps: Timestamp discontinuities between consecutive segments.
+        dropped_frames: Frames missing at those gaps (estimated from the frame duration).
+        pts_s: Every frame time decoded, in order (kept for QA checks when asked).
+    """
+
+    frames: int = 0
+    errors: int = 0
+    gaps: int = 0
+    dropped_frames: int = 0
+    pts_s: list[float] | None = None
+
+
+_GAP_TOLERANCE_S = 0.001  # below one frame at any real frame rate (not a tunable)
+
+
+async def decode_segment(
+    decoder: TrackDecoder, init: bytes, data: bytes, tally: DecodeTally, *, is_boundary: bool
+) -> DecodeResult:
+    """Decode one segment in a worker thread and add its figures to ``tally``.
+
+    Args:
+        decoder: The track's decoder (keeps timestamp continuity).
+        init: Clear init segment bytes.
+        data: Clear media segment bytes.
+        tally: Figures to update.
+        is_boundary: A discontinuity or seek precedes this segment: gaps are expected.
+
+    Returns:
+        The decoder's result for the segment.
+    """
+    if is_boundary:
+        decoder.reset()
+    result = await asyncio.to_thread(decoder.decode, init, data)
+    tally.frames += result.frames
+    tally.errors += result.errors
+    if tally.pts_s is not None:
+        tally.pts_s.extend(result.pts_s)
+    if result.gap_s is not None and abs(result.gap_s) > _GAP_TOLERANCE_S:
+        tally.gaps += 1
+        if result.gap_s > 0 and len(result.pts_s) > 1:
+            step = (max(result.pts_s) - min(result.pts_s)) / (len(result.pts_s) - 1)
+            tally.dropped_frames += round(result.gap_s / step) if step > 0 else 0
+    return result

@@ -1,0 +1,365 @@
+"""The public, async ``Player``: load a URL, play, pause, seek, read events and stats."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from abr import Controller, EwmaEstimator, HybridController, ThroughputEstimator
+from player._clock import Clock, RealClock
+from player._hub import EventHub, Listener
+from player._pipeline import ClearProcessor, MediaProcessor
+from player._session import Fetcher, PlaybackSession, SessionParts, wall_clock_offset
+from player._state import PlaybackState
+from player._stats import PlaybackStats, StatsCollector
+from player._tracks import choose_tracks
+from player.config import PlayerConfig
+from player.errors import UsageError
+from player.events import Event, ManifestLoaded, event_to_json
+from player.manifest import (
+    Presentation,
+    PresentationType,
+    StreamFormat,
+    TrackType,
+    load_media_playlist,
+    parse_manifest,
+)
+from transport import HttpClient
+
+__all__ = ["Player"]
+
+_log = logging.getLogger(__name__)
+
+
+class Player:
+    """Plays one presentation at a time, headless.
+
+    Args:
+        config: Settings for every package.
+        clock: Session clock; ``RealClock`` by default, ``VirtualClock`` for fast QA runs.
+        controller: Video ABR controller; ``HybridController(config.abr)`` by default.
+        estimator: Throughput estimator; ``EwmaEstimator(config.abr)`` by default.
+        http: Transport client; an ``HttpClient(config.transport)`` owned by the player
+            by default (a given one is not closed by ``aclose``).
+        processor: Decryption stage; content with DRM needs ``player.drm_processor(...)``,
+            clear content passes through.
+
+    Example:
+        >>> import asyncio
+        >>> async def main() -> None:
+        ...     async with Player() as player:
+        ...         pass
+        >>> asyncio.run(main())
+    """
+
+    def __init__(
+        self,
+        config: PlayerConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        controller: Controller | None = None,
+        estimator: ThroughputEstimator | None = None,
+        http: Fetcher | None = None,
+        processor: MediaProcessor | None = None,
+    ) -> None:
+        self.config = config or PlayerConfig()
+        self.clock: Clock = clock or RealClock()
+        self.controller: Controller = controller or HybridController(self.config.abr)
+        self.estimator: ThroughputEstimator = estimator or EwmaEstimator(self.config.abr)
+        self._owns_http = http is None
+        self.http: Fetcher = http if http is not None else HttpClient(self.config.transport)
+        self.processor: MediaProcessor = processor or ClearProcessor()
+        self._hub = EventHub(max_backlog=self.config.playback.max_event_backlog)
+        self._stats = StatsCollector()
+        self._session: PlaybackSession | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._audio_language: str | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> Player:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def load(
+        self, url: str, *, start_at_s: float | None = None, autoplay: bool = True
+    ) -> Presentation:
+        """Fetch and parse the manifest, choose tracks and start buffering.
+
+        Args:
+            url: Manifest URL (http or https).
+            start_at_s: Start position in seconds (VOD); live starts near the live edge.
+            autoplay: Start playing as soon as the startup buffer is full.
+
+        Returns:
+            The parsed presentation (media playlists loaded for the chosen HLS tracks).
+
+        Raises:
+            UsageError: A presentation is already loaded.
+            ManifestError: The manifest is malformed or unsupported.
+            TransportError: The manifest could not be fetched.
+        """
+        if self._session is not None:
+            raise UsageError("load() was already called; create a new Player or aclose() first")
+        load_at = self.clock.now()
+        presentation = await self._fetch_presentation(url)
+        session = PlaybackSession(self._parts(), presentation, load_at=load_at)
+        session.is_paused_by_user = not autoplay
+        session.machine.move(PlaybackState.LOADING)
+        self._session = session
+        session.setup_tracks(audio_language=self._audio_language)
+        presentation = await self._load_media_playlists(session)
+        session.presentation = presentation
+        self._refresh_ladders(session)
+        session.playhead.seek(self._start_position(session, start_at_s), now=self.clock.now())
+        self._emit_loaded(session)
+        self._task = asyncio.create_task(session.run(), name="player-session")
+        return presentation
+
+    def _parts(self) -> SessionParts:
+        return SessionParts(
+            config=self.config,
+            clock=self.clock,
+            http=self.http,
+            controller=self.controller,
+            estimator=self.estimator,
+            processor=self.processor,
+            hub=self._hub,
+            stats=self._stats,
+        )
+
+    async def _fetch_presentation(self, url: str) -> Presentation:
+        with self.clock.busy():
+            response = await self.http.fetch((url,))
+        now = self.clock.now() + wall_clock_offset(self.clock)
+        return parse_manifest(
+            response.content, url=response.url, now=now, config=self.config.manifest
+        )
+
+    async def _load_media_playlists(self, session: PlaybackSession) -> Presentation:
+        presentation = session.presentation
+        if presentation.format != StreamFormat.HLS or not presentation.is_multivariant:
+            return presentation
+        reps = [rep for track in session.tracks for rep in track.ladder if rep.segments is None]
+
+        async def fetch(urls: tuple[str, ...]) -> tuple[bytes, str]:
+            with self.clock.busy():
+                response = await self.http.fetch(urls)
+            return response.content, response.url
+
+        bodies = await asyncio.gather(
+            *(fetch(session.locations(rep.playlist_urls)) for rep in reps)
+        )
+        now = self.clock.now() + wall_clock_offset(self.clock)
+        for rep, (body, final_url) in zip(reps, bodies, strict=True):
+            presentation = load_media_playlist(
+                presentation, rep.id, body, url=final_url, now=now, config=self.config.manifest
+            )
+        return presentation
+
+    def _refresh_ladders(self, session: PlaybackSession) -> None:
+        period = session.presentation.periods[session.period_index]
+        reps = {rep.id: rep for rep in period.representations()}
+        for track in session.tracks:
+            track.ladder = tuple(reps.get(rep.id, rep) for rep in track.ladder)
+
+    def _start_position(self, session: PlaybackSession, start_at_s: float | None) -> float:
+        presentation = session.presentation
+        if presentation.type != PresentationType.DYNAMIC:
+            return max(0.0, start_at_s or 0.0)
+        video = session.video() or session.tracks[0]
+        segments = video.representation().segments or ()
+        if not segments:
+            return 0.0
+        delay = self.config.playback.live_delay_segments * segments[-1].duration_s
+        target = max(segments[0].start_s, segments[-1].end_s - delay)
+        for seg in segments:
+            if seg.end_s > target:
+                return seg.start_s
+        return segments[-1].start_s
+
+    def _emit_loaded(self, session: PlaybackSession) -> None:
+        presentation = session.presentation
+        video = session.video()
+        ladder = tuple(r.bandwidth_bps for r in video.ladder) if video else ()
+        event = ManifestLoaded(
+            at_s=self.clock.now(),
+            url=presentation.url,
+            format=presentation.format.value,
+            is_live=presentation.is_live,
+            duration_s=presentation.duration_s,
+            video_bitrates_bps=ladder,
+        )
+        self._stats.on_event(event)
+        self._hub.emit(event)
+
+    def _require(self) -> PlaybackSession:
+        if self._session is None:
+            raise UsageError("call load() first")
+        return self._session
+
+    def play(self) -> None:
+        """Start or resume playback."""
+        self._require().play()
+
+    def pause(self) -> None:
+        """Pause playback; buffering continues up to the goal."""
+        self._require().pause()
+
+    def seek(self, position_s: float) -> None:
+        """Seek to ``position_s`` seconds."""
+        self._require().seek(position_s)
+
+    def pin_video(self, representation_id: str | None) -> None:
+        """Play only this video rendition (``None`` returns to adaptive choice).
+
+        Raises:
+            UsageError: No such rendition in the ladder.
+        """
+        session = self._require()
+        video = session.video()
+        if representation_id is None or video is None:
+            session.pinned_video = None
+            return
+        ids = [r.id for r in video.ladder]
+        if representation_id not in ids:
+            raise UsageError(f"no video rendition {representation_id!r}; have {ids}")
+        session.pinned_video = ids.index(representation_id)
+        session.wake()
+
+    async def select_audio_language(self, language: str) -> None:
+        """Switch audio to the track for ``language`` (BCP 47, prefix match)."""
+        self._audio_language = language
+        session = self._session
+        if session is None:
+            return
+        period = session.presentation.periods[session.period_index]
+        choice = choose_tracks(period, self.config.playback, audio_language=language)
+        audio = next((t for t in session.tracks if t.kind == "audio"), None)
+        if choice.audio is None or audio is None or choice.audio.id == audio.track.id:
+            return
+        reps = tuple(sorted(choice.audio.representations, key=lambda r: r.bandwidth_bps))[-1:]
+        audio.track, audio.ladder, audio.current = choice.audio, reps, 0
+        presentation = await self._load_media_playlists(session)
+        session.presentation = presentation
+        self._refresh_ladders(session)
+        audio.buffer.clear()
+        audio.needs_reset = True
+        session.wake()
+
+    def video_renditions(self) -> list[dict[str, Any]]:
+        """The video ladder: id, bandwidth and size of each rendition."""
+        session = self._require()
+        video = session.video()
+        if video is None:
+            return []
+        return [
+            {"id": r.id, "bandwidth_bps": r.bandwidth_bps, "width": r.width, "height": r.height}
+            for r in video.ladder
+        ]
+
+    def audio_languages(self) -> list[str]:
+        """Languages of the audio tracks of the current period."""
+        session = self._require()
+        period = session.presentation.periods[session.period_index]
+        return [t.language or "und" for t in period.tracks_of(TrackType.AUDIO)]
+
+    # -- observation ---------------------------------------------------------------------
+
+    @property
+    def state(self) -> PlaybackState:
+        """Current playback state (``idle`` before ``load``)."""
+        return self._session.state if self._session else PlaybackState.IDLE
+
+    @property
+    def position_s(self) -> float:
+        """Playhead position in seconds."""
+        return self._session.position_s if self._session else 0.0
+
+    @property
+    def buffer_s(self) -> float:
+        """Seconds buffered ahead (the shortest of video and audio)."""
+        session = self._session
+        if session is None:
+            return 0.0
+        levels = [t.buffer.level_s(session.position_s) for t in session.media_tracks]
+        return min(levels) if levels else 0.0
+
+    @property
+    def presentation(self) -> Presentation | None:
+        """The loaded presentation."""
+        return self._session.presentation if self._session else None
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(event)`` synchronously for every event."""
+        self._hub.add_listener(listener)
+
+    def events(self) -> AsyncIterator[Event]:
+        """Iterate over events from now until the session ends: ``async for e in p.events()``."""
+        return self._hub.stream()
+
+    def event_log(self) -> list[dict[str, Any]]:
+        """Every event so far (bounded), as JSON-ready dicts."""
+        return [event_to_json(e) for e in self._hub.log]
+
+    def stats(self) -> PlaybackStats:
+        """Figures so far (see ``PlaybackStats``)."""
+        session = self._session
+        ongoing = 0.0
+        if session is not None and session.state == PlaybackState.REBUFFERING:
+            started = getattr(session, "_stall_started", None)
+            ongoing = max(0.0, self.clock.now() - started) if started is not None else 0.0
+        return self._stats.snapshot(ongoing_stall_s=ongoing)
+
+    def frame_times(self, kind: str = "video") -> list[float]:
+        """Presentation times of every frame decoded on a track, in decode order."""
+        session = self._require()
+        for track in session.tracks:
+            if track.kind == kind and track.tally.pts_s is not None:
+                return list(track.tally.pts_s)
+        return []
+
+    async def wait(self, *, timeout_s: float | None = None) -> PlaybackState:
+        """Wait until playback ends, fails or is stopped; returns the final state.
+
+        Args:
+            timeout_s: Real seconds to wait at most; ``None`` waits indefinitely.
+
+        Raises:
+            TimeoutError: ``timeout_s`` passed first.
+        """
+        task = self._task
+        if task is None:
+            raise UsageError("call load() first")
+        await asyncio.wait_for(asyncio.shield(task), timeout=timeout_s)
+        return self.state
+
+    async def stop(self) -> None:
+        """Stop playback and the session task (the player can then be closed)."""
+        session, task = self._session, self._task
+        if session is not None:
+            session.stop()
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        self._hub.close()
+
+    async def aclose(self) -> None:
+        """Stop and release connections."""
+        await self.stop()
+        if self._owns_http:
+            closer = getattr(self.http, "aclose", None)
+            if closer is not None:
+                await closer()
+
+    @property
+    def error(self) -> BaseException | None:
+        """The fatal error, if playback failed."""
+        return self._session.fatal_error if self._session else None

@@ -1,0 +1,80 @@
+"""One playing track inside a session: its ladder, buffer, init cache and decoder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from abr import Rung
+from player._buffer import TrackBuffer
+from player._decode import TrackDecoder
+from player._pipeline import DecodeTally
+from player._tracks import TrackNeed, rungs_of, segment_at
+from player.manifest import Representation, Segment, Track
+
+__all__: list[str] = []
+
+
+@dataclass(slots=True)
+class TrackRuntime:
+    """Mutable per-track state of a session.
+
+    Attributes:
+        kind: ``video``, ``audio`` or ``text``.
+        track: The model's track in the current period.
+        ladder: Representations the session may choose from (one for audio/text).
+        current: Index into ``ladder`` of the rendition in use, ``None`` before the first.
+        buffer: Buffered segments.
+        inits: Clear init segment per representation id, fetched once.
+        raw_inits: Downloaded (possibly encrypted) init per representation id.
+        decoder: Decoder, when decoding is on.
+        tally: Decode figures.
+        last_edge: Edge the previous segment came from.
+        excluded: Ladder indices that failed on every edge.
+        needs_reset: The decoder must forget continuity before the next segment.
+        last_discontinuity: Discontinuity sequence of the last segment fetched.
+    """
+
+    kind: str
+    track: Track
+    ladder: tuple[Representation, ...]
+    current: int | None = None
+    buffer: TrackBuffer = field(default_factory=TrackBuffer)
+    inits: dict[str, bytes] = field(default_factory=dict)
+    raw_inits: dict[str, bytes] = field(default_factory=dict)
+    decoder: TrackDecoder | None = None
+    tally: DecodeTally = field(default_factory=DecodeTally)
+    last_edge: str | None = None
+    excluded: set[int] = field(default_factory=set)
+    needs_reset: bool = False
+    last_discontinuity: int | None = None
+
+    @property
+    def rungs(self) -> tuple[Rung, ...]:
+        """The ladder as abr rungs."""
+        return rungs_of(self.ladder)
+
+    def representation(self, index: int | None = None) -> Representation:
+        """The representation at ``index`` (default: current, else the lowest)."""
+        if index is None:
+            index = self.current if self.current is not None else 0
+        return self.ladder[index]
+
+    def replace_ladder(self, ladder: tuple[Representation, ...]) -> None:
+        """Swap in refreshed representations (live update, media playlist loaded), by id."""
+        by_id = {rep.id: rep for rep in ladder}
+        self.ladder = tuple(by_id.get(rep.id, rep) for rep in self.ladder)
+
+    def next_segment(self, position_s: float) -> Segment | None:
+        """The next segment to fetch for the current (or lowest) representation."""
+        rep = self.representation()
+        if rep.segments is None:
+            return None
+        return segment_at(rep.segments, self.buffer.buffered_end(position_s))
+
+    def need(self, position_s: float) -> TrackNeed:
+        """This track's buffer as the scheduler sees it."""
+        return TrackNeed(
+            kind=self.kind,
+            buffered_end_s=self.buffer.buffered_end(position_s),
+            is_exhausted=self.next_segment(position_s) is None,
+        )
