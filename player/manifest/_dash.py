@@ -242,7 +242,8 @@ def _track(
     el: ET.Element, index: int, *, level: Level, timing: Timing, mpd: _Mpd, budget: list[int]
 ) -> Track:
     url = mpd.url
-    as_level = Level(el, child_bases(level.bases, el, url=url, cap=mpd.base_cap), (level.element,))
+    bases = child_bases(level.bases, el, url=url, cap=mpd.base_cap)
+    as_level = Level(el, bases, (level.element,), level.timelines)
     rep_elements = el.findall("Representation")
     budget[0] -= len(rep_elements)
     if budget[0] < 0:

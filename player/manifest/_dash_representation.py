@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from player.config import ManifestConfig
 from player.manifest._dash_baseurls import Base, child_bases, to_locations
@@ -49,11 +49,14 @@ class Level:
         element: The Period or AdaptationSet element.
         bases: Base URLs in force at this level, preferred first.
         ancestors: Elements above, outermost first (the Period for an AdaptationSet).
+        timelines: Parsed ``SegmentTimeline``s by element id, shared by the representations
+            that inherit one (one parse of the MPD).
     """
 
     element: ET.Element
     bases: tuple[Base, ...]
     ancestors: tuple[ET.Element, ...]
+    timelines: dict[int, tuple[TimelineEntry, ...]] = field(default_factory=dict)
 
 
 def build_representation(
@@ -80,7 +83,9 @@ def build_representation(
     protections = parse_protections(
         adaptation.findall("ContentProtection"), base=base_urls[0], url=url
     ) + parse_protections(el.findall("ContentProtection"), base=base_urls[0], url=url)
-    info = merge_segment_info((*parent.ancestors, adaptation, el), url=url)
+    info = merge_segment_info(
+        (*parent.ancestors, adaptation, el), url=url, timelines=parent.timelines
+    )
     segments, init, index = _segments(
         info,
         rep_id=rep_id,
@@ -135,7 +140,12 @@ def _channels(el: ET.Element) -> int | None:
     return None
 
 
-def merge_segment_info(chain: tuple[ET.Element, ...], *, url: str) -> SegmentInfo:
+def merge_segment_info(
+    chain: tuple[ET.Element, ...],
+    *,
+    url: str,
+    timelines: dict[int, tuple[TimelineEntry, ...]] | None = None,
+) -> SegmentInfo:
     """Merge the segment description over the levels, innermost winning.
 
     The kind (template, list, base) is that of the innermost level declaring one; elements
@@ -144,6 +154,7 @@ def merge_segment_info(chain: tuple[ET.Element, ...], *, url: str) -> SegmentInf
     Args:
         chain: Period, AdaptationSet and Representation elements, outermost first.
         url: Manifest URL, for errors.
+        timelines: Cache of parsed timelines by element id, reused across calls.
 
     Returns:
         The merged description (``kind="none"`` when no level has one).
@@ -176,7 +187,7 @@ def merge_segment_info(chain: tuple[ET.Element, ...], *, url: str) -> SegmentInf
         end_number=pick_int("endNumber", None),
         media=pick("media"),
         initialization=pick("initialization"),
-        timeline=_timeline(found, url=url),
+        timeline=_timeline(found, url=url, cache={} if timelines is None else timelines),
         init_source=attr_str(init_el, "sourceURL") if init_el is not None else None,
         init_range=init_range,
         has_init=init_el is not None,
@@ -202,10 +213,15 @@ def _ato(found: list[ET.Element], *, url: str) -> float:
     return 0.0
 
 
-def _timeline(found: list[ET.Element], *, url: str) -> tuple[TimelineEntry, ...] | None:
+def _timeline(
+    found: list[ET.Element], *, url: str, cache: dict[int, tuple[TimelineEntry, ...]]
+) -> tuple[TimelineEntry, ...] | None:
     tl = next((t for e in found if (t := e.find("SegmentTimeline")) is not None), None)
     if tl is None:
         return None
+    cached = cache.get(id(tl))
+    if cached is not None:
+        return cached
     entries = []
     for s in tl.findall("S"):
         d = attr_int(s, "d", url=url)
@@ -214,7 +230,8 @@ def _timeline(found: list[ET.Element], *, url: str) -> tuple[TimelineEntry, ...]
         entries.append(
             TimelineEntry(attr_int(s, "t", url=url), d, attr_int(s, "r", url=url, minimum=-1) or 0)
         )
-    return tuple(entries)
+    cache[id(tl)] = result = tuple(entries)
+    return result
 
 
 def _segment_urls(
