@@ -10,7 +10,8 @@ from typing import Any
 from abr import Controller, EwmaEstimator, HybridController, ThroughputEstimator
 from player._clock import Clock, RealClock
 from player._hub import EventHub, Listener
-from player._pipeline import ClearProcessor, MediaProcessor
+from player._pipeline import MediaProcessor
+from player._protection import DrmProcessor
 from player._session import Fetcher, PlaybackSession, SessionParts, wall_clock_offset
 from player._state import PlaybackState
 from player._stats import PlaybackStats, StatsCollector
@@ -70,9 +71,11 @@ class Player:
         self.estimator: ThroughputEstimator = estimator or EwmaEstimator(self.config.abr)
         self._owns_http = http is None
         self.http: Fetcher = http if http is not None else HttpClient(self.config.transport)
-        self.processor: MediaProcessor = processor or ClearProcessor()
         self._hub = EventHub(max_backlog=self.config.playback.max_event_backlog)
         self._stats = StatsCollector()
+        self.processor: MediaProcessor = processor or DrmProcessor(
+            self.config, http=self.http, clock=self.clock, emit=self._emit
+        )
         self._session: PlaybackSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._audio_language: str | None = None
@@ -117,8 +120,15 @@ class Player:
         self._refresh_ladders(session)
         session.playhead.seek(self._start_position(session, start_at_s), now=self.clock.now())
         self._emit_loaded(session)
+        prefetch = getattr(self.processor, "prefetch", None)
+        if prefetch is not None:
+            prefetch([rep for track in session.tracks for rep in track.ladder])
         self._task = asyncio.create_task(session.run(), name="player-session")
         return presentation
+
+    def _emit(self, event: Event) -> None:
+        self._stats.on_event(event)
+        self._hub.emit(event)
 
     def _parts(self) -> SessionParts:
         return SessionParts(
@@ -194,8 +204,7 @@ class Player:
             duration_s=presentation.duration_s,
             video_bitrates_bps=ladder,
         )
-        self._stats.on_event(event)
-        self._hub.emit(event)
+        self._emit(event)
 
     def _require(self) -> PlaybackSession:
         if self._session is None:

@@ -1,0 +1,223 @@
+"""The player's DRM stage: licenses through the transport, decryption in worker threads.
+
+drm/ owns the sans-I/O parts (license exchange, CENC and AES decryption). This adapter
+supplies the network (a ``LicenseFetcher`` over ``transport.HttpClient``), the clock, and
+the events, and runs decryption through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from collections.abc import Callable, Iterable
+from urllib.parse import unquote_to_bytes
+
+from drm import (
+    CLEARKEY_SYSTEM_ID,
+    CencDecryptor,
+    ContentKey,
+    DrmError,
+    KeyManager,
+    LicenseRequest,
+    LicenseResponse,
+    decrypt_hls_segment,
+    parse_init,
+)
+from player._clock import Clock
+from player._session import Fetcher
+from player.config import PlayerConfig
+from player.events import Event, LicenseAcquired
+from player.manifest import HlsKey, Representation, Segment
+from transport import AllEdgesFailed, HttpClient, HttpStatusError
+
+__all__ = ["DrmProcessor"]
+
+_FULL_SEGMENT_METHODS = frozenset({"AES-128", "AES-256", "AES-256-CTR"})
+
+
+class TransportLicenseFetcher:
+    """A ``drm.LicenseFetcher`` over the transport client: every HTTP status is returned."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    async def __call__(self, request: LicenseRequest, /) -> LicenseResponse:
+        """POST the license request and return the answer, whatever its status."""
+        try:
+            response = await self._http.fetch(
+                (request.url,), method="POST", headers=request.headers, body=request.body
+            )
+        except HttpStatusError as exc:
+            return LicenseResponse(status=exc.status, body=b"")
+        except AllEdgesFailed as exc:
+            last = exc.attempts[-1] if exc.attempts else None
+            if isinstance(last, HttpStatusError):
+                return LicenseResponse(status=last.status, body=b"")
+            raise
+        return LicenseResponse(
+            status=response.status,
+            body=response.content,
+            headers=dict(response.headers),
+            elapsed_s=response.sample.duration_s,
+        )
+
+
+def _clearkey_license_url(rep: Representation) -> str | None:
+    for protection in rep.protections:
+        if protection.license_url and (
+            protection.system_id in (None, CLEARKEY_SYSTEM_ID) or len(rep.protections) == 1
+        ):
+            return protection.license_url
+    return next((p.license_url for p in rep.protections if p.license_url), None)
+
+
+class DrmProcessor:
+    """Decrypts CENC (``cenc``/``cbcs``/``cens``/``cbc1``) and HLS full-segment AES content.
+
+    Keys come from ``config.drm.keys``, the license cache, or one license request per set
+    of KIDs (ClearKey). ``LicenseAcquired`` is emitted once per acquisition.
+
+    Args:
+        config: Player configuration (its ``drm`` section is used).
+        http: Transport client for license requests and HLS key URIs.
+        clock: Session clock (license latency is measured on it).
+        emit: Event sink.
+    """
+
+    def __init__(
+        self,
+        config: PlayerConfig,
+        *,
+        http: Fetcher,
+        clock: Clock,
+        emit: Callable[[Event], None],
+    ) -> None:
+        fetcher = TransportLicenseFetcher(http) if isinstance(http, HttpClient) else None
+        self._manager = KeyManager(config.drm, fetcher=fetcher, clock=clock.now, sleep=clock.sleep)
+        self._config = config
+        self._http = http
+        self._clock = clock
+        self._emit = emit
+        self._decryptors: dict[bytes, CencDecryptor] = {}
+        self._hls_keys: dict[str, bytes] = {}
+        self._prefetch: asyncio.Task[None] | None = None
+        self._configured = frozenset(config.drm.keys)
+        self._reported: set[str] = set()
+
+    def prefetch(self, reps: Iterable[Representation]) -> None:
+        """Start acquiring the KIDs the manifest declares, in parallel with first downloads."""
+        wanted: dict[str | None, set[str]] = {}
+        for rep in reps:
+            if rep.kids:
+                wanted.setdefault(_clearkey_license_url(rep), set()).update(rep.kids)
+        if not wanted or self._prefetch is not None:
+            return
+
+        async def run() -> None:
+            for url, kids in wanted.items():
+                await self._acquire(kids, license_url=url)
+
+        self._prefetch = asyncio.ensure_future(run())
+
+    async def _acquire(
+        self, kids: Iterable[str], *, license_url: str | None
+    ) -> dict[str, ContentKey]:
+        wanted = tuple(sorted(set(kids)))
+        with self._clock.busy():
+            result = await self._manager.acquire(wanted, license_url=license_url)
+        if result.fetched or not set(wanted) <= self._reported:
+            if result.fetched:
+                source = "license-server"
+            else:
+                source = "config" if set(wanted) <= self._configured else "cache"
+            self._emit(
+                LicenseAcquired(
+                    at_s=self._clock.now(),
+                    kids=wanted,
+                    latency_s=result.latency_s or 0.0,
+                    source=source,
+                )
+            )
+        self._reported.update(wanted)
+        return dict(result.keys)
+
+    async def _wait_prefetch(self) -> None:
+        """Wait for the manifest-declared licenses; re-raises their failure."""
+        task = self._prefetch
+        if task is not None:
+            with self._clock.busy():
+                await asyncio.shield(task)
+
+    async def prepare_init(self, rep: Representation, init: bytes) -> bytes:
+        """Return the clear init segment, acquiring the keys it needs first.
+
+        Raises:
+            DrmError: License or key failure, or a malformed init segment.
+        """
+        if not init:
+            return init
+        info = await asyncio.to_thread(parse_init, init)
+        kids = set(info.key_ids()) | set(rep.kids)
+        if not info.key_ids():
+            return init
+        await self._wait_prefetch()
+        keys = await self._acquire(kids, license_url=_clearkey_license_url(rep))
+        decryptor = CencDecryptor(init, keys)
+        self._decryptors[hashlib.sha1(init, usedforsecurity=False).digest()] = decryptor
+        return decryptor.clear_init()
+
+    async def process_segment(
+        self, rep: Representation, segment: Segment, data: bytes, *, init: bytes
+    ) -> bytes:
+        """Decrypt one media segment (pass-through when it is clear).
+
+        Raises:
+            DrmError: A key is missing or the data cannot be decrypted.
+        """
+        key = segment.key
+        if key is not None and key.method in _FULL_SEGMENT_METHODS:
+            secret = await self._hls_key(key)
+            return await asyncio.to_thread(
+                decrypt_hls_segment,
+                data,
+                secret,
+                iv=key.iv,
+                media_sequence=segment.number,
+                method=key.method,
+            )
+        if not init:
+            return data
+        decryptor = self._decryptors.get(hashlib.sha1(init, usedforsecurity=False).digest())
+        if decryptor is None:
+            return data
+        return await asyncio.to_thread(decryptor.decrypt_segment, data)
+
+    async def _hls_key(self, key: HlsKey) -> bytes:
+        if key.uri is None:
+            raise DrmError(f"{key.method} segment key has no URI")
+        cached = self._hls_keys.get(key.uri)
+        if cached is not None:
+            return cached
+        if key.uri[:5].lower() == "data:":
+            secret = _data_uri_bytes(key.uri)
+            latency = 0.0
+        else:
+            started = self._clock.now()
+            with self._clock.busy():
+                response = await self._http.fetch((key.uri,))
+            secret, latency = response.content, self._clock.now() - started
+        if len(secret) not in (16, 32):
+            raise DrmError(f"HLS key from {key.uri[:80]} is {len(secret)} bytes, not 16 or 32")
+        self._hls_keys[key.uri] = secret
+        self._emit(
+            LicenseAcquired(at_s=self._clock.now(), kids=(), latency_s=latency, source="key-uri")
+        )
+        return secret
+
+
+def _data_uri_bytes(uri: str) -> bytes:
+    header, _, payload = uri.partition(",")
+    if header.endswith(";base64"):
+        return base64.b64decode(payload, validate=False)
+    return unquote_to_bytes(payload)
