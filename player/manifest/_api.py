@@ -6,6 +6,7 @@ import codecs
 
 from player.config import ManifestConfig
 from player.errors import ManifestParseError, UnsupportedManifest
+from player.manifest._dash import parse_dash
 from player.manifest._hls import parse_hls
 from player.manifest._model import Presentation, StreamFormat
 
@@ -86,10 +87,4 @@ def parse_manifest(
         )
     if detect_format(data, url=url) is StreamFormat.HLS:
         return parse_hls(data, url=url, now=now, config=config)
-    try:
-        from player.manifest._dash import parse_dash
-    except ImportError as exc:  # the DASH parser is optional while it is being built
-        raise UnsupportedManifest(
-            f"{url}: DASH parsing is not available", url=url, detail="no dash parser"
-        ) from exc
     return parse_dash(data, url=url, now=now, config=config)

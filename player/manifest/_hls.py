@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from player.config import ManifestConfig
 from player.errors import UsageError
 from player.manifest._hls_media import MediaPlaylist, build_media_playlist
-from player.manifest._hls_multivariant import build_multivariant
+from player.manifest._hls_multivariant import build_multivariant, build_session_keys
 from player.manifest._hls_scan import parse_error, scan_playlist
 from player.manifest._hls_urls import UrlResolver
 from player.manifest._model import (
@@ -139,6 +139,7 @@ def parse_hls(
         duration_s=duration,
         live=media.live,
         min_buffer_s=media.target_duration_s,
+        session_keys=build_session_keys(parsed, resolver),
         fetched_at=now,
     )
 
@@ -236,10 +237,7 @@ def load_media_playlist(
     if (parsed.get("skip") or {}).get("skipped_segments"):
         media = _merge_skipped(old, media, int(parsed.get("media_sequence") or 0))
     live = media.live
-    unchanged = (
-        bool(old) and media.segments[-1:] == old[-1:] and media.pending_parts == rep.pending_parts
-    )
-    if media.is_live and unchanged:
+    if media.is_live and _is_unchanged(rep, media):
         live = dataclasses.replace(
             live, minimum_update_period_s=media.target_duration_s * _UNCHANGED_FACTOR
         )

@@ -112,7 +112,8 @@ class _Context:
                 length, offset = _parse_range(section["byterange"], url=self.url)
                 start = offset or 0
                 byte_range = ByteRange(start, start + length - 1)
-            cached = (section, InitSegment((self.resolver.resolve(uri),), byte_range))
+            init = InitSegment((self.resolver.resolve(uri),), byte_range, self.key(section["key"]))
+            cached = (section, init)
             self.inits[id(section)] = cached
         return cached[1]
 
@@ -271,7 +272,11 @@ def build_media_playlist(
     """
     raw_segments: list[dict[str, Any]] = parsed["segments"]
     durations = [raw.get("duration") or 0.0 for raw in raw_segments if "uri" in raw]
-    window_s = math.fsum(durations)
+    window_s = sum(durations)
+    if not math.isfinite(window_s):
+        raise parse_error(
+            resolver.manifest_url, "segment durations add up to infinity", detail="bad extinf"
+        )
     playlist_type = str(parsed.get("playlist_type") or "").lower()
     is_live = not parsed.get("is_endlist") and playlist_type != "vod"
     target = parsed.get("targetduration")

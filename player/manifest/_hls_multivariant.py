@@ -35,6 +35,8 @@ _NOT_COMPARED = frozenset(
 _VIDEO_CODECS = ("avc1", "avc3", "hvc1", "hev1", "dvh1", "dvhe", "dva1", "dvav", "av01", "vp09")
 _VIDEO_CODECS_MORE = ("vp08", "vp8", "vp9", "mp4v", "lvc1", "vvc1", "vvi1")
 _AUDIO_CODECS = ("mp4a", "ac-3", "ec-3", "ac-4", "opus", "flac", "mp3", "alac", "dts", "mha1")
+_MAX_DIGITS = 12
+"""Longest digit string read as a pixel or channel count; longer ones are ignored."""
 _GROUP_KINDS = {"audio": "AUDIO", "video": "VIDEO", "subtitles": "SUBTITLES"}
 _RENDITION_TYPES = {"AUDIO": TrackType.AUDIO, "VIDEO": TrackType.VIDEO, "SUBTITLES": TrackType.TEXT}
 
@@ -62,7 +64,8 @@ def _codecs_of(codecs: str | None, kind: str) -> str | None:
 
 def _resolution(text: Any) -> tuple[int | None, int | None]:
     width, sep, height = str(text or "").lower().partition("x")
-    if sep and width.strip().isdigit() and height.strip().isdigit():
+    width, height = width.strip(), height.strip()
+    if sep and width.isdigit() and height.isdigit() and len(width) + len(height) <= _MAX_DIGITS:
         return int(width), int(height)
     return None, None
 
@@ -189,7 +192,9 @@ def _rendition_track(
         id=builder.ids.take(refs[0]),
         bandwidth_bps=0,
         codecs=codecs if kind != "SUBTITLES" else None,
-        audio_channels=int(channels) if channels.isdigit() else None,
+        audio_channels=int(channels)
+        if channels.isdigit() and len(channels) < _MAX_DIGITS
+        else None,
         locations=tuple(locations),
         playlist_urls=tuple(loc.url for loc in locations),
     )
@@ -227,7 +232,8 @@ def _rendition_tracks(builder: _Builder) -> list[Track]:
     return tracks
 
 
-def _session_keys(parsed: dict[str, Any], resolver: UrlResolver) -> tuple[HlsKey, ...]:
+def build_session_keys(parsed: dict[str, Any], resolver: UrlResolver) -> tuple[HlsKey, ...]:
+    """Build the ``EXT-X-SESSION-KEY`` keys (``METHOD=NONE`` ones are dropped)."""
     keys = [build_key(attributes, resolver) for attributes in parsed.get("session_keys", ())]
     return tuple(key for key in keys if key.method != "NONE")
 
@@ -277,4 +283,4 @@ def build_multivariant(
     if images:
         reps = tuple(builder.representation(s) for s in images)
         tracks.append(Track("image", TrackType.IMAGE, reps))
-    return tuple(tracks), _steering(parsed, resolver), _session_keys(parsed, resolver)
+    return tuple(tracks), _steering(parsed, resolver), build_session_keys(parsed, resolver)

@@ -16,6 +16,7 @@ that is wrong or unbounded for us:
   ``m3u8``'s running date (which counts LL-HLS parts twice) is not used.
 - ``EXT-X-PRELOAD-HINT``: every hint is kept (``m3u8`` keeps the last one).
 - ``EXT-X-SESSION-KEY``: parsed with our attribute parser.
+- ``EXT-X-MAP``: remembers the key in force, which encrypts the init segment.
 - ``EXT-X-RENDITION-REPORT`` and ``EXT-X-DATERANGE``: not part of the model, dropped.
 """
 
@@ -157,6 +158,9 @@ class _TagHook:
         if line.startswith("#EXT-X-KEY:"):
             self._key(line, data, state)
             return True
+        if line.startswith("#EXT-X-MAP:"):
+            self._map(line, data, state)
+            return True
         if line.startswith("#EXT-X-TARGETDURATION:"):
             data["targetduration"] = self._number(line[22:], lineno, "EXT-X-TARGETDURATION")
             return True
@@ -194,14 +198,30 @@ class _TagHook:
         if attributes.get("METHOD", "").upper() == "NONE":
             state["current_key"] = None
             return
-        # Keys given one after another (one per key system) form one set.
+        # Keys of different KEYFORMATs given together (one per key system) form one set; a key
+        # of a format already in the set replaces the set.
         count = len(data["segments"])
         current = state.get("current_key")
-        if current is not None and state.get("key_set_at") == count:
+        keyformat = attributes.get("KEYFORMAT") or "identity"
+        if (
+            current is not None
+            and state.get("key_set_at") == count
+            and all((key.get("KEYFORMAT") or "identity") != keyformat for key in current)
+        ):
             current.append(attributes)
         else:
             state["current_key"] = [attributes]
             state["key_set_at"] = count
+
+    def _map(self, line: str, data: dict[str, Any], state: dict[str, Any]) -> None:
+        attributes = parse_attributes(line[11:])
+        section = {
+            "uri": attributes.get("URI"),
+            "byterange": attributes.get("BYTERANGE"),
+            "key": state.get("current_key"),
+        }
+        state["current_segment_map"] = section
+        data["segment_map"].append(section)
 
 
 def scan_playlist(data: bytes, *, url: str, config: ManifestConfig) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from player.manifest._urls import resolve_url
 
 __all__: list[str] = []
 
-_PLAIN = re.compile(r"[A-Za-z0-9_~!$&'()*+,;=@%-][A-Za-z0-9_~!$&'()*+,;=@%./-]*(?:\?[^\s#\\]*)?")
-"""A relative path whose first segment has no colon, optionally with a query."""
+_PLAIN = re.compile(r"[A-Za-z0-9_~!$&'()*+,=@%-][A-Za-z0-9_~!$&'()*+,=@%./-]*(?:\?[^\s#\\]+)?")
+"""A relative path (no colon, no ``;`` parameters) with an optional non-empty query."""
 
 
 class UrlResolver:

@@ -178,10 +178,13 @@ class InitSegment:
     Attributes:
         urls: The same resource at each location, preferred first.
         byte_range: Range within the resource, if any.
+        key: HLS key the init segment is encrypted with (the ``EXT-X-KEY`` in force at the
+            ``EXT-X-MAP``), if any.
     """
 
     urls: tuple[str, ...]
     byte_range: ByteRange | None = None
+    key: HlsKey | None = None
 
     @property
     def url(self) -> str:
