@@ -79,6 +79,7 @@ class Player:
         self._session: PlaybackSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._audio_language: str | None = None
+        self._timeline: list[dict[str, Any]] = []
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -129,6 +130,28 @@ class Player:
     def _emit(self, event: Event) -> None:
         self._stats.on_event(event)
         self._hub.emit(event)
+        self._sample(event.at_s)
+
+    def _sample(self, at_s: float) -> None:
+        session = self._session
+        if session is None or len(self._timeline) >= self.config.playback.max_event_backlog:
+            return
+        video = session.video()
+        bitrate = video.representation().bandwidth_bps if video and video.current is not None else 0
+        self._timeline.append(
+            {
+                "at_s": at_s,
+                "position_s": session.position_s,
+                "buffer_s": self.buffer_s,
+                "bitrate_bps": bitrate,
+                "estimate_bps": self._stats.estimated_bandwidth_bps,
+                "state": session.state.value,
+            }
+        )
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """Samples of position, buffer, video bitrate and bandwidth estimate at every event."""
+        return list(self._timeline)
 
     def _parts(self) -> SessionParts:
         return SessionParts(
@@ -140,6 +163,7 @@ class Player:
             processor=self.processor,
             hub=self._hub,
             stats=self._stats,
+            emit=self._emit,
         )
 
     async def _fetch_presentation(self, url: str) -> Presentation:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -73,6 +74,7 @@ class SessionParts:
         processor: Decryption (or pass-through).
         hub: Event delivery.
         stats: Figures.
+        emit: Where events go (stats, hub and sampling); ``None`` uses stats and hub.
     """
 
     config: PlayerConfig
@@ -83,6 +85,7 @@ class SessionParts:
     processor: MediaProcessor
     hub: EventHub
     stats: StatsCollector
+    emit: Callable[[Event], None] | None = None
 
 
 class PlaybackSession:
@@ -117,6 +120,9 @@ class PlaybackSession:
         return self.playhead.position_s
 
     def _emit(self, event: Event) -> None:
+        if self.parts.emit is not None:
+            self.parts.emit(event)
+            return
         self.parts.stats.on_event(event)
         self.parts.hub.emit(event)
 

@@ -1,0 +1,147 @@
+"""QA reports: the JSON report, the JUnit pass/fail file, and the plot."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Thresholds", "build_report", "check_thresholds", "write_junit", "write_plot"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Thresholds:
+    """Pass/fail limits for a QA run; ``None`` skips a check.
+
+    Attributes:
+        max_startup_s: Longest acceptable ``load()`` to first frame, seconds.
+        max_rebuffer_ratio: Largest acceptable share of time spent stalled.
+        max_decode_errors: Most decoder errors allowed (0 by default).
+        require_end: Playback must reach the end (VOD) without a fatal error.
+    """
+
+    max_startup_s: float | None = None
+    max_rebuffer_ratio: float | None = None
+    max_decode_errors: int | None = 0
+    require_end: bool = True
+
+
+def build_report(
+    *,
+    url: str,
+    final_state: str,
+    stats: dict[str, Any],
+    events: list[dict[str, Any]],
+    timeline: list[dict[str, Any]],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Assemble the JSON report: every stat at top level, then the logs.
+
+    The stat keys are those of ``Player.stats()`` (``startup_s``, ``rebuffer_ratio``,
+    ``stall_count``, ``switch_count``, ``mean_bitrate_bps``, ``frames_decoded``,
+    ``decode_errors``, ``license_latency_s``, ``bytes_by_edge``...).
+    """
+    report: dict[str, Any] = {"url": url, "final_state": final_state}
+    report.update(stats)
+    report["events"] = events
+    report["timeline"] = timeline
+    if extra:
+        report.update(extra)
+    return report
+
+
+def check_thresholds(report: dict[str, Any], limits: Thresholds) -> list[tuple[str, str | None]]:
+    """Evaluate each check: a list of ``(name, failure message or None)``."""
+    checks: list[tuple[str, str | None]] = []
+    startup = report.get("startup_s")
+    if limits.max_startup_s is not None:
+        ok = startup is not None and startup <= limits.max_startup_s
+        checks.append(
+            ("startup_time", None if ok else f"startup {startup} s > {limits.max_startup_s} s")
+        )
+    if limits.max_rebuffer_ratio is not None:
+        ratio = float(report.get("rebuffer_ratio", 0.0))
+        ok = ratio <= limits.max_rebuffer_ratio
+        checks.append(
+            (
+                "rebuffer_ratio",
+                None if ok else f"rebuffer ratio {ratio:.4f} > {limits.max_rebuffer_ratio}",
+            )
+        )
+    if limits.max_decode_errors is not None:
+        errors = int(report.get("decode_errors", 0))
+        ok = errors <= limits.max_decode_errors
+        checks.append(
+            (
+                "decode_errors",
+                None if ok else f"{errors} decode errors > {limits.max_decode_errors}",
+            )
+        )
+    if limits.require_end:
+        state = report.get("final_state")
+        checks.append(("playback_completed", None if state == "ended" else f"final state {state}"))
+    fatal = [
+        e for e in report.get("events", []) if e.get("type") == "ErrorOccurred" and e.get("fatal")
+    ]
+    checks.append(
+        (
+            "no_fatal_error",
+            None if not fatal else f"{fatal[0].get('code')}: {fatal[0].get('message')}",
+        )
+    )
+    return checks
+
+
+def write_junit(path: Path, report: dict[str, Any], checks: list[tuple[str, str | None]]) -> None:
+    """Write a JUnit XML file with one test case per check."""
+    failures = sum(1 for _, failure in checks if failure)
+    suite = ET.Element(
+        "testsuite",
+        name="playback",
+        tests=str(len(checks)),
+        failures=str(failures),
+        errors="0",
+        time=f"{float(report.get('time_played_s', 0.0)):.3f}",
+    )
+    ET.SubElement(
+        ET.SubElement(suite, "properties"), "property", name="url", value=str(report.get("url"))
+    )
+    for name, failure in checks:
+        case = ET.SubElement(suite, "testcase", classname="player.qa", name=name)
+        if failure:
+            ET.SubElement(case, "failure", message=failure).text = failure
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def write_plot(path: Path, report: dict[str, Any]) -> None:
+    """Draw video bitrate, buffer level and bandwidth estimate over session time (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    samples = report.get("timeline", [])
+    t = [s["at_s"] - samples[0]["at_s"] for s in samples] if samples else []
+    fig, axes = plt.subplots(3, 1, figsize=(9, 7), sharex=True)
+    axes[0].step(t, [s["bitrate_bps"] / 1e6 for s in samples], where="post", label="video bitrate")
+    axes[0].set_ylabel("Mbit/s")
+    axes[0].set_title(f"{report.get('url', '')}")
+    axes[1].plot(t, [s["buffer_s"] for s in samples], color="tab:green")
+    axes[1].set_ylabel("buffer (s)")
+    axes[2].plot(t, [s["estimate_bps"] / 1e6 for s in samples], color="tab:orange")
+    axes[2].set_ylabel("estimate (Mbit/s)")
+    axes[2].set_xlabel("session time (s)")
+    for event in report.get("events", []):
+        if event.get("type") in ("EdgeFailedOver", "BufferingStarted") and samples:
+            for ax in axes:
+                ax.axvline(event["at_s"] - samples[0]["at_s"], color="red", alpha=0.4, lw=1)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def dump_json(path: Path, report: dict[str, Any]) -> None:
+    """Write the report as indented JSON."""
+    path.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
