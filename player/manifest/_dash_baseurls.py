@@ -20,6 +20,9 @@ __all__: list[str] = []
 
 _DVB_DEFAULT_PRIORITY = 1
 """DVB-DASH (ETSI TS 103 285) default ``dvb:priority`` when another BaseURL declares one."""
+MAX_LOCATIONS = 16
+"""Most locations kept per representation, least preferred dropped. Real MPDs name a few
+CDNs, and every location multiplies each segment's URLs (a memory bound for hostile MPDs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +79,13 @@ def _or(value: int | None, default: int | None) -> int | None:
 def to_locations(bases: tuple[Base, ...]) -> tuple[Location, ...]:
     """Turn base URLs into ``Location``s, most preferred (lowest priority) first.
 
-    Without any ``dvb:priority`` the manifest order is the priority (0, 1, 2...).
+    Without any ``dvb:priority`` the manifest order is the priority (0, 1, 2...). At most
+    ``MAX_LOCATIONS`` are kept.
     """
     if all(b.priority is None for b in bases):
         return tuple(
             Location(b.url, service_location=b.service_location, priority=i, weight=b.weight or 1)
-            for i, b in enumerate(bases)
+            for i, b in enumerate(bases[:MAX_LOCATIONS])
         )
     locations = [
         Location(
@@ -92,4 +96,4 @@ def to_locations(bases: tuple[Base, ...]) -> tuple[Location, ...]:
         )
         for b in bases
     ]
-    return tuple(sorted(locations, key=lambda loc: loc.priority))
+    return tuple(sorted(locations, key=lambda loc: loc.priority)[:MAX_LOCATIONS])

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 from player.config import ManifestConfig
+from player.errors import ManifestParseError
 from player.manifest._dash_baseurls import Base, child_bases, to_locations
 from player.manifest._dash_protection import parse_protections
 from player.manifest._dash_segments import (
@@ -39,6 +40,9 @@ __all__: list[str] = []
 _KINDS = ("SegmentTemplate", "SegmentList", "SegmentBase")
 _KIND_NAMES = {"SegmentTemplate": "template", "SegmentList": "list", "SegmentBase": "base"}
 _CHANNEL_SCHEME_23003 = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011"
+MAX_URL_CHARS = 8192
+"""Longest segment URL template accepted: RFC 9110 asks servers for at least 8000 octets and
+common servers refuse more. A template's URL is copied into every segment (a memory bound)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +271,7 @@ def _segments(
                 tuple(resolve_url(b, pattern, manifest_url=url).format(n=0, t=0) for b in bases)
             )
         pattern = template_pattern(info.media, rep_id=rep_id, bandwidth=bandwidth, url=url)
-        media = tuple(resolve_url(b, pattern, manifest_url=url) for b in bases)
+        media = tuple(_short(resolve_url(b, pattern, manifest_url=url), url=url) for b in bases)
         segs = template_segments(
             info, media=media, init=init, timing=timing, url=url, config=config
         )
@@ -293,6 +297,17 @@ def _segments(
         )
         return None, init, index
     return (_whole_resource(bases, init, timing),), init, None
+
+
+def _short(pattern: str, *, url: str) -> str:
+    """Refuse a media URL template longer than ``MAX_URL_CHARS`` (it is copied per segment)."""
+    if len(pattern) > MAX_URL_CHARS:
+        raise ManifestParseError(
+            f"{url}: segment URL template of {len(pattern)} characters is too long",
+            url=url,
+            detail="url too long",
+        )
+    return pattern
 
 
 def _list_init(info: SegmentInfo, *, bases: tuple[str, ...], url: str) -> InitSegment | None:

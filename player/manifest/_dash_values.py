@@ -36,6 +36,8 @@ _DURATION_UNITS_S = {
 _RANGE = re.compile(r"\s*(\d{1,20})\s*-\s*(\d{1,20})\s*")
 _UNSIGNED_LONG_MAX = 2**64
 _FRACTION_DIGITS = 6
+_MAX_TIME_TEXT = 64
+"""Longest duration or date text read; real ones have under 40 characters (bounds regex work)."""
 
 
 def bad_value(url: str, element: str, name: str, value: str, why: str) -> ManifestParseError:
@@ -148,6 +150,8 @@ def parse_duration(text: str) -> float | None:
     Returns:
         Seconds, or ``None`` if the text is not a finite, non-negative duration.
     """
+    if len(text) > _MAX_TIME_TEXT:
+        return None
     match = _DURATION.fullmatch(text.strip())
     if match is None or text.strip() in ("P", "PT") or text.strip().endswith("T"):
         number = _to_float(text)
@@ -184,6 +188,8 @@ def parse_datetime(text: str) -> float | None:
     60.5
     """
     text = text.strip()
+    if len(text) > _MAX_TIME_TEXT:
+        return None
     head, dot, tail = text.partition(".")
     if dot:  # more than microsecond precision: keep six digits, keep any zone suffix
         digits = len(tail) - len(tail.lstrip("0123456789"))

@@ -441,3 +441,33 @@ def test_apply_segment_index_needs_an_index() -> None:
     rep = only_rep(parse_dash(mpd(video('<SegmentTemplate duration="5" media="x"/>')), url=URL))
     with pytest.raises(ManifestError):
         apply_segment_index(rep, sidx_box([(10, 10)]), url=URL)
+
+
+# --- memory bounds ---------------------------------------------------------------------------
+
+
+def test_overlong_url_template_is_refused() -> None:
+    tpl = f'<SegmentTemplate duration="1" media="{"x" * 9000}$Number$"/>'
+    with pytest.raises(ManifestParseError) as info:
+        parse_dash(mpd(video(tpl)), url=URL)
+    assert info.value.detail == "url too long"
+
+
+def test_locations_are_capped_and_preferred_first() -> None:
+    bases = "".join(
+        f'<BaseURL dvb:priority="{40 - i}" xmlns:dvb="urn:dvb:dash">https://c{i}.example/</BaseURL>'
+        for i in range(40)
+    )
+    rep = only_rep(
+        parse_dash(mpd(bases + video('<SegmentTemplate duration="10" media="s"/>')), url=URL)
+    )
+    assert len(rep.locations) == 16
+    assert rep.locations[0].url == "https://c39.example/" and rep.locations[0].priority == 1
+    assert rep.segments is not None and len(rep.segments[0].urls) == 16
+
+
+def test_overlong_duration_text_is_refused_quickly() -> None:
+    started = time.perf_counter()
+    with pytest.raises(ManifestParseError):
+        parse_dash(mpd(video(""), attrs=f'mediaPresentationDuration="P{"1" * 2_000_000}"'), url=URL)
+    assert time.perf_counter() - started < 1.0
