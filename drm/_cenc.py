@@ -24,10 +24,10 @@ KeyLookup = Callable[[str], bytes]
 _BLOCK = 16
 
 
-def _ranges(sample: FragmentSample) -> list[tuple[int, int]]:
+def _ranges(sample: FragmentSample, shift: int) -> list[tuple[int, int]]:
     if sample.subsamples is None:
-        return [(sample.offset, sample.size)]
-    out, pos = [], sample.offset
+        return [(sample.offset - shift, sample.size)]
+    out, pos = [], sample.offset - shift
     for clear, protected in sample.subsamples:
         pos += clear
         if protected:
@@ -37,18 +37,24 @@ def _ranges(sample: FragmentSample) -> list[tuple[int, int]]:
 
 
 def _decrypt_ctr_samples(
-    src: memoryview, dst: memoryview, samples: Sequence[FragmentSample], key: bytes
+    src: memoryview,
+    dst: memoryview,
+    samples: Sequence[FragmentSample],
+    key: bytes,
+    shifts: tuple[int, int],
 ) -> None:
+    read_shift, write_shift = shifts
     for sample in samples:
         if sample.iv is None:
             raise DecryptionError("cenc sample without an IV")
         cipher = AES.new(key, AES.MODE_CTR, nonce=b"", initial_value=sample.iv)
-        for start, length in _ranges(sample):
-            cipher.decrypt(src[start : start + length], output=dst[start : start + length])
+        for start, length in _ranges(sample, 0):
+            at, to = start - read_shift, start - write_shift
+            cipher.decrypt(src[at : at + length], output=dst[to : to + length])
 
 
 def _block_layout(
-    samples: Sequence[FragmentSample], enc: TrackEncryption
+    samples: Sequence[FragmentSample], enc: TrackEncryption, shift: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Return per range: start offset, encrypted block count, sample index; and IVs."""
     starts: list[int] = []
@@ -62,7 +68,7 @@ def _block_layout(
         if iv is None:
             raise DecryptionError(f"{enc.scheme} sample without an IV")
         ivs.append(iv)
-        for start, length in _ranges(sample):
+        for start, length in _ranges(sample, shift):
             full = length // _BLOCK
             starts.append(start)
             counts.append((full // period) * crypt + min(full % period, crypt))
@@ -76,9 +82,9 @@ def _block_layout(
 
 
 def _decrypt_block_samples(
-    out: bytearray, samples: Sequence[FragmentSample], enc: TrackEncryption, key: bytes
+    out: bytearray, samples: Sequence[FragmentSample], enc: TrackEncryption, key: bytes, shift: int
 ) -> None:
-    starts, counts, owners, ivs = _block_layout(samples, enc)
+    starts, counts, owners, ivs = _block_layout(samples, enc, shift)
     total = int(counts.sum())
     if total == 0:
         return
@@ -119,18 +125,23 @@ def _decrypt_block_samples(
 
 
 def decrypt_samples(
-    data: bytes | bytearray | memoryview,
-    out: bytearray,
+    buf: bytearray,
     samples: Sequence[FragmentSample],
     keys: KeyLookup,
+    *,
+    shift: int = 0,
+    source: bytes | None = None,
 ) -> int:
-    """Decrypt the protected samples of ``data`` into ``out`` (same layout, same size).
+    """Decrypt protected samples into ``buf``.
 
     Args:
-        data: The encrypted segment.
-        out: A writable copy of ``data`` that receives clear sample bytes.
+        buf: Receives the clear bytes; block schemes are decrypted in place in it.
         samples: Samples from :func:`drm.iter_fragment_samples`.
         keys: Returns the 16-byte key for a key id; raises ``KeyNotFound``.
+        shift: Subtracted from every sample offset to address ``buf`` (the bytes removed
+            before the samples when ``buf`` is a rewritten copy of the parsed segment).
+        source: Where ``cenc`` ciphertext is read (at the unshifted offsets); ``buf`` when
+            ``None``.
 
     Returns:
         The number of samples that were decrypted.
@@ -139,24 +150,24 @@ def decrypt_samples(
         KeyNotFound: A needed key is missing.
         DecryptionError: The encryption info is inconsistent.
     """
-    groups: dict[tuple[int, str], list[FragmentSample]] = {}
-    encs: dict[tuple[int, str], TrackEncryption] = {}
+    groups: dict[int, list[FragmentSample]] = {}
+    encs: dict[int, TrackEncryption] = {}
     for sample in samples:
         enc = sample.encryption
         if enc is None or not enc.is_protected:
             continue
-        group = (id(enc), enc.default_kid)
-        groups.setdefault(group, []).append(sample)
-        encs[group] = enc
-    src = memoryview(data)
-    dst = memoryview(out)
+        groups.setdefault(id(enc), []).append(sample)
+        encs[id(enc)] = enc
+    view = memoryview(buf)
+    src = view if source is None else memoryview(source)
+    ctr_shifts = (shift if source is None else 0, shift)
     done = 0
     for group, members in groups.items():
         enc = encs[group]
         key = keys(enc.default_kid)
         if enc.scheme == "cenc":
-            _decrypt_ctr_samples(src, dst, members, key)
+            _decrypt_ctr_samples(src, view, members, key, ctr_shifts)
         else:
-            _decrypt_block_samples(out, members, enc, key)
+            _decrypt_block_samples(buf, members, enc, key, shift)
         done += len(members)
     return done

@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args: argparse.Namespace) -> bytes:
+def _run(args: argparse.Namespace) -> bytes | bytearray:
     data = args.input.read_bytes()
     if args.command == "package":
         kid, key = args.key

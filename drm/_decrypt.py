@@ -8,14 +8,15 @@ moved: ``trun`` data offsets, ``tfhd`` base offsets and ``sidx`` references.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from drm._boxes import Box, BoxNode, iter_boxes, read_box_tree
 from drm._cenc import decrypt_samples
 from drm._keys import KeySource, key_lookup
-from drm._mp4 import InitInfo, iter_fragment_samples, parse_init
+from drm._mp4 import FragmentSample, InitInfo, iter_fragment_samples, parse_init
 from drm.errors import BoxError, DecryptionError
 
 __all__ = ["CencDecryptor", "clear_init_segment", "decrypt_mp4"]
@@ -60,14 +61,17 @@ def _clear_moof(moof: BoxNode) -> None:
         ]
 
 
-@dataclass(slots=True)
 class _Shifts:
-    """Old top-level box end -> bytes removed from that box."""
+    """Maps old offsets to new ones: ``table`` holds (old end of a top-level box, bytes removed)."""
 
-    table: list[tuple[int, int]]
+    def __init__(self, table: list[tuple[int, int]]) -> None:
+        self.table = sorted(table)
+        self._ends = [end for end, _ in self.table]
+        self._removed = list(itertools.accumulate(delta for _, delta in self.table))
 
     def new_pos(self, old: int) -> int:
-        return old - sum(delta for end, delta in self.table if end <= old)
+        index = bisect.bisect_right(self._ends, old)
+        return old - (self._removed[index - 1] if index else 0)
 
 
 def _patch_traf(traf: BoxNode, moof_start: int, shifts: _Shifts) -> None:
@@ -116,8 +120,8 @@ def _patch_sidx(data: bytes, box: Box, shifts: _Shifts) -> bytes:
     return bytes(raw)
 
 
-def _rewrite(data: bytes, clear: bytearray) -> bytes:
-    """Remove protection boxes from ``clear`` (a decrypted copy of ``data``)."""
+def _rewrite(data: bytes) -> tuple[bytearray, _Shifts]:
+    """Copy ``data`` once without protection boxes; return the copy and the offset map."""
     boxes = list(iter_boxes(data))
     trees: dict[int, BoxNode] = {}
     table: list[tuple[int, int]] = []
@@ -130,8 +134,8 @@ def _rewrite(data: bytes, clear: bytearray) -> bytes:
             trees[box.start] = tree
             table.append((box.end, box.size - len(tree.serialize())))
     shifts = _Shifts([(end, delta) for end, delta in table if delta])
-    parts: list[bytes | bytearray | memoryview] = []
-    view = memoryview(clear)
+    parts: list[tuple[int, bytes | memoryview]] = []
+    view = memoryview(data)
     for box in boxes:
         if box.type == "pssh":
             continue
@@ -140,12 +144,12 @@ def _rewrite(data: bytes, clear: bytearray) -> bytes:
             if box.type == "moof":
                 for traf in tree.all("traf"):
                     _patch_traf(traf, box.start, shifts)
-            parts.append(tree.serialize())
+            parts.append((-1, tree.serialize()))
         elif box.type == "sidx" and shifts.table:
-            parts.append(_patch_sidx(data, box, shifts))
+            parts.append((-1, _patch_sidx(data, box, shifts)))
         else:
-            parts.append(view[box.start : box.end])
-    return b"".join(parts)
+            parts.append((box.start, view[box.start : box.end]))
+    return bytearray().join(part for _, part in parts), shifts
 
 
 def clear_init_segment(init: bytes) -> bytes:
@@ -160,14 +164,24 @@ def clear_init_segment(init: bytes) -> bytes:
     Raises:
         BoxError: The init segment is malformed.
     """
-    return _rewrite(init, bytearray(init))
+    return bytes(_rewrite(bytes(init))[0])
 
 
-def _decrypt(data: bytes, info: InitInfo, lookup: Callable[[str], bytes]) -> bytes:
-    clear = bytearray(data)
-    for _, samples in iter_fragment_samples(data, info):
-        decrypt_samples(data, clear, samples, lookup)
-    return _rewrite(data, clear)
+def _decrypt(data: bytes, info: InitInfo, lookup: Callable[[str], bytes]) -> bytearray:
+    """Parse, copy once without protection boxes, then decrypt into the copy.
+
+    ``cenc`` samples are read from ``data`` and written into the copy by AES-CTR; block
+    schemes are decrypted in place in the copy.
+    """
+    fragments = [samples for _, samples in iter_fragment_samples(data, info) if samples]
+    out, shifts = _rewrite(data)
+    for samples in fragments:
+        by_shift: dict[int, list[FragmentSample]] = {}
+        for sample in samples:
+            by_shift.setdefault(sample.offset - shifts.new_pos(sample.offset), []).append(sample)
+        for shift, group in by_shift.items():
+            decrypt_samples(out, group, lookup, shift=shift, source=data)
+    return out
 
 
 class CencDecryptor:
@@ -206,14 +220,14 @@ class CencDecryptor:
         """Return the clear init segment to hand to a decoder."""
         return clear_init_segment(self._init)
 
-    def decrypt_segment(self, segment: bytes) -> bytes:
+    def decrypt_segment(self, segment: bytes) -> bytearray:
         """Decrypt one media segment (``moof`` + ``mdat``; ``styp``/``sidx`` kept).
 
         Args:
             segment: The encrypted segment.
 
         Returns:
-            The clear segment.
+            The clear segment (a new buffer, built with a single copy).
 
         Raises:
             KeyNotFound: A needed key is missing (the message names the KID).
@@ -223,7 +237,7 @@ class CencDecryptor:
         return _decrypt(bytes(segment), self._info, self._lookup)
 
 
-def decrypt_mp4(data: bytes, keys: KeySource, *, init: bytes | None = None) -> bytes:
+def decrypt_mp4(data: bytes, keys: KeySource, *, init: bytes | None = None) -> bytearray:
     """Decrypt a whole fragmented MP4 file, an init segment, or a media segment.
 
     Args:
