@@ -512,3 +512,48 @@ def test_shaka_live_multi_period() -> None:
 
 def test_static_presentation_has_no_refresh() -> None:
     assert parse("shaka__dash-clearkey__dash.mpd").next_refresh_at(0.0) is None
+
+
+def test_live_known_duration_segments_leave_the_window() -> None:
+    ast = epoch("2024-01-01T00:01:00")
+    name = "androidx-media__sample_mpd_live_known_duration_ended.mpd"
+    assert [len(r.segments or ()) for r in reps(parse(name, now=ast + 5))] == [1]
+    (rep,) = reps(parse(name, now=ast + 9))
+    assert rep.segments is not None
+    assert [(s.url, s.available_until) for s in rep.segments] == [
+        ("https://cdn.example.com/live/video_0.m4s", ast + 4 + 16),
+        ("https://cdn.example.com/live/video_4000.m4s", ast + 8 + 16),
+    ]
+    assert reps(parse(name, now=ast + 120))[0].segments == ()
+    assert parse(name, now=ast + 9).periods[0].duration_s == 10.0
+
+
+def test_service_description_live_with_period_start() -> None:
+    p = parse("shaka__3675__dash_0.mpd")  # at publishTime the first segment is not out yet
+    assert reps(p)[0].segments == ()
+    ast = p.live.availability_start
+    assert ast == pytest.approx(epoch("2021-10-28T07:36:27.755"))
+    (rep,) = reps(parse("shaka__3675__dash_0.mpd", now=ast + 12.5))
+    assert rep.segments is not None
+    assert [s.url for s in rep.segments] == ["https://cdn.example.com/live/chunk-stream0-00001.m4s"]
+    assert rep.segments[0].start_s == 10.0 and rep.segments[0].available_from == ast + 12
+
+
+def test_relative_location_is_resolved() -> None:
+    p = parse("androidx-media__sample_mpd_multiple_locations_relative.mpd", now=1778760100.0)
+    assert p.location == "https://cdn.example.com/live/location1/manifest.mpd"
+    assert p.live.minimum_update_period_s == 1.0
+    assert p.next_refresh_at(1778760100.0) == 1778760101.0
+
+
+def test_event_message_mpd_audio_timeline_at_publish_time() -> None:
+    p = parse("mpegdash__with_event_message_data.mpd")
+    (track,) = p.periods[0].tracks
+    assert (track.type, track.language, track.is_default) == (TrackType.AUDIO, "en", True)
+    (rep,) = track.representations
+    assert (rep.audio_sampling_rate, rep.audio_channels) == (48000, 2)
+    assert rep.segments is not None and len(rep.segments) == 12
+    assert rep.segments[0].url == (
+        "https://cdn.example.com/live/audio_128000_en=128000-74511434605440.dash"
+    )
+    assert rep.segments[0].available_until is None  # no timeShiftBufferDepth
