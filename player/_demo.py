@@ -1,0 +1,171 @@
+"""The one-command demo: the whole lab, encrypted content, a failover and a throttle.
+
+``run_demo`` builds a ClearKey-encrypted ladder with PyAV, starts two CDN edges and an
+origin (HTTP/3 and HTTP/1.1-2), a license server and a network emulator in front of the
+primary edge, then plays the stream headless with decoding. Part way through it
+throttles the emulator (the ABR steps down), then kills the primary edge (the transport
+fails over), and it returns the QA report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from drm import DrmConfig, LicenseServerApp, package_mp4
+from player._cli_play import play_to_report
+from player._player import Player
+from player.config import PlaybackConfig, PlayerConfig
+from player.events import Event
+from player.lab import ContentSpec, generate_content
+from transport import TransportConfig
+from transport.lab import LabCdn, LabServer, NetworkEmulator, TestCA
+
+__all__ = ["DemoPlan", "run_demo"]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
+class DemoPlan:
+    """What the demo does and when.
+
+    Times are media positions of the download frontier (how far the buffer reaches), so
+    each change hits the downloads it is meant to, whatever the clock.
+
+    Attributes:
+        duration_s: Clip length.
+        stream_format: ``dash`` or ``hls``.
+        scheme: ``cenc`` or ``cbcs``.
+        throttle_from_s: Frontier where the network is throttled.
+        throttle_to_s: Frontier where the throttle ends.
+        throttle_bps: Rate while throttled (below the top rungs, above the lowest).
+        kill_edge_at_s: Frontier where the primary edge dies.
+        buffering_goal_s: Buffer goal; above the ABR's up-switch minimum, short enough
+            that network changes show up within the clip.
+        virtual_clock: Play as fast as downloads allow.
+    """
+
+    duration_s: int = 60
+    stream_format: str = "dash"
+    scheme: str = "cenc"
+    throttle_from_s: float = 24.0
+    throttle_to_s: float = 40.0
+    throttle_bps: float = 1_000_000.0
+    kill_edge_at_s: float = 46.0
+    buffering_goal_s: float = 16.0
+    virtual_clock: bool = True
+
+
+class _Script:
+    """Fires the plan's network changes as the playhead passes their positions."""
+
+    def __init__(self, plan: DemoPlan, emulator: Any, kill_primary: Callable[[], object]) -> None:
+        self._plan = plan
+        self._emulator = emulator
+        self._kill = kill_primary
+        self.log: list[dict[str, Any]] = []
+        self._done: set[str] = set()
+
+    def __call__(self, player: Player, event: Event) -> None:
+        position = player.position_s + player.buffer_s
+        plan = self._plan
+        if position >= plan.throttle_from_s and "throttle" not in self._done:
+            self._emulator.set_rate(plan.throttle_bps)
+            self._mark("throttle", event.at_s, position, rate_bps=plan.throttle_bps)
+        if position >= plan.throttle_to_s and "unthrottle" not in self._done:
+            self._emulator.set_rate(None)
+            self._mark("unthrottle", event.at_s, position)
+        if position >= plan.kill_edge_at_s and "kill" not in self._done:
+            self._kill()
+            self._mark("kill_primary_edge", event.at_s, position)
+
+    def _mark(self, action: str, at_s: float, frontier_s: float, **extra: Any) -> None:
+        self._done.add(action.split("_")[0] if action.startswith("kill") else action)
+        self.log.append({"action": action, "at_s": at_s, "frontier_s": frontier_s, **extra})
+
+
+async def run_demo(plan: DemoPlan = DemoPlan(), *, workdir: Path | None = None) -> dict[str, Any]:
+    """Build the lab, play through it, and return the report (``play --report`` format).
+
+    Args:
+        plan: What to do and when.
+        workdir: Where to put content and certificates (a temporary folder by default).
+
+    Returns:
+        The QA report, with ``demo`` describing the lab and the scripted actions.
+    """
+    with tempfile.TemporaryDirectory(prefix="streamsdk-demo-") as tmp:
+        root = Path(workdir) if workdir is not None else Path(tmp)
+        return await _run(plan, root)
+
+
+async def _run(plan: DemoPlan, root: Path) -> dict[str, Any]:
+    kid, key = secrets.token_hex(16), secrets.token_bytes(16)
+    token = secrets.token_urlsafe(16)
+    ca = TestCA(root / "ca")
+    license_app = LicenseServerApp({kid: key.hex()}, {token: [kid]})
+    license_server = LabServer(license_app, ca=ca).start_in_thread()  # type: ignore[arg-type]
+    try:
+        license_url = license_server.base_url + "/license"
+        spec = ContentSpec(
+            duration_s=plan.duration_s, scheme=plan.scheme, kid_hex=kid, license_url=license_url
+        )
+        content = generate_content(
+            root / "content",
+            spec,
+            encrypt=lambda data: package_mp4(data, key_id=kid, key=key, scheme=plan.scheme),
+        )
+        cdn = LabCdn(content.root, edges=2, ca=ca).start_in_thread()
+        try:
+            return await _play(plan, cdn, license_url, token, content.dash_path, content.hls_path)
+        finally:
+            cdn.stop()
+    finally:
+        license_server.stop()
+
+
+async def _play(
+    plan: DemoPlan, cdn: Any, license_url: str, token: str, dash_path: str, hls_path: str
+) -> dict[str, Any]:
+    primary = cdn.edges[0]
+    emulator = NetworkEmulator(primary.base_url, duration_s=3600.0).start_in_thread()
+    try:
+        config = PlayerConfig(
+            transport=TransportConfig(ca_file=cdn.ca_file),
+            drm=DrmConfig(license_headers={"Authorization": f"Bearer {token}"}),
+            playback=PlaybackConfig(
+                alternate_origins=(cdn.edges[1].base_url, cdn.origin.base_url),
+                buffering_goal_s=plan.buffering_goal_s,
+            ),
+        )
+        path = dash_path if plan.stream_format == "dash" else hls_path
+
+        def kill_primary() -> None:
+            # The primary path dies as a whole: the edge and the relay in front of it.
+            primary.server.kill()
+            threading.Thread(target=emulator.stop, name="demo-kill-relay", daemon=True).start()
+
+        script = _Script(plan, emulator.emulator, kill_primary)
+        report = await play_to_report(
+            f"{emulator.base_url}/{path}",
+            config,
+            virtual_clock=plan.virtual_clock,
+            on_event=script,
+        )
+    finally:
+        emulator.stop()
+    report["demo"] = {
+        "plan": dataclasses.asdict(plan),
+        "lab": {
+            "relay_to_primary": emulator.base_url,
+            "edges": [edge.base_url for edge in cdn.edges],
+            "origin": cdn.origin.base_url,
+            "license_url": license_url,
+        },
+        "actions": script.log,
+    }
+    return report
