@@ -1,0 +1,126 @@
+"""Edge cases: aux info through saiz/saio only, whole-segment errors, config checks, threads."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import struct
+
+import pytest
+from Crypto.Cipher import AES
+from drm_helpers import MEDIA, corpus_keys, samples, sha1_of
+
+from drm import (
+    CencDecryptor,
+    DecryptionError,
+    DrmConfig,
+    DrmConfigError,
+    LicenseServerConfig,
+    clear_init_segment,
+    decrypt_hls_segment,
+    decrypt_mp4,
+    hls_iv,
+    iter_boxes,
+    pkcs7_unpad,
+)
+
+ENTRY = next(e for e in corpus_keys()["fmp4_cenc"] if e["set"] == "shaka-player/dash-clearkey")
+FOLDER = MEDIA / "shaka-player" / "dash-clearkey"
+
+
+def test_aux_info_found_through_saio_when_senc_is_absent() -> None:
+    init = (FOLDER / "video-H264-288-400k_init.mp4").read_bytes()
+    segment = bytearray((FOLDER / "video-H264-288-400k_3.m4s").read_bytes())
+    moof = next(b for b in iter_boxes(segment) if b.type == "moof")
+    at = bytes(segment).index(b"senc", moof.start)
+    segment[at : at + 4] = b"free"  # same bytes, but only saiz/saio now point at them
+    clear = decrypt_mp4(bytes(segment), {ENTRY["kid"]: bytes.fromhex(ENTRY["key"])}, init=init)
+    assert sha1_of(samples(clear, clear_init_segment(init))) == ENTRY["decrypted_samples_sha1"]
+
+
+async def test_decryption_runs_in_worker_threads() -> None:
+    init = (FOLDER / "video-H264-288-400k_init.mp4").read_bytes()
+    decryptor = CencDecryptor(init, {ENTRY["kid"]: bytes.fromhex(ENTRY["key"])})
+    segments = [(FOLDER / f"video-H264-288-400k_{i}.m4s").read_bytes() for i in range(1, 6)]
+    threaded = await asyncio.gather(
+        *(asyncio.to_thread(decryptor.decrypt_segment, s) for s in segments)
+    )
+    assert threaded == [decryptor.decrypt_segment(s) for s in segments]
+    assert (
+        sha1_of(samples(bytes(threaded[2]), decryptor.clear_init()))
+        == ENTRY["decrypted_samples_sha1"]
+    )
+
+
+def test_whole_segment_errors() -> None:
+    key, iv = bytes(range(16)), bytes(16)
+    good = AES.new(key, AES.MODE_CBC, iv=iv).encrypt(b"x" * 10 + bytes([6]) * 6)
+    assert decrypt_hls_segment(good, key, iv=iv) == b"x" * 10
+    with pytest.raises(DecryptionError, match="padding"):
+        decrypt_hls_segment(good, bytes(16), iv=iv)
+    with pytest.raises(DecryptionError, match="16-byte key"):
+        decrypt_hls_segment(good, bytes(32), iv=iv)
+    with pytest.raises(DecryptionError, match="no IV"):
+        decrypt_hls_segment(good, key)
+    with pytest.raises(DecryptionError, match="method"):
+        decrypt_hls_segment(good, key, iv=iv, method="SAMPLE-AES")
+    with pytest.raises(DecryptionError, match="multiple of 16"):
+        decrypt_hls_segment(good[:-1], key, iv=iv)
+    with pytest.raises(DecryptionError, match="IV must be 16"):
+        decrypt_hls_segment(good, key, iv=bytes(8))
+    with pytest.raises(DecryptionError):
+        hls_iv(-1)
+    with pytest.raises(DecryptionError):
+        pkcs7_unpad(b"")
+    ctr = AES.new(bytes(32), AES.MODE_CTR, nonce=b"", initial_value=hls_iv(7)).encrypt(b"abc")
+    assert decrypt_hls_segment(ctr, bytes(32), media_sequence=7, method="AES-256-CTR") == b"abc"
+
+
+def test_media_segment_needs_an_init() -> None:
+    segment = (FOLDER / "video-H264-288-400k_1.m4s").read_bytes()
+    with pytest.raises(DecryptionError, match="init"):
+        decrypt_mp4(segment, {})
+    assert hashlib.sha1(segment).hexdigest() != ""
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"license_url": "ftp://x"},
+        {"keys": {"00": "11"}},
+        {"max_license_bytes": 0},
+        {"license_timeout_s": 0.0},
+        {"license_retry_delay_s": -1.0},
+        {"license_attempts": 0},
+        {"max_license_keys": 0},
+        {"license_ttl_s": 0.0},
+    ],
+)
+def test_config_rejects_bad_values(kwargs: dict[str, object]) -> None:
+    with pytest.raises(DrmConfigError):
+        DrmConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_server_config_rejects_bad_limits() -> None:
+    with pytest.raises(DrmConfigError):
+        LicenseServerConfig(max_body_bytes=0)
+    assert LicenseServerConfig().max_kids == 64
+
+
+def test_sidx_references_follow_the_shrunk_moof() -> None:
+    data = (MEDIA / "shaka-packager/cenc/bear-640x360-video.mp4").read_bytes()
+    kid, key = "31323334353637383930313233343536", bytes.fromhex("32333435363738393021323334353637")
+    clear = bytes(decrypt_mp4(data, {kid: key}))
+    sidx = next(b for b in iter_boxes(clear) if b.type == "sidx")
+    version = clear[sidx.payload_start]
+    pos = sidx.payload_start + 12 + (16 if version else 8) - (8 if version else 4)
+    first = int.from_bytes(clear[pos : pos + (8 if version else 4)], "big")
+    pos += 8 if version else 4
+    (count,) = struct.unpack_from(">H", clear, pos + 2)
+    cursor = sidx.end + first
+    moofs = [b for b in iter_boxes(clear) if b.type == "moof"]
+    for i in range(count):
+        (word,) = struct.unpack_from(">I", clear, pos + 4 + 12 * i)
+        assert cursor == moofs[i].start
+        cursor += word & 0x7FFFFFFF
+    assert cursor == len(clear)
