@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,8 @@ class H3Result:
     body: bytes = b""
     ended: bool = False
     error: str | None = None
+    arrivals: list[tuple[float, int]] = field(default_factory=list)
+    """``(time.monotonic(), nbytes)`` of each DATA piece received."""
 
 
 class _H3Client(QuicConnectionProtocol):
@@ -83,6 +86,7 @@ class _H3Client(QuicConnectionProtocol):
                 self._results[sid].headers = headers
             elif isinstance(h3_event, DataReceived):
                 self._chunks[sid].append(h3_event.data)
+                self._results[sid].arrivals.append((time.monotonic(), len(h3_event.data)))
             if getattr(h3_event, "stream_ended", False):
                 self._results[sid].ended = True
                 self._finish(sid)

@@ -4,7 +4,9 @@
 over HTTPS on HTTP/1.1, HTTP/2 and HTTP/3 at one port number; ``LabCdn`` runs CDN edges
 and an origin (``CdnApp`` over a ``DirectoryContent`` or ``MemoryContent``) whose faults are
 switched at run time (``StatusFault``, ``StallFault``, ``DripFault``, ``ResetFault``,
-``TruncateFault``, and ``Edge.kill``).
+``TruncateFault``, and ``Edge.kill``). ``NetworkEmulator`` relays UDP and TCP to an edge,
+shaped to a ``ThroughputTrace`` (``load_sabre_trace``, ``load_cooked_trace``) with delay and
+loss.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from transport.lab._ca import TestCA
 from transport.lab._cdn import Edge, LabCdn, LabCdnThread
 from transport.lab._cdn_app import CdnApp, ConnectionControl, RequestRecord
 from transport.lab._content import Content, DirectoryContent, MemoryContent, Resource
+from transport.lab._emulator import EmulatorStats, EmulatorThread, NetworkEmulator
 from transport.lab._faults import (
     ArmedFault,
     DripFault,
@@ -24,6 +27,12 @@ from transport.lab._faults import (
     TruncateFault,
 )
 from transport.lab._server import AsgiApp, LabServer, LabServerThread
+from transport.lab._traces import (
+    ThroughputTrace,
+    load_cooked_trace,
+    load_sabre_trace,
+    load_trace,
+)
 
 __all__ = [
     "ArmedFault",
@@ -34,6 +43,8 @@ __all__ = [
     "DirectoryContent",
     "DripFault",
     "Edge",
+    "EmulatorStats",
+    "EmulatorThread",
     "Fault",
     "FaultSwitch",
     "LabCdn",
@@ -41,11 +52,16 @@ __all__ = [
     "LabServer",
     "LabServerThread",
     "MemoryContent",
+    "NetworkEmulator",
     "RequestRecord",
     "ResetFault",
     "Resource",
     "StallFault",
     "StatusFault",
     "TestCA",
+    "ThroughputTrace",
     "TruncateFault",
+    "load_cooked_trace",
+    "load_sabre_trace",
+    "load_trace",
 ]

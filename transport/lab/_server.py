@@ -61,7 +61,7 @@ _SO_LINGER_RESET = struct.pack("ii", 1, 0)
 """``SO_LINGER`` on with a zero timeout: closing the socket sends a TCP RST."""
 
 
-def _bind_ports(
+def bind_port_pair(
     host: str, port: int, *, with_udp: bool
 ) -> tuple[socket.socket, socket.socket | None]:
     """Bind a TCP socket (and a UDP socket at the same port number when ``with_udp``)."""
@@ -177,7 +177,7 @@ class LabServer:
         if self._running:
             return
         loop = asyncio.get_running_loop()
-        tcp, udp = _bind_ports(self.host, self.port, with_udp=self.http3)
+        tcp, udp = bind_port_pair(self.host, self.port, with_udp=self.http3)
         self.port = tcp.getsockname()[1]
         self._loop = loop
         config = self._config()
@@ -197,6 +197,8 @@ class LabServer:
                 self._tcp[key] = writer.transport
                 try:
                     await TCPServer(app, loop, config, context, state, reader, writer)
+                except asyncio.CancelledError:
+                    pass  # stopping; asyncio streams would log a cancelled callback task
                 finally:
                     self._tcp.pop(key, None)
 
