@@ -297,10 +297,10 @@ def build_media_playlist(
     )
     if len(segments) > config.max_segments:
         raise parse_error(resolver.manifest_url, "too many segments", detail="too many segments")
-    inits = {seg.init for seg in segments}
+    inits = {id(seg.init): seg.init for seg in segments}  # shared objects: compare identities
     return MediaPlaylist(
         segments=tuple(segments),
-        init=inits.pop() if len(inits) == 1 else None,
+        init=next(iter(inits.values())) if len(inits) == 1 else None,
         pending_parts=pending + _preload_hints(parsed, context),
         keys=tuple(context.all_keys),
         is_live=is_live,

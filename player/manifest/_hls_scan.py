@@ -188,8 +188,14 @@ class _TagHook:
 
     def _extinf(self, line: str, lineno: int, state: dict[str, Any]) -> None:
         duration, _, title = line[8:].partition(",")
+        try:
+            value = float(duration)
+        except ValueError:
+            value = self._number(duration, lineno, "EXTINF")  # "10 tvg-id=..." and the like
+        if not 0.0 <= value < math.inf:
+            value = self._number(duration, lineno, "EXTINF")  # raises
         segment = state.setdefault("segment", {})
-        segment["duration"] = self._number(duration, lineno, "EXTINF")
+        segment["duration"] = value
         segment["title"] = title
         state["expect_segment"] = True
 
