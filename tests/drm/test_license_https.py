@@ -16,11 +16,13 @@ from drm import (
     KeyManager,
     KeyNotFound,
     LicenseError,
+    LicenseFetcher,
     LicenseRequest,
     LicenseResponse,
     LicenseServerApp,
     LicenseServerConfig,
 )
+from transport import HttpClient, HttpStatusError, TransportConfig
 from transport.lab import LabServer, TestCA
 
 KID = "31323334353637383930313233343536"
@@ -82,7 +84,7 @@ async def served(
             yield f"{server.base_url}/license", app, HttpxFetcher(client), wrapper
 
 
-def _manager(token: str, fetcher: HttpxFetcher, **extra: Any) -> KeyManager:
+def _manager(token: str, fetcher: LicenseFetcher, **extra: Any) -> KeyManager:
     config = DrmConfig(license_headers={"Authorization": f"Bearer {token}"}, **extra)
     return KeyManager(config, fetcher=fetcher)
 
@@ -140,3 +142,31 @@ async def test_no_fetcher_and_no_config_key_names_the_kid(served: Any) -> None:
     with pytest.raises(KeyNotFound) as info:
         await KeyManager(DrmConfig()).acquire([KID2], license_url=url)
     assert info.value.key_id == KID2
+
+
+class TransportFetcher:
+    """The fetcher the player builds: the transport's HttpClient (HTTP/3 or HTTP/1.1-2)."""
+
+    def __init__(self, client: HttpClient) -> None:
+        self.client = client
+
+    async def __call__(self, request: LicenseRequest) -> LicenseResponse:
+        try:
+            reply = await self.client.fetch(
+                request.url, method="POST", headers=dict(request.headers), body=request.body
+            )
+        except HttpStatusError as exc:
+            return LicenseResponse(exc.status, b"")
+        return LicenseResponse(reply.status, reply.content, reply.headers, reply.sample.duration_s)
+
+
+async def test_with_the_transport_http_client(served: Any, ca: TestCA) -> None:
+    url, app, _, _ = served
+    async with HttpClient(TransportConfig(ca_file=str(ca.ca_file))) as client:
+        fetcher = TransportFetcher(client)
+        got = await _manager("good", fetcher).acquire([KID2], license_url=url)
+        assert got.keys[KID2].key.hex() == KEY2
+        with pytest.raises(LicenseError) as info:
+            await _manager("nope", fetcher).acquire([KID], license_url=url)
+        assert info.value.status == 401
+    assert app.requests_served == 2
