@@ -150,6 +150,12 @@ class Playhead:
         self.position_s = position_s
         self._since = now
 
+    def position_at(self, *, now: float, limit_s: float) -> float:
+        """Where the playhead will be at ``now`` (not beyond ``limit_s``), without moving it."""
+        if not self.is_running or now <= self._since:
+            return self.position_s
+        return min(max(self.position_s, limit_s), self.position_s + (now - self._since))
+
     def advance(self, *, now: float, limit_s: float) -> tuple[float, float | None]:
         """Move the position to ``now`` but not beyond ``limit_s``.
 

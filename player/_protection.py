@@ -191,7 +191,8 @@ class DrmProcessor:
         decryptor = self._decryptors.get(hashlib.sha1(init, usedforsecurity=False).digest())
         if decryptor is None:
             return data
-        return await asyncio.to_thread(decryptor.decrypt_segment, data)
+        clear = await asyncio.to_thread(decryptor.decrypt_segment, data)
+        return bytes(clear)
 
     async def _hls_key(self, key: HlsKey) -> bytes:
         if key.uri is None:

@@ -12,11 +12,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from abr import AbrState, Controller, DownloadReport, ThroughputEstimator
+from abr import AbandonProgress, AbrState, Controller, DownloadReport, ThroughputEstimator
 from player._buffer import BufferedSegment, Playhead
 from player._clock import Clock
 from player._decode import TrackDecoder
@@ -43,7 +44,7 @@ from player.events import (
     VariantSwitched,
 )
 from player.manifest import Presentation, Representation, Segment
-from transport import AllEdgesFailed, Response
+from transport import AllEdgesFailed, Response, StreamingResponse
 
 __all__: list[str] = []
 
@@ -59,6 +60,21 @@ class Fetcher(Protocol):
     ) -> Response:
         """Fetch one resource with failover across ``urls``."""
         ...
+
+    def stream(
+        self, urls: str | tuple[str, ...], *, byte_range: tuple[int, int] | None = None
+    ) -> AbstractAsyncContextManager[StreamingResponse]:
+        """Open one resource for streaming, with failover across ``urls``."""
+        ...
+
+
+class _Abandoned(Exception):
+    """A video download was abandoned on the controller's advice (private to the session)."""
+
+    def __init__(self, to_index: int, nbytes: int) -> None:
+        super().__init__(f"abandoned for rung {to_index}")
+        self.to_index = to_index
+        self.nbytes = nbytes
 
 
 @dataclass(slots=True)
@@ -396,6 +412,8 @@ class PlaybackSession:
         rep = track.representation()
         try:
             await self._fetch_segment(track, rep, segment)
+        except _Abandoned as abandoned:
+            self._on_abandoned(track, abandoned)
         except AllEdgesFailed as exc:
             if track.kind == "video" and self._exclude_and_retry(track, exc):
                 return
@@ -457,8 +475,12 @@ class PlaybackSession:
         with clock.busy():
             response = await self.parts.http.fetch(urls, byte_range=byte_range)
         sample = response.sample
-        self.parts.estimator.on_sample(sample.nbytes, sample.ttfb_s, sample.duration_s, clock.now())
-        self.parts.stats.estimated_bandwidth_bps = self.parts.estimator.estimate_bps(clock.now())
+        self._feed_estimator(sample.nbytes, sample.ttfb_s, sample.duration_s)
+        self._note_edge(track, response)
+        return response
+
+    def _note_edge(self, track: TrackRuntime, response: Response) -> None:
+        clock = self.parts.clock
         if track.last_edge is not None and response.edge != track.last_edge:
             self._emit(
                 EdgeFailedOver(
@@ -469,7 +491,6 @@ class PlaybackSession:
                 )
             )
         track.last_edge = response.edge
-        return response
 
     def _last_failure_code(self) -> str:
         code = getattr(self.parts.http, "last_failure_code", None)
@@ -501,9 +522,11 @@ class PlaybackSession:
     ) -> None:
         init = await self._ensure_init(track, rep, segment)
         rng = segment.byte_range
-        response = await self._fetch(
-            track, segment.urls, None if rng is None else (rng.first, rng.last)
-        )
+        byte_range = None if rng is None else (rng.first, rng.last)
+        if track.kind == "video" and track.current and hasattr(self.parts.http, "stream"):
+            response = await self._stream_video(track, segment, byte_range)
+        else:
+            response = await self._fetch(track, segment.urls, byte_range)
         clock = self.parts.clock
         self._report_download(track, response)
         init_ref = segment.init or rep.init
@@ -535,6 +558,91 @@ class PlaybackSession:
             )
         )
         self._emit_download(track, rep, segment.number, response, segment.duration_s)
+
+    async def _stream_video(
+        self, track: TrackRuntime, segment: Segment, byte_range: tuple[int, int] | None
+    ) -> Response:
+        """Download a video segment, asking the controller whether to abandon it."""
+        clock = self.parts.clock
+        interval = self.parts.config.playback.abandon_check_interval_s
+        started = last_check = clock.now()
+        chunks: list[bytes] = []
+        with clock.busy():
+            async with self.parts.http.stream(
+                self.locations(segment.urls), byte_range=byte_range
+            ) as body:
+                size = (
+                    body.expected_bytes
+                    or track.representation().bandwidth_bps * segment.duration_s / 8
+                )
+                async for chunk in body:
+                    chunks.append(chunk)
+                    now = clock.now()
+                    if now - last_check < interval:
+                        continue
+                    last_check = now
+                    advice = self._abandon_advice(track, segment, body, size, now - started)
+                    if advice is not None:
+                        self._feed_estimator(body.nbytes, body.ttfb_s, now - started)
+                        raise _Abandoned(advice, body.nbytes)
+                response = body.to_response(b"".join(chunks))
+        self._feed_estimator(
+            response.sample.nbytes, response.sample.ttfb_s, response.sample.duration_s
+        )
+        self._note_edge(track, response)
+        return response
+
+    def _abandon_advice(
+        self,
+        track: TrackRuntime,
+        segment: Segment,
+        body: StreamingResponse,
+        size: float,
+        elapsed_s: float,
+    ) -> int | None:
+        if track.current is None or track.current == 0:
+            return None
+        now = self.parts.clock.now()
+        position = self.playhead.position_at(now=now, limit_s=self._limit())
+        progress = AbandonProgress(
+            now=now,
+            index=track.current,
+            ladder=track.rungs,
+            size_bytes=float(size),
+            downloaded_bytes=float(body.nbytes),
+            elapsed_s=elapsed_s,
+            ttfb_s=body.ttfb_s,
+            buffer_s=max(0.0, track.buffer.buffered_end(self.position_s) - position),
+            latency_s=self.parts.estimator.estimate_latency_s(now),
+            segment_duration_s=segment.duration_s,
+        )
+        decision = self.parts.controller.decide_abandon(progress)
+        if decision is None or decision.index >= track.current:
+            return None
+        return decision.index
+
+    def _on_abandoned(self, track: TrackRuntime, abandoned: _Abandoned) -> None:
+        now = self.parts.clock.now()
+        assert track.current is not None
+        self.parts.controller.on_download(
+            DownloadReport(
+                now=now,
+                index=track.current,
+                nbytes=float(abandoned.nbytes),
+                ttfb_s=0.0,
+                duration_s=0.0,
+                buffer_s=track.buffer.level_s(self.position_s),
+                is_abandoned=True,
+                abandon_to=abandoned.to_index,
+            )
+        )
+        self._last_reason = "abandon"
+        self._switch(track, abandoned.to_index, now, reason=SwitchReason.ADAPTIVE)
+
+    def _feed_estimator(self, nbytes: int, ttfb_s: float, duration_s: float) -> None:
+        now = self.parts.clock.now()
+        self.parts.estimator.on_sample(nbytes, ttfb_s, duration_s, now)
+        self.parts.stats.estimated_bandwidth_bps = self.parts.estimator.estimate_bps(now)
 
     def _report_download(self, track: TrackRuntime, response: Response) -> None:
         if track.kind != "video" or track.current is None:
