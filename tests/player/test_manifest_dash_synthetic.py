@@ -471,3 +471,145 @@ def test_overlong_duration_text_is_refused_quickly() -> None:
     with pytest.raises(ManifestParseError):
         parse_dash(mpd(video(""), attrs=f'mediaPresentationDuration="P{"1" * 2_000_000}"'), url=URL)
     assert time.perf_counter() - started < 1.0
+
+
+# --- smaller paths ---------------------------------------------------------------------------
+
+
+def sidx_v1_large(refs: list[tuple[int, int]]) -> bytes:
+    body = struct.pack(">B3xIIQQHH", 1, 1, 48000, 2**40, 0, 0, len(refs))
+    for size, duration in refs:
+        body += struct.pack(">III", size, duration, 0)
+    return struct.pack(">I4sQ", 1, b"sidx", 16 + len(body)) + body
+
+
+def test_sidx_version_1_with_64_bit_box_size() -> None:
+    index = parse_sidx(sidx_v1_large([(10, 48000)]), url=URL)
+    assert index.earliest_presentation_time == 2**40
+    (ref,) = index.references
+    assert ref.duration_s == 1.0 and not ref.starts_with_sap
+    assert ref.byte_range == ByteRange(16 + 12 + 20 + 12, 16 + 12 + 20 + 12 + 9)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        struct.pack(">I4sQ", 1, b"free", 24) + b"\0" * 8,  # 64-bit box skipped, no sidx
+        struct.pack(">I4s", 0, b"free") + b"\0" * 8,  # size 0: to the end
+        struct.pack(">I4s", 1, b"sidx"),  # 64-bit size missing
+        struct.pack(">I4s", 12, b"sidx") + b"\0\0\0\0",  # too short for its header
+        struct.pack(">I4sB3xIIIIHH", 32, b"sidx", 0, 1, 1000, 0, 0, 0, 5),  # 5 refs, none there
+    ],
+)
+def test_more_bad_sidx(data: bytes) -> None:
+    with pytest.raises(ManifestParseError):
+        parse_sidx(data, url=URL)
+
+
+def test_sidx_subsegments_bounded_by_max_segments() -> None:
+    inner = '<BaseURL>v.mp4</BaseURL><SegmentBase indexRange="0-99"/>'
+    rep = only_rep(parse_dash(mpd(video(inner)), url=URL))
+    with pytest.raises(ManifestParseError):
+        apply_segment_index(
+            rep, sidx_box([(10, 10)] * 3), url=URL, config=ManifestConfig(max_segments=2)
+        )
+
+
+def test_segment_list_single_url_spans_the_period() -> None:
+    inner = '<SegmentList timescale="10"><SegmentURL media="all.mp4"/></SegmentList>'
+    rep = only_rep(parse_dash(mpd(video(inner)), url=URL))
+    assert rep.segments is not None
+    assert [(s.url, s.start_s, s.duration_s) for s in rep.segments] == [
+        ("https://cdn.example.com/a/all.mp4", 0.0, 20.0)
+    ]
+
+
+def test_segment_list_without_duration_of_several_urls_is_an_error() -> None:
+    inner = '<SegmentList><SegmentURL media="a"/><SegmentURL media="b"/></SegmentList>'
+    with pytest.raises(ManifestParseError):
+        parse_dash(mpd(video(inner)), url=URL)
+
+
+def test_segment_list_shorter_than_its_timeline() -> None:
+    inner = (
+        '<SegmentList timescale="1"><SegmentTimeline><S d="2" r="4"/></SegmentTimeline>'
+        '<SegmentURL media="a"/><SegmentURL media="b"/></SegmentList>'
+    )
+    assert names(only_rep(parse_dash(mpd(video(inner)), url=URL))) == ["a", "b"]
+
+
+def test_template_without_duration_or_timeline_is_an_error() -> None:
+    with pytest.raises(ManifestParseError):
+        parse_dash(mpd(video('<SegmentTemplate media="$Number$"/>')), url=URL)
+
+
+@pytest.mark.parametrize(
+    ("attrs", "expected"),
+    [
+        ('mimeType="audio/mp4"', "audio"),
+        ('codecs="opus"', "audio"),
+        ('mimeType="application/ttml+xml"', "text"),
+        ('mimeType="application/octet-stream"', "text"),
+        ('contentType="image" mimeType="image/jpeg"', "image"),
+        ("", "video"),
+    ],
+)
+def test_track_type_detection(attrs: str, expected: str) -> None:
+    rep = '<Representation id="r" bandwidth="1"/>'
+    body = f"<Period><AdaptationSet {attrs}>{rep}</AdaptationSet></Period>"
+    assert parse_dash(mpd(body), url=URL).periods[0].tracks[0].type.value == expected
+
+
+def test_value_readers() -> None:
+    tpl = '<SegmentTemplate duration="2" availabilityTimeOffset="INF" media="$Number$.m4s"/>'
+    rep = only_rep(
+        parse_dash(
+            mpd(video(tpl, rep_attrs='id="v" bandwidth="5" frameRate="30000/1001"'), attrs=LIVE),
+            url=URL,
+            now=AST + 10,
+        )
+    )
+    assert rep.frame_rate == pytest.approx(29.97, abs=0.001)
+    assert rep.segments is not None and rep.segments[-1].available_from is None
+    bad_ato = '<SegmentTemplate duration="2" availabilityTimeOffset="soon" media="x"/>'
+    with pytest.raises(ManifestParseError):
+        parse_dash(mpd(video(bad_ato), attrs=LIVE), url=URL, now=AST + 10)
+    for duration in ("P", "PT", "P1DT", "-PT5S", "PT1H2X"):
+        with pytest.raises(ManifestParseError):
+            parse_dash(mpd(video(""), attrs=f'mediaPresentationDuration="{duration}"'), url=URL)
+    p = parse_dash(mpd(video(""), attrs='mediaPresentationDuration="12.5"'), url=URL)
+    assert p.duration_s == 12.5
+    with pytest.raises(ManifestParseError):
+        parse_dash(mpd(video(""), attrs=LIVE.replace("2020-01-01T00:00:00Z", "yesterday")), url=URL)
+
+
+def test_steering_proxy_and_bad_pssh_variants() -> None:
+    body = (
+        '<ContentSteering proxyServerURL="proxy/" queryBeforeStart="maybe">steer</ContentSteering>'
+        + '<Period><AdaptationSet mimeType="video/mp4">'
+        '<ContentProtection schemeIdUri="urn:uuid:not-a-uuid"><pssh> </pssh></ContentProtection>'
+        '<ContentProtection schemeIdUri="urn:uuid:EDEF8BA9-79D6-4ACE-A3C8-27DCD51D21ED">'
+        "<pssh>!!notbase64</pssh><Laurl>lic</Laurl></ContentProtection>"
+        '<Representation id="v" bandwidth="1"/></AdaptationSet></Period>'
+    )
+    p = parse_dash(mpd(body), url=URL)
+    assert p.steering is not None
+    assert p.steering.proxy_server_url == "https://cdn.example.com/a/proxy/"
+    assert p.steering.server_url == "https://cdn.example.com/a/steer"
+    assert p.steering.query_before_start is False
+    odd, widevine = only_rep(p).protections
+    assert (odd.system_id, odd.pssh) == (None, None)
+    assert (widevine.pssh, widevine.license_url) == (None, "https://cdn.example.com/a/lic")
+
+
+def test_too_many_representations() -> None:
+    reps_xml = "".join(f'<Representation id="{i}" bandwidth="1"/>' for i in range(5))
+    body = f'<Period><AdaptationSet mimeType="video/mp4">{reps_xml}</AdaptationSet></Period>'
+    with pytest.raises(ManifestParseError) as info:
+        parse_dash(mpd(body), url=URL, config=ManifestConfig(max_representations=4))
+    assert info.value.detail == "too many representations"
+
+
+def test_unrecoverable_unbound_prefix() -> None:
+    with pytest.raises(ManifestParseError):
+        parse_dash(b"<!-- only a comment --><x:MPD/", url=URL)
