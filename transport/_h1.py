@@ -131,7 +131,7 @@ class H1Client:
         )
         response.ttfb_s = loop.time() - deadline.started_at
         response.status = raw.status_code
-        response.headers = {k.lower(): v for k, v in _joined(raw.headers).items()}
+        response.headers = _joined(raw.headers)
         await response.raise_for_status()
         return response
 
@@ -211,5 +211,6 @@ class H1Client:
 def _joined(headers: httpx.Headers) -> dict[str, str]:
     joined: dict[str, str] = {}
     for name, value in headers.multi_items():
+        name = name.lower()
         joined[name] = f"{joined[name]}, {value}" if name in joined else value
     return joined

@@ -106,6 +106,7 @@ class H3Client:
         self._config = config
         self._conns: dict[str, QuicConn] = {}
         self._tickets: dict[str, SessionTicket] = {}
+        self._retired: set[QuicConn] = set()
         self._lock = asyncio.Lock()
 
     @property
@@ -136,10 +137,18 @@ class H3Client:
             conn = self._conns.get(origin)
             if conn is None or not conn.is_usable:
                 if conn is not None:
-                    conn.close()
+                    self._retire(conn)
                 conn = await self._open(origin, host, port, deadline)
                 self._conns[origin] = conn
         return conn
+
+    def _retire(self, conn: QuicConn) -> None:
+        """Take a connection out of the pool; requests still on it (after GOAWAY) finish."""
+        self._retired = {c for c in self._retired if not c.is_closed}
+        if conn.streams and not conn.is_closed:
+            self._retired.add(conn)
+        else:
+            conn.close()
 
     async def _open(self, origin: str, host: str, port: int, deadline: RequestDeadline) -> QuicConn:
         loop = asyncio.get_running_loop()
@@ -304,9 +313,10 @@ class H3Client:
 
     async def aclose(self) -> None:
         """Close every pooled connection (session tickets are kept)."""
-        for conn in self._conns.values():
+        for conn in [*self._conns.values(), *self._retired]:
             conn.close()
         self._conns.clear()
+        self._retired.clear()
 
     async def __aenter__(self) -> H3Client:
         return self

@@ -49,6 +49,35 @@ class _H3(H3Connection):
         super()._check_control_frame_type(frame_type)
 
 
+def quic_configuration(
+    config: TransportConfig, host: str, ticket: SessionTicket | None
+) -> QuicConfiguration:
+    """Build aioquic's client configuration from ours (TLS always verified unless disabled).
+
+    Args:
+        config: Transport settings.
+        host: Server name for SNI and the certificate check.
+        ticket: Session ticket to resume with, if any.
+
+    Returns:
+        The configuration.
+    """
+    qconf = QuicConfiguration(
+        is_client=True,
+        alpn_protocols=H3_ALPN,
+        server_name=host,
+        max_datagram_size=config.max_datagram_size,
+        idle_timeout=config.quic_idle_timeout_s,
+        max_data=max(config.stream_buffer_bytes * 4, 1 << 20),
+        max_stream_data=max(config.stream_buffer_bytes, 1 << 20),
+        verify_mode=ssl.CERT_REQUIRED if config.verify_tls else ssl.CERT_NONE,
+        session_ticket=ticket if ticket is not None and ticket.is_valid else None,
+    )
+    if config.ca_file is not None:
+        qconf.load_verify_locations(cafile=config.ca_file)
+    return qconf
+
+
 class H3Stream:
     """The receiving side of one request stream: headers, then buffered body chunks."""
 
@@ -162,19 +191,7 @@ class QuicConn:
         self.host = host
         self.buffer_limit = config.stream_buffer_bytes
         self.idle_timeout_s = config.quic_idle_timeout_s
-        qconf = QuicConfiguration(
-            is_client=True,
-            alpn_protocols=H3_ALPN,
-            server_name=host,
-            max_datagram_size=config.max_datagram_size,
-            idle_timeout=config.quic_idle_timeout_s,
-            max_data=max(config.stream_buffer_bytes * 4, 1 << 20),
-            max_stream_data=max(config.stream_buffer_bytes, 1 << 20),
-            verify_mode=ssl.CERT_REQUIRED if config.verify_tls else ssl.CERT_NONE,
-            session_ticket=ticket if ticket is not None and ticket.is_valid else None,
-        )
-        if config.ca_file is not None:
-            qconf.load_verify_locations(cafile=config.ca_file)
+        qconf = quic_configuration(config, host, ticket)
         self.quic = QuicConnection(configuration=qconf, session_ticket_handler=on_ticket)
         self.h3: _H3 | None = None
         self.streams: dict[int, H3Stream] = {}
