@@ -37,8 +37,9 @@ from drm._pssh import (
     normalize_kid,
     parse_pssh,
 )
-from drm._segment import decrypt_hls_segment, hls_iv, pkcs7_unpad
+from drm._segment import decrypt_hls_segment, hls_iv, hls_iv_from_hex, pkcs7_unpad
 from drm._server import LicenseServerApp
+from drm._ts import decrypt_sample_aes_ts
 from drm.config import (
     DrmConfig,
     LicenseServerConfig,
@@ -92,9 +93,11 @@ __all__ = [
     "clear_init_segment",
     "decrypt_hls_segment",
     "decrypt_mp4",
+    "decrypt_sample_aes_ts",
     "find_box",
     "find_pssh",
     "hls_iv",
+    "hls_iv_from_hex",
     "iter_boxes",
     "iter_fragment_samples",
     "key_lookup",

@@ -6,7 +6,7 @@ from Crypto.Cipher import AES
 
 from drm.errors import DecryptionError
 
-__all__ = ["decrypt_hls_segment", "hls_iv", "pkcs7_unpad"]
+__all__ = ["decrypt_hls_segment", "hls_iv", "hls_iv_from_hex", "pkcs7_unpad"]
 
 _BLOCK = 16
 _METHODS = ("AES-128", "AES-256", "AES-256-CTR")
@@ -30,6 +30,34 @@ def hls_iv(media_sequence: int) -> bytes:
     if not 0 <= media_sequence < 1 << 128:
         raise DecryptionError(f"media sequence number {media_sequence} out of range")
     return media_sequence.to_bytes(_BLOCK, "big")
+
+
+def hls_iv_from_hex(text: str) -> bytes:
+    """Return the 16-byte IV of an ``EXT-X-KEY`` ``IV=0x...`` attribute.
+
+    A value shorter than 16 bytes is zero-extended on the right, as FFmpeg reads it and
+    as shaka-packager means its 8-byte ``SAMPLE-AES`` IVs.
+
+    Args:
+        text: The attribute value, with or without ``0x``.
+
+    Returns:
+        16 bytes.
+
+    Raises:
+        DecryptionError: Not hexadecimal, or longer than 16 bytes.
+
+    >>> hls_iv_from_hex("0x3334353637383930").hex()
+    '33343536373839300000000000000000'
+    """
+    digits = text[2:] if text[:2].lower() == "0x" else text
+    try:
+        raw = bytes.fromhex(digits if len(digits) % 2 == 0 else "0" + digits)
+    except ValueError:
+        raise DecryptionError("IV attribute is not hexadecimal") from None
+    if not raw or len(raw) > _BLOCK:
+        raise DecryptionError(f"IV attribute has {len(raw)} bytes, expected 1 to 16")
+    return raw.ljust(_BLOCK, b"\0")
 
 
 def pkcs7_unpad(data: bytes) -> bytes:
