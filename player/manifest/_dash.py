@@ -243,7 +243,7 @@ def _track(
 ) -> Track:
     url = mpd.url
     bases = child_bases(level.bases, el, url=url, cap=mpd.base_cap)
-    as_level = Level(el, bases, (level.element,), level.timelines)
+    as_level = Level(el, bases, (level.element,), level.timelines, level.times)
     rep_elements = el.findall("Representation")
     budget[0] -= len(rep_elements)
     if budget[0] < 0:

@@ -12,6 +12,7 @@ from player.manifest._dash_baseurls import Base, child_bases, to_locations
 from player.manifest._dash_protection import parse_protections
 from player.manifest._dash_segments import (
     SegmentInfo,
+    SegmentTimes,
     TimelineEntry,
     Timing,
     list_segments,
@@ -55,12 +56,14 @@ class Level:
         ancestors: Elements above, outermost first (the Period for an AdaptationSet).
         timelines: Parsed ``SegmentTimeline``s by element id, shared by the representations
             that inherit one (one parse of the MPD).
+        times: Expanded segment times, shared the same way.
     """
 
     element: ET.Element
     bases: tuple[Base, ...]
     ancestors: tuple[ET.Element, ...]
     timelines: dict[int, tuple[TimelineEntry, ...]] = field(default_factory=dict)
+    times: dict[object, SegmentTimes] = field(default_factory=dict)
 
 
 def build_representation(
@@ -98,6 +101,7 @@ def build_representation(
         timing=timing,
         url=url,
         config=config,
+        cache=parent.times,
     )
 
     def inherited(name: str) -> str | None:
@@ -259,6 +263,7 @@ def _segments(
     timing: Timing,
     url: str,
     config: ManifestConfig,
+    cache: dict[object, SegmentTimes],
 ) -> tuple[tuple[Segment, ...] | None, InitSegment | None, SegmentIndexRef | None]:
     """Segments, init segment and pending index of one representation."""
     if info.kind == "template" and info.media:
@@ -273,7 +278,7 @@ def _segments(
         pattern = template_pattern(info.media, rep_id=rep_id, bandwidth=bandwidth, url=url)
         media = tuple(_short(resolve_url(b, pattern, manifest_url=url), url=url) for b in bases)
         segs = template_segments(
-            info, media=media, init=init, timing=timing, url=url, config=config
+            info, media=media, init=init, timing=timing, url=url, config=config, cache=cache
         )
         return segs, init, None
     init = _list_init(info, bases=bases, url=url)

@@ -311,6 +311,10 @@ def iter_segment_times(
             yield run.number + k, t, start_s, duration_s, frm, until
 
 
+SegmentTimes = list[tuple[int, int, float, float, float | None, float | None]]
+"""``(number, t, start_s, duration_s, available_from, available_until)`` of each segment."""
+
+
 def template_segments(
     info: SegmentInfo,
     *,
@@ -319,6 +323,7 @@ def template_segments(
     timing: Timing,
     url: str,
     config: ManifestConfig,
+    cache: dict[object, SegmentTimes] | None = None,
 ) -> tuple[Segment, ...]:
     """Expand a ``SegmentTemplate`` into segments, one URL per location.
 
@@ -329,6 +334,8 @@ def template_segments(
         timing: Period placement and live clock.
         url: Manifest URL, for errors.
         config: Bounds.
+        cache: Segment times by description, shared by the representations of one parse
+            (the representations of an AdaptationSet usually share one timeline).
 
     Returns:
         The segments, in order.
@@ -336,14 +343,28 @@ def template_segments(
     Raises:
         ManifestParseError: The description is inconsistent or too large.
     """
-    chosen = select_windows(
-        timeline_runs(info, timing=timing, url=url), info, timing=timing, url=url, config=config
+    key = (
+        id(info.timeline),
+        info.timescale,
+        info.pto,
+        info.duration,
+        info.start_number,
+        info.end_number,
+        info.availability_time_offset_s,
+        timing,
     )
+    times = None if cache is None else cache.get(key)
+    if times is None:
+        runs = timeline_runs(info, timing=timing, url=url)
+        chosen = select_windows(runs, info, timing=timing, url=url, config=config)
+        times = list(iter_segment_times(chosen, info, timing))
+        if cache is not None:
+            cache[key] = times
     seq = timing.period_index
     out: list[Segment] = []
     append = out.append
     single = media[0] if len(media) == 1 else None
-    for number, t, start_s, dur, frm, until in iter_segment_times(chosen, info, timing):
+    for number, t, start_s, dur, frm, until in times:
         urls = (
             (single.format(n=number, t=t),)
             if single is not None
