@@ -2,18 +2,99 @@
 
 from __future__ import annotations
 
+from abr._algorithms import (
+    ALGORITHMS,
+    algorithm_config,
+    make_controller,
+    make_estimator,
+    reference_estimator_config,
+)
+from abr._batch import BatchProgress, BatchReport, BatchState
+from abr._controller import BatchController, Controller
+from abr._estimators import EwmaEstimator, PercentileEstimator, ThroughputEstimator
+from abr._hybrid import HybridController
+from abr._media import (
+    PENSIEVE_BITRATES_KBPS,
+    NetworkTrace,
+    Video,
+    parse_cooked_trace,
+    parse_pensieve_video,
+    parse_sabre_movie,
+    parse_sabre_network,
+)
+from abr._mpc import RobustMpcController
+from abr._qoe import QOE_PENALTIES, qoe
+from abr._reference import BbaController, BolaController, ThroughputController
+from abr._sim import SimResult, simulate
+from abr._types import (
+    AbandonProgress,
+    AbrState,
+    Decision,
+    DownloadReport,
+    Rung,
+    SelectReason,
+    ladder_bitrates,
+)
 from abr.config import (
     AbrConfig,
+    BbaConfig,
+    BolaConfig,
+    MpcConfig,
+    SimMode,
+    ThroughputRuleConfig,
 )
 from abr.errors import (
     AbrConfigError,
     AbrError,
     InvalidLadder,
+    TraceFormatError,
 )
 
 __all__ = [
+    "ALGORITHMS",
+    "AbandonProgress",
     "AbrConfig",
     "AbrConfigError",
     "AbrError",
+    "AbrState",
+    "BatchController",
+    "BatchProgress",
+    "BatchReport",
+    "BatchState",
+    "BbaConfig",
+    "BbaController",
+    "BolaConfig",
+    "BolaController",
+    "Controller",
+    "Decision",
+    "DownloadReport",
+    "EwmaEstimator",
+    "HybridController",
     "InvalidLadder",
+    "MpcConfig",
+    "NetworkTrace",
+    "PENSIEVE_BITRATES_KBPS",
+    "PercentileEstimator",
+    "QOE_PENALTIES",
+    "RobustMpcController",
+    "Rung",
+    "SelectReason",
+    "SimMode",
+    "SimResult",
+    "ThroughputController",
+    "ThroughputEstimator",
+    "ThroughputRuleConfig",
+    "TraceFormatError",
+    "Video",
+    "algorithm_config",
+    "ladder_bitrates",
+    "make_controller",
+    "make_estimator",
+    "parse_cooked_trace",
+    "parse_pensieve_video",
+    "parse_sabre_movie",
+    "parse_sabre_network",
+    "qoe",
+    "reference_estimator_config",
+    "simulate",
 ]

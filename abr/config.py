@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from abr.errors import AbrConfigError
 
-__all__ = ["AbrConfig"]
+__all__ = ["AbrConfig", "BbaConfig", "BolaConfig", "MpcConfig", "SimMode", "ThroughputRuleConfig"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AbrConfig:
-    """Throughput estimation and rendition-choice settings."""
+    """Throughput estimation and rendition-choice settings (the default ``hybrid`` controller).
 
+    The hybrid defaults were tuned on the shared traces (``../shared/abr-data``) in both
+    simulator modes; docs/abr.md gives the tables. Starting points were Shaka (2 s / 5 s
+    half-lives, 0.85 up / 0.95 down, 8 s between switches), Media3 (up-switch only with 10 s
+    buffered, no down-switch with 25 s buffered) and hls.js.
+    """
+
+    # -- throughput estimation ---------------------------------------------------------------
     fast_half_life_s: float = 2.0
     """Half-life of the fast throughput EWMA; the estimate is min(fast, slow). Shaka's default."""
 
@@ -28,6 +35,61 @@ class AbrConfig:
     min_sample_bytes: int = 16_000
     """Transfers smaller than this are ignored: latency dominates their timing (Shaka: 16 kB)."""
 
+    latency_half_life_samples: float = 3.0
+    """Half-life, in samples, of the time-to-first-byte EWMA: a few requests, so one slow
+    handshake does not dominate but a CDN change shows within a segment or two."""
+
+    percentile_window_samples: int = 20
+    """Samples kept by the sliding-window percentile estimator (about a minute of segments)."""
+
+    percentile_q: float = 30.0
+    """Percentile (0–100) the window estimator returns: below the median, so it is
+    conservative, but above the minimum, so one stalled transfer does not collapse it."""
+
+    percentile_max_age_s: float = 60.0
+    """Samples older than this leave the percentile window: older network state is stale."""
+
+    # -- hybrid controller: throughput safety (hysteresis) -----------------------------------
+    up_safety: float = 0.85
+    """Up-switch only if the new rung's bitrate is at most this fraction of the estimate
+    (Shaka's upgrade target). Lower than ``down_safety``: the gap is the hysteresis band."""
+
+    down_safety: float = 0.95
+    """Down-switch once the current rung's bitrate exceeds this fraction of the estimate
+    (Shaka's downgrade target)."""
+
+    # -- hybrid controller: buffer thresholds ------------------------------------------------
+    min_buffer_for_up_s: float = 10.0
+    """No up-switch below this buffer: a wrong up-switch then cannot stall (Media3: 10 s)."""
+
+    hold_buffer_s: float = 20.0
+    """While this much is buffered, a throughput dip does not force a down-switch: the buffer
+    absorbs it (Media3 uses 25 s; 20 s also works with Sabre's 25 s buffer cap)."""
+
+    emergency_buffer_s: float = 5.0
+    """Below this buffer the controller down-switches at once to a rung the estimate can fetch
+    in time, ignoring stability windows: a stall costs far more than a switch."""
+
+    # -- hybrid controller: stability windows ------------------------------------------------
+    min_switch_interval_s: float = 8.0
+    """Minimum time between two switches (Shaka: 8 s), so quality does not flutter."""
+
+    up_after_down_s: float = 16.0
+    """Minimum time after a down-switch before switching up again: the dip that caused it is
+    often not over, and down-up-down costs two switches' penalty for little gain."""
+
+    max_up_steps: int = 1
+    """Rungs an up-switch may climb per decision: quality rises gradually."""
+
+    # -- hybrid controller: abandonment advice -----------------------------------------------
+    abandon_grace_s: float = 0.5
+    """No abandonment advice before this much of a download elapsed: its rate is still noise
+    (Sabre's throughput rule waits 0.5 s too)."""
+
+    abandon_margin_s: float = 1.0
+    """Abandon only if the download is projected to finish this long after the buffer runs out:
+    a small overrun is cheaper than restarting at a lower rung."""
+
     def __post_init__(self) -> None:
         """Validate ranges.
 
@@ -40,3 +102,230 @@ class AbrConfig:
             raise AbrConfigError("default_bandwidth_bps must be positive")
         if self.min_total_bytes < 0 or self.min_sample_bytes < 0:
             raise AbrConfigError("byte thresholds must be >= 0")
+        if self.latency_half_life_samples <= 0:
+            raise AbrConfigError("latency_half_life_samples must be positive")
+        if self.percentile_window_samples < 1:
+            raise AbrConfigError("percentile_window_samples must be >= 1")
+        if not 0.0 <= self.percentile_q <= 100.0:
+            raise AbrConfigError("percentile_q must be in [0, 100]")
+        if not 0.0 < self.up_safety <= self.down_safety <= 1.5:
+            raise AbrConfigError("need 0 < up_safety <= down_safety <= 1.5")
+        if self.max_up_steps < 1:
+            raise AbrConfigError("max_up_steps must be >= 1")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_s") and value < 0:
+                raise AbrConfigError(f"{f.name} must be >= 0 seconds, got {value}")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ThroughputRuleConfig:
+    """Sabre's throughput rule (Spiteri et al., MMSys 2018, ``ThroughputRule``)."""
+
+    safety: float = 0.9
+    """Fraction of the estimate a rung's bitrate may use (Sabre's ``safety_factor``)."""
+
+    ibr_safety_start: float = 0.9
+    """Initial factor of the insufficient-buffer rule; multiplied by itself each decision."""
+
+    ibr_safety_floor: float = 0.5
+    """Floor the insufficient-buffer factor decays to (Sabre's ``low_buffer_safety_factor``)."""
+
+    use_ibr: bool = True
+    """Apply the insufficient-buffer rule (Sabre's default; ``-noibr`` disables it)."""
+
+    abandon_multiplier: float = 1.8
+    """Abandon if a download is projected to take more than this many segment durations."""
+
+    abandon_grace_s: float = 0.5
+    """No abandonment before this much of the download elapsed (Sabre: 500 ms)."""
+
+    def __post_init__(self) -> None:
+        """Validate ranges.
+
+        Raises:
+            AbrConfigError: A value is out of range.
+        """
+        if not 0 < self.safety <= 1.5 or not 0 < self.ibr_safety_floor <= self.ibr_safety_start:
+            raise AbrConfigError("safety factors must be positive, floor <= start")
+        if self.abandon_multiplier <= 0 or self.abandon_grace_s < 0:
+            raise AbrConfigError("abandon_multiplier must be > 0 and abandon_grace_s >= 0")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BbaConfig:
+    """Buffer-based adaptation (Huang et al., SIGCOMM 2014) as Pensieve's ``bb.py`` runs it."""
+
+    reservoir_s: float = 5.0
+    """Below this buffer the lowest rung is chosen (Pensieve's ``RESEVOIR``)."""
+
+    cushion_s: float = 10.0
+    """Buffer span over which the rung rises linearly to the top (Pensieve's ``CUSHION``)."""
+
+    def __post_init__(self) -> None:
+        """Validate ranges.
+
+        Raises:
+            AbrConfigError: A value is out of range.
+        """
+        if self.reservoir_s < 0 or self.cushion_s <= 0:
+            raise AbrConfigError("reservoir_s must be >= 0 and cushion_s > 0")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BolaConfig:
+    """BOLA (Spiteri et al., INFOCOM 2016) as Sabre's ``bola`` runs it."""
+
+    gamma_p: float = 5.0
+    """The (gamma p) product, in utility units (Sabre's ``-gp`` default)."""
+
+    buffer_target_s: float = 25.0
+    """Buffer size BOLA plans for (Sabre's ``-b`` default, 25 s)."""
+
+    is_basic: bool = False
+    """BOLA-BASIC: fixed V and no abandonment. Sabre's default is the full variant, which
+    shrinks the planned buffer near the start and end of the video and abandons downloads."""
+
+    def __post_init__(self) -> None:
+        """Validate ranges.
+
+        Raises:
+            AbrConfigError: A value is out of range.
+        """
+        if self.gamma_p <= 0 or self.buffer_target_s <= 0:
+            raise AbrConfigError("gamma_p and buffer_target_s must be positive")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MpcConfig:
+    """RobustMPC (Yin et al., SIGCOMM 2015) as Pensieve's ``mpc.py`` runs it."""
+
+    horizon: int = 5
+    """Future segments optimised over (Pensieve's ``MPC_FUTURE_CHUNK_COUNT``)."""
+
+    past_samples: int = 5
+    """Throughput samples in the harmonic-mean prediction."""
+
+    error_window: int = 5
+    """Past relative prediction errors whose maximum discounts the prediction (robust)."""
+
+    is_robust: bool = True
+    """Divide the prediction by ``1 + max error`` (robustMPC); ``False`` gives fastMPC's rule."""
+
+    rebuffer_penalty: float = 4.3
+    """QoE penalty per second of stall, in Mbit/s-equivalents (Pensieve's ``REBUF_PENALTY``)."""
+
+    smooth_penalty: float = 1.0
+    """QoE penalty per Mbit/s of bitrate change (Pensieve's ``SMOOTH_PENALTY``)."""
+
+    size_offset: int = 0
+    """Plan with the sizes of the segments this many places after the ones to be fetched.
+    0 is correct; Pensieve's ``mpc.py`` looks one segment ahead (``index = last_index +
+    position + 1``), and its published QoE (39.59 per session) needs 1. Sizes past the end of
+    the video count as 0, as in the reference."""
+
+    def __post_init__(self) -> None:
+        """Validate ranges.
+
+        Raises:
+            AbrConfigError: A value is out of range.
+        """
+        if not 1 <= self.horizon <= 8:
+            raise AbrConfigError("horizon must be 1..8 (the search is exhaustive)")
+        if self.past_samples < 1 or self.error_window < 1:
+            raise AbrConfigError("past_samples and error_window must be >= 1")
+        if self.rebuffer_penalty < 0 or self.smooth_penalty < 0:
+            raise AbrConfigError("penalties must be >= 0")
+        if self.size_offset < 0:
+            raise AbrConfigError("size_offset must be >= 0")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SimMode:
+    """How the simulator models the network and the player: one published convention.
+
+    The field defaults are Pensieve's ``sim/fixed_env.py``; :meth:`sabre` gives Sabre's
+    network model and player (``src/sabre.py``, default options).
+    """
+
+    name: str = "pensieve"
+    """Name used on the command line and in reports."""
+
+    rtt_s: float = 0.08
+    """Fixed delay added to each download without consuming trace time (Pensieve:
+    ``LINK_RTT`` 80 ms). Sabre instead pays each period's latency on the trace clock."""
+
+    is_trace_latency: bool = False
+    """Pay the trace's per-period latency as time to first byte (Sabre's model)."""
+
+    payload_factor: float = 0.95
+    """Fraction of the trace's bandwidth that carries payload (Pensieve:
+    ``PACKET_PAYLOAD_PORTION``; Sabre: 1)."""
+
+    max_buffer_s: float = 60.0
+    """Buffer cap, seconds (Pensieve: ``BUFFER_THRESH`` 60 s; Sabre: ``--max-buffer`` 25 s)."""
+
+    drain_quantum_s: float = 0.5
+    """Pensieve sleeps in multiples of this once the buffer exceeds the cap, after the download;
+    0 means Sabre's rule: wait exactly until one segment fits, before the next request."""
+
+    first_index: int = 1
+    """Rung of the first segment for every algorithm (Pensieve's ``DEFAULT_QUALITY`` 1; Sabre's
+    ``get_first_quality`` 0). -1 lets the controller choose."""
+
+    qoe_from_segment: int = 1
+    """First segment (0-based) counted in QoE: Pensieve leaves out the first chunk."""
+
+    is_abandonment: bool = False
+    """Check in-flight downloads for abandonment (Pensieve: never; Sabre: yes)."""
+
+    abandon_check_bytes: float = 1500.0
+    """Bytes between abandonment checks (Sabre's ``min_progress_size``, 12000 bits)."""
+
+    abandon_check_interval_s: float = 0.05
+    """Minimum time between abandonment checks (Sabre's ``min_progress_time``, 50 ms)."""
+
+    @classmethod
+    def pensieve(cls) -> SimMode:
+        """Pensieve's ``sim/fixed_env.py`` (Mao et al., SIGCOMM 2017)."""
+        return cls()
+
+    @classmethod
+    def sabre(cls) -> SimMode:
+        """Sabre's network model and player loop (Spiteri et al., MMSys 2018), defaults."""
+        return cls(
+            name="sabre",
+            rtt_s=0.0,
+            is_trace_latency=True,
+            payload_factor=1.0,
+            max_buffer_s=25.0,
+            drain_quantum_s=0.0,
+            first_index=0,
+            is_abandonment=True,
+        )
+
+    @classmethod
+    def named(cls, name: str) -> SimMode:
+        """Return the mode called ``name`` (``pensieve`` or ``sabre``).
+
+        Raises:
+            AbrConfigError: Unknown name.
+        """
+        if name == "pensieve":
+            return cls.pensieve()
+        if name == "sabre":
+            return cls.sabre()
+        raise AbrConfigError(f"unknown simulator mode {name!r} (pensieve, sabre)")
+
+    def __post_init__(self) -> None:
+        """Validate ranges.
+
+        Raises:
+            AbrConfigError: A value is out of range.
+        """
+        if not 0 < self.payload_factor <= 1 or self.max_buffer_s <= 0:
+            raise AbrConfigError("payload_factor must be in (0, 1] and max_buffer_s > 0")
+        if self.rtt_s < 0 or self.drain_quantum_s < 0 or self.qoe_from_segment < 0:
+            raise AbrConfigError("rtt_s, drain_quantum_s and qoe_from_segment must be >= 0")
+        if self.abandon_check_bytes <= 0 or self.abandon_check_interval_s < 0:
+            raise AbrConfigError("abandonment check spacing must be positive")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-__all__ = ["AbrConfigError", "AbrError", "InvalidLadder"]
+__all__ = ["AbrConfigError", "AbrError", "InvalidLadder", "TraceFormatError"]
 
 
 class AbrError(Exception):
@@ -23,3 +23,9 @@ class InvalidLadder(AbrError):
     """A bitrate ladder is empty, unsorted, or has non-positive bitrates."""
 
     code: ClassVar[str] = "abr.invalid_ladder"
+
+
+class TraceFormatError(AbrError):
+    """A network trace or video description could not be parsed."""
+
+    code: ClassVar[str] = "abr.trace_format"

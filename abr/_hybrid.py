@@ -1,0 +1,171 @@
+"""The default controller: throughput with hysteresis, buffer thresholds and stability windows."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from abr._batch import BatchProgress, BatchReport, BatchState
+from abr._controller import BatchController, quality_from_throughput
+from abr._types import REASON_CODE, SelectReason
+from abr.config import AbrConfig
+
+__all__ = ["HybridController"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+_R = REASON_CODE
+
+
+class HybridController(BatchController):
+    """Buffer-and-throughput controller that does not flutter (the SDK's default).
+
+    Per decision, in order:
+
+    1. First segment: the highest rung that fits ``up_safety`` × the estimate.
+    2. Emergency: below ``emergency_buffer_s`` of buffer, drop at once to the rung the estimate
+       can fetch, ignoring the stability windows.
+    3. Up-switch: only if the estimate covers the higher rung with ``up_safety``, the buffer is at
+       least ``min_buffer_for_up_s``, ``min_switch_interval_s`` passed since the last switch and
+       ``up_after_down_s`` since the last down-switch; at most ``max_up_steps`` rungs.
+    4. Down-switch: once the current rung exceeds ``down_safety`` × the estimate, unless the
+       buffer holds ``hold_buffer_s`` or the last switch is younger than
+       ``min_switch_interval_s``.
+    5. Otherwise hold the current rung.
+
+    After an abandoned download the next choice is capped at the rung the advice named.
+    :meth:`decide_abandon` advises abandoning when the in-flight download is projected (at its
+    rate so far) to finish more than ``abandon_margin_s`` after the buffer runs out and a lower
+    rung would arrive sooner.
+
+    >>> from abr import AbrConfig, AbrState, Rung
+    >>> ladder = [Rung(b * 1e3) for b in (300, 750, 1200, 1850, 2850, 4300)]
+    >>> c = HybridController(AbrConfig())
+    >>> c.select(AbrState(now=0.0, buffer_s=0.0, throughput_bps=1e6, ladder=ladder)).index
+    1
+    """
+
+    name = "hybrid"
+
+    def __init__(self, config: AbrConfig | None = None) -> None:
+        """Create the controller.
+
+        Args:
+            config: The abr section; its defaults if omitted.
+        """
+        self.config = config or AbrConfig()
+        super().__init__()
+
+    def _reset_state(self, sessions: int) -> None:
+        self._last_switch = np.full(sessions, -np.inf)
+        self._last_down = np.full(sessions, -np.inf)
+        self._cap = np.full(sessions, -1, dtype=np.int64)
+
+    def _choose(self, state: BatchState) -> tuple[IntArray, IntArray]:
+        cfg = self.config
+        rows = state.sessions
+        p = state.segment_duration_s
+        rates = state.bitrates_bps
+        est, lat, buf, now = state.throughput_bps, state.latency_s, state.buffer_s, state.now
+        cur = state.current
+        q_up = quality_from_throughput(rates, est * cfg.up_safety, lat, p)
+        q_down = quality_from_throughput(rates, est * cfg.down_safety, lat, p)
+        since_switch = now - self._last_switch[rows]
+        since_down = now - self._last_down[rows]
+        curc = np.maximum(cur, 0)
+
+        out = curc.copy()
+        reason = np.full(len(rows), _R[SelectReason.THROUGHPUT], dtype=np.int64)
+
+        wants_up = q_up > curc
+        up_ok = (
+            wants_up
+            & (buf >= cfg.min_buffer_for_up_s)
+            & (since_switch >= cfg.min_switch_interval_s)
+            & (since_down >= cfg.up_after_down_s)
+        )
+        step = np.minimum(q_up, curc + cfg.max_up_steps)
+        out = np.where(up_ok, step, out)
+        reason[up_ok & (step < q_up)] = _R[SelectReason.STEP_LIMIT]
+        reason[wants_up & ~up_ok & (buf < cfg.min_buffer_for_up_s)] = _R[SelectReason.LOW_BUFFER]
+        reason[wants_up & ~up_ok & (buf >= cfg.min_buffer_for_up_s)] = _R[SelectReason.STABILITY]
+
+        wants_down = q_down < curc
+        hold_high = wants_down & (buf >= cfg.hold_buffer_s)
+        hold_window = wants_down & ~hold_high & (since_switch < cfg.min_switch_interval_s)
+        down = wants_down & ~hold_high & ~hold_window
+        out = np.where(down, q_down, out)
+        reason[hold_high] = _R[SelectReason.HOLD_HIGH_BUFFER]
+        reason[hold_window] = _R[SelectReason.STABILITY]
+
+        emergency = wants_down & (buf < cfg.emergency_buffer_s)
+        out = np.where(emergency, q_down, out)
+        reason[emergency] = _R[SelectReason.EMERGENCY]
+
+        cap = self._cap[rows]
+        capped = (cap >= 0) & (out > cap)
+        out = np.where(capped, cap, out)
+        reason[capped] = _R[SelectReason.AFTER_ABANDON]
+
+        first = cur < 0
+        out = np.where(first, q_up, out)
+        reason[first] = _R[SelectReason.INITIAL]
+        return out, reason
+
+    def _after_select(self, state: BatchState, index: IntArray) -> None:
+        rows = state.sessions
+        cur = state.current
+        switched = (cur >= 0) & (index != cur)
+        self._last_switch[rows[switched]] = state.now[switched]
+        went_down = switched & (index < cur)
+        self._last_down[rows[went_down]] = state.now[went_down]
+        self._cap[rows] = -1
+
+    def decide_abandon_batch(self, progress: BatchProgress) -> IntArray:
+        """Advise abandoning downloads that will finish well after the buffer runs out.
+
+        Returns:
+            Per row, the highest lower rung whose whole segment, fetched anew at the rate seen
+            so far, arrives before the buffer runs out (else rung 0, if it arrives sooner than
+            the rest of the current download), or -1 to let the download finish.
+        """
+        cfg = self.config
+        n = len(progress.sessions)
+        out = np.full(n, -1, dtype=np.int64)
+        dl_s = progress.elapsed_s - progress.ttfb_s
+        ok = (
+            (progress.elapsed_s >= cfg.abandon_grace_s)
+            & (dl_s > 0)
+            & (progress.downloaded_bytes > 0)
+            & (progress.index > 0)
+        )
+        if not np.any(ok):
+            return out
+        rows = np.nonzero(ok)[0]
+        rate = progress.downloaded_bytes[rows] / dl_s[rows]
+        left_s = (progress.size_bytes[rows] - progress.downloaded_bytes[rows]) / rate
+        buf = progress.buffer_s[rows]
+        late = left_s > buf + cfg.abandon_margin_s
+        rows, rate, left_s, buf = rows[late], rate[late], left_s[late], buf[late]
+        if len(rows) == 0:
+            return out
+        rates = progress.bitrates_bps
+        cur = progress.index[rows]
+        fetch_s = progress.latency_s[rows][:, None] + (
+            progress.size_bytes[rows][:, None]
+            * rates[None, :]
+            / rates[cur][:, None]
+            / rate[:, None]
+        )
+        fits = (fetch_s <= buf[:, None]) & (np.arange(len(rates))[None, :] < cur[:, None])
+        fits[:, 0] = True
+        best = np.asarray(np.cumprod(fits, axis=1).sum(axis=1) - 1, dtype=np.int64)
+        sooner = fetch_s[np.arange(len(rows)), best] < left_s
+        out[rows[sooner]] = best[sooner]
+        return out
+
+    def on_download_batch(self, report: BatchReport) -> None:
+        """After an abandoned download, cap the next choice at the rung the advice named."""
+        ab = report.is_abandoned & (report.abandon_to >= 0)
+        self._cap[report.sessions[ab]] = report.abandon_to[ab]

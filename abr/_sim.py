@@ -1,0 +1,429 @@
+"""Trace-driven simulator: many sessions at once, the same controller objects as live playback."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from abr._batch import BatchProgress, BatchReport, BatchState
+from abr._controller import Controller
+from abr._estimators import EwmaEstimator, ThroughputEstimator
+from abr._media import NetworkTrace, Video
+from abr._qoe import session_metrics
+from abr._timeline import Timeline
+from abr.config import AbrConfig, SimMode
+from abr.errors import AbrConfigError
+
+__all__ = ["SimResult", "simulate"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SimResult:
+    """Per-segment records and per-session metrics of one simulated set of sessions.
+
+    Attributes:
+        algorithm: The controller's name.
+        mode: The simulator mode used.
+        trace_names: One name per session.
+        video: The simulated video.
+        quality: Rung of each segment, shape ``(sessions, segments)``.
+        rebuffer_s: Stall while fetching each segment (abandoned attempts included).
+        download_s: Time from the first request for each segment until it arrived.
+        buffer_s: Buffer right after each segment arrived (and after any cap sleep).
+        end_time_s: Session clock when each segment arrived (after any cap sleep).
+        throughput_bps: Measured throughput of each segment's final download.
+        abandoned: Abandoned downloads per session.
+        startup_s: Time until the first segment arrived (playback starts).
+        metrics: Per-session metrics (``qoe_lin``, ``mean_bitrate_kbps``, ...), arrays.
+    """
+
+    algorithm: str
+    mode: SimMode
+    trace_names: tuple[str, ...]
+    video: Video
+    quality: IntArray
+    rebuffer_s: FloatArray
+    download_s: FloatArray
+    buffer_s: FloatArray
+    end_time_s: FloatArray
+    throughput_bps: FloatArray
+    abandoned: IntArray
+    startup_s: FloatArray
+    metrics: dict[str, FloatArray]
+
+    @property
+    def sessions(self) -> int:
+        """Number of simulated sessions."""
+        return len(self.trace_names)
+
+    def aggregate(self) -> dict[str, float]:
+        """Means over sessions: ``mean_qoe_lin``, ``mean_bitrate_kbps``, ``rebuffer_ratio``, ...
+
+        ``rebuffer_ratio`` is total stall time over total stall plus media time of all sessions.
+        """
+        m = self.metrics
+        media = self.video.segments * self.video.segment_duration_s
+        stall = float(np.sum(m["rebuffer_s"]))
+        return {
+            "sessions": float(self.sessions),
+            "mean_qoe_lin": float(np.mean(m["qoe_lin"])),
+            "mean_qoe_log": float(np.mean(m["qoe_log"])),
+            "mean_qoe_hd": float(np.mean(m["qoe_hd"])),
+            "mean_bitrate_kbps": float(np.mean(m["mean_bitrate_kbps"])),
+            "rebuffer_ratio": stall / (stall + media * self.sessions),
+            "mean_rebuffer_s": float(np.mean(m["rebuffer_s"])),
+            "mean_stalls": float(np.mean(m["stalls"])),
+            "mean_switches": float(np.mean(m["switches"])),
+            "mean_startup_s": float(np.mean(m["startup_s"])),
+            "mean_bitrate_change_kbps": float(np.mean(m["bitrate_change_kbps"])),
+            "mean_abandoned": float(np.mean(m["abandoned"])),
+        }
+
+
+class _Run:
+    """Mutable state of one simulation (all sessions)."""
+
+    def __init__(self, traces: Sequence[NetworkTrace], video: Video, mode: SimMode) -> None:
+        n, segs = len(traces), video.segments
+        self.n = n
+        self.tl = Timeline(traces, mode.payload_factor)
+        self.trace_t = np.zeros(n)
+        self.clock = np.zeros(n)
+        self.buf = np.zeros(n)
+        self.seg = np.zeros(n, dtype=np.int64)
+        self.cur = np.full(n, -1, dtype=np.int64)
+        self.req_start = np.full(n, np.nan)
+        self.quality = np.zeros((n, segs), dtype=np.int64)
+        self.rebuf = np.zeros((n, segs))
+        self.download = np.zeros((n, segs))
+        self.buffer_after = np.zeros((n, segs))
+        self.end_time = np.zeros((n, segs))
+        self.tput = np.zeros((n, segs))
+        self.abandoned = np.zeros(n, dtype=np.int64)
+        self.stalls = np.zeros(n, dtype=np.int64)
+        self.startup = np.zeros(n)
+
+
+_CHECKS_PER_PASS = 32
+"""Abandonment check points evaluated per pass of the vectorised loop (speed only)."""
+
+
+def controller_may_abandon(
+    controller: Controller, download_s: FloatArray, buffer_s: FloatArray
+) -> npt.NDArray[np.bool_]:
+    """Which downloads the simulator must poll for abandonment (a controller may narrow it)."""
+    narrow = getattr(controller, "may_abandon_batch", None)
+    if narrow is None:
+        return np.ones(len(download_s), dtype=np.bool_)
+    return np.asarray(narrow(download_s, buffer_s), dtype=np.bool_)
+
+
+def simulate(
+    controller: Controller,
+    traces: Sequence[NetworkTrace],
+    video: Video,
+    *,
+    mode: SimMode | None = None,
+    estimator: ThroughputEstimator | None = None,
+) -> SimResult:
+    """Play ``video`` over each trace (one session per trace) with ``controller``.
+
+    The controller and estimator are reset to ``len(traces)`` sessions and driven through
+    their batch methods with a virtual clock. The run is deterministic: the same inputs give
+    the same result, bit for bit.
+
+    Args:
+        controller: Any controller (hybrid, reference algorithms or your own).
+        traces: Network traces, one session each.
+        video: Ladder and segment sizes.
+        mode: Network and player convention (default: ``SimMode.pensieve()``).
+        estimator: Throughput estimator (default: ``EwmaEstimator(AbrConfig())``).
+
+    Returns:
+        Per-segment records and per-session metrics.
+
+    Raises:
+        AbrConfigError: No traces, or the mode's first rung is outside the ladder.
+    """
+    mode = mode or SimMode.pensieve()
+    if len(traces) == 0:
+        raise AbrConfigError("simulate() needs at least one trace")
+    if mode.first_index >= len(video.bitrates_bps):
+        raise AbrConfigError(f"first_index {mode.first_index} is outside the ladder")
+    est: ThroughputEstimator = estimator or EwmaEstimator(AbrConfig())
+    run = _Run(traces, video, mode)
+    controller.reset(run.n)
+    est.reset(run.n)
+    check_abandon = mode.is_abandonment and bool(getattr(controller, "has_abandonment", True))
+    segs = video.segments
+    while True:
+        rows = np.nonzero(run.seg < segs)[0]
+        if len(rows) == 0:
+            break
+        if mode.drain_quantum_s == 0:
+            _wait_for_room(run, rows, video, mode)
+        q = _decide(controller, est, run, rows, video, mode)
+        _fetch(controller, est, run, rows, q, video, mode, check_abandon=check_abandon)
+    metrics = session_metrics(
+        run.quality, run.rebuf, video, mode, startup_s=run.startup, stalls=run.stalls
+    )
+    metrics["abandoned"] = run.abandoned.astype(np.float64)
+    return SimResult(
+        algorithm=str(getattr(controller, "name", type(controller).__name__)),
+        mode=mode,
+        trace_names=tuple(t.name for t in traces),
+        video=video,
+        quality=run.quality,
+        rebuffer_s=run.rebuf,
+        download_s=run.download,
+        buffer_s=run.buffer_after,
+        end_time_s=run.end_time,
+        throughput_bps=run.tput,
+        abandoned=run.abandoned,
+        startup_s=run.startup,
+        metrics=metrics,
+    )
+
+
+def _wait_for_room(run: _Run, rows: IntArray, video: Video, mode: SimMode) -> None:
+    """Sabre: before a request, wait (playing) until one more segment fits under the cap."""
+    wait = run.buf[rows] + video.segment_duration_s - mode.max_buffer_s
+    wait = np.where(run.seg[rows] > 0, np.maximum(wait, 0.0), 0.0)
+    run.buf[rows] -= wait
+    run.trace_t[rows] += wait
+    run.clock[rows] += wait
+
+
+def _decide(
+    controller: Controller,
+    est: ThroughputEstimator,
+    run: _Run,
+    rows: IntArray,
+    video: Video,
+    mode: SimMode,
+) -> IntArray:
+    now = run.clock[rows]
+    sizes = video.all_sizes_bytes
+    state = BatchState(
+        sessions=rows,
+        now=now,
+        buffer_s=run.buf[rows],
+        throughput_bps=est.estimate_bps_batch(rows, now),
+        latency_s=est.estimate_latency_batch(rows, now),
+        current=run.cur[rows],
+        bitrates_bps=video.bitrates_bps,
+        segment_duration_s=video.segment_duration_s,
+        segment_index=run.seg[rows],
+        segments_total=video.segments,
+        sizes_bytes=sizes,
+    )
+    q, _ = controller.select_batch(state)
+    if mode.first_index >= 0:
+        q = np.where((run.seg[rows] == 0) & (run.cur[rows] < 0), mode.first_index, q)
+    return np.asarray(q, dtype=np.int64)
+
+
+def _fetch(
+    controller: Controller,
+    est: ThroughputEstimator,
+    run: _Run,
+    rows: IntArray,
+    q: IntArray,
+    video: Video,
+    mode: SimMode,
+    *,
+    check_abandon: bool,
+) -> None:
+    seg = run.seg[rows]
+    size = video.sizes_bytes[seg, q]
+    start = run.trace_t[rows]
+    ttfb = run.tl.latency_at(rows, start) if mode.is_trace_latency else np.zeros(len(rows))
+    first_byte = start + ttfb
+    c0 = run.tl.bytes_at(rows, first_byte)
+    finish = run.tl.time_at(rows, c0 + size)
+    end = finish.copy()
+    abandon_to = np.full(len(rows), -1, dtype=np.int64)
+    if check_abandon:
+        _abandon_checks(
+            controller,
+            est,
+            run,
+            rows,
+            q,
+            size,
+            start,
+            ttfb,
+            c0,
+            finish,
+            end,
+            abandon_to,
+            video,
+            mode,
+        )
+    abandoned = abandon_to >= 0
+    nbytes = np.where(abandoned, run.tl.bytes_at(rows, end) - c0, size)
+    ttfb_total = ttfb + mode.rtt_s
+    elapsed = end - start + mode.rtt_s
+    run.trace_t[rows] = end
+    _account(run, rows, seg, q, elapsed, abandoned, video)
+    done = ~abandoned
+    sample_rows = rows[done]
+    now = run.clock[rows]
+    est.on_sample_batch(sample_rows, nbytes[done], ttfb_total[done], elapsed[done], now[done])
+    dl_s = np.maximum(elapsed - ttfb_total, 1e-12)
+    run.tput[sample_rows, seg[done]] = 8.0 * nbytes[done] / dl_s[done]
+    if mode.drain_quantum_s > 0:
+        _sleep_over_cap(run, rows, mode)
+    run.end_time[sample_rows, seg[done]] = run.clock[sample_rows]
+    run.buffer_after[sample_rows, seg[done]] = run.buf[sample_rows]
+    controller.on_download_batch(
+        BatchReport(
+            sessions=rows,
+            now=run.clock[rows],
+            index=q,
+            nbytes=nbytes,
+            ttfb_s=ttfb_total,
+            duration_s=elapsed,
+            buffer_s=run.buf[rows],
+            is_abandoned=abandoned,
+            abandon_to=abandon_to,
+        )
+    )
+    run.cur[sample_rows] = q[done]
+    run.seg[sample_rows] += 1
+
+
+def _account(
+    run: _Run,
+    rows: IntArray,
+    seg: IntArray,
+    q: IntArray,
+    elapsed: FloatArray,
+    abandoned: npt.NDArray[np.bool_],
+    video: Video,
+) -> None:
+    """Drain the buffer by ``elapsed``; count stalls; add finished segments to the buffer."""
+    buf = run.buf[rows]
+    stall = np.maximum(elapsed - buf, 0.0)
+    first = (seg == 0) & (run.cur[rows] < 0)
+    run.startup[rows[first]] += elapsed[first]
+    later = ~first
+    run.rebuf[rows[later], seg[later]] += stall[later]
+    run.stalls[rows] += (later & (stall > 0) & (buf > 0)).astype(np.int64)
+    run.download[rows, seg] += elapsed
+    run.clock[rows] += elapsed
+    buf = np.maximum(buf - elapsed, 0.0)
+    done = ~abandoned
+    run.buf[rows] = np.where(done, buf + video.segment_duration_s, buf)
+    run.quality[rows[done], seg[done]] = q[done]
+    run.abandoned[rows[abandoned]] += 1
+
+
+def _sleep_over_cap(run: _Run, rows: IntArray, mode: SimMode) -> None:
+    """Pensieve: once over the cap, sleep in whole quanta (trace time runs, no download)."""
+    over = run.buf[rows] - mode.max_buffer_s
+    sleep = np.where(over > 0, np.ceil(over / mode.drain_quantum_s) * mode.drain_quantum_s, 0.0)
+    run.buf[rows] -= sleep
+    run.trace_t[rows] += sleep
+    run.clock[rows] += sleep
+
+
+def _abandon_checks(
+    controller: Controller,
+    est: ThroughputEstimator,
+    run: _Run,
+    rows: IntArray,
+    q: IntArray,
+    size: FloatArray,
+    start: FloatArray,
+    ttfb: FloatArray,
+    c0: FloatArray,
+    finish: FloatArray,
+    end: FloatArray,
+    abandon_to: IntArray,
+    video: Video,
+    mode: SimMode,
+) -> None:
+    """Check in-flight downloads at Sabre's progress points; cut abandoned ones short.
+
+    A check happens once ``abandon_check_bytes`` more arrived and ``abandon_check_interval_s``
+    passed since the previous check (the first: since the request), before the download ends.
+    The first segment is never checked (Sabre downloads it without a check). Up to
+    ``_CHECKS_PER_PASS`` points per download are evaluated in one call, which is why
+    ``decide_abandon_batch`` must not change controller state; the first advice wins.
+    """
+    idx = np.nonzero(run.seg[rows] > 0)[0]
+    idx = idx[controller_may_abandon(controller, finish[idx] - start[idx], run.buf[rows[idx]])]
+    prev_t, prev_d = start[idx], np.zeros(len(idx))
+    step, need = mode.abandon_check_interval_s, mode.abandon_check_bytes
+    ks = np.arange(1, _CHECKS_PER_PASS + 1)
+    while len(idx):
+        r = rows[idx]
+        first_byte = start[idx] + ttfb[idx]
+        pts = prev_t[:, None] + step * ks[None, :]
+        flat_r = np.repeat(r, len(ks))
+        got = run.tl.bytes_at(flat_r, np.maximum(pts, first_byte[:, None]).ravel()).reshape(
+            pts.shape
+        )
+        got = got - c0[idx][:, None]
+        before = np.concatenate([prev_d[:, None], got[:, :-1]], axis=1)
+        by_time = np.cumprod(got - before >= need * (1 - 1e-12), axis=1).astype(np.bool_)
+        n_ok = by_time.sum(axis=1)
+        # The point after the valid prefix is bound by bytes, not time: place it exactly.
+        last_t = np.where(n_ok > 0, pts[np.arange(len(idx)), np.maximum(n_ok - 1, 0)], prev_t)
+        last_d = np.where(n_ok > 0, got[np.arange(len(idx)), np.maximum(n_ok - 1, 0)], prev_d)
+        extra_t = np.maximum(run.tl.time_at(r, c0[idx] + last_d + need), last_t + step)
+        use_extra = n_ok < len(ks)
+        pts = np.where(by_time, pts, np.inf)
+        pts[use_extra, n_ok[use_extra]] = extra_t[use_extra]
+        live = pts < finish[idx][:, None]
+        rr, kk = np.nonzero(live)
+        if len(rr):
+            t = pts[rr, kk]
+            sess = r[rr]
+            elapsed = t - start[idx][rr]
+            now = run.clock[sess] + elapsed
+            done = run.tl.bytes_at(sess, np.maximum(t, first_byte[rr])) - c0[idx][rr]
+            advice = controller.decide_abandon_batch(
+                BatchProgress(
+                    sessions=sess,
+                    now=now,
+                    index=q[idx][rr],
+                    size_bytes=size[idx][rr],
+                    downloaded_bytes=done,
+                    elapsed_s=elapsed,
+                    ttfb_s=ttfb[idx][rr],
+                    buffer_s=np.maximum(run.buf[sess] - elapsed, 0.0),
+                    latency_s=est.estimate_latency_batch(sess, now),
+                    bitrates_bps=video.bitrates_bps,
+                    segment_duration_s=video.segment_duration_s,
+                )
+            )
+            hit_k = np.full(len(idx), len(ks) + 1)
+            hits = advice >= 0
+            np.minimum.at(hit_k, rr[hits], kk[hits])
+            first_hit = np.full(len(idx), -1, dtype=np.int64)
+            sel = hits & (kk == hit_k[rr])
+            first_hit[rr[sel]] = advice[sel]
+            got_hit = first_hit >= 0
+            rows_hit = np.nonzero(got_hit)[0]
+            end[idx[rows_hit]] = pts[rows_hit, hit_k[rows_hit]]
+            abandon_to[idx[rows_hit]] = first_hit[rows_hit]
+        else:
+            got_hit = np.zeros(len(idx), dtype=np.bool_)
+        n_pts = np.where(use_extra, n_ok + 1, n_ok)
+        cont = ~got_hit & live[np.arange(len(idx)), n_pts - 1]
+        last = n_pts[cont] - 1
+        prev_t = pts[cont, last]
+        prev_d = np.where(
+            use_extra[cont] & (last == n_ok[cont]),
+            (c0[idx] + last_d + need)[cont] - c0[idx][cont],
+            got[cont, np.minimum(last, len(ks) - 1)],
+        )
+        idx = idx[cont]

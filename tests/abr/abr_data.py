@@ -1,0 +1,45 @@
+"""Shared data for the abr tests: traces and videos from ../shared/abr-data."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+import abr
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "abr-data"
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"shared ABR data not found at {path}")
+    return path
+
+
+@lru_cache(maxsize=None)
+def norway() -> tuple[abr.NetworkTrace, ...]:
+    folder = _need(DATA / "pensieve" / "cooked_test_traces")
+    return tuple(
+        abr.parse_cooked_trace(p.read_text(), name=p.name) for p in sorted(folder.iterdir())
+    )
+
+
+@lru_cache(maxsize=None)
+def pensieve_video() -> abr.Video:
+    folder = _need(DATA / "pensieve")
+    return abr.parse_pensieve_video([(folder / f"video_size_{q}").read_text() for q in range(6)])
+
+
+@lru_cache(maxsize=None)
+def sabre_set(name: str) -> tuple[abr.NetworkTrace, ...]:
+    folder = _need(DATA / "sabre" / name)
+    return tuple(
+        abr.parse_sabre_network(p.read_bytes(), name=p.name) for p in sorted(folder.iterdir())
+    )
+
+
+@lru_cache(maxsize=None)
+def sabre_movie(name: str) -> abr.Video:
+    return abr.parse_sabre_movie(_need(DATA / "sabre" / name).read_bytes())
