@@ -557,3 +557,39 @@ def test_event_message_mpd_audio_timeline_at_publish_time() -> None:
         "https://cdn.example.com/live/audio_128000_en=128000-74511434605440.dash"
     )
     assert rep.segments[0].available_until is None  # no timeShiftBufferDepth
+
+
+STOCK_REJECTED = {
+    # MANIFEST.md: files stock mpegdash 0.4.1 cannot parse, all playable by browser players
+    "shaka__clear-encrypted__manifest.mpd": 4,
+    "streamlink__test_baseurl_urljoin.mpd": 8,
+    "yt-dlp__float_duration.mpd": 7,
+    "androidx-media__sample_mpd_dashif_license_url.mpd": 2,
+    "androidx-media__sample_mpd_live.mpd": 3,
+    "androidx-media__sample_mpd_event_stream.mpd": 2,
+}
+
+
+@pytest.mark.parametrize(("name", "count"), sorted(STOCK_REJECTED.items()))
+def test_files_stock_mpegdash_rejects_are_recovered(name: str, count: int) -> None:
+    p = parse(name, now=epoch("2016-10-14T18:00:00"))
+    assert len(reps(p)) == count
+    assert all(r.bandwidth_bps > 0 for r in reps(p) if r.mime_type != "text/vtt")
+
+
+def test_live_segment_list_with_period_timeline_and_undeclared_prefix() -> None:
+    ast = epoch("2014-06-19T23:07:42")
+    start = 6462826.784 - 34740.095  # period start minus presentationTimeOffset (S@t absent: 0)
+    now = ast + start + 16
+    audio, video, text = reps(parse("androidx-media__sample_mpd_live.mpd", now=now))
+    assert audio.segments is not None and video.segments is not None
+    assert [s.number for s in audio.segments] == [1292317, 1292318, 1292319]
+    assert audio.segments[1].url == (
+        "http://www.test.com/sq/1292318/clen/86958/lmt/1409671174832549/dur/5.339"
+    )
+    assert audio.segments[1].start_s == pytest.approx(start + 4.804)
+    assert audio.segments[1].available_from == pytest.approx(ast + start + 4.804 + 5.338)
+    assert audio.init is not None and audio.init.byte_range == ByteRange(0, 591)
+    assert video.init is not None and video.init.byte_range == ByteRange(0, 671)
+    assert text.mime_type == "text/vtt" and text.segments is not None
+    assert text.segments[0].url == "http://www.test.com/sq/1292317"
