@@ -62,6 +62,33 @@ class SimResult:
         """Number of simulated sessions."""
         return len(self.trace_names)
 
+    @classmethod
+    def concat(cls, parts: Sequence[SimResult]) -> SimResult:
+        """Join results of the same algorithm, mode and video run on different traces.
+
+        Raises:
+            AbrConfigError: No parts, or parts of different algorithms or modes.
+        """
+        if not parts or len({(p.algorithm, p.mode) for p in parts}) != 1:
+            raise AbrConfigError("concat needs results of one algorithm and mode")
+        first = parts[0]
+        cat = np.concatenate
+        return cls(
+            algorithm=first.algorithm,
+            mode=first.mode,
+            trace_names=tuple(n for p in parts for n in p.trace_names),
+            video=first.video,
+            quality=cat([p.quality for p in parts]),
+            rebuffer_s=cat([p.rebuffer_s for p in parts]),
+            download_s=cat([p.download_s for p in parts]),
+            buffer_s=cat([p.buffer_s for p in parts]),
+            end_time_s=cat([p.end_time_s for p in parts]),
+            throughput_bps=cat([p.throughput_bps for p in parts]),
+            abandoned=cat([p.abandoned for p in parts]),
+            startup_s=cat([p.startup_s for p in parts]),
+            metrics={k: cat([p.metrics[k] for p in parts]) for k in first.metrics},
+        )
+
     def aggregate(self) -> dict[str, float]:
         """Means over sessions: ``mean_qoe_lin``, ``mean_bitrate_kbps``, ``rebuffer_ratio``, ...
 

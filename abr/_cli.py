@@ -1,0 +1,357 @@
+"""Command line: ``python -m abr simulate`` and ``python -m abr compare``.
+
+The one place in abr that reads files, prints, and uses rich, matplotlib and processes: an
+adapter around the sans-I/O simulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from abr._algorithms import ALGORITHMS, algorithm_config, make_controller, make_estimator
+from abr._media import (
+    NetworkTrace,
+    Video,
+    parse_cooked_trace,
+    parse_pensieve_video,
+    parse_sabre_movie,
+    parse_sabre_network,
+)
+from abr._sim import SimResult, simulate
+from abr.config import SimMode
+from abr.errors import AbrError
+
+__all__: list[str] = []
+
+BATCH_SESSIONS = 250
+SUMMARY_KEYS = (
+    "sessions",
+    "mean_qoe_lin",
+    "mean_bitrate_kbps",
+    "rebuffer_ratio",
+    "mean_rebuffer_s",
+    "mean_switches",
+    "mean_startup_s",
+)
+
+
+# -- reading inputs ---------------------------------------------------------------------------
+
+
+def read_traces(paths: Sequence[str | Path]) -> list[NetworkTrace]:
+    """Read traces from files or directories (every file in a directory, sorted by name)."""
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            files.extend(
+                sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
+            )
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise AbrError(f"no such trace file or directory: {p}")
+    if not files:
+        raise AbrError(f"no traces found in {', '.join(map(str, paths))}")
+    out = []
+    for f in files:
+        data = f.read_bytes()
+        if data.lstrip().startswith(b"["):
+            out.append(parse_sabre_network(data, name=f.name))
+        else:
+            out.append(parse_cooked_trace(data.decode(), name=f.name))
+    return out
+
+
+def read_video(path: str | Path) -> Video:
+    """Read a Sabre movie JSON, or Pensieve's ``video_size_*`` (a directory or the prefix)."""
+    p = Path(path)
+    if p.is_file() and p.suffix == ".json":
+        return parse_sabre_movie(p.read_bytes())
+    folder, prefix = (p, "video_size_") if p.is_dir() else (p.parent, p.name)
+    sizes = sorted(folder.glob(prefix + "*"), key=lambda f: int(f.name[len(prefix) :] or 0))
+    if not sizes:
+        raise AbrError(f"no Sabre movie or Pensieve video_size_* files at {p}")
+    return parse_pensieve_video([f.read_text() for f in sizes])
+
+
+def _params(items: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise AbrError(f"--param wants key=value, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _grid(items: Sequence[str]) -> list[dict[str, str]]:
+    axes = []
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep:
+            raise AbrError(f"--sweep wants key=v1,v2,..., got {item!r}")
+        axes.append([(key.strip(), v.strip()) for v in values.split(",") if v.strip()])
+    return [dict(combo) for combo in itertools.product(*axes)] if axes else [{}]
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    label: str
+    algorithm: str
+    params: dict[str, str]
+
+
+def _batches(n: int, size: int) -> Iterator[slice]:
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))
+
+
+def _run_job(
+    job: _Job,
+    traces: Sequence[NetworkTrace],
+    video: Video,
+    mode: SimMode,
+    batch: int,
+    progress: Any = None,
+    task: Any = None,
+) -> SimResult:
+    parts = []
+    for sl in _batches(len(traces), batch):
+        ctrl = make_controller(job.algorithm, mode, job.params)
+        est = make_estimator(job.algorithm, job.params if job.algorithm == "hybrid" else None)
+        parts.append(simulate(ctrl, traces[sl], video, mode=mode, estimator=est))
+        if progress is not None:
+            progress.advance(task, sl.stop - sl.start)
+    result = SimResult.concat(parts)
+    return dataclasses.replace(result, algorithm=job.label)
+
+
+def _run_job_plain(args: tuple[_Job, Sequence[NetworkTrace], Video, SimMode, int]) -> SimResult:
+    return _run_job(*args)
+
+
+def _run_all(
+    jobs: Sequence[_Job],
+    traces: Sequence[NetworkTrace],
+    video: Video,
+    mode: SimMode,
+    *,
+    batch: int,
+    workers: int,
+    quiet: bool,
+) -> list[SimResult]:
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(_run_job_plain, [(j, traces, video, mode, batch) for j in jobs]))
+    if quiet:
+        return [_run_job(j, traces, video, mode, batch) for j in jobs]
+    try:
+        from rich.progress import Progress
+    except ImportError:  # rich is an optional extra
+        return [_run_job(j, traces, video, mode, batch) for j in jobs]
+    results = []
+    with Progress(transient=False) as progress:
+        for j in jobs:
+            task = progress.add_task(f"{j.label} ({mode.name})", total=len(traces))
+            results.append(_run_job(j, traces, video, mode, batch, progress, task))
+    return results
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def _config_dict(job: _Job, mode: SimMode) -> dict[str, Any]:
+    return dataclasses.asdict(algorithm_config(job.algorithm, mode, job.params))
+
+
+def _session_records(r: SimResult) -> list[dict[str, Any]]:
+    rows = []
+    kbps = r.video.bitrates_bps[r.quality] / 1e3
+    for i, name in enumerate(r.trace_names):
+        rec: dict[str, Any] = {"trace": name}
+        rec.update({k: float(v[i]) for k, v in r.metrics.items()})
+        rec["segments"] = {
+            "quality": r.quality[i].tolist(),
+            "bitrate_kbps": kbps[i].tolist(),
+            "rebuffer_s": np.round(r.rebuffer_s[i], 6).tolist(),
+            "buffer_s": np.round(r.buffer_s[i], 6).tolist(),
+            "end_time_s": np.round(r.end_time_s[i], 6).tolist(),
+        }
+        rows.append(rec)
+    return rows
+
+
+def _document(
+    results: Sequence[SimResult],
+    jobs: Sequence[_Job],
+    mode: SimMode,
+    video_path: str,
+    traces: Sequence[NetworkTrace],
+) -> dict[str, Any]:
+    return {
+        "mode": dataclasses.asdict(mode),
+        "video": video_path,
+        "traces": [t.name for t in traces],
+        "algorithms": {
+            r.algorithm: {
+                "algorithm": j.algorithm,
+                "aggregate": r.aggregate(),
+                "config": _config_dict(j, mode),
+                "sessions": _session_records(r),
+            }
+            for r, j in zip(results, jobs, strict=True)
+        },
+    }
+
+
+def _fmt(key: str, value: float) -> str:
+    if key == "sessions":
+        return str(int(value))
+    if key == "rebuffer_ratio":
+        return f"{100 * value:.2f} %"
+    return f"{value:.2f}"
+
+
+def _print_table(results: Sequence[SimResult], *, by_metric: bool) -> None:
+    aggs = [(r.algorithm, r.aggregate()) for r in results]
+    if by_metric:
+        header = ["metric"] + [a for a, _ in aggs]
+        body = [[k] + [_fmt(k, g[k]) for _, g in aggs] for k in SUMMARY_KEYS]
+    else:
+        header = ["algorithm", *SUMMARY_KEYS]
+        body = [[a] + [_fmt(k, g[k]) for k in SUMMARY_KEYS] for a, g in aggs]
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(len(header))]
+        for row in [header, *body]:
+            print("  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True)))
+        return
+    table = Table(*header)
+    for row in body:
+        table.add_row(*row)
+    Console().print(table)
+
+
+# -- entry point ------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m abr", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (
+        ("simulate", "simulate algorithms on traces"),
+        ("compare", "run several algorithms on the same traces side by side"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument(
+            "--traces",
+            nargs="+",
+            action="extend",
+            required=True,
+            help="trace files or directories (Sabre JSON or Pensieve cooked)",
+        )
+        p.add_argument(
+            "--video",
+            required=True,
+            help="Sabre movie JSON, or a directory / prefix of Pensieve video_size_* files",
+        )
+        p.add_argument(
+            "--algorithm",
+            action="append",
+            choices=ALGORITHMS,
+            help="algorithm to run (repeatable; compare defaults to all)",
+        )
+        p.add_argument("--mode", choices=("pensieve", "sabre"), default="pensieve")
+        p.add_argument(
+            "--param",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a configuration field of the algorithm(s)",
+        )
+        p.add_argument(
+            "--sweep",
+            action="append",
+            default=[],
+            metavar="KEY=V1,V2,...",
+            help="run every combination of these values (in parallel across cores)",
+        )
+        p.add_argument(
+            "--jobs",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="worker processes for sweeps and several algorithms",
+        )
+        p.add_argument(
+            "--batch", type=int, default=BATCH_SESSIONS, help="sessions per vectorised batch"
+        )
+        p.add_argument("--out", help="write JSON results here")
+        p.add_argument("--plot", help="write a figure here (PNG/SVG/PDF)")
+        p.add_argument("--session", type=int, default=0, help="session shown in the plot's top row")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def _jobs(args: argparse.Namespace) -> list[_Job]:
+    algorithms = args.algorithm or (list(ALGORITHMS) if args.command == "compare" else ["hybrid"])
+    params = _params(args.param)
+    jobs = []
+    for algo in algorithms:
+        for point in _grid(args.sweep):
+            merged = {**params, **point}
+            label = (
+                algo
+                if not point
+                else algo + "[" + ",".join(f"{k}={v}" for k, v in point.items()) + "]"
+            )
+            jobs.append(_Job(label, algo, merged))
+    return jobs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        mode = SimMode.named(args.mode)
+        traces = read_traces(args.traces)
+        video = read_video(args.video)
+        jobs = _jobs(args)
+        for j in jobs:
+            algorithm_config(j.algorithm, mode, j.params)  # fail fast on a bad --param
+        workers = max(1, min(args.jobs, len(jobs))) if args.sweep else 1
+        results = _run_all(
+            jobs, traces, video, mode, batch=max(1, args.batch), workers=workers, quiet=args.quiet
+        )
+    except (AbrError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _print_table(results, by_metric=args.command == "compare")
+    if args.out:
+        Path(args.out).write_text(json.dumps(_document(results, jobs, mode, args.video, traces)))
+    if args.plot:
+        from abr._plots import plot_results
+
+        plot_results(
+            results,
+            args.plot,
+            session=args.session,
+            trace=traces[min(args.session, len(traces) - 1)],
+        )
+    return 0
