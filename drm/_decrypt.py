@@ -236,6 +236,46 @@ class CencDecryptor:
         """
         return _decrypt(bytes(segment), self._info, self._lookup)
 
+    def decrypt_segment_in_place(self, buffer: bytearray) -> int:
+        """Decrypt a media segment inside the caller's buffer, without copying it.
+
+        Samples are decrypted where they are. Each ``moof`` is rewritten without its
+        protection boxes and followed by a ``free`` box filling the bytes it lost, and
+        ``pssh`` boxes become ``free`` boxes, so no offset moves and the buffer keeps its
+        size. Use :meth:`decrypt_segment` for a compact copy instead.
+
+        Args:
+            buffer: The encrypted segment; it holds the clear segment afterwards.
+
+        Returns:
+            The number of samples decrypted.
+
+        Raises:
+            KeyNotFound: A needed key is missing (nothing has been changed then).
+            BoxError: The segment is malformed (nothing has been changed then).
+            DecryptionError: The encryption info is inconsistent.
+        """
+        fragments = [samples for _, samples in iter_fragment_samples(buffer, self._info)]
+        for samples in fragments:
+            for sample in samples:
+                if sample.encryption is not None and sample.encryption.is_protected:
+                    self._lookup(sample.encryption.default_kid)
+        moofs = [b for b in iter_boxes(buffer) if b.type in ("moof", "pssh")]
+        done = sum(decrypt_samples(buffer, samples, self._lookup) for samples in fragments)
+        for box in moofs:
+            if box.type == "pssh":
+                buffer[box.start + 4 : box.start + 8] = b"free"
+                continue
+            tree = read_box_tree(buffer, box)
+            _clear_moof(tree)
+            new = tree.serialize()
+            gap = box.size - len(new)
+            if gap:
+                buffer[box.start : box.start + len(new)] = new
+                free = struct.pack(">I4s", gap, b"free") + bytes(gap - 8)
+                buffer[box.start + len(new) : box.end] = free
+        return done
+
 
 def decrypt_mp4(data: bytes, keys: KeySource, *, init: bytes | None = None) -> bytearray:
     """Decrypt a whole fragmented MP4 file, an init segment, or a media segment.

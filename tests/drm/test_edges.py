@@ -8,19 +8,21 @@ import struct
 
 import pytest
 from Crypto.Cipher import AES
-from drm_helpers import MEDIA, corpus_keys, samples, sha1_of
+from drm_helpers import MEDIA, corpus_keys, decode, samples, sha1_of
 
 from drm import (
     CencDecryptor,
     DecryptionError,
     DrmConfig,
     DrmConfigError,
+    KeyNotFound,
     LicenseServerConfig,
     clear_init_segment,
     decrypt_hls_segment,
     decrypt_mp4,
     hls_iv,
     iter_boxes,
+    package_mp4,
     pkcs7_unpad,
 )
 
@@ -124,3 +126,27 @@ def test_sidx_references_follow_the_shrunk_moof() -> None:
         assert cursor == moofs[i].start
         cursor += word & 0x7FFFFFFF
     assert cursor == len(clear)
+
+
+@pytest.mark.parametrize("scheme", ["cenc", "cbcs"])
+def test_in_place_decryption_matches_the_copy(clear_mp4: bytes, scheme: str) -> None:
+    kid, key = "0123456789abcdef0123456789abcdef", bytes(range(16))
+    protected = package_mp4(clear_mp4, key_id=kid, key=key, scheme=scheme)
+    split = protected.find(b"moof") - 4
+    decryptor = CencDecryptor(protected[:split], {kid: key})
+    buffer = bytearray(protected[split:])
+    assert decryptor.decrypt_segment_in_place(buffer) == 144
+    assert len(buffer) == len(protected) - split
+    init = decryptor.clear_init()
+    assert samples(bytes(buffer), init) == samples(clear_mp4)
+    assert b"senc" not in bytes(buffer).split(b"mdat")[0]
+    assert decode(init + bytes(buffer)) == (50, [])
+
+
+def test_in_place_refuses_missing_key_before_touching_the_buffer() -> None:
+    init = (FOLDER / "video-H264-288-400k_init.mp4").read_bytes()
+    segment = (FOLDER / "video-H264-288-400k_3.m4s").read_bytes()
+    buffer = bytearray(segment)
+    with pytest.raises(KeyNotFound):
+        CencDecryptor(init, {}).decrypt_segment_in_place(buffer)
+    assert buffer == segment
