@@ -86,6 +86,7 @@ class _Context:
         self.url = resolver.manifest_url
         self.key_sets: dict[int, tuple[list[dict[str, str]], HlsKey]] = {}
         self.all_keys: dict[HlsKey, None] = {}
+        self.keys_by_text: dict[tuple[tuple[str, str], ...], HlsKey] = {}
         self.inits: dict[int, tuple[dict[str, Any], InitSegment]] = {}
 
     def key(self, key_set: list[dict[str, str]] | None) -> HlsKey | None:
@@ -93,11 +94,20 @@ class _Context:
             return None
         cached = self.key_sets.get(id(key_set))
         if cached is None:
-            keys = [build_key(attributes, self.resolver) for attributes in key_set]
+            keys = [self._build_key(attributes) for attributes in key_set]
             self.all_keys.update(dict.fromkeys(keys))
             cached = (key_set, preferred_key(keys))
             self.key_sets[id(key_set)] = cached
         return cached[1]
+
+    def _build_key(self, attributes: dict[str, str]) -> HlsKey:
+        """Build a key once per distinct tag (rotation often repeats the same key tag)."""
+        text = tuple(sorted(attributes.items()))
+        key = self.keys_by_text.get(text)
+        if key is None:
+            key = build_key(attributes, self.resolver)
+            self.keys_by_text[text] = key
+        return key
 
     def init(self, section: dict[str, Any] | None) -> InitSegment | None:
         if not section:

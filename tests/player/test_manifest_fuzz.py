@@ -1,7 +1,8 @@
 """Hostile input: mutated corpus manifests raise only ManifestError, and quickly.
 
 Each property runs a bounded number of examples (the suite stays well under a minute); each
-parse must finish within ``CASE_BUDGET_S``.
+parse must finish within ``CASE_BUDGET_S`` of CPU time (process time, so that other processes
+loading the machine do not make the check flaky).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ FUZZ = settings(
 
 
 def check(data: bytes) -> None:
-    start = time.perf_counter()
+    start = time.process_time()
     try:
         result = parse_manifest(
             data, url="https://cdn.example.com/a/manifest", now=NOW, config=CONFIG
@@ -45,7 +46,7 @@ def check(data: bytes) -> None:
         assert isinstance(result, Presentation)
         result.to_json()
         result.summary()
-    assert time.perf_counter() - start < CASE_BUDGET_S
+    assert time.process_time() - start < CASE_BUDGET_S
 
 
 @FUZZ
@@ -128,7 +129,10 @@ def test_billion_laughs_and_external_entities(name: str, entity: bytes) -> None:
 
 def test_hostile_hls_playlists() -> None:
     cases = [
-        b"#EXTM3U\n" + b'#EXT-X-KEY:METHOD=AES-128,URI="k%d"\n#EXTINF:1,\na.ts\n' * 20000,
+        b"#EXTM3U\n"
+        + b"".join(
+            b'#EXT-X-KEY:METHOD=AES-128,URI="k%d"\n#EXTINF:1,\na.ts\n' % i for i in range(20000)
+        ),
         b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=-5\na.m3u8\n",
         b'#EXTM3U\n#EXT-X-MAP:BYTERANGE="5@0"\n#EXTINF:1,\na.ts\n',
         b"#EXTM3U\n#EXTINF:1,\n#EXT-X-BYTERANGE:0@5\na.ts\n",
