@@ -120,6 +120,7 @@ class Player:
         session.presentation = presentation
         self._refresh_ladders(session)
         session.playhead.seek(self._start_position(session, start_at_s), now=self.clock.now())
+        session.refresher = self._refresh
         self._emit_loaded(session)
         prefetch = getattr(self.processor, "prefetch", None)
         if prefetch is not None:
@@ -189,6 +190,33 @@ class Player:
             *(fetch(session.locations(rep.playlist_urls)) for rep in reps)
         )
         now = self.clock.now() + wall_clock_offset(self.clock)
+        for rep, (body, final_url) in zip(reps, bodies, strict=True):
+            presentation = load_media_playlist(
+                presentation, rep.id, body, url=final_url, now=now, config=self.config.manifest
+            )
+        return presentation
+
+    async def _refresh(self, presentation: Presentation) -> Presentation:
+        """Reload a live presentation: the MPD, or the HLS media playlists in use."""
+        session = self._require()
+        if presentation.format == StreamFormat.DASH or not presentation.is_multivariant:
+            url = presentation.location or presentation.url
+            with self.clock.busy():
+                response = await self.http.fetch(session.locations((url,)))
+            now = session.wall_now()
+            fresh = parse_manifest(
+                response.content, url=response.url, now=now, config=self.config.manifest
+            )
+            return fresh
+        reps = [rep for track in session.tracks for rep in track.ladder]
+
+        async def fetch(urls: tuple[str, ...]) -> tuple[bytes, str]:
+            with self.clock.busy():
+                response = await self.http.fetch(session.locations(urls))
+            return response.content, response.url
+
+        bodies = await asyncio.gather(*(fetch(rep.playlist_urls) for rep in reps))
+        now = session.wall_now()
         for rep, (body, final_url) in zip(reps, bodies, strict=True):
             presentation = load_media_playlist(
                 presentation, rep.id, body, url=final_url, now=now, config=self.config.manifest

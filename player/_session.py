@@ -9,9 +9,10 @@ session runs on wall time and on a virtual clock.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -122,6 +123,9 @@ class PlaybackSession:
         self._stopped = False
         self._pending_seek: float | None = None
         self.fatal_error: BaseException | None = None
+        self.refresher: Callable[[Presentation], Awaitable[Presentation]] | None = None
+        self.wall_offset_s = wall_clock_offset(parts.clock)
+        self._refresh_interval_s = parts.config.playback.live_refresh_fallback_s
 
     # -- small helpers -------------------------------------------------------------------
 
@@ -219,6 +223,9 @@ class PlaybackSession:
         self._tick(now)
         if self.machine.is_terminal:
             return
+        if self.presentation.is_live and self._refresh_due() <= 0:
+            await self._refresh()
+            return
         goal = self.parts.config.playback.buffering_goal_s
         needs = [t.need(self.position_s) for t in self.tracks]
         index = select_next_track(needs, position_s=self.position_s, goal_s=goal)
@@ -231,7 +238,39 @@ class PlaybackSession:
             wait = to_limit if wait is None else min(wait, to_limit)
         else:
             wait = None  # nothing moves until a user action or a download
+        if self.presentation.is_live:
+            due = self._refresh_due()
+            wait = due if wait is None else min(wait, due)
         await self._sleep(wait)
+
+    # -- live ----------------------------------------------------------------------------
+
+    def wall_now(self) -> float:
+        """Session time as UTC epoch seconds (what manifests' live timing is in)."""
+        return self.parts.clock.now() + self.wall_offset_s
+
+    def _refresh_due(self) -> float:
+        """Seconds until the live presentation must be refreshed (<= 0: now)."""
+        wall = self.wall_now()
+        at = self.presentation.next_refresh_at(wall)
+        fetched = self.presentation.fetched_at or wall
+        if at is None:
+            at = fetched + self._refresh_interval_s
+        return at - wall
+
+    async def _refresh(self) -> None:
+        """Reload the live manifest (or media playlists) and swap in the new segment lists."""
+        if self.refresher is None:
+            self._refresh_interval_s = float("inf")
+            return
+        presentation = await self.refresher(self.presentation)
+        if presentation.fetched_at == self.presentation.fetched_at:
+            presentation = dataclasses.replace(presentation, fetched_at=self.wall_now())
+        self.presentation = presentation
+        period = presentation.periods[min(self.period_index, len(presentation.periods) - 1)]
+        reps = tuple(period.representations())
+        for track in self.tracks:
+            track.replace_ladder(reps)
 
     def _time_to_limit(self) -> float:
         return max(0.0, self._limit() - self.position_s)

@@ -151,6 +151,9 @@ class PlaybackConfig:
     buffer_behind_s: float = 30.0
     """Media kept behind the playhead before eviction (Shaka ``bufferBehind``: 30 s)."""
 
+    live_refresh_fallback_s: float = 2.0
+    """Live refresh period when the manifest gives no timing (rare); about one segment."""
+
     live_delay_segments: float = 3.0
     """Live start distance from the live edge, in segment durations (RFC 8216: 3 targets)."""
 

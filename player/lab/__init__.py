@@ -1,7 +1,8 @@
-"""The player's part of the lab: generated test content (and, later, live publishing)."""
+"""The player's part of the lab: generated test content, VOD and live."""
 
 from __future__ import annotations
 
 from player.lab._content import ContentInfo, ContentSpec, RenditionSpec, generate_content
+from player.lab._live import LiveContent
 
-__all__ = ["ContentInfo", "ContentSpec", "RenditionSpec", "generate_content"]
+__all__ = ["ContentInfo", "ContentSpec", "LiveContent", "RenditionSpec", "generate_content"]
