@@ -45,6 +45,7 @@ from transport import HttpClient, Protocol, RetryConfig, TransportConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL: list[Protocol] = ["auto"]
+OUTBOX_DIR: list[str | None] = [None]
 SNAP = PlaybackSnapshot(position_s=1.0, state="playing", bitrate_bps=3_000_000, buffer_s=12.0)
 
 
@@ -126,7 +127,7 @@ async def throughput(
 ) -> tuple[float, float, float]:
     """Return (heartbeats stored per second, reporter and service CPU s per heartbeat)."""
     go = Go(reporters)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=OUTBOX_DIR[0]) as tmp:
         runs = [
             reporter_run(n, info, Path(tmp), count=count, batch=batch, go=go)
             for n in range(reporters)
@@ -178,8 +179,15 @@ def main() -> None:
     parser.add_argument("--per-reporter", type=int, default=40)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--protocol", choices=["auto", "h3", "h1"], default="auto")
+    parser.add_argument(
+        "--outbox-dir",
+        default=None,
+        help="where the reporters' outboxes live (e.g. /dev/shm: 100 simulated devices then"
+        " do not queue on one disk's fsyncs)",
+    )
     args = parser.parse_args()
     PROTOCOL[0] = args.protocol
+    OUTBOX_DIR[0] = args.outbox_dir
     results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "sessions.db"
@@ -209,11 +217,17 @@ def main() -> None:
             proc.wait(timeout=30)
     print(
         f"reporters={args.reporters} heartbeats/reporter={args.per_reporter} runs={args.runs}"
-        f" protocol={args.protocol} cpus={os.cpu_count()}"
+        f" protocol={args.protocol} outbox_dir={args.outbox_dir} cpus={os.cpu_count()}"
     )
     for name, values in results.items():
         runs = [round(v, 1) for v in values]
         print(f"{name:34s} median {statistics.median(values):10.1f}   runs {runs}")
+    for batch in (1, 100):
+        cpu_us = statistics.median(results[f"service_cpu_us_per_hb_batch{batch}"])
+        if cpu_us > 0:
+            print(
+                f"service capacity per core, batch {batch:<3d}  ~{1e6 / cpu_us:8.0f} heartbeats/s"
+            )
 
 
 if __name__ == "__main__":

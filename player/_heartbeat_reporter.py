@@ -186,6 +186,8 @@ class HeartbeatDelivery:
                 await task
             except asyncio.CancelledError:
                 pass
+            except Exception:  # already surfaced by flush(); closing must still close
+                _log.exception("heartbeat delivery had stopped")
         outbox, self._outbox = self._outbox, None
         if outbox is not None:
             await asyncio.to_thread(outbox.close)
@@ -224,9 +226,19 @@ class HeartbeatDelivery:
 
         Raises:
             UsageError: The delivery is not running.
+            Exception: Whatever stopped the sending task (e.g. a bug in ``call``).
         """
         self._running_outbox()
-        await self._idle.wait()
+        task = self._task
+        assert task is not None
+        idle = asyncio.ensure_future(self._idle.wait())
+        try:
+            await asyncio.wait({idle, task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            idle.cancel()
+        if task.done():
+            task.result()
+            raise UsageError("HeartbeatDelivery stopped sending")
 
     async def stats(self) -> DeliveryStats:
         """Return the counters.

@@ -124,3 +124,19 @@ async def test_delivery_needs_an_endpoint_and_a_running_context(tmp_path: Path) 
     delivery = HeartbeatDelivery(cfg, call=never)
     with pytest.raises(UsageError, match="async with"):
         await delivery.flush()
+
+
+async def test_flush_surfaces_a_broken_sender(tmp_path: Path) -> None:
+    """A sender that breaks its contract (raises a non-transport error) stops the task;
+    ``flush`` must say so instead of waiting forever. No server is involved on purpose."""
+
+    async def broken(url: str, *, method: str, headers: object, body: bytes | None) -> bytes:
+        raise RuntimeError("bug in the sender")
+
+    cfg = config("https://127.0.0.1:9", tmp_path)
+    async with HeartbeatDelivery(cfg, call=broken) as out:
+        rep = HeartbeatReporter.for_session(cfg, out, viewer_id="a", title_id="t", device_id="d")
+        await rep.notify(HeartbeatTrigger.START, snap(0.0), now=0.0, wall_s=WALL)
+        with pytest.raises(RuntimeError, match="bug in the sender"):
+            await asyncio.wait_for(out.flush(), 5)
+        assert (await out.stats()).outbox.pending == 1  # still queued for the next start
