@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from player.config import ManifestConfig
 from player.errors import UsageError
-from player.manifest._hls_media import MediaPlaylist, build_media_playlist
+from player.manifest._hls_media import MediaPlaylist, build_media_playlist, epoch
 from player.manifest._hls_multivariant import build_multivariant, build_session_keys
 from player.manifest._hls_scan import parse_error, scan_playlist
 from player.manifest._hls_urls import UrlResolver
@@ -171,6 +171,39 @@ def _continuity(old: tuple[Segment, ...], parsed: dict[str, Any], target_s: floa
     return 0.0
 
 
+def _is_live(parsed: dict[str, Any]) -> bool:
+    return not parsed.get("is_endlist") and str(parsed.get("playlist_type") or "").lower() != "vod"
+
+
+def _aligned_start(
+    presentation: Presentation, rep: Representation, parsed: dict[str, Any], target_s: float
+) -> float:
+    """Start time of a live media playlist loaded for the first time.
+
+    It is placed on the timeline of the representations already loaded: by program date time
+    when both carry one, else by media sequence number against a variant of the same track.
+    """
+    listed = [raw for raw in parsed["segments"] if "uri" in raw]
+    if not listed or not _is_live(parsed):
+        return 0.0
+    first_date = listed[0].get("program_date_time")
+    siblings: tuple[Representation, ...] = ()
+    others: list[Representation] = []
+    for track in presentation.periods[0].tracks:
+        if any(r.id == rep.id for r in track.representations):
+            siblings = track.representations
+        others.extend(r for r in track.representations if r.segments and r.id != rep.id)
+    others.sort(key=lambda r: r not in siblings)
+    for other in others:
+        segments = other.segments or ()
+        dated = next((s for s in segments if s.program_date_time is not None), None)
+        if first_date is not None and dated is not None and dated.program_date_time is not None:
+            return dated.start_s + (epoch(first_date) - dated.program_date_time)
+        if other in siblings:
+            return _continuity(segments, parsed, target_s)
+    return 0.0
+
+
 def _merge_skipped(old: tuple[Segment, ...], media: MediaPlaylist, first: int) -> MediaPlaylist:
     """Fill an ``EXT-X-SKIP`` delta update with the previously known skipped segments."""
     if not media.segments:
@@ -232,7 +265,10 @@ def load_media_playlist(
     resolver = UrlResolver(url, manifest_url=url)
     old = rep.segments or ()
     target = float(parsed.get("targetduration") or 0.0)
-    start = _continuity(old, parsed, target)
+    if old:
+        start = _continuity(old, parsed, target)
+    else:
+        start = _aligned_start(presentation, rep, parsed, target)
     media = build_media_playlist(parsed, resolver=resolver, now=now, config=config, start_s=start)
     if (parsed.get("skip") or {}).get("skipped_segments"):
         media = _merge_skipped(old, media, int(parsed.get("media_sequence") or 0))

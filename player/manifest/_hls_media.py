@@ -151,7 +151,8 @@ class _Context:
         return tuple(found)
 
 
-def _epoch(when: datetime) -> float:
+def epoch(when: datetime) -> float:
+    """UTC epoch seconds of a date (a date without time zone is UTC)."""
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return when.timestamp()
@@ -204,7 +205,7 @@ def _segments(
         if raw["discontinuity"]:
             discontinuity += 1
         when = raw.get("program_date_time")
-        pdt = _epoch(when) if when is not None else (None if pdt is None else pdt + prev_duration)
+        pdt = epoch(when) if when is not None else (None if pdt is None else pdt + prev_duration)
         absolute = resolve(uri)
         segments.append(
             Segment(

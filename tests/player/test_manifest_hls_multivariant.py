@@ -290,3 +290,34 @@ def test_load_media_playlist_errors() -> None:
     master = (HLS / "m3u8__variant_playlist.m3u8").read_bytes()
     with pytest.raises(ManifestParseError, match="expected a media playlist"):
         load_media_playlist(p, LOW, master, url=LOW)
+
+
+def test_first_live_load_of_another_variant_is_aligned_by_sequence_number() -> None:
+    p = load("m3u8__variant_playlist.m3u8")
+    p = load_media_playlist(p, LOW, media(100), url=LOW, now=NOW)
+    p = load_media_playlist(p, MID, media(101), url=MID, now=NOW)
+    by_id = {r.id: r for r in p.representations()}
+    low, mid = by_id[LOW].segments, by_id[MID].segments
+    assert low is not None and mid is not None
+    assert [(s.number, s.start_s) for s in low] == [(100, 0.0), (101, 4.0)]
+    assert [(s.number, s.start_s) for s in mid] == [(101, 4.0), (102, 8.0)]
+
+
+def test_first_live_load_of_a_rendition_is_aligned_by_date() -> None:
+    p = load("m3u8__multi_media_playlist.m3u8")
+    video_id = "1280/chunklist_w370587926_b2962000_vo_slen_t64TWFpbg==.m3u8"
+    audio_id = "en/chunklist_w370587926_b160000_ao_slen_t64RW5nbGlzaA==.m3u8"
+    head = b"#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:%d\n"
+    video = (
+        head % 10 + b"#EXT-X-PROGRAM-DATE-TIME:2024-01-01T00:00:00Z\n" + (b"#EXTINF:6,\nv.ts\n" * 3)
+    )
+    audio = (
+        head % 500
+        + b"#EXT-X-PROGRAM-DATE-TIME:2024-01-01T00:00:06Z\n"
+        + (b"#EXTINF:6,\na.aac\n" * 2)
+    )
+    p = load_media_playlist(p, video_id, video, url=BASE + video_id, now=NOW)
+    p = load_media_playlist(p, audio_id, audio, url=BASE + audio_id, now=NOW)
+    segs = {r.id: r.segments for r in p.representations()}[audio_id]
+    assert segs is not None
+    assert [(s.number, s.start_s) for s in segs] == [(500, 6.0), (501, 12.0)]
