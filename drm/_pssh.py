@@ -7,6 +7,7 @@ import binascii
 import re
 import struct
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from drm._boxes import iter_boxes
@@ -19,6 +20,7 @@ __all__ = [
     "WIDEVINE_SYSTEM_ID",
     "Pssh",
     "build_pssh",
+    "collect_key_ids",
     "find_pssh",
     "normalize_kid",
     "parse_pssh",
@@ -172,3 +174,35 @@ def find_pssh(data: bytes | bytearray | memoryview) -> list[Pssh]:
                 if sub.type == "pssh":
                     found.append(parse_pssh(data[sub.start : sub.end]))
     return found
+
+
+def collect_key_ids(
+    *,
+    default_kids: Iterable[str] = (),
+    pssh: Iterable[bytes | Pssh] = (),
+    systems: Iterable[str] = (CLEARKEY_SYSTEM_ID, COMMON_SYSTEM_ID),
+) -> tuple[str, ...]:
+    """Gather the KIDs a presentation needs, as the session does from ``ContentProtection``.
+
+    Args:
+        default_kids: ``cenc:default_KID`` values and ``tenc`` KIDs (any accepted form).
+        pssh: ``pssh`` boxes (bytes from ``cenc:pssh`` or init segments, or parsed).
+        systems: Key systems whose version 1 ``pssh`` KIDs count (ClearKey and common).
+
+    Returns:
+        Sorted, deduplicated KIDs as 32 lowercase hex digits.
+
+    Raises:
+        DrmError: A KID is malformed.
+        BoxError: A ``pssh`` box is malformed.
+
+    >>> collect_key_ids(default_kids=["31323334-3536-3738-3930-313233343536"])
+    ('31323334353637383930313233343536',)
+    """
+    wanted = set(systems)
+    kids = {normalize_kid(kid) for kid in default_kids}
+    for box in pssh:
+        parsed = box if isinstance(box, Pssh) else parse_pssh(box)
+        if parsed.system_id in wanted:
+            kids.update(parsed.key_ids)
+    return tuple(sorted(kids))

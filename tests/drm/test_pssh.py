@@ -18,6 +18,7 @@ from drm import (
     DrmError,
     Pssh,
     build_pssh,
+    collect_key_ids,
     find_box,
     find_pssh,
     iter_boxes,
@@ -116,3 +117,18 @@ def test_keys_never_in_reprs_or_errors() -> None:
     assert secret[:-1] not in str(info.value)
     with pytest.raises(DrmError):
         ContentKey(KID, b"short")
+
+
+def test_collect_key_ids_from_manifest_values_and_pssh() -> None:
+    init = (MEDIA / "shaka-player/hls-sample-aes/video.mp4").read_bytes()
+    widevine = build_pssh(WIDEVINE_SYSTEM_ID, key_ids=("ff" * 16,))
+    kids = collect_key_ids(
+        default_kids=["abba271e-8bcf-552b-bd2e-86a434a9a5d9"],
+        pssh=[*find_pssh(init), widevine, build_pssh(CLEARKEY_SYSTEM_ID, key_ids=(KID,))],
+    )
+    assert "ff" * 16 not in kids
+    assert (
+        kids[0] == "abba271e8bcf552bbd2e86a434a9a5d9" or "abba271e8bcf552bbd2e86a434a9a5d9" in kids
+    )
+    assert KID in kids and len(kids) == 3
+    assert list(kids) == sorted(kids)
