@@ -226,6 +226,8 @@ class PlaybackSession:
         if self.presentation.is_live and self._refresh_due() <= 0:
             await self._refresh()
             return
+        if self._maybe_next_period():
+            return
         goal = self.parts.config.playback.buffering_goal_s
         needs = [t.need(self.position_s) for t in self.tracks]
         index = select_next_track(needs, position_s=self.position_s, goal_s=goal)
@@ -271,6 +273,39 @@ class PlaybackSession:
         reps = tuple(period.representations())
         for track in self.tracks:
             track.replace_ladder(reps)
+
+    def _maybe_next_period(self) -> bool:
+        """Move every track to the next period once all have fetched the current one."""
+        periods = self.presentation.periods
+        if self.period_index + 1 >= len(periods) or not self._all_exhausted():
+            return False
+        self.period_index += 1
+        cfg = self.parts.config.playback
+        period = periods[self.period_index]
+        audio_language = next(
+            (t.track.language for t in self.tracks if t.kind == "audio"), cfg.audio_language
+        )
+        choice = choose_tracks(period, cfg, audio_language=audio_language)
+        for runtime in self.tracks:
+            track = {"video": choice.video, "audio": choice.audio, "text": choice.text}[
+                runtime.kind
+            ]
+            if track is None:
+                runtime.ladder = ()
+                continue
+            if runtime.kind == "video":
+                ladder = video_ladder(track, cfg)
+                old = runtime.representation().bandwidth_bps if runtime.ladder else 0
+                closest = min(range(len(ladder)), key=lambda i: abs(ladder[i].bandwidth_bps - old))
+                runtime.current = closest if runtime.current is not None else None
+            else:
+                ladder = tuple(sorted(track.representations, key=lambda r: r.bandwidth_bps))[-1:]
+                runtime.current = 0
+            runtime.track, runtime.ladder = track, ladder
+            runtime.excluded.clear()
+            runtime.needs_reset = True
+        self.tracks = [t for t in self.tracks if t.ladder]
+        return True
 
     def _time_to_limit(self) -> float:
         return max(0.0, self._limit() - self.position_s)

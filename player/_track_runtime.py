@@ -66,6 +66,8 @@ class TrackRuntime:
 
     def next_segment(self, position_s: float) -> Segment | None:
         """The next segment to fetch for the current (or lowest) representation."""
+        if not self.ladder:
+            return None
         rep = self.representation()
         if rep.segments is None:
             return None

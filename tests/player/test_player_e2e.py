@@ -313,3 +313,60 @@ def test_wrong_configured_key_is_reported_not_hung(encrypted: dict[str, Any]) ->
     assert player.state is PlaybackState.ERROR
     codes = {e.code for e in events if isinstance(e, ErrorOccurred)}
     assert codes & {"drm.key_not_found", "drm.license"}
+
+
+def two_period_mpd(content: ContentInfo, split_segment: int) -> str:
+    """The clear content as two periods cut after ``split_segment`` segments."""
+    periods = []
+    for index, (first, last) in enumerate(((1, split_segment), (split_segment + 1, None))):
+        sets = []
+        for kind in ("video", "audio"):
+            reps = []
+            for track in [t for t in content.tracks if t.kind == kind][
+                : 3 if kind == "video" else 1
+            ]:
+                segs = track.segments[first - 1 : last]
+                offset = track.segments[first - 1][0]
+                timeline = "".join(f'<S t="{t}" d="{d}"/>' for t, d, _ in segs)
+                size = (
+                    f'width="{track.spec.width}" height="{track.spec.height}"'
+                    if track.spec
+                    else 'audioSamplingRate="48000"'
+                )
+                reps.append(
+                    f'<Representation id="{track.id}" bandwidth="{track.bandwidth_bps}" '
+                    f'codecs="{track.codecs}" {size}>'
+                    f'<SegmentTemplate timescale="{track.timescale}" '
+                    f'presentationTimeOffset="{offset}" startNumber="{first}" '
+                    f'initialization="{track.folder}/init.mp4" '
+                    f'media="{track.folder}/seg-$Number$.m4s">'
+                    f"<SegmentTimeline>{timeline}</SegmentTimeline></SegmentTemplate></Representation>"
+                )
+            lang = ' lang="en"' if kind == "audio" else ""
+            sets.append(
+                f'<AdaptationSet contentType="{kind}" mimeType="{kind}/mp4"{lang}>'
+                f"{''.join(reps)}</AdaptationSet>"
+            )
+        start = (first - 1) * content.spec.segment_s
+        periods.append(f'<Period id="p{index}" start="PT{start}S">{"".join(sets)}</Period>')
+    return (
+        '<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" '
+        f'mediaPresentationDuration="PT{content.spec.duration_s}S" minBufferTime="PT2S">'
+        + "".join(periods)
+        + "</MPD>"
+    )
+
+
+def test_multi_period_plays_across_the_boundary(cdn: Any, clear_content: ContentInfo) -> None:
+    (clear_content.root / "two-periods.mpd").write_text(two_period_mpd(clear_content, 3))
+    player, events = asyncio.run(play(f"{cdn.edges[0].base_url}/two-periods.mpd", config_for(cdn)))
+    assert player.state is PlaybackState.ENDED, player.error
+    presentation = player.presentation
+    assert presentation is not None and len(presentation.periods) == 2
+    frames = player.frame_times("video")
+    assert len(frames) == DURATION_S * FPS
+    assert len(set(frames)) == len(frames)
+    stats = player.stats()
+    assert stats.decode_errors == 0
+    assert stats.time_played_s == pytest.approx(DURATION_S, abs=0.1)
+    assert stats.stall_count == 0
