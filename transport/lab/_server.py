@@ -54,6 +54,10 @@ _START_TIMEOUT_S = 10.0
 _FLUSH_TIMEOUT_S = 0.5
 """Longest wait for written bytes to leave before a connection is reset by a fault."""
 
+_UDP_QUEUE_DATAGRAMS = 4096
+"""Datagrams Hypercorn may hold between the socket and QUIC processing. Its default of 10
+drops the client's ACKs under load, which stalls HTTP/3 transfers on loss recovery."""
+
 _PORT_ATTEMPTS = 64
 """Tries to find a port number free on both TCP and UDP before giving up."""
 
@@ -208,9 +212,12 @@ class LabServer:
             )
             self._servers = [server]
             if udp is not None:
-                transport, protocol = await loop.create_datagram_endpoint(
-                    lambda: UDPServer(app, loop, config, context, state), sock=udp
-                )
+                def make_udp() -> UDPServer:
+                    server = UDPServer(app, loop, config, context, state)
+                    server.protocol_queue = asyncio.Queue(_UDP_QUEUE_DATAGRAMS)
+                    return server
+
+                transport, protocol = await loop.create_datagram_endpoint(make_udp, sock=udp)
                 self._udp_transport = transport
                 self._udp_protocol = protocol
                 self._track(loop.create_task(protocol.run()))
