@@ -13,7 +13,7 @@ from player.config import ManifestConfig
 from player.errors import ManifestError, ManifestParseError, UnsupportedManifest
 from player.manifest._dash_baseurls import Base, child_bases
 from player.manifest._dash_representation import Level, build_representation
-from player.manifest._dash_segments import Timing
+from player.manifest._dash_segments import Scope, Timing
 from player.manifest._dash_values import (
     attr_bool,
     attr_datetime,
@@ -222,9 +222,15 @@ def _periods(root: ET.Element, mpd: _Mpd, bases: tuple[Base, ...]) -> tuple[Peri
             now=mpd.clock,
             time_shift_buffer_s=mpd.live.time_shift_buffer_depth_s,
         )
-        level = Level(el, child_bases(bases, el, url=mpd.url, cap=mpd.base_cap), ())
+        level = Level(
+            el,
+            child_bases(bases, el, url=mpd.url, cap=mpd.base_cap),
+            (),
+            Scope(timing, mpd.url, mpd.config),
+            mpd.base_cap,
+        )
         tracks = tuple(
-            _track(as_el, i, level=level, timing=timing, mpd=mpd, budget=budget)
+            _track(as_el, i, level=level.child(as_el), budget=budget)
             for i, as_el in enumerate(el.findall("AdaptationSet"))
         )
         periods.append(
@@ -238,17 +244,14 @@ def _periods(root: ET.Element, mpd: _Mpd, bases: tuple[Base, ...]) -> tuple[Peri
     return tuple(periods)
 
 
-def _track(
-    el: ET.Element, index: int, *, level: Level, timing: Timing, mpd: _Mpd, budget: list[int]
-) -> Track:
-    url = mpd.url
-    bases = child_bases(level.bases, el, url=url, cap=mpd.base_cap)
-    as_level = Level(el, bases, (level.element,), level.timelines, level.times)
+def _track(el: ET.Element, index: int, *, level: Level, budget: list[int]) -> Track:
+    """One AdaptationSet; ``budget`` counts down the representations still allowed."""
+    url, config = level.scope.url, level.scope.config
     rep_elements = el.findall("Representation")
     budget[0] -= len(rep_elements)
     if budget[0] < 0:
         raise ManifestParseError(
-            f"{url}: more than {mpd.config.max_representations} representations",
+            f"{url}: more than {config.max_representations} representations",
             url=url,
             detail="too many representations",
         )
@@ -258,16 +261,7 @@ def _track(
         for p in el.findall(name)
     )
     reps = tuple(
-        build_representation(
-            rep_el,
-            f"{index}.{i}",
-            parent=as_level,
-            timing=timing,
-            base_cap=mpd.base_cap,
-            is_trick=is_trick,
-            url=url,
-            config=mpd.config,
-        )
+        build_representation(rep_el, f"{index}.{i}", parent=level, is_trick=is_trick)
         for i, rep_el in enumerate(rep_elements)
     )
     roles = tuple(v for r in el.findall("Role") if (v := attr_str(r, "value")))

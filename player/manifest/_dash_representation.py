@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from player.config import ManifestConfig
 from player.errors import ManifestParseError
 from player.manifest._dash_baseurls import Base, child_bases, to_locations
 from player.manifest._dash_protection import parse_protections
 from player.manifest._dash_segments import (
+    Scope,
     SegmentInfo,
     SegmentTimes,
     TimelineEntry,
@@ -48,12 +49,14 @@ common servers refuse more. A template's URL is copied into every segment (a mem
 
 @dataclass(frozen=True, slots=True)
 class Level:
-    """An element of the MPD hierarchy with its base URLs and the elements above it.
+    """An element of the MPD hierarchy with what its children inherit.
 
     Attributes:
         element: The Period or AdaptationSet element.
         bases: Base URLs in force at this level, preferred first.
         ancestors: Elements above, outermost first (the Period for an AdaptationSet).
+        scope: The period's timing, the manifest URL and the bounds.
+        base_cap: Most base-URL combinations kept (the MPD's ``BaseURL`` count).
         timelines: Parsed ``SegmentTimeline``s by element id, shared by the representations
             that inherit one (one parse of the MPD).
         times: Expanded segment times, shared the same way.
@@ -62,47 +65,92 @@ class Level:
     element: ET.Element
     bases: tuple[Base, ...]
     ancestors: tuple[ET.Element, ...]
+    scope: Scope
+    base_cap: int
     timelines: dict[int, tuple[TimelineEntry, ...]] = field(default_factory=dict)
     times: dict[object, SegmentTimes] = field(default_factory=dict)
 
+    def child(self, el: ET.Element) -> Level:
+        """The level of a child element (an AdaptationSet of this Period)."""
+        return Level(
+            el,
+            child_bases(self.bases, el, url=self.scope.url, cap=self.base_cap),
+            (*self.ancestors, self.element),
+            self.scope,
+            self.base_cap,
+            self.timelines,
+            self.times,
+        )
+
+
+class _Ident(NamedTuple):
+    """What ``$RepresentationID$`` and ``$Bandwidth$`` stand for."""
+
+    rep_id: str
+    bandwidth: int
+
 
 def build_representation(
-    el: ET.Element,
-    fallback_id: str,
-    *,
-    parent: Level,
-    timing: Timing,
-    base_cap: int,
-    is_trick: bool,
-    url: str,
-    config: ManifestConfig,
+    el: ET.Element, fallback_id: str, *, parent: Level, is_trick: bool
 ) -> Representation:
-    """Build a ``Representation`` from its element and the AdaptationSet above it.
+    """Build a ``Representation`` from its element and the AdaptationSet level above it.
+
+    Args:
+        el: The ``Representation`` element.
+        fallback_id: Id used when the element has none.
+        parent: The AdaptationSet's level.
+        is_trick: The AdaptationSet is a trick-mode (I-frame only) one.
+
+    Returns:
+        The representation, with its segments (or its pending segment index).
 
     Raises:
         ManifestParseError: A value, URL or segment description is malformed.
     """
+    url = parent.scope.url
     adaptation = parent.element
-    locations = to_locations(child_bases(parent.bases, el, url=url, cap=base_cap))
+    locations = to_locations(child_bases(parent.bases, el, url=url, cap=parent.base_cap))
     base_urls = tuple(loc.url for loc in locations)
-    rep_id = attr_str(el, "id") or fallback_id
-    bandwidth = attr_int(el, "bandwidth", url=url) or 0
+    ident = _Ident(attr_str(el, "id") or fallback_id, attr_int(el, "bandwidth", url=url) or 0)
     protections = parse_protections(
         adaptation.findall("ContentProtection"), base=base_urls[0], url=url
     ) + parse_protections(el.findall("ContentProtection"), base=base_urls[0], url=url)
     info = merge_segment_info(
         (*parent.ancestors, adaptation, el), url=url, timelines=parent.timelines
     )
-    segments, init, index = _segments(
-        info,
-        rep_id=rep_id,
-        bandwidth=bandwidth,
-        bases=base_urls,
-        timing=timing,
-        url=url,
-        config=config,
-        cache=parent.times,
+    segments, init, index = _segments(info, ident=ident, bases=base_urls, parent=parent)
+    media = _media_attributes(el, adaptation, url=url)
+    return Representation(
+        id=ident.rep_id,
+        bandwidth_bps=ident.bandwidth,
+        codecs=media.codecs,
+        mime_type=media.mime_type,
+        width=media.width,
+        height=media.height,
+        frame_rate=media.frame_rate,
+        audio_sampling_rate=media.audio_sampling_rate,
+        audio_channels=media.audio_channels,
+        segments=segments,
+        init=init,
+        locations=locations,
+        index=index,
+        protections=protections,
+        is_iframe_only=is_trick,
     )
+
+
+class _Media(NamedTuple):
+    codecs: str | None
+    mime_type: str | None
+    width: int | None
+    height: int | None
+    frame_rate: float | None
+    audio_sampling_rate: int | None
+    audio_channels: int | None
+
+
+def _media_attributes(el: ET.Element, adaptation: ET.Element, *, url: str) -> _Media:
+    """Media attributes of a Representation, inherited from its AdaptationSet."""
 
     def inherited(name: str) -> str | None:
         value = attr_str(el, name)
@@ -112,9 +160,7 @@ def build_representation(
         value = attr_int(el, name, url=url)
         return value if value is not None else attr_int(adaptation, name, url=url)
 
-    return Representation(
-        id=rep_id,
-        bandwidth_bps=bandwidth,
+    return _Media(
         codecs=inherited("codecs"),
         mime_type=inherited("mimeType"),
         width=inherited_int("width"),
@@ -122,12 +168,6 @@ def build_representation(
         frame_rate=parse_frame_rate(inherited("frameRate")),
         audio_sampling_rate=_sampling_rate(inherited("audioSamplingRate")),
         audio_channels=_channels(el) or _channels(adaptation),
-        segments=segments,
-        init=init,
-        locations=locations,
-        index=index,
-        protections=protections,
-        is_iframe_only=is_trick,
     )
 
 
@@ -255,31 +295,18 @@ def _segment_urls(
 
 
 def _segments(
-    info: SegmentInfo,
-    *,
-    rep_id: str,
-    bandwidth: int,
-    bases: tuple[str, ...],
-    timing: Timing,
-    url: str,
-    config: ManifestConfig,
-    cache: dict[object, SegmentTimes],
+    info: SegmentInfo, *, ident: _Ident, bases: tuple[str, ...], parent: Level
 ) -> tuple[tuple[Segment, ...] | None, InitSegment | None, SegmentIndexRef | None]:
     """Segments, init segment and pending index of one representation."""
+    scope = parent.scope
+    url, timing = scope.url, scope.timing
     if info.kind == "template" and info.media:
-        init = None
-        if info.initialization:
-            pattern = template_pattern(
-                info.initialization, rep_id=rep_id, bandwidth=bandwidth, url=url
-            )
-            init = InitSegment(
-                tuple(resolve_url(b, pattern, manifest_url=url).format(n=0, t=0) for b in bases)
-            )
-        pattern = template_pattern(info.media, rep_id=rep_id, bandwidth=bandwidth, url=url)
-        media = tuple(_short(resolve_url(b, pattern, manifest_url=url), url=url) for b in bases)
-        segs = template_segments(
-            info, media=media, init=init, timing=timing, url=url, config=config, cache=cache
+        init = _template_init(info, ident=ident, bases=bases, url=url)
+        pattern = template_pattern(
+            info.media, rep_id=ident.rep_id, bandwidth=ident.bandwidth, url=url
         )
+        media = tuple(_short(resolve_url(b, pattern, manifest_url=url), url=url) for b in bases)
+        segs = template_segments(info, media=media, init=init, scope=scope, cache=parent.times)
         return segs, init, None
     init = _list_init(info, bases=bases, url=url)
     if info.kind == "list" and info.segment_urls:
@@ -287,10 +314,7 @@ def _segments(
             (tuple(resolve_url(b, m or "", manifest_url=url) for b in bases), byte_range)
             for m, byte_range in info.segment_urls
         )
-        segs = list_segments(
-            info, media=media_list, init=init, timing=timing, url=url, config=config
-        )
-        return segs, init, None
+        return list_segments(info, media=media_list, init=init, scope=scope), init, None
     if info.kind == "base" and info.index_range is not None:
         index = SegmentIndexRef(
             bases,
@@ -302,6 +326,19 @@ def _segments(
         )
         return None, init, index
     return (_whole_resource(bases, init, timing),), init, None
+
+
+def _template_init(
+    info: SegmentInfo, *, ident: _Ident, bases: tuple[str, ...], url: str
+) -> InitSegment | None:
+    if not info.initialization:
+        return None
+    pattern = template_pattern(
+        info.initialization, rep_id=ident.rep_id, bandwidth=ident.bandwidth, url=url
+    )
+    return InitSegment(
+        tuple(resolve_url(b, pattern, manifest_url=url).format(n=0, t=0) for b in bases)
+    )
 
 
 def _short(pattern: str, *, url: str) -> str:

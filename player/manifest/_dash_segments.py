@@ -93,6 +93,21 @@ class Timing:
 
 
 @dataclass(frozen=True, slots=True)
+class Scope:
+    """What expanding a period's segments needs besides their description.
+
+    Attributes:
+        timing: Where the period is and the live clock.
+        url: Manifest URL, named in errors.
+        config: Bounds.
+    """
+
+    timing: Timing
+    url: str
+    config: ManifestConfig
+
+
+@dataclass(frozen=True, slots=True)
 class _Run:
     """``count`` segments of duration ``d`` from media time ``t0``, numbered from ``number``."""
 
@@ -320,9 +335,7 @@ def template_segments(
     *,
     media: tuple[str, ...],
     init: InitSegment | None,
-    timing: Timing,
-    url: str,
-    config: ManifestConfig,
+    scope: Scope,
     cache: dict[object, SegmentTimes] | None = None,
 ) -> tuple[Segment, ...]:
     """Expand a ``SegmentTemplate`` into segments, one URL per location.
@@ -331,9 +344,7 @@ def template_segments(
         info: The merged segment information.
         media: One resolved ``template_pattern`` per location.
         init: The init segment, if any.
-        timing: Period placement and live clock.
-        url: Manifest URL, for errors.
-        config: Bounds.
+        scope: Period placement, live clock, bounds.
         cache: Segment times by description, shared by the representations of one parse
             (the representations of an AdaptationSet usually share one timeline).
 
@@ -343,6 +354,7 @@ def template_segments(
     Raises:
         ManifestParseError: The description is inconsistent or too large.
     """
+    timing, url = scope.timing, scope.url
     key = (
         id(info.timeline),
         info.timescale,
@@ -356,7 +368,7 @@ def template_segments(
     times = None if cache is None else cache.get(key)
     if times is None:
         runs = timeline_runs(info, timing=timing, url=url)
-        chosen = select_windows(runs, info, timing=timing, url=url, config=config)
+        chosen = select_windows(runs, info, timing=timing, url=url, config=scope.config)
         times = list(iter_segment_times(chosen, info, timing))
         if cache is not None:
             cache[key] = times
@@ -379,21 +391,20 @@ def list_segments(
     *,
     media: tuple[tuple[tuple[str, ...], ByteRange | None], ...],
     init: InitSegment | None,
-    timing: Timing,
-    url: str,
-    config: ManifestConfig,
+    scope: Scope,
 ) -> tuple[Segment, ...]:
     """Expand a ``SegmentList``: ``media[i]`` is the i-th ``SegmentURL`` (URLs, range).
 
     Raises:
         ManifestParseError: The description is inconsistent or too large.
     """
+    timing, url = scope.timing, scope.url
     if info.timeline is None and info.duration is None:
         if len(media) != 1:
             raise _error(url, "SegmentList of several segments has no @duration or timeline")
         info = _whole_period(info, timing)
     runs = timeline_runs(info, timing=timing, url=url)
-    chosen = select_windows(runs, info, timing=timing, url=url, config=config)
+    chosen = select_windows(runs, info, timing=timing, url=url, config=scope.config)
     out: list[Segment] = []
     for number, _t, start_s, dur, frm, until in iter_segment_times(chosen, info, timing):
         index = number - info.start_number
