@@ -212,6 +212,7 @@ class LabServer:
             )
             self._servers = [server]
             if udp is not None:
+
                 def make_udp() -> UDPServer:
                     server = UDPServer(app, loop, config, context, state)
                     server.protocol_queue = asyncio.Queue(_UDP_QUEUE_DATAGRAMS)
