@@ -110,10 +110,14 @@ def video_ladder(track: Track, config: PlaybackConfig) -> tuple[Representation, 
 
 def rungs_of(ladder: Sequence[Representation]) -> tuple[Rung, ...]:
     """Map representations to the ABR controller's rungs (abr never sees the model)."""
-    return tuple(
-        Rung(bitrate_bps=float(r.bandwidth_bps), width=r.width or 0, height=r.height or 0)
-        for r in ladder
-    )
+    rungs = []
+    previous = 0.0
+    for rep in ladder:
+        # A lone HLS media playlist declares no bandwidth: keep the ladder strictly ascending.
+        bitrate = max(float(rep.bandwidth_bps), previous + 1.0)
+        rungs.append(Rung(bitrate_bps=bitrate, width=rep.width or 0, height=rep.height or 0))
+        previous = bitrate
+    return tuple(rungs)
 
 
 def segment_at(segments: Sequence[Segment], position_s: float) -> Segment | None:
