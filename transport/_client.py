@@ -338,6 +338,7 @@ class _FailoverResponse(StreamingResponse):
             protocol=first.protocol,
             deadline=first._deadline,
             max_bytes=client.config.max_response_bytes,
+            method=attempts.request.method,
         )
         self.status = first.status
         self.headers = first.headers

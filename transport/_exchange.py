@@ -41,6 +41,7 @@ class StreamingResponse(abc.ABC):
         protocol: WireProtocol,
         deadline: RequestDeadline,
         max_bytes: int,
+        method: str = "GET",
     ) -> None:
         self.url = url
         self.edge = edge
@@ -52,6 +53,7 @@ class StreamingResponse(abc.ABC):
         self.skip_bytes = 0
         self._deadline = deadline
         self._max_bytes = max_bytes
+        self._is_head = method.upper() == "HEAD"
         self._finished_at: float | None = None
         self._is_closed = False
 
@@ -65,7 +67,9 @@ class StreamingResponse(abc.ABC):
 
     @property
     def expected_bytes(self) -> int | None:
-        """The body length announced by ``content-length``, if any."""
+        """The body length announced by ``content-length``, if any (none for HEAD, 204, 304)."""
+        if self._is_head or self.status in (204, 304):
+            return None
         value = self.headers.get("content-length")
         return int(value) if value is not None and value.isdigit() else None
 

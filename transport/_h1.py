@@ -70,7 +70,8 @@ class H1Client:
             ),
             limits=httpx.Limits(max_connections=config.max_tcp_connections),
             follow_redirects=False,
-            headers={"user-agent": _USER_AGENT},
+            # identity: bodies (and their size bound) are the bytes on the wire, never inflated
+            headers={"user-agent": _USER_AGENT, "accept-encoding": "identity"},
         )
 
     async def open(
@@ -128,6 +129,7 @@ class H1Client:
             protocol=protocol,
             deadline=deadline,
             max_bytes=self._config.max_response_bytes,
+            method=method,
         )
         response.ttfb_s = loop.time() - deadline.started_at
         response.status = raw.status_code

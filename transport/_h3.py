@@ -236,6 +236,7 @@ class H3Client:
             protocol="h3",
             deadline=deadline,
             max_bytes=self._config.max_response_bytes,
+            method=method,
         )
         try:
             await deadline.run(asyncio.shield(conn.handshake), "connect")

@@ -16,6 +16,7 @@ import logging
 import socket
 import ssl
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from aioquic.h3.connection import H3_ALPN, FrameType, H3Connection
 from aioquic.h3.events import DataReceived, HeadersReceived
@@ -39,14 +40,27 @@ _CRYPTO_ERROR_BASE = 0x100
 
 
 class _H3(H3Connection):
-    """aioquic's H3Connection that remembers a GOAWAY (aioquic skips the frame)."""
+    """aioquic's H3Connection, plus two things it lacks.
+
+    It remembers a GOAWAY (aioquic skips the frame), and it does not hold a response to a
+    HEAD request to its ``content-length`` (aioquic would fail the connection: RFC 9110
+    section 9.3.2 says a HEAD response announces the length a GET would have).
+    """
 
     is_goaway_received = False
+
+    def __init__(self, quic: QuicConnection) -> None:
+        super().__init__(quic)
+        self.head_stream_ids: set[int] = set()
 
     def _check_control_frame_type(self, frame_type: int) -> None:
         if frame_type == FrameType.GOAWAY:
             self.is_goaway_received = True
         super()._check_control_frame_type(frame_type)
+
+    def _check_content_length(self, stream: Any) -> None:
+        if stream.stream_id not in self.head_stream_ids:
+            super()._check_content_length(stream)
 
 
 def quic_configuration(
@@ -278,6 +292,8 @@ class QuicConn:
         stream_id = self.quic.get_next_available_stream_id()
         stream = H3Stream(self, stream_id)
         self.streams[stream_id] = stream
+        if (b":method", b"HEAD") in headers:
+            self.h3.head_stream_ids.add(stream_id)
         self.h3.send_headers(stream_id, list(headers), end_stream=not body)
         if body:
             self.h3.send_data(stream_id, body, end_stream=True)
@@ -287,6 +303,8 @@ class QuicConn:
     def cancel(self, stream: H3Stream) -> None:
         """Abandon a stream: reset it both ways and drop its buffer."""
         self.resume_for(stream)
+        if self.h3 is not None:
+            self.h3.head_stream_ids.discard(stream.stream_id)
         if self.streams.pop(stream.stream_id, None) is None or self.is_closed:
             return
         if not stream.is_ended:
@@ -301,6 +319,8 @@ class QuicConn:
         """Forget a completed stream."""
         self.resume_for(stream)
         self.streams.pop(stream.stream_id, None)
+        if self.h3 is not None:
+            self.h3.head_stream_ids.discard(stream.stream_id)
 
     # -- backpressure ----------------------------------------------------------------------
 

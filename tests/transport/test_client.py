@@ -229,3 +229,15 @@ async def test_all_edges_failed_lists_every_attempt(lab: LabCdnThread) -> None:
     assert len(info.value.attempts) == 3
     assert all(isinstance(a, ConnectError) for a in info.value.attempts)
     assert [a.url for a in info.value.attempts][:2] == urls
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_head_request_has_no_body_and_is_not_truncated(
+    lab: LabCdnThread, protocol: str
+) -> None:
+    async with HttpClient(config_for(protocol, lab.ca_file)) as client:
+        response = await client.fetch(lab.edges[0].base_url + "/big.bin", method="HEAD")
+    assert response.status == 200
+    assert response.content == b""
+    assert response.headers["content-length"] == "2000000"
+    assert lab.edges[0].requests[-1].method == "HEAD"
