@@ -271,6 +271,10 @@ def _parse_trun(data: Buffer, box: Box, default_size: int) -> tuple[int | None, 
     if count > _MAX_SAMPLES or pos + stride * count > end:
         raise BoxError(f"trun lists {count} samples but the box is too small", offset=box.start)
     if not flags & 0x200:
+        if count * max(default_size, 1) > len(data):
+            raise BoxError(
+                f"trun lists {count} samples that cannot fit the segment", offset=box.start
+            )
         return data_offset, [default_size] * count
     skip = fields.index(0x200) * 4
     sizes = [struct.unpack_from(">I", data, pos + i * stride + skip)[0] for i in range(count)]
@@ -313,6 +317,8 @@ def _senc_entries(
     pos += 4
     if n < count or n > _MAX_SAMPLES or n * iv_size > end - pos:
         raise BoxError(f"senc has {n} entries for {count} samples", offset=box.start)
+    if iv_size == 0 and not flags & 0x2:
+        return [(None, None)] * count  # empty entries: nothing per sample
     entries = []
     for _ in range(n):
         iv, subs, pos = _parse_aux(data, pos, end, iv_size, bool(flags & 0x2))
