@@ -9,6 +9,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,3 +93,42 @@ def test_lab_command_rejects_a_missing_root(
     args = build_parser().parse_args(["lab", "--root", str(tmp_path / "nope")])
     assert args.func(args) == 2
     assert "is not a directory" in capsys.readouterr().err
+
+
+async def test_lab_command_with_emulated_edges(media: Path, tmp_path: Path) -> None:
+    trace = tmp_path / "100kbit.json"
+    trace.write_text(json.dumps([{"duration_ms": 60_000, "bandwidth_kbps": 100, "latency_ms": 0}]))
+    proc, info = start_lab(
+        "--root", str(media), "--edges", "1", "--trace", str(trace), "--delay-s", "0.02"
+    )
+    try:
+        edges, direct = info["edges"], info["direct_edges"]
+        assert isinstance(edges, list) and isinstance(direct, list)
+        assert len(edges) == len(direct) == 1 and edges != direct
+        ctx = ssl.create_default_context(cafile=str(info["ca_file"]))
+        async with httpx.AsyncClient(verify=ctx) as client:
+            started = time.monotonic()
+            shaped = await client.get(f"{edges[0]}/v/seg.m4s")
+            shaped_s = time.monotonic() - started
+            started = time.monotonic()
+            plain = await client.get(f"{direct[0]}/v/seg.m4s")
+            plain_s = time.monotonic() - started
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0, stderr
+    assert shaped.content == plain.content == bytes(range(256)) * 40
+    # 10 240 body bytes (+ TLS handshake and headers) at 100 kbit/s: at least 0.8 s
+    assert 0.8 <= shaped_s < 4.0
+    assert plain_s < 0.5
+
+
+def test_lab_command_rejects_a_bad_trace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bad.json").write_text("[{}]")
+    args = build_parser().parse_args(
+        ["lab", "--root", str(tmp_path), "--trace", str(tmp_path / "bad.json")]
+    )
+    assert args.func(args) == 2
+    assert "not a Sabre network trace" in capsys.readouterr().err
