@@ -24,6 +24,9 @@ from player._heartbeat_reporter import (
 )
 from player._heartbeat_schedule import HeartbeatScheduler, HeartbeatTrigger
 from player._outbox import Outbox, OutboxEntry, OutboxStats
+from player._player import Player
+from player._qa import play_to_report
+from player._report import Thresholds, build_report, check_thresholds, write_junit, write_plot
 from player._resume import ResumePosition, fetch_resume_position
 from player._state import PlaybackState
 from player._stats import PlaybackStats
@@ -73,6 +76,7 @@ __all__ = [
     "PlaybackSnapshot",
     "PlaybackState",
     "PlaybackStats",
+    "Player",
     "PlayerConfig",
     "PlayerConfigError",
     "PlayerError",
@@ -81,11 +85,17 @@ __all__ = [
     "SDK_ERRORS",
     "SessionIdentity",
     "SessionServiceConfig",
+    "Thresholds",
     "TransportError",
     "UnsupportedManifest",
     "UsageError",
     "VirtualClock",
+    "build_report",
+    "check_thresholds",
     "fetch_resume_position",
     "heartbeat_state",
     "http_call_via",
+    "play_to_report",
+    "write_junit",
+    "write_plot",
 ]

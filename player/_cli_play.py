@@ -7,16 +7,12 @@ import asyncio
 import dataclasses
 import re
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from player._clock import RealClock, VirtualClock
-from player._player import Player
+from player._qa import play_to_report
 from player._report import (
     Thresholds,
-    build_report,
     check_thresholds,
     dump_json,
     write_junit,
@@ -32,7 +28,6 @@ from player.errors import (
     TransportError,
     UsageError,
 )
-from player.events import Event
 
 _KEY = re.compile(r"^([0-9a-fA-F-]{32,36}):([0-9a-fA-F]{32})$")
 
@@ -135,103 +130,6 @@ def thresholds_from_args(args: argparse.Namespace) -> Thresholds:
         max_decode_errors=args.max_decode_errors,
         require_end=args.stop_after is None,
     )
-
-
-def status_line(player: Player) -> str:
-    stats = player.stats()
-    session = player._session  # noqa: SLF001 - the CLI shows internals of its own player
-    video = session.video() if session else None
-    bitrate = video.representation().bandwidth_bps if video and video.current is not None else 0
-    edge = video.last_edge if video and video.last_edge else "-"
-    return (
-        f"{player.state.value:<11} pos {player.position_s:7.1f}s  buf {player.buffer_s:5.1f}s  "
-        f"video {bitrate / 1e6:5.2f} Mb/s  est {stats.estimated_bandwidth_bps / 1e6:6.2f} Mb/s  "
-        f"stalls {stats.stall_count}  edge {edge}"
-    )
-
-
-async def play_to_report(
-    url: str,
-    config: PlayerConfig,
-    *,
-    virtual_clock: bool,
-    start_at_s: float | None = None,
-    stop_after_s: float | None = None,
-    timeout_s: float = 3600.0,
-    show_status: bool = False,
-    on_event: Callable[[Player, Event], None] | None = None,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Play ``url`` to the end (or ``stop_after_s``) and return the JSON report."""
-    clock = VirtualClock() if virtual_clock else RealClock()
-    started = time.monotonic()
-    async with Player(config, clock=clock) as player:
-        if on_event is not None:
-            player.add_listener(lambda event: on_event(player, event))
-        live = _start_status(player) if show_status else None
-        try:
-            await player.load(url, start_at_s=start_at_s)
-            await _wait(player, stop_after_s=stop_after_s, timeout_s=timeout_s, live=live)
-        finally:
-            if live is not None:
-                live.stop()
-        final_state = player.state.value
-        await player.stop()
-        report = build_report(
-            url=url,
-            final_state=final_state,
-            stats=player.stats().to_json(),
-            events=player.event_log(),
-            timeline=player.timeline(),
-            extra={
-                "real_time_s": time.monotonic() - started,
-                "clock": "virtual" if virtual_clock else "real",
-                **(extra or {}),
-            },
-        )
-    return report
-
-
-async def _wait(player: Player, *, stop_after_s: float | None, timeout_s: float, live: Any) -> None:
-    deadline = time.monotonic() + timeout_s
-    begin = player.clock.now()
-    while True:
-        try:
-            await player.wait(timeout_s=0.25)
-            return
-        except TimeoutError:
-            pass
-        if live is not None:
-            live.update(status_line(player))
-        if stop_after_s is not None and player.clock.now() - begin >= stop_after_s:
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"playback did not finish within {timeout_s} s")
-
-
-class _Status:
-    def __init__(self, player: Player) -> None:
-        from rich.console import Console
-        from rich.live import Live
-
-        self._live = Live(console=Console(stderr=True), refresh_per_second=4, transient=True)
-        self._live.start()
-        self.update(status_line(player))
-
-    def update(self, text: str) -> None:
-        self._live.update(text)
-
-    def stop(self) -> None:
-        self._live.stop()
-
-
-def _start_status(player: Player) -> _Status | None:
-    if not sys.stderr.isatty():
-        return None
-    try:
-        return _Status(player)
-    except ImportError:
-        return None
 
 
 def print_summary(report: dict[str, Any], checks: list[tuple[str, str | None]]) -> None:

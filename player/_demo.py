@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from drm import DrmConfig, LicenseServerApp, package_mp4
-from player._cli_play import play_to_report
 from player._player import Player
+from player._qa import play_to_report
 from player.config import PlaybackConfig, PlayerConfig
 from player.events import Event
 from player.lab import ContentSpec, generate_content
 from transport import TransportConfig
 from transport.lab import LabCdn, LabServer, NetworkEmulator, TestCA
 
-__all__ = ["DemoPlan", "run_demo"]
+__all__: list[str] = []  # reached through `python -m player demo` (needs the lab extra)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)

@@ -31,7 +31,7 @@ from player.events import Event, LicenseAcquired
 from player.manifest import HlsKey, Representation, Segment
 from transport import AllEdgesFailed, HttpClient, HttpStatusError
 
-__all__ = ["DrmProcessor"]
+__all__: list[str] = []  # the Player builds it; see Player(processor=...)
 
 _FULL_SEGMENT_METHODS = frozenset({"AES-128", "AES-256", "AES-256-CTR"})
 

@@ -88,9 +88,9 @@ def _violations(path: Path) -> list[str]:
             errors.append(f"{where}: player.manifest is sans-I/O")
         if pkg == "abr" and head in ("asyncio", "socket", "time"):
             errors.append(f"{where}: abr is sans-I/O and takes clocks as parameters")
-        if pkg == "player" and rel.name != "_cli.py" and "cli" in module.split(".")[-1]:
-            if rel.parts[1] not in ("__main__.py", "cli.py", "_cli.py"):
-                errors.append(f"{where}: only the CLI may import the CLI")
+        is_cli_module = rel.name.startswith("_cli") or rel.name == "__main__.py"
+        if pkg == "player" and "_cli" in module.split(".")[-1] and not is_cli_module:
+            errors.append(f"{where}: only the CLI may import the CLI")
     return errors
 
 
