@@ -139,7 +139,7 @@ def _parse_date(value: str) -> datetime | None:
     return None
 
 
-class _TagHook:
+class TagHook:
     """``m3u8.parse``'s ``custom_tags_parser``: handles the tags listed in the module docstring."""
 
     def __init__(self, url: str) -> None:
@@ -230,13 +230,147 @@ class _TagHook:
         data["segment_map"].append(section)
 
 
-def scan_playlist(data: bytes, *, url: str, config: ManifestConfig) -> dict[str, Any]:
+_HOOK_TAGS = frozenset(
+    {
+        "#EXTINF",
+        "#EXT-X-PROGRAM-DATE-TIME",
+        "#EXT-X-KEY",
+        "#EXT-X-MAP",
+        "#EXT-X-TARGETDURATION",
+        "#EXT-X-PRELOAD-HINT",
+        "#EXT-X-SESSION-KEY",
+        "#EXT-X-RENDITION-REPORT",
+        "#EXT-X-DATERANGE",
+    }
+)
+
+
+def _simple_value(line: str, cast: Any) -> Any:
+    """``m3u8``'s simple-parameter rule: the text after the first colon, stripped, lower-cased."""
+    return cast(line.split(":", 1)[1].strip().lower())
+
+
+def _set_flag(name: str) -> Any:
+    def handler(line: str, data: dict[str, Any], state: dict[str, Any]) -> None:
+        data[name] = True
+
+    return handler
+
+
+def _set_state(name: str) -> Any:
+    def handler(line: str, data: dict[str, Any], state: dict[str, Any]) -> None:
+        state[name] = True
+
+    return handler
+
+
+def _set_value(name: str, cast: Any) -> Any:
+    def handler(line: str, data: dict[str, Any], state: dict[str, Any]) -> None:
+        data[name] = _simple_value(line, cast)
+
+    return handler
+
+
+def _byterange(line: str, data: dict[str, Any], state: dict[str, Any]) -> None:
+    state.setdefault("segment", {})["byterange"] = line.replace("#EXT-X-BYTERANGE:", "")
+    state["expect_segment"] = True
+
+
+_SIMPLE_TAGS = {
+    "#EXTM3U": lambda line, data, state: None,
+    "#EXT-X-BYTERANGE": _byterange,
+    "#EXT-X-MEDIA-SEQUENCE": _set_value("media_sequence", int),
+    "#EXT-X-DISCONTINUITY-SEQUENCE": _set_value("discontinuity_sequence", int),
+    "#EXT-X-VERSION": _set_value("version", int),
+    "#EXT-X-PLAYLIST-TYPE": _set_value("playlist_type", str),
+    "#EXT-X-ALLOW-CACHE": _set_value("allow_cache", str),
+    "#EXT-X-DISCONTINUITY": _set_state("discontinuity"),
+    "#EXT-X-GAP": _set_state("gap"),
+    "#EXT-X-ENDLIST": _set_flag("is_endlist"),
+    "#EXT-X-INDEPENDENT-SEGMENTS": _set_flag("is_independent_segments"),
+    "#EXT-X-I-FRAMES-ONLY": _set_flag("is_i_frames_only"),
+}
+"""Tags the fast path handles the way ``m3u8.parse`` does (same dictionary entries)."""
+
+
+def _segment_line(line: str, data: dict[str, Any], state: dict[str, Any]) -> None:
+    """A segment URI line, as ``m3u8``'s ``_parse_ts_chunk`` records it (the fields we read)."""
+    segment = state.pop("segment")
+    if state.get("program_date_time"):
+        segment["program_date_time"] = state.pop("program_date_time")
+    segment["uri"] = line
+    segment["discontinuity"] = state.pop("discontinuity", False)
+    if state.get("current_key"):
+        segment["key"] = state["current_key"]
+    if state.get("current_segment_map"):
+        segment["init_section"] = state["current_segment_map"]
+    segment["gap_tag"] = state.pop("gap", None)
+    data["segments"].append(segment)
+    state["expect_segment"] = False
+
+
+def _fast_parse(text: str, hook: TagHook) -> dict[str, Any] | None:
+    """Parse a plain media playlist like ``m3u8.parse``, or return ``None`` to defer to it.
+
+    Only the tags of ``_HOOK_TAGS`` and ``_SIMPLE_TAGS`` are handled; any other ``#EXT`` line
+    (variants, renditions, LL-HLS parts, ad cues...) makes the caller use ``m3u8.parse``.
+    ``tests/player/test_manifest_hls_fast.py`` checks both give the same presentation.
+    """
+    data: dict[str, Any] = {
+        "media_sequence": 0,
+        "is_variant": False,
+        "is_endlist": False,
+        "is_i_frames_only": False,
+        "is_independent_segments": False,
+        "is_images_only": False,
+        "playlist_type": None,
+        "playlists": [],
+        "segments": [],
+        "iframe_playlists": [],
+        "image_playlists": [],
+        "media": [],
+        "keys": [],
+        "rendition_reports": [],
+        "skip": {},
+        "part_inf": {},
+        "session_data": [],
+        "session_keys": [],
+        "segment_map": [],
+    }
+    state: dict[str, Any] = {"expect_segment": False, "current_key": None}
+    for lineno, raw in enumerate(text.strip().splitlines(), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        if line[0] != "#":
+            if state["expect_segment"]:
+                _segment_line(line, data, state)
+            continue
+        if not line.startswith("#EXT"):
+            continue  # a comment
+        name, colon, _ = line.partition(":")
+        if colon and name in _HOOK_TAGS:
+            hook(line, lineno, data, state)
+            continue
+        handler = _SIMPLE_TAGS.get(name)
+        if handler is None:
+            return None
+        handler(line, data, state)
+    if "segment" in state:
+        data["segments"].append(state.pop("segment"))
+    return data
+
+
+def scan_playlist(
+    data: bytes, *, url: str, config: ManifestConfig, fast: bool = True
+) -> dict[str, Any]:
     """Parse playlist bytes into ``m3u8.parse``'s dictionary form, within bounds.
 
     Args:
         data: The playlist bytes.
         url: The playlist URL, named in errors.
         config: Parsing bounds.
+        fast: Try the fast path for plain media playlists first (``False``: ``m3u8`` only).
 
     Returns:
         The dictionary ``m3u8.parse`` builds; ``EXT-X-KEY`` sets are lists of attribute dicts
@@ -247,8 +381,11 @@ def scan_playlist(data: bytes, *, url: str, config: ManifestConfig) -> dict[str,
     """
     text = decode_playlist(data, url=url, config=config)
     _check_counts(text, url=url, config=config)
+    hook = TagHook(url)
     try:
-        parsed: dict[str, Any] = m3u8.parse(text, custom_tags_parser=_TagHook(url))
+        parsed = _fast_parse(text, hook) if fast else None
+        if parsed is None:
+            parsed = m3u8.parse(text, custom_tags_parser=hook)
     except ManifestError:
         raise
     except Exception as exc:  # m3u8 raises ValueError, KeyError, TypeError... on bad input
