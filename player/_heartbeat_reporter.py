@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol
+from typing import Literal, Protocol
 
 from player._heartbeat import (
     Heartbeat,
@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+
+_Outcome = Literal["delivered", "rejected"]
 
 # 4xx answers that may succeed later (timeout, too early, rate limited); other 4xx are final.
 _RETRYABLE_4XX = frozenset({408, 425, 429})
@@ -256,29 +258,37 @@ class HeartbeatDelivery:
 
     async def _run(self) -> None:
         outbox = self._running_outbox()
+        limit = self._config.max_batch
         failures = 0
+        batch: list[OutboxEntry] = []
         while True:
-            self._wake.clear()
-            batch: list[OutboxEntry] = []
             try:
-                batch = await asyncio.to_thread(outbox.peek_batch, self._config.max_batch)
-                retry_after_s = await self._send(outbox, batch) if batch else None
+                if not batch:
+                    self._wake.clear()
+                    batch = await asyncio.to_thread(outbox.peek_batch, limit)
+                while not batch:  # idle until an enqueue; it sets _wake after committing
+                    if not self._wake.is_set():  # an enqueue may have raced the empty peek
+                        self._idle.set()
+                    await self._wake.wait()
+                    self._wake.clear()
+                    batch = await asyncio.to_thread(outbox.peek_batch, limit)
+                outcome = await self._send(batch)
+                if isinstance(outcome, str):
+                    failures = 0
+                    self._wake.clear()  # enqueues from here on are seen by advance or set it
+                    batch = await asyncio.to_thread(
+                        outbox.advance, batch, outcome=outcome, limit=limit
+                    )
+                    continue
             except HeartbeatError as exc:  # the outbox's file failed: keep trying
                 _log.warning("%s", exc)
-                retry_after_s = 0.0
-            if not batch and retry_after_s is None:
-                if not self._wake.is_set():  # an enqueue may have raced the empty peek
-                    self._idle.set()
-                await self._wake.wait()
-                continue
-            if retry_after_s is None:
-                failures = 0
-                continue
+                outcome = 0.0
             failures += 1
-            await asyncio.sleep(retry_delay_s(self._config, failures, retry_after_s or None))
+            batch = []  # re-read after the pause: the bound rule may have changed the queue
+            await asyncio.sleep(retry_delay_s(self._config, failures, outcome or None))
 
-    async def _send(self, outbox: Outbox, batch: list[OutboxEntry]) -> float | None:
-        """Send one batch; return ``None`` when done with it, else the server's retry hint."""
+    async def _send(self, batch: list[OutboxEntry]) -> _Outcome | float:
+        """Send one batch; return how it ended for good, or else the retry hint (0: none)."""
         body = batch[0].body if len(batch) == 1 else _batch_body(batch)
         self._requests += 1
         try:
@@ -286,14 +296,12 @@ class HeartbeatDelivery:
         except HttpStatusError as exc:
             if 400 <= exc.status < 500 and exc.status not in _RETRYABLE_4XX:
                 _log.warning("session service refused %d heartbeats: %s", len(batch), exc.status)
-                await asyncio.to_thread(outbox.remove, batch, outcome="rejected")
-                return None
+                return "rejected"
             return self._failed(exc, exc.retry_after_s)
         except TransportError as exc:
             return self._failed(exc, None)
-        await asyncio.to_thread(outbox.remove, batch, outcome="delivered")
         self._notify(batch[0].session_id, data)
-        return None
+        return "delivered"
 
     def _failed(self, exc: TransportError, retry_after_s: float | None) -> float:
         self._failures += 1

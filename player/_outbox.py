@@ -176,6 +176,29 @@ class Outbox:
             self._pending -= cursor.rowcount
             self._count(outcome, cursor.rowcount)
 
+    def advance(
+        self,
+        entries: Sequence[OutboxEntry],
+        *,
+        outcome: Literal["delivered", "rejected"],
+        limit: int,
+    ) -> list[OutboxEntry]:
+        """Remove answered heartbeats, then return the next batch (one trip to a thread).
+
+        Args:
+            entries: Entries returned by :meth:`peek_batch`.
+            outcome: Whether the service accepted or refused them.
+            limit: Most entries returned.
+
+        Returns:
+            As :meth:`peek_batch`.
+
+        Raises:
+            HeartbeatError: The database failed.
+        """
+        self.remove(entries, outcome=outcome)
+        return self.peek_batch(limit)
+
     def stats(self) -> OutboxStats:
         """Return the counters.
 

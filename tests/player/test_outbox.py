@@ -38,7 +38,8 @@ def test_batches_are_one_session_in_order_and_survive_reopening(tmp_path: Path) 
         box.put(hb("b", n), is_state_change=False)
     assert seqs(box) == [("a", 0), ("a", 1), ("a", 2)]
     assert seqs(box, limit=2) == [("a", 0), ("a", 1)]
-    box.remove(box.peek_batch(2), outcome="delivered")
+    following = box.advance(box.peek_batch(2), outcome="delivered", limit=5)
+    assert [json.loads(e.body)["seq"] for e in following] == [2]
     box.close()
 
     again = Outbox(path, max_heartbeats=100)
