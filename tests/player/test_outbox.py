@@ -39,7 +39,12 @@ def test_batches_are_one_session_in_order_and_survive_reopening(tmp_path: Path) 
     assert seqs(box) == [("a", 0), ("a", 1), ("a", 2)]
     assert seqs(box, limit=2) == [("a", 0), ("a", 1)]
     following = box.advance(box.peek_batch(2), outcome="delivered", limit=5)
-    assert [json.loads(e.body)["seq"] for e in following] == [2]
+    # a:0 and a:1 are gone; b:0 is now the oldest, so b's batch is next
+    assert [(e.session_id, json.loads(e.body)["seq"]) for e in following] == [
+        ("b", 0),
+        ("b", 1),
+        ("b", 2),
+    ]
     box.close()
 
     again = Outbox(path, max_heartbeats=100)
