@@ -323,6 +323,7 @@ def _segments(
             time_offset_s=timing.period_start_s - info.pto / info.timescale,
             discontinuity_seq=timing.period_index,
             period_end_s=timing.period_end_s,
+            period_start_s=timing.period_start_s,
         )
         return None, init, index
     return (_whole_resource(bases, init, timing),), init, None

@@ -269,6 +269,7 @@ class SegmentIndexRef:
             presentation timeline: period start minus ``presentationTimeOffset``.
         discontinuity_seq: The period index, given to the segments made from the index.
         period_end_s: End of the period on the presentation timeline, if known.
+        period_start_s: Start of the period; subsegments outside the period are dropped.
     """
 
     urls: tuple[str, ...]
@@ -277,6 +278,7 @@ class SegmentIndexRef:
     time_offset_s: float = 0.0
     discontinuity_seq: int = 0
     period_end_s: float | None = None
+    period_start_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

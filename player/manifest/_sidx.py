@@ -7,6 +7,7 @@ A DASH ``SegmentBase`` representation names only the byte range of its index
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, replace
 
@@ -147,7 +148,8 @@ def apply_segment_index(
         config: ``max_segments`` bounds the result.
 
     Returns:
-        A copy of ``rep`` with ``segments`` set (one per subsegment, with byte ranges).
+        A copy of ``rep`` with ``segments`` set: one per subsegment overlapping the period,
+        with byte ranges, numbered from 1 in index order.
 
     Raises:
         ManifestParseError: ``rep`` has no index, or the bytes are not a usable ``sidx``.
@@ -169,16 +171,21 @@ def apply_segment_index(
         )
     if len(index.references) > config.max_segments:
         raise _bad(url, ref.byte_range.first, f"more than {config.max_segments} subsegments")
-    segments = tuple(
-        Segment(
-            urls=ref.urls,
-            number=i + 1,
-            start_s=ref.time_offset_s + r.start_s,
-            duration_s=r.duration_s,
-            byte_range=r.byte_range,
-            init=ref.init,
-            discontinuity_seq=ref.discontinuity_seq,
+    end = math.inf if ref.period_end_s is None else ref.period_end_s
+    segments: list[Segment] = []
+    for i, r in enumerate(index.references):
+        start = ref.time_offset_s + r.start_s
+        if start >= end or start + r.duration_s <= ref.period_start_s:
+            continue  # a subsegment of the file outside this period
+        segments.append(
+            Segment(
+                urls=ref.urls,
+                number=i + 1,
+                start_s=start,
+                duration_s=r.duration_s,
+                byte_range=r.byte_range,
+                init=ref.init,
+                discontinuity_seq=ref.discontinuity_seq,
+            )
         )
-        for i, r in enumerate(index.references)
-    )
-    return replace(rep, segments=segments)
+    return replace(rep, segments=tuple(segments))

@@ -613,3 +613,24 @@ def test_too_many_representations() -> None:
 def test_unrecoverable_unbound_prefix() -> None:
     with pytest.raises(ManifestParseError):
         parse_dash(b"<!-- only a comment --><x:MPD/", url=URL)
+
+
+def test_sidx_of_a_file_shared_by_periods_keeps_the_periods_subsegments() -> None:
+    period = (
+        '<Period duration="PT8S"><AdaptationSet mimeType="video/mp4">'
+        '<Representation id="v" bandwidth="1"><BaseURL>v.mp4</BaseURL>'
+        '<SegmentBase indexRange="0-99" timescale="1000" presentationTimeOffset="{pto}"/>'
+        "</Representation></AdaptationSet></Period>"
+    )
+    body = period.format(pto=0) + period.format(pto=8000)
+    p = parse_dash(mpd(body, attrs='type="static" mediaPresentationDuration="PT16S"'), url=URL)
+    box = sidx_box([(100, 4000)] * 4)  # the file: four 4 s subsegments from 0.5 s
+    second = p.periods[1].tracks[0].representations[0]
+    loaded = apply_segment_index(second, box, url=URL)
+    assert loaded.segments is not None
+    # media times 8.5 and 12.5 s start in the second period (8..16 s); 4.5 s ends after 8 s
+    assert [(s.number, s.start_s, s.discontinuity_seq) for s in loaded.segments] == [
+        (2, 4.5, 1),
+        (3, 8.5, 1),
+        (4, 12.5, 1),
+    ]
