@@ -355,6 +355,8 @@ class _FailoverResponse(StreamingResponse):
                 chunk = await self._next_underlying()
             except TransportError as exc:
                 await self._current.aclose()
+                if self._delivered and self._attempts.request.method.upper() != "GET":
+                    raise  # only a GET body can be resumed elsewhere with a Range request
                 await self._client.on_failure(self._attempts, exc)
                 await self._switch()
                 continue

@@ -17,7 +17,7 @@ from transport._quic import H3Stream, QuicConn
 from transport._response import Response
 from transport._urls import check_url, origin_of
 from transport.config import TransportConfig
-from transport.errors import ProtocolError, TransportError
+from transport.errors import ProtocolError, RequestTimeout, TransportError
 
 __all__ = ["H3Client"]
 
@@ -79,7 +79,12 @@ class _H3Response(StreamingResponse):
                 chunk = stream.pop()
                 if chunk is not None:
                     return chunk
-                await self._deadline.run(stream.wait(), "stall")
+                waited_from = stream.conn.loop.time()
+                try:
+                    await self._deadline.run(stream.wait(), "stall")
+                except RequestTimeout:
+                    stream.conn.on_timeout(silent_since=waited_from)
+                    raise
         except TransportError as exc:
             raise _with_url(exc, self.url) from exc.__cause__
 
@@ -238,10 +243,13 @@ class H3Client:
             max_bytes=self._config.max_response_bytes,
             method=method,
         )
+        sent_at = conn.loop.time()
         try:
             await deadline.run(asyncio.shield(conn.handshake), "connect")
             await deadline.run(asyncio.shield(stream.headers_waiter), "ttfb")
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, RequestTimeout):
+                conn.on_timeout(silent_since=sent_at)
             await response.aclose()
             raise
         loop = asyncio.get_running_loop()

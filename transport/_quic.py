@@ -261,6 +261,21 @@ class QuicConn:
         self._transmit()
         self._terminate(ConnectError(f"connection to {self.host} closed", url=None))
 
+    def on_timeout(self, *, silent_since: float) -> None:
+        """Close the connection if a timed-out request saw no packet from the peer.
+
+        A peer silent since ``silent_since`` (loop time) is dead, e.g. a server that restarted
+        and forgot the connection; the next request then opens a new one instead of reusing it.
+
+        Args:
+            silent_since: Loop time since which the request waited.
+        """
+        if not self.is_closed and self.last_activity <= silent_since:
+            where = f"{self.host}:{self.addr[1]}"
+            self.quic.close(error_code=_H3_NO_ERROR, reason_phrase="peer silent")
+            self._transmit()
+            self._terminate(ReadError(f"QUIC peer {where} went silent", url=None))
+
     def _terminate(self, error: TransportError) -> None:
         self.is_closed = True
         self.close_reason = error
