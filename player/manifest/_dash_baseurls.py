@@ -12,7 +12,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from player.manifest._dash_values import attr_int, attr_str
+from player.manifest._dash_values import attr_int, attr_offset, attr_str
 from player.manifest._model import Location
 from player.manifest._urls import resolve_url
 
@@ -27,12 +27,16 @@ CDNs, and every location multiplies each segment's URLs (a memory bound for host
 
 @dataclass(frozen=True, slots=True)
 class Base:
-    """A base URL in the making: attributes not yet stated are ``None``."""
+    """A base URL in the making: attributes not yet stated are ``None``.
+
+    ``availability_time_offset_s`` adds up the ``availabilityTimeOffset``s along the levels.
+    """
 
     url: str
     service_location: str | None = None
     priority: int | None = None
     weight: int | None = None
+    availability_time_offset_s: float = 0.0
 
 
 def child_bases(
@@ -66,6 +70,7 @@ def child_bases(
                 attr_str(child, "serviceLocation") or above.service_location,
                 _or(attr_int(child, "priority", url=url), above.priority),
                 _or(attr_int(child, "weight", url=url), above.weight),
+                above.availability_time_offset_s + attr_offset(child, url=url),
             )
             if len(out) >= cap:
                 return tuple(out.values())

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from player.errors import ManifestParseError
@@ -21,8 +20,8 @@ from player.manifest._dash_segments import (
     template_segments,
 )
 from player.manifest._dash_values import (
-    attr_float,
     attr_int,
+    attr_offset,
     attr_str,
     bad_value,
     parse_byte_range,
@@ -109,7 +108,8 @@ def build_representation(
     """
     url = parent.scope.url
     adaptation = parent.element
-    locations = to_locations(child_bases(parent.bases, el, url=url, cap=parent.base_cap))
+    bases = child_bases(parent.bases, el, url=url, cap=parent.base_cap)
+    locations = to_locations(bases)
     base_urls = tuple(loc.url for loc in locations)
     ident = _Ident(attr_str(el, "id") or fallback_id, attr_int(el, "bandwidth", url=url) or 0)
     protections = parse_protections(
@@ -118,6 +118,11 @@ def build_representation(
     info = merge_segment_info(
         (*parent.ancestors, adaptation, el), url=url, timelines=parent.timelines
     )
+    base_offset = next(b.availability_time_offset_s for b in bases if b.url == base_urls[0])
+    if base_offset:
+        info = replace(
+            info, availability_time_offset_s=info.availability_time_offset_s + base_offset
+        )
     segments, init, index = _segments(info, ident=ident, bases=base_urls, parent=parent)
     media = _media_attributes(el, adaptation, url=url)
     return Representation(
@@ -251,14 +256,8 @@ def _range_attr(el: ET.Element, name: str, *, url: str) -> ByteRange | None:
 
 
 def _ato(found: list[ET.Element], *, url: str) -> float:
-    for e in found:
-        raw = attr_str(e, "availabilityTimeOffset")
-        if raw is None:
-            continue
-        if raw.upper() == "INF":
-            return math.inf
-        return attr_float(e, "availabilityTimeOffset", url=url) or 0.0
-    return 0.0
+    """``availabilityTimeOffset`` adds up over the Period, AdaptationSet and Representation."""
+    return sum((attr_offset(e, url=url) for e in found), 0.0)
 
 
 def _timeline(

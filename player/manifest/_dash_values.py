@@ -111,6 +111,18 @@ def attr_float(el: ET.Element, name: str, *, url: str) -> float | None:
     return number
 
 
+def attr_offset(el: ET.Element, *, url: str) -> float:
+    """Read ``availabilityTimeOffset`` in seconds: ``INF`` is infinite, absent is 0.
+
+    Raises:
+        ManifestParseError: Neither a finite number nor ``INF``.
+    """
+    raw = attr_str(el, "availabilityTimeOffset")
+    if raw is not None and raw.upper() == "INF":
+        return math.inf
+    return attr_float(el, "availabilityTimeOffset", url=url) or 0.0
+
+
 def attr_bool(el: ET.Element, name: str) -> bool | None:
     """Read an ``xs:boolean`` (``true``/``false``/``1``/``0``); unknown spellings give ``None``."""
     raw = attr_str(el, name)

@@ -634,3 +634,19 @@ def test_sidx_of_a_file_shared_by_periods_keeps_the_periods_subsegments() -> Non
         (3, 8.5, 1),
         (4, 12.5, 1),
     ]
+
+
+def test_availability_time_offsets_add_up_over_base_urls_and_templates() -> None:
+    body = (
+        '<BaseURL availabilityTimeOffset="0.25">https://cdn.example.com/x/</BaseURL>'
+        '<Period><BaseURL availabilityTimeOffset="0.5">p/</BaseURL>'
+        '<SegmentTemplate duration="2" availabilityTimeOffset="0.5" media="$Number$.m4s"/>'
+        '<AdaptationSet mimeType="video/mp4">'
+        '<SegmentTemplate availabilityTimeOffset="0.25"/>'
+        '<Representation id="v" bandwidth="1"/></AdaptationSet></Period>'
+    )
+    rep = only_rep(parse_dash(mpd(body, attrs=LIVE), url=URL, now=AST + 100.6))
+    assert rep.segments is not None
+    # 0.25 + 0.5 (BaseURLs) + 0.5 + 0.25 (templates) = 1.5 s early
+    assert rep.segments[-1].number == 51 and rep.segments[-1].available_from == AST + 100.5
+    assert rep.segments[-1].url == "https://cdn.example.com/x/p/51.m4s"
