@@ -188,9 +188,9 @@ class HttpClient:
             try:
                 return await self._attempt(attempts, offset)
             except TransportError as exc:
-                await self.on_failure(attempts, exc)
+                await self._handle_failure(attempts, exc)
 
-    async def on_failure(self, attempts: _Attempts, error: TransportError) -> None:
+    async def _handle_failure(self, attempts: _Attempts, error: TransportError) -> None:
         """Report a failed attempt to the policy and carry out its decision.
 
         Args:
@@ -225,8 +225,8 @@ class HttpClient:
         if decision is None:
             if kind is FailureKind.FATAL:
                 raise error
-            if kind is FailureKind.NOT_FOUND and len(attempts.not_found) == len(set(request.edges)):
-                raise error
+            if all(classify_failure(e) is FailureKind.NOT_FOUND for e in attempts.errors):
+                raise error  # every location answered 404: the resource does not exist
             raise AllEdgesFailed(
                 f"{request.method} {request.urls[0]} failed after {len(attempts.errors)} "
                 f"attempts on {len(set(request.edges))} edges; last: {error}",
@@ -283,7 +283,7 @@ class HttpClient:
         self.protocols.on_alt_svc(url, response.headers.get("alt-svc"), loop.time())
         return response
 
-    def on_success(self, response: StreamingResponse) -> None:
+    def _record_success(self, response: StreamingResponse) -> None:
         """Report a finished transfer to the policy (edge health, latency, throughput).
 
         Args:
@@ -357,13 +357,13 @@ class _FailoverResponse(StreamingResponse):
                 await self._current.aclose()
                 if self._delivered and self._attempts.request.method.upper() != "GET":
                     raise  # only a GET body can be resumed elsewhere with a Range request
-                await self._client.on_failure(self._attempts, exc)
+                await self._client._handle_failure(self._attempts, exc)
                 await self._switch()
                 continue
             if chunk:
                 self._delivered += len(chunk)
             else:
-                self._client.on_success(self._current)
+                self._client._record_success(self._current)
             return chunk
 
     async def _next_underlying(self) -> bytes:
