@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -10,6 +11,7 @@ from typing import Any
 
 import av
 import av.logging
+import numpy as np
 
 from drm import iter_fragment_samples, parse_init
 
@@ -53,3 +55,38 @@ def decode(data: bytes, kind: str = "video") -> tuple[int, list[str]]:
     finally:
         av.logging.set_level(None)
     return frames, [msg for level, _, msg in logs if level <= av.logging.ERROR]
+
+
+FRAG = "frag_keyframe+empty_moov+default_base_moof"
+
+
+def make_clear_mp4(seconds: int = 2, *, options: dict[str, str] | None = None) -> bytes:
+    """A small fragmented MP4: 160x90 H.264 at 25 fps (1 s GOP) and mono AAC at 48 kHz."""
+    buf = io.BytesIO()
+    opts = {"movflags": FRAG, **(options or {})}
+    with av.open(buf, "w", format="mp4", options=opts) as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 160, 90, "yuv420p"
+        video.options = {"g": "25"}
+        audio = container.add_stream("aac", rate=48000)
+        rng = np.random.default_rng(7)
+        for i in range(seconds * 25):
+            pixels = rng.integers(0, 255, (90, 160, 3), dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts = i
+            container.mux(video.encode(frame))
+        container.mux(video.encode())
+        for i in range(seconds * 48000 // 1024):
+            t = np.arange(1024) + i * 1024
+            tone = (0.3 * np.sin(2 * np.pi * 440 * t / 48000)).astype(np.float32).reshape(1, -1)
+            chunk = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+            chunk.sample_rate, chunk.pts = 48000, i * 1024
+            container.mux(audio.encode(chunk))
+        container.mux(audio.encode())
+    return buf.getvalue()
+
+
+@functools.cache
+def shared_clear_mp4() -> bytes:
+    """The default clear test file, generated once per test session."""
+    return make_clear_mp4()

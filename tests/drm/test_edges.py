@@ -8,7 +8,7 @@ import struct
 
 import pytest
 from Crypto.Cipher import AES
-from drm_helpers import MEDIA, corpus_keys, decode, samples, sha1_of
+from drm_helpers import MEDIA, corpus_keys, decode, samples, sha1_of, shared_clear_mp4
 
 from drm import (
     CencDecryptor,
@@ -28,6 +28,11 @@ from drm import (
 
 ENTRY = next(e for e in corpus_keys()["fmp4_cenc"] if e["set"] == "shaka-player/dash-clearkey")
 FOLDER = MEDIA / "shaka-player" / "dash-clearkey"
+
+
+@pytest.fixture
+def clear_mp4() -> bytes:
+    return shared_clear_mp4()
 
 
 def test_aux_info_found_through_saio_when_senc_is_absent() -> None:

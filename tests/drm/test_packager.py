@@ -10,8 +10,7 @@ from pathlib import Path
 
 import av
 import pytest
-from conftest import make_clear_mp4
-from drm_helpers import decode, samples
+from drm_helpers import decode, make_clear_mp4, samples, shared_clear_mp4
 
 from drm import (
     CencDecryptor,
@@ -24,6 +23,11 @@ from drm import (
 from drm._cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def clear_mp4() -> bytes:
+    return shared_clear_mp4()
 
 
 @pytest.mark.parametrize("scheme", ["cenc", "cbcs"])
