@@ -244,6 +244,7 @@ class H3Client:
             method=method,
         )
         sent_at = conn.loop.time()
+        watchdog = self._watch_liveness(conn, sent_at)
         try:
             await deadline.run(asyncio.shield(conn.handshake), "connect")
             await deadline.run(asyncio.shield(stream.headers_waiter), "ttfb")
@@ -252,11 +253,30 @@ class H3Client:
                 conn.on_timeout(silent_since=sent_at)
             await response.aclose()
             raise
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
         loop = asyncio.get_running_loop()
         response.ttfb_s = loop.time() - deadline.started_at
         response.status, response.headers = _parse_headers(stream.headers or [], url)
         await response.raise_for_status()
         return response
+
+    def _watch_liveness(self, conn: QuicConn, sent_at: float) -> asyncio.TimerHandle | None:
+        """Probe a connection that has been quiet for a while before trusting it again.
+
+        A quiet connection may belong to a server that restarted and forgot it (it then drops
+        our packets without a word). The request is sent anyway, with a PING; if nothing at
+        all comes back within ``connect_s`` the connection is closed, which fails the request
+        at once instead of after the longer ``ttfb_s``.
+        """
+        if (
+            not conn.handshake.done()
+            or sent_at - conn.last_activity < self._config.timeouts.stall_s
+        ):
+            return None
+        conn.ping()
+        return conn.loop.call_later(self._config.timeouts.connect_s, conn.on_timeout_now, sent_at)
 
     async def fetch(
         self,

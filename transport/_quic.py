@@ -220,6 +220,7 @@ class QuicConn:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._is_tx_scheduled = False
+        self._ping_uid = 0
         self._sock = self._make_socket(config.udp_buffer_bytes)
 
     def _make_socket(self, buffer_bytes: int) -> socket.socket:
@@ -260,6 +261,17 @@ class QuicConn:
         self.quic.close(error_code=_H3_NO_ERROR)
         self._transmit()
         self._terminate(ConnectError(f"connection to {self.host} closed", url=None))
+
+    def ping(self) -> None:
+        """Ask the peer for an acknowledgement (any reply updates ``last_activity``)."""
+        if not self.is_closed:
+            self._ping_uid += 1
+            self.quic.send_ping(self._ping_uid)
+            self._schedule_transmit()
+
+    def on_timeout_now(self, silent_since: float) -> None:
+        """Timer form of :meth:`on_timeout`."""
+        self.on_timeout(silent_since=silent_since)
 
     def on_timeout(self, *, silent_since: float) -> None:
         """Close the connection if a timed-out request saw no packet from the peer.

@@ -8,6 +8,8 @@ server on loopback, not a mock) that stores tickets and can send GOAWAY on reque
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -114,10 +116,10 @@ async def test_goaway_makes_the_pool_open_a_new_connection(
 
 async def test_idle_connection_is_replaced_not_reused(lab: LabCdnThread) -> None:
     base = lab.edges[0].base_url
-    async with H3Client(h3_config(lab.ca_file, quic_idle_timeout_s=0.3)) as client:
+    async with H3Client(h3_config(lab.ca_file, quic_idle_timeout_s=1.0)) as client:
         await client.fetch(base + "/small.bin")
         conn1 = client.connections[base]
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(1.2)
         assert not conn1.is_usable
         response = await client.fetch(base + "/small.bin")
         conn2 = client.connections[base]
@@ -147,3 +149,29 @@ async def test_datagram_size_is_configurable(
         conn = client.connections[lab.edges[0].base_url]
         assert conn.quic.configuration.max_datagram_size == size
     assert response.content == lab_payloads["/big.bin"]
+
+
+async def test_quiet_connection_to_a_silently_restarted_edge_fails_fast(lab: LabCdnThread) -> None:
+    """The restarted server drops our old connection's packets without a word: the liveness
+    PING finds it dead within connect_s, long before the 5 s ttfb limit."""
+    edge = lab.edges[0]
+    cfg = dataclasses.replace(
+        h3_config(lab.ca_file),
+        timeouts=Timeouts(connect_s=0.5, ttfb_s=5.0, stall_s=0.3, total_s=8.0),
+    )
+    cfg = dataclasses.replace(
+        cfg, retry=dataclasses.replace(cfg.retry, base_delay_s=0.05, max_delay_s=0.1)
+    )
+    async with HttpClient(cfg) as client:
+        await client.fetch(edge.base_url + "/small.bin")
+        conn1 = client.h3.connections[edge.base_url]
+        await asyncio.wrap_future(edge.kill())
+        await asyncio.wrap_future(edge.revive())
+        await asyncio.sleep(0.4)  # quiet for longer than stall_s
+        started = time.monotonic()
+        response = await client.fetch(edge.base_url + "/small.bin")
+        elapsed = time.monotonic() - started
+        conn2 = client.h3.connections[edge.base_url]
+    assert response.status == 200
+    assert conn1.is_closed and conn2 is not conn1
+    assert elapsed < 0.5 + 0.1 + 1.0
