@@ -18,6 +18,10 @@ that is wrong or unbounded for us:
 - ``EXT-X-SESSION-KEY``: parsed with our attribute parser.
 - ``EXT-X-MAP``: remembers the key in force, which encrypts the init segment.
 - ``EXT-X-RENDITION-REPORT`` and ``EXT-X-DATERANGE``: not part of the model, dropped.
+
+Plain media playlists, made only of the tags listed in ``_HOOK_TAGS`` and ``_SIMPLE_TAGS``,
+take a fast path (``_fast_parse``) that builds the same dictionary as ``m3u8.parse`` with the
+hook, without ``m3u8``'s chain of about forty prefix tests per line.
 """
 
 from __future__ import annotations

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import pytest
+
+from player._cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "manifests"
+
+
+def probe_in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the same command in this process (fast); the subprocess tests cover the real exit."""
+    status = main(["probe", *args])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
 
 
 def probe(*args: str) -> subprocess.CompletedProcess[str]:
@@ -30,10 +45,10 @@ def test_probe_dash_example_summary() -> None:
     assert result.stderr == ""
 
 
-def test_probe_dash_example_json() -> None:
-    result = probe(str(EXAMPLES / "vod.mpd"), "--json")
-    assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
+def test_probe_dash_example_json(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = probe_in_process(capsys, str(EXAMPLES / "vod.mpd"), "--json")
+    assert status == 0, err
+    data = json.loads(out)
     assert (data["format"], data["type"], data["duration_s"]) == ("dash", "static", 30.0)
     video = [r for r in data["representations"] if r["track_type"] == "video"]
     assert [(r["bandwidth_bps"], r["width"], r["height"]) for r in video] == [
@@ -60,10 +75,12 @@ def test_probe_hls_multivariant_json() -> None:
     assert {r["segment_count"] for r in data["representations"]} == {None}
 
 
-def test_probe_hls_media_playlist_json_hides_key_material() -> None:
-    result = probe(str(EXAMPLES / "vod_720p.m3u8"), "--json")
-    assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
+def test_probe_hls_media_playlist_json_hides_key_material(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, err = probe_in_process(capsys, str(EXAMPLES / "vod_720p.m3u8"), "--json")
+    assert status == 0, err
+    data = json.loads(out)
     (rep,) = data["representations"]
     assert rep["segment_count"] == 4
     assert rep["init"]["byte_range"] == [0, 719]
@@ -78,14 +95,14 @@ def test_probe_hls_media_playlist_json_hides_key_material() -> None:
             "has_iv": True,
         }
     ]
-    assert "000102030405060708090a0b0c0d0e0f" not in result.stdout
+    assert "000102030405060708090a0b0c0d0e0f" not in out
 
 
-def test_probe_live_example_summary() -> None:
-    result = probe(str(EXAMPLES / "live.m3u8"))
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("HLS dynamic presentation")
-    assert "media sequence 1200" in result.stdout
+def test_probe_live_example_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = probe_in_process(capsys, str(EXAMPLES / "live.m3u8"))
+    assert status == 0, err
+    assert out.startswith("HLS dynamic presentation")
+    assert "media sequence 1200" in out
 
 
 def test_probe_malformed_manifest_exits_2_with_one_line(tmp_path: Path) -> None:
@@ -99,13 +116,48 @@ def test_probe_malformed_manifest_exits_2_with_one_line(tmp_path: Path) -> None:
     assert "ManifestParseError" in lines[0] and "EXTINF" in lines[0]
 
 
-def test_probe_not_a_manifest_and_missing_file(tmp_path: Path) -> None:
+def test_probe_not_a_manifest_and_missing_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     html = tmp_path / "page.html"
     html.write_bytes(b"<html><body>hello</body></html>")
-    result = probe(str(html))
-    assert result.returncode == 2
-    assert len(result.stderr.splitlines()) == 1
-    assert "UnsupportedManifest" in result.stderr
-    missing = probe(str(tmp_path / "nope.mpd"))
-    assert missing.returncode == 2
-    assert missing.stderr.startswith("probe: cannot read")
+    status, out, err = probe_in_process(capsys, str(html))
+    assert (status, out) == (2, "")
+    assert len(err.splitlines()) == 1
+    assert "UnsupportedManifest" in err
+    status, _, err = probe_in_process(capsys, str(tmp_path / "nope.mpd"))
+    assert status == 2
+    assert err.startswith("probe: cannot read")
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def served_examples() -> Iterator[str]:
+    """A real HTTP server on loopback serving ``examples/manifests``."""
+    handler = functools.partial(_QuietHandler, directory=str(EXAMPLES))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_probe_fetches_http_urls_with_the_transport_client(served_examples: str) -> None:
+    result = probe(served_examples + "vod_720p.m3u8", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["url"] == served_examples + "vod_720p.m3u8"
+    (rep,) = data["representations"]
+    assert rep["init"]["url"] == served_examples + "720p.mp4"
+    missing = probe(served_examples + "missing.m3u8")
+    assert missing.returncode == 1
+    assert len(missing.stderr.splitlines()) == 1
+    assert "404" in missing.stderr
