@@ -104,38 +104,28 @@ def _nal_subsamples(sample: bytes, length_size: int) -> list[tuple[int, int]]:
     return pairs
 
 
-def _encrypt_range(
-    cipher_out: bytearray,
-    start: int,
-    length: int,
-    plan: _Plan,
-    iv: bytes,
-    *,
-    pattern: tuple[int, int],
+def _encrypt_pattern(
+    out: bytearray, span: tuple[int, int], plan: _Plan, pattern: tuple[int, int]
 ) -> None:
-    view = memoryview(cipher_out)
-    if plan.scheme == "cenc":
-        raise AssertionError("cenc ranges are encrypted per sample")
+    """CBC-encrypt ``crypt`` of every ``crypt + skip`` full blocks of one range (IV reset)."""
+    view = memoryview(out)
+    start, length = span
     crypt, skip = pattern
     full = length // 16
-    cipher = AES.new(plan.key, AES.MODE_CBC, iv=iv)
-    block = 0
-    while block < full:
-        count = min(crypt, full - block)
+    cipher = AES.new(plan.key, AES.MODE_CBC, iv=plan.iv)
+    if skip == 0:
+        view[start : start + 16 * full] = cipher.encrypt(bytes(view[start : start + 16 * full]))
+        return
+    for block in range(0, full, crypt + skip):
         a = start + 16 * block
-        chunk = bytes(view[a : a + 16 * count])
-        view[a : a + 16 * count] = cipher.encrypt(chunk)
-        block += crypt + skip
+        b = a + 16 * min(crypt, full - block)
+        view[a:b] = cipher.encrypt(bytes(view[a:b]))
 
 
 def _encrypt_sample(
-    out: bytearray,
-    sample: FragmentSample,
-    subs: list[tuple[int, int]] | None,
-    iv: bytes,
-    plan: _Plan,
-    is_video: bool,
+    out: bytearray, sample: FragmentSample, entry: _AuxEntry, plan: _Plan, is_video: bool
 ) -> None:
+    iv, subs = entry
     ranges: list[tuple[int, int]] = []
     if subs is None:
         ranges = [(sample.offset, sample.size)]
@@ -152,9 +142,8 @@ def _encrypt_sample(
         for start, length in ranges:
             view[start : start + length] = cipher.encrypt(bytes(view[start : start + length]))
         return
-    pattern = _VIDEO_PATTERN if is_video else (1, 0)
-    for start, length in ranges:
-        _encrypt_range(out, start, length, plan, plan.iv, pattern=pattern)
+    for span in ranges:
+        _encrypt_pattern(out, span, plan, _VIDEO_PATTERN if is_video else (1, 0))
 
 
 def _aux_boxes(entries: _AuxEntries) -> tuple[BoxNode, BoxNode, BoxNode]:
@@ -201,7 +190,8 @@ def _length_size(data: bytes) -> int:
     return (data[box.start + index + 4 + 4] & 3) + 1
 
 
-_AuxEntries = list[tuple[bytes, list[tuple[int, int]] | None]]
+_AuxEntry = tuple[bytes, list[tuple[int, int]] | None]
+_AuxEntries = list[_AuxEntry]
 
 
 def _nal_tracks(data: bytes, info: InitInfo) -> set[int]:
@@ -249,7 +239,7 @@ def _protect_fragments(
             if plan.scheme == "cenc":
                 iv = (counter % (1 << 64)).to_bytes(8, "big")
                 counter += 1
-            _encrypt_sample(out, sample, subs, iv, plan, is_video)
+            _encrypt_sample(out, sample, (iv, subs), plan, is_video)
             per_traf.setdefault(sample.track_id, []).append((iv, subs))
         aux[moof.start] = per_traf
     return aux
@@ -324,6 +314,13 @@ def package_mp4(
     info = parse_init(data)
     out = bytearray(data)
     aux = _protect_fragments(data, out, info, plan)
+    return _assemble(data, out, aux, plan)
+
+
+def _assemble(
+    data: bytes, out: bytearray, aux: dict[int, dict[int, _AuxEntries]], plan: _Plan
+) -> bytes:
+    """Rewrite moov/moof with protection boxes around the encrypted samples in ``out``."""
     boxes = list(iter_boxes(data))
     trees: dict[int, BoxNode] = {}
     table: list[tuple[int, int]] = []
