@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from player._cli_play import print_summary
-from player._demo import DemoPlan, run_demo
 from player._report import Thresholds, check_thresholds, dump_json, write_junit, write_plot
 
 
@@ -31,6 +30,14 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.duration < 20:
         print("error: --duration must be at least 20 s", file=sys.stderr)
+        return 2
+    try:
+        from player._demo import DemoPlan, run_demo
+    except ImportError as exc:
+        print(
+            f"error: the demo needs the lab extra (pip install 'streamsdk[lab]'): {exc}",
+            file=sys.stderr,
+        )
         return 2
     scale = args.duration / 60.0
     plan = DemoPlan(
