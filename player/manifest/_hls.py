@@ -225,6 +225,51 @@ def _is_unchanged(rep: Representation, media: MediaPlaylist) -> bool:
     )
 
 
+def _build_for(
+    presentation: Presentation,
+    rep: Representation,
+    parsed: dict[str, Any],
+    *,
+    url: str,
+    now: float | None,
+    config: ManifestConfig,
+) -> MediaPlaylist:
+    """Build a media playlist on the timeline of what the presentation already knows."""
+    old = rep.segments or ()
+    target = float(parsed.get("targetduration") or 0.0)
+    if old:
+        start = _continuity(old, parsed, target)
+    else:
+        start = _aligned_start(presentation, rep, parsed, target)
+    resolver = UrlResolver(url, manifest_url=url)
+    media = build_media_playlist(parsed, resolver=resolver, now=now, config=config, start_s=start)
+    if (parsed.get("skip") or {}).get("skipped_segments"):
+        media = _merge_skipped(old, media, int(parsed.get("media_sequence") or 0))
+    return media
+
+
+def _replaced(
+    presentation: Presentation, new_rep: Representation, duration: float | None
+) -> tuple[Period, ...]:
+    """The periods with ``new_rep`` in place of the representation of the same id."""
+    return tuple(
+        dataclasses.replace(
+            period,
+            duration_s=duration,
+            tracks=tuple(
+                dataclasses.replace(
+                    track,
+                    representations=tuple(
+                        new_rep if r.id == new_rep.id else r for r in track.representations
+                    ),
+                )
+                for track in period.tracks
+            ),
+        )
+        for period in presentation.periods
+    )
+
+
 def load_media_playlist(
     presentation: Presentation,
     representation_id: str,
@@ -262,43 +307,17 @@ def load_media_playlist(
             "expected a media playlist, got a multivariant playlist",
             detail="not a media playlist",
         )
-    resolver = UrlResolver(url, manifest_url=url)
-    old = rep.segments or ()
-    target = float(parsed.get("targetduration") or 0.0)
-    if old:
-        start = _continuity(old, parsed, target)
-    else:
-        start = _aligned_start(presentation, rep, parsed, target)
-    media = build_media_playlist(parsed, resolver=resolver, now=now, config=config, start_s=start)
-    if (parsed.get("skip") or {}).get("skipped_segments"):
-        media = _merge_skipped(old, media, int(parsed.get("media_sequence") or 0))
+    media = _build_for(presentation, rep, parsed, url=url, now=now, config=config)
     live = media.live
     if media.is_live and _is_unchanged(rep, media):
         live = dataclasses.replace(
             live, minimum_update_period_s=media.target_duration_s * _UNCHANGED_FACTOR
         )
-    new_rep = _with_media(rep, media)
     kind, duration = _timing(media)
-    periods = tuple(
-        dataclasses.replace(
-            period,
-            duration_s=duration,
-            tracks=tuple(
-                dataclasses.replace(
-                    track,
-                    representations=tuple(
-                        new_rep if r.id == representation_id else r for r in track.representations
-                    ),
-                )
-                for track in period.tracks
-            ),
-        )
-        for period in presentation.periods
-    )
     return dataclasses.replace(
         presentation,
         type=kind,
-        periods=periods,
+        periods=_replaced(presentation, _with_media(rep, media), duration),
         duration_s=duration,
         live=live,
         min_buffer_s=media.target_duration_s,

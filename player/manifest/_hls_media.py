@@ -81,8 +81,9 @@ class _RangeChain:
 class _Context:
     """Caches shared by all segments of one playlist: keys, init segments, byte-range chains."""
 
-    def __init__(self, resolver: UrlResolver) -> None:
+    def __init__(self, resolver: UrlResolver, *, expiry: float | None) -> None:
         self.resolver = resolver
+        self.expiry = expiry
         self.url = resolver.manifest_url
         self.key_sets: dict[int, tuple[list[dict[str, str]], HlsKey]] = {}
         self.all_keys: dict[HlsKey, None] = {}
@@ -181,9 +182,9 @@ def _segments(
     first_number: int,
     first_discontinuity: int,
     start_s: float,
-    expiry: float | None,
 ) -> tuple[list[Segment], tuple[Part, ...]]:
-    """Build the segments; ``expiry`` is ``now + window`` for sliding live windows."""
+    """Build the segments; ``context.expiry`` is ``now + window`` for sliding live windows."""
+    expiry = context.expiry
     resolve = context.resolver.resolve
     chain = _RangeChain(context.url)
     segments: list[Segment] = []
@@ -297,14 +298,13 @@ def build_media_playlist(
         # A removed segment stays available for its duration plus the playlist's (RFC 8216 6.2.2).
         expiry = now + window_s
     skipped = int((parsed.get("skip") or {}).get("skipped_segments") or 0)
-    context = _Context(resolver)
+    context = _Context(resolver, expiry=expiry)
     segments, pending = _segments(
         raw_segments,
         context,
         first_number=int(parsed.get("media_sequence") or 0) + skipped,
         first_discontinuity=int(parsed.get("discontinuity_sequence") or 0),
         start_s=start_s,
-        expiry=expiry,
     )
     if len(segments) > config.max_segments:
         raise parse_error(resolver.manifest_url, "too many segments", detail="too many segments")
