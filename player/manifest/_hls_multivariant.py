@@ -185,7 +185,9 @@ def _rendition_track(
         locations.append(Location(builder.resolver.resolve(str(copy["uri"])), pathway, index))
     channels = str(media.get("channels") or "").split("/")[0]
     is_default = str(media.get("default", "")).upper() == "YES"
-    roles = (("main",) if is_default else ()) + tuple(
+    # Alternative video renditions are angles of the variants' video, never the main video.
+    lead = ("alternate",) if kind == "VIDEO" else ("main",) if is_default else ()
+    roles = lead + tuple(
         r.strip() for r in str(media.get("characteristics") or "").split(",") if r.strip()
     )
     rep = Representation(
@@ -275,7 +277,8 @@ def build_multivariant(
     tracks: list[Track] = []
     if variants:
         reps = tuple(builder.representation(s) for s in variants)
-        tracks.append(Track("main", _variant_track_type(variants, with_uri), reps))
+        kind = _variant_track_type(variants, with_uri)
+        tracks.append(Track("main", kind, reps, roles=("main",), is_default=True))
     tracks.extend(_rendition_tracks(builder))
     if iframes:
         reps = tuple(builder.representation(s, is_iframe_only=True) for s in iframes)

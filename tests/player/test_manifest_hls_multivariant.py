@@ -49,6 +49,7 @@ def test_variant_ladder() -> None:
     ]
     assert all(r.segments is None for r in main.representations)
     assert main.type is TrackType.MUXED
+    assert (main.is_default, main.roles) == (True, ("main",))
     assert p.next_refresh_at(NOW) is None
 
 
@@ -154,6 +155,7 @@ def test_alternative_video_renditions() -> None:
         ("640x360", "BLUE"),
     ]
     assert video[0].representations[0].codecs == "avc1.640028"
+    assert {t.roles for t in video} == {("alternate",)}
     audio = p.periods[0].tracks_of(TrackType.AUDIO)
     assert [t.label for t in audio] == ["Original 128k", "High Pitch 128k", "Low Pitch 128k"]
     assert audio[0].representations[0].codecs == "mp4a.40.2"
