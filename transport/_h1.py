@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 from collections.abc import AsyncIterator, Mapping
 
@@ -19,6 +20,8 @@ from transport.config import TransportConfig
 from transport.errors import TransportError
 
 __all__ = ["H1Client"]
+
+logger = logging.getLogger(__name__)
 
 _USER_AGENT = "streamsdk-transport/0.1"
 
@@ -58,6 +61,8 @@ class H1Client:
 
     def __init__(self, config: TransportConfig) -> None:
         self._config = config
+        if not config.verify_tls:
+            logger.warning("TLS certificate verification is OFF (TransportConfig.verify_tls)")
         t = config.timeouts
         self._client = httpx.AsyncClient(
             http2=config.is_http2_enabled,

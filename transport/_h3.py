@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import AsyncIterator, Mapping
 from typing import NamedTuple
@@ -20,6 +21,8 @@ from transport.config import TransportConfig
 from transport.errors import ProtocolError, RequestTimeout, TransportError
 
 __all__ = ["H3Client"]
+
+logger = logging.getLogger(__name__)
 
 _USER_AGENT = b"streamsdk-transport/0.1"
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -109,6 +112,8 @@ class H3Client:
 
     def __init__(self, config: TransportConfig) -> None:
         self._config = config
+        if not config.verify_tls:
+            logger.warning("TLS certificate verification is OFF (TransportConfig.verify_tls)")
         self._conns: dict[str, QuicConn] = {}
         self._tickets: dict[str, SessionTicket] = {}
         self._retired: set[QuicConn] = set()
