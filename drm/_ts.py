@@ -101,15 +101,24 @@ def _decrypt_adts(es: bytes, key: bytes, iv: bytes) -> bytes:
     return bytes(out)
 
 
+def _section_start(packet: bytearray) -> int:
+    """Offset of the PSI section in a packet that starts one (after the pointer field)."""
+    start, _ = _payload_bounds(packet, 0)
+    if start >= _PACKET:
+        raise DecryptionError("PSI packet without payload")
+    sec = start + 1 + packet[start]
+    if sec + 12 > _PACKET:
+        raise DecryptionError("PSI section is truncated")
+    return sec
+
+
 def _stream_types(packets: list[bytearray]) -> tuple[dict[int, int], int | None]:
     pmt_pid = None
     for packet in packets:
         pid = ((packet[1] & 0x1F) << 8) | packet[2]
         if pid == 0 and packet[1] & 0x40:
-            start, _ = _payload_bounds(packet, 0)
-            section = packet[start + 1 + packet[start] :]
-            if len(section) >= 12:
-                pmt_pid = ((section[10] & 0x1F) << 8) | section[11]
+            sec = _section_start(packet)
+            pmt_pid = ((packet[sec + 10] & 0x1F) << 8) | packet[sec + 11]
             break
     types: dict[int, int] = {}
     for packet in packets:
@@ -122,17 +131,14 @@ def _stream_types(packets: list[bytearray]) -> tuple[dict[int, int], int | None]
 
 def _rewrite_pmt(packet: bytearray) -> dict[int, int]:
     """Map SAMPLE-AES stream types to clear ones in place; return ``{pid: stream_type}``."""
-    start, _ = _payload_bounds(packet, 0)
-    sec = start + 1 + packet[start]
-    if sec + 12 > _PACKET:
-        raise DecryptionError("PMT section is truncated")
+    sec = _section_start(packet)
     length = ((packet[sec + 1] & 0x0F) << 8) | packet[sec + 2]
     end = sec + 3 + length - 4
-    if end + 4 > _PACKET:
-        raise DecryptionError("PMT section spans packets")
+    if end + 4 > _PACKET or end < sec:
+        raise DecryptionError("PMT section spans packets or is truncated")
     pos = sec + 12 + (((packet[sec + 10] & 0x0F) << 8) | packet[sec + 11])
     types: dict[int, int] = {}
-    while pos + 5 <= end:
+    while pos + 5 <= end and pos + 5 <= _PACKET:
         kind = packet[pos]
         pid = ((packet[pos + 1] & 0x1F) << 8) | packet[pos + 2]
         types[pid] = kind

@@ -8,12 +8,15 @@ import struct
 from drm_helpers import MEDIA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_license import asgi_post
 
 from drm import (
     BoxError,
     DrmError,
     LicenseError,
+    LicenseServerApp,
     decrypt_mp4,
+    decrypt_sample_aes_ts,
     find_pssh,
     iter_boxes,
     parse_clearkey_response,
@@ -137,3 +140,43 @@ def test_license_parser_on_raw_bytes(body: bytes) -> None:
         assert exc.code == "drm.license"
     else:
         assert body.strip().startswith(b"{")
+
+
+TS = (MEDIA / "shaka-packager/hls-ts-sample-aes/bear-640x360-audio-2.ts").read_bytes()[: 188 * 40]
+TS_VIDEO = (MEDIA / "shaka-packager/hls-ts-sample-aes/bear-640x360-video-2.ts").read_bytes()[
+    : 188 * 40
+]
+
+
+@SMALL
+@given(
+    st.sampled_from([TS, TS_VIDEO]),
+    st.lists(
+        st.tuples(
+            st.one_of(st.integers(0, 375), st.integers(0, 188 * 40 - 1)), st.integers(0, 255)
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+)
+def test_corrupted_sample_aes_ts_raises_only_decryption_errors(
+    source: bytes, edits: list[tuple[int, int]]
+) -> None:
+    data = bytearray(source)
+    for at, value in edits:
+        data[at] = value
+    try:
+        out = decrypt_sample_aes_ts(bytes(data), bytes(16), bytes(16))
+    except DrmError as exc:
+        assert exc.code == "drm.decryption"
+    else:
+        assert len(out) % 188 == 0
+
+
+@SMALL
+@given(st.one_of(st.binary(max_size=300), json_values.map(lambda v: json.dumps(v).encode())))
+async def test_license_server_answers_json_4xx_to_junk(body: bytes) -> None:
+    app = LicenseServerApp({KID: "00" * 16}, {"t": {"*"}})
+    status, answer = await asgi_post(app, body, {"Authorization": "Bearer t"})
+    doc = json.loads(answer)
+    assert (status == 200 and "keys" in doc) or (status in (400, 403, 413) and "error" in doc)
