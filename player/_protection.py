@@ -28,7 +28,7 @@ from player._clock import Clock
 from player._session import Fetcher
 from player.config import PlayerConfig
 from player.events import Event, LicenseAcquired
-from player.manifest import HlsKey, Representation, Segment
+from player.manifest import ContentProtection, HlsKey, Representation, Segment
 from transport import AllEdgesFailed, HttpClient, HttpStatusError
 
 __all__: list[str] = []  # the Player builds it; see Player(processor=...)
@@ -157,6 +157,9 @@ class DrmProcessor:
         """
         if not init:
             return init
+        sea = _sea_protection(rep)
+        if sea is not None:
+            return await self._whole_segment(sea, init, media_sequence=0)
         info = await asyncio.to_thread(parse_init, init)
         kids = set(info.key_ids()) | set(rep.kids)
         if not info.key_ids():
@@ -186,6 +189,9 @@ class DrmProcessor:
                 media_sequence=segment.number,
                 method=key.method,
             )
+        sea = _sea_protection(rep)
+        if sea is not None:
+            return await self._whole_segment(sea, data, media_sequence=segment.number)
         if not init:
             return data
         decryptor = self._decryptors.get(hashlib.sha1(init, usedforsecurity=False).digest())
@@ -193,6 +199,16 @@ class DrmProcessor:
             return data
         clear = await asyncio.to_thread(decryptor.decrypt_segment, data)
         return bytes(clear)
+
+    async def _whole_segment(
+        self, protection: ContentProtection, data: bytes, *, media_sequence: int
+    ) -> bytes:
+        """DASH SEA ``aes128-cbc``: the whole resource is AES-128-CBC with PKCS#7."""
+        key = HlsKey(method="AES-128", uri=protection.license_url, iv=protection.iv)
+        secret = await self._hls_key(key)
+        return await asyncio.to_thread(
+            decrypt_hls_segment, data, secret, iv=key.iv, media_sequence=media_sequence
+        )
 
     async def _hls_key(self, key: HlsKey) -> bytes:
         if key.uri is None:
@@ -215,6 +231,17 @@ class DrmProcessor:
             LicenseAcquired(at_s=self._clock.now(), kids=(), latency_s=latency, source="key-uri")
         )
         return secret
+
+
+def _sea_protection(rep: Representation) -> ContentProtection | None:
+    for protection in rep.protections:
+        if (
+            protection.system_id is None
+            and protection.scheme == "AES-128"
+            and protection.license_url
+        ):
+            return protection
+    return None
 
 
 def _data_uri_bytes(uri: str) -> bytes:

@@ -134,9 +134,24 @@ def _license_url(el: ET.Element, *, base: str, url: str) -> str | None:
 def _sea(el: ET.Element, *, base: str, url: str) -> ContentProtection:
     """MPEG-DASH SEA whole-segment AES-128: the key URI goes in ``license_url``."""
     key_uri = None
+    iv = None
     for child in el.iter("CryptoPeriod"):
         template = attr_str(child, "keyUriTemplate")
         if template:
             key_uri = resolve_url(base, template, manifest_url=url)
+            iv = _sea_iv(attr_str(child, "IV"))
             break
-    return ContentProtection(None, scheme="AES-128", license_url=key_uri)
+    return ContentProtection(None, scheme="AES-128", license_url=key_uri, iv=iv)
+
+
+def _sea_iv(text: str | None) -> bytes | None:
+    """``0x`` + 32 hex digits, as in ``CryptoPeriod@IV``; anything else is ignored."""
+    if not text:
+        return None
+    digits = text[2:] if text[:2].lower() == "0x" else text
+    if len(digits) != 32:
+        return None
+    try:
+        return bytes.fromhex(digits)
+    except ValueError:
+        return None

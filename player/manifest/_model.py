@@ -161,7 +161,9 @@ class ContentProtection:
         scheme: Protection scheme: ``cenc``, ``cbcs``, ``cens``, ``cbc1``, or an HLS method.
         default_kids: KIDs as 32 lowercase hex digits.
         pssh: Raw ``pssh`` box bytes from the manifest, if given.
-        license_url: ``dashif:Laurl`` / ``clearkey:Laurl`` / ``ms:laurl``, if given.
+        license_url: ``dashif:Laurl`` / ``clearkey:Laurl`` / ``ms:laurl``, if given; for
+            DASH SEA whole-segment encryption, the key URI.
+        iv: DASH SEA ``CryptoPeriod@IV`` (16 bytes), if given.
     """
 
     system_id: str | None
@@ -169,6 +171,7 @@ class ContentProtection:
     default_kids: tuple[str, ...] = ()
     pssh: bytes | None = None
     license_url: str | None = None
+    iv: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
