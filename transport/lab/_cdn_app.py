@@ -40,6 +40,9 @@ _DRIP_TICK_S = 0.05
 _HISTORY_LEN = 10_000
 """Requests remembered per app for tests and reports (older ones are dropped)."""
 
+_MAX_REQUEST_BODY_BYTES = 1024 * 1024
+"""Request body read (and discarded) before answering 405; a larger one closes the connection."""
+
 _CORS = [
     (b"access-control-allow-origin", b"*"),
     (
@@ -137,6 +140,18 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
+async def _drain_request(receive: Receive) -> None:
+    """Read a request body (up to a bound) so that the connection can be reused after it."""
+    seen = 0
+    while seen <= _MAX_REQUEST_BODY_BYTES:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        seen += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
 async def _wait_disconnect(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
@@ -217,6 +232,7 @@ class CdnApp:
             ]
             return await self._simple(scope, send, 204, preflight)
         if method not in ("GET", "HEAD"):
+            await _drain_request(receive)
             return await self._simple(scope, send, 405, [(b"allow", b"GET, HEAD, OPTIONS")])
         fault = self.faults.take(path)
         if isinstance(fault, StatusFault):

@@ -14,6 +14,7 @@ import socket
 import struct
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, cast
 
@@ -94,6 +95,17 @@ def bind_port_pair(
             continue
         return tcp, udp
     raise OSError(f"no port free on both TCP and UDP on {host} after {_PORT_ATTEMPTS} tries")
+
+
+@dataclass(kw_only=True, slots=True)
+class _Run:
+    """What one start of a server shares between its TCP and UDP listeners."""
+
+    app: Any
+    config: Config
+    context: WorkerContext
+    loop: asyncio.AbstractEventLoop
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 class LabServer:
@@ -180,48 +192,24 @@ class LabServer:
             self._revive_handle = None
         if self._running:
             return
-        loop = asyncio.get_running_loop()
         tcp, udp = bind_port_pair(self.host, self.port, with_udp=self.http3)
         self.port = tcp.getsockname()[1]
-        self._loop = loop
+        self._loop = asyncio.get_running_loop()
         config = self._config()
-        app = wrap_app(cast(Any, self.app), config.wsgi_max_body_size, "asgi")
-        context = WorkerContext(None)
-        self._context = context
-        state: dict[str, Any] = {}
+        run = _Run(
+            app=wrap_app(cast(Any, self.app), config.wsgi_max_body_size, "asgi"),
+            config=config,
+            context=WorkerContext(None),
+            loop=self._loop,
+        )
+        self._context = run.context
         try:
-            self._lifespan = Lifespan(app, config, loop, state)
-            self._lifespan_task = loop.create_task(self._lifespan.handle_lifespan())
+            self._lifespan = Lifespan(run.app, config, run.loop, run.state)
+            self._lifespan_task = run.loop.create_task(self._lifespan.handle_lifespan())
             await asyncio.wait_for(self._lifespan.wait_for_startup(), _START_TIMEOUT_S)
-
-            async def on_tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-                peer = writer.get_extra_info("peername")
-                key = (str(peer[0]), int(peer[1]))
-                self._track(asyncio.current_task())
-                self._tcp[key] = writer.transport
-                try:
-                    await TCPServer(app, loop, config, context, state, reader, writer)
-                except asyncio.CancelledError:
-                    pass  # stopping; asyncio streams would log a cancelled callback task
-                finally:
-                    self._tcp.pop(key, None)
-
-            ssl_context = config.create_ssl_context()
-            server = await asyncio.start_server(
-                on_tcp, sock=tcp, ssl=ssl_context, backlog=config.backlog
-            )
-            self._servers = [server]
+            await self._serve_tcp(run, tcp)
             if udp is not None:
-
-                def make_udp() -> UDPServer:
-                    server = UDPServer(app, loop, config, context, state)
-                    server.protocol_queue = asyncio.Queue(_UDP_QUEUE_DATAGRAMS)
-                    return server
-
-                transport, protocol = await loop.create_datagram_endpoint(make_udp, sock=udp)
-                self._udp_transport = transport
-                self._udp_protocol = protocol
-                self._track(loop.create_task(protocol.run()))
+                await self._serve_udp(run, udp)
         except BaseException:
             tcp.close()
             if udp is not None:
@@ -230,6 +218,38 @@ class LabServer:
             raise
         self._running = True
         _log.debug("lab server on %s (http3=%s)", self.base_url, self.http3)
+
+    async def _serve_tcp(self, run: _Run, sock: socket.socket) -> None:
+        async def on_tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            peer = writer.get_extra_info("peername")
+            key = (str(peer[0]), int(peer[1]))
+            self._track(asyncio.current_task())
+            self._tcp[key] = writer.transport
+            try:
+                await TCPServer(
+                    run.app, run.loop, run.config, run.context, run.state, reader, writer
+                )
+            except asyncio.CancelledError:
+                pass  # stopping; asyncio streams would log a cancelled callback task
+            finally:
+                self._tcp.pop(key, None)
+
+        ssl_context = run.config.create_ssl_context()
+        server = await asyncio.start_server(
+            on_tcp, sock=sock, ssl=ssl_context, backlog=run.config.backlog
+        )
+        self._servers = [server]
+
+    async def _serve_udp(self, run: _Run, sock: socket.socket) -> None:
+        def make_udp() -> UDPServer:
+            server = UDPServer(run.app, run.loop, run.config, run.context, run.state)
+            server.protocol_queue = asyncio.Queue(_UDP_QUEUE_DATAGRAMS)
+            return server
+
+        transport, protocol = await run.loop.create_datagram_endpoint(make_udp, sock=sock)
+        self._udp_transport = transport
+        self._udp_protocol = protocol
+        self._track(run.loop.create_task(protocol.run()))
 
     def _track(self, task: asyncio.Task[Any] | None) -> None:
         if task is not None:
