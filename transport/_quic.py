@@ -22,7 +22,13 @@ from aioquic.h3.connection import H3_ALPN, FrameType, H3Connection
 from aioquic.h3.events import DataReceived, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
-from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, StreamReset
+from aioquic.quic.events import (
+    ConnectionTerminated,
+    HandshakeCompleted,
+    QuicEvent,
+    StreamDataReceived,
+    StreamReset,
+)
 from aioquic.tls import SessionTicket
 
 from transport.config import TransportConfig
@@ -450,30 +456,36 @@ class QuicConn:
         assert h3 is not None
         streams = self.streams
         while (event := quic.next_event()) is not None:
-            for h3_event in h3.handle_event(event):
-                stream = streams.get(getattr(h3_event, "stream_id", -1))
-                if stream is None:
-                    continue
-                if isinstance(h3_event, DataReceived):
-                    stream.on_data(h3_event.data, h3_event.stream_ended)
-                elif isinstance(h3_event, HeadersReceived):
-                    stream.on_headers(h3_event.headers, h3_event.stream_ended)
-            if isinstance(event, HandshakeCompleted):
-                self.is_resumed = bool(event.session_resumed)
-                self.is_early_data_accepted = bool(event.early_data_accepted)
-                if not self.handshake.done():
-                    self.handshake.set_result(None)
-            elif isinstance(event, StreamReset):
-                stream = streams.get(event.stream_id)
-                if stream is not None:
-                    stream.on_error(
-                        ReadError(
-                            f"stream reset by {self.host} (code {event.error_code})", url=None
-                        )
-                    )
-            elif isinstance(event, ConnectionTerminated):
-                self._on_terminated(event)
+            if type(event) is StreamDataReceived:  # the hot path: body bytes
+                for h3_event in h3.handle_event(event):
+                    stream = streams.get(h3_event.stream_id)  # type: ignore[attr-defined]
+                    if stream is None:
+                        continue
+                    if type(h3_event) is DataReceived:
+                        stream.on_data(h3_event.data, h3_event.stream_ended)
+                    elif isinstance(h3_event, HeadersReceived):
+                        stream.on_headers(h3_event.headers, h3_event.stream_ended)
+            elif self._on_connection_event(event):
                 return
+
+    def _on_connection_event(self, event: QuicEvent) -> bool:
+        """Handle a non-data event; return True when the connection is gone."""
+        assert self.h3 is not None
+        self.h3.handle_event(event)
+        if isinstance(event, HandshakeCompleted):
+            self.is_resumed = bool(event.session_resumed)
+            self.is_early_data_accepted = bool(event.early_data_accepted)
+            if not self.handshake.done():
+                self.handshake.set_result(None)
+        elif isinstance(event, StreamReset):
+            stream = self.streams.get(event.stream_id)
+            if stream is not None:
+                reason = f"stream reset by {self.host} (code {event.error_code})"
+                stream.on_error(ReadError(reason, url=None))
+        elif isinstance(event, ConnectionTerminated):
+            self._on_terminated(event)
+            return True
+        return False
 
     def _on_terminated(self, event: ConnectionTerminated) -> None:
         reason = f"{event.reason_phrase or 'no reason'} (code {event.error_code:#x})"
