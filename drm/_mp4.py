@@ -360,6 +360,21 @@ def _saio_entries(
     return entries
 
 
+def _refuse_key_rotation(data: Buffer, box: Box) -> None:
+    """Refuse ``seig`` sample groups that map samples to other keys (key rotation)."""
+    pos, end = box.payload_start, box.end
+    version = data[pos] if pos < end else 0
+    if _u32(data, pos + 4, end) != int.from_bytes(b"seig", "big"):
+        return
+    pos += 8 + (4 if version == 1 else 0)
+    count = _u32(data, pos, end)
+    if pos + 4 + 8 * count > end:
+        raise BoxError("sbgp entries run past the box", offset=box.start)
+    indices = struct.unpack_from(f">{2 * count}I", data, pos + 4)[1::2]
+    if any(indices):
+        raise UnsupportedKeySystem("per-sample-group keys (seig key rotation) are not supported")
+
+
 def _traf_samples(
     data: Buffer, traf: Box, moof_start: int, info: InitInfo
 ) -> Iterator[FragmentSample]:
@@ -370,6 +385,8 @@ def _traf_samples(
             truns.append(box)
         elif box.type == "uuid" and box.usertype == _PIFF_SENC:
             boxes.setdefault("senc", box)
+        elif box.type == "sbgp":
+            _refuse_key_rotation(data, box)
         else:
             boxes.setdefault(box.type, box)
     if "tfhd" not in boxes:

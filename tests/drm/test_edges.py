@@ -17,6 +17,7 @@ from drm import (
     DrmConfigError,
     KeyNotFound,
     LicenseServerConfig,
+    UnsupportedKeySystem,
     clear_init_segment,
     decrypt_hls_segment,
     decrypt_mp4,
@@ -155,3 +156,19 @@ def test_in_place_refuses_missing_key_before_touching_the_buffer() -> None:
     with pytest.raises(KeyNotFound):
         CencDecryptor(init, {}).decrypt_segment_in_place(buffer)
     assert buffer == segment
+
+
+def test_seig_key_rotation_is_refused_not_silently_misdecrypted() -> None:
+    init = (FOLDER / "video-H264-288-400k_init.mp4").read_bytes()
+    segment = bytearray((FOLDER / "video-H264-288-400k_3.m4s").read_bytes())
+    moof = next(b for b in iter_boxes(segment) if b.type == "moof")
+    traf = next(b for b in iter_boxes(segment, moof.payload_start, moof.end) if b.type == "traf")
+    # An sbgp mapping all 96 samples to the fragment-local seig description 1 (0x10001).
+    sbgp = struct.pack(">I4sI4sIII", 28, b"sbgp", 0, b"seig", 1, 96, 0x10001)
+    segment[traf.end : traf.end] = sbgp
+    for start, kind in ((moof.start, b"moof"), (traf.start, b"traf")):
+        assert segment[start + 4 : start + 8] == kind
+        grown = int.from_bytes(segment[start : start + 4], "big") + len(sbgp)
+        segment[start : start + 4] = grown.to_bytes(4, "big")
+    with pytest.raises(UnsupportedKeySystem, match="seig"):
+        decrypt_mp4(bytes(segment), {ENTRY["kid"]: bytes.fromhex(ENTRY["key"])}, init=init)
