@@ -147,6 +147,7 @@ class _Context:
                     duration,
                     chain.take(raw.get("byterange"), absolute),
                     is_independent=str(raw.get("independent", "")).upper() == "YES",
+                    is_gap=str(raw.get("gap", "")).upper() == "YES" or bool(raw.get("gap_tag")),
                 )
             )
         return tuple(found)

@@ -205,6 +205,7 @@ class Part:
         byte_range: Range, if any.
         is_independent: ``INDEPENDENT=YES``.
         is_preload_hint: Came from ``EXT-X-PRELOAD-HINT``.
+        is_gap: ``GAP=YES``: the part is not available (skip it, or play another rendition).
     """
 
     url: str
@@ -212,6 +213,7 @@ class Part:
     byte_range: ByteRange | None = None
     is_independent: bool = False
     is_preload_hint: bool = False
+    is_gap: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -197,3 +197,13 @@ def test_json_of_a_multivariant_playlist() -> None:
     assert [r["bandwidth_bps"] for r in main] == [1280000, 7680000]
     assert [loc["service_location"] for loc in main[0]["locations"]] == ["CDN-A", "CDN-B"]
     assert {r["segment_count"] for r in data["representations"]} == {None}
+
+
+def test_gap_in_parts() -> None:
+    p = parse_hls((HLS / "m3u8__gap_in_parts_playlist.m3u8").read_bytes(), url=BASE + "g.m3u8")
+    (rep,) = p.representations()
+    assert [(x.url.rsplit("/", 1)[1], x.is_gap) for x in rep.pending_parts] == [
+        ("filePart271.a.ts", False),
+        ("filePart271.b.ts", True),
+        ("filePart271.c.ts", True),
+    ]
