@@ -122,6 +122,9 @@ class H1Client:
         except TimeoutError:
             is_total = deadline.total_at - loop.time() <= 0.001
             raise deadline.timeout_error("ttfb", is_total=is_total) from None
+        except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
+            # httpx's read limit on the headers is the time to first byte
+            raise deadline.timeout_error("ttfb", is_total=False) from exc
         except TransportError:
             raise
         except Exception as exc:  # noqa: BLE001 - httpcore lets h2's own errors through

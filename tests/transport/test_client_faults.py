@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,9 +31,12 @@ from transport.lab import (
     DripFault,
     Fault,
     LabCdnThread,
+    LabServer,
+    LabServerThread,
     ResetFault,
     StallFault,
     StatusFault,
+    TestCA,
     TruncateFault,
 )
 
@@ -264,3 +269,35 @@ async def test_failover_from_death_to_first_byte_is_under_a_second(lab: LabCdnTh
 
 def test_timeouts_in_these_tests_are_small() -> None:
     assert dataclasses.astuple(TIMEOUTS) == (1.0, 1.0, 0.5, 1.5)
+
+
+async def _slow_headers_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """An ASGI app that waits 3 s before answering: a time-to-first-byte fault."""
+    if scope["type"] != "http":
+        return
+    await asyncio.sleep(3.0)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"late"})
+
+
+@pytest.fixture(scope="module")
+def slow_server(lab_ca: TestCA) -> Iterator[LabServerThread]:
+    handle = LabServer(_slow_headers_app, ca=lab_ca).start_in_thread()
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_ttfb_timeout(slow_server: LabServerThread, protocol: str) -> None:
+    client, policy = make_client(protocol, str(slow_server.ca_file), max_attempts=1)
+    started = time.monotonic()
+    async with client:
+        with pytest.raises(TransportError):
+            await client.fetch(slow_server.base_url + "/x")
+    elapsed = time.monotonic() - started
+    error = policy.log[0][0].error
+    assert type(error) is RequestTimeout  # neither a connect nor a stall timeout
+    assert "no response within 1.0 s" in str(error)
+    assert TIMEOUTS.ttfb_s <= elapsed < TIMEOUTS.ttfb_s + SLACK_S
