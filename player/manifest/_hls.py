@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from player.config import ManifestConfig
-from player.errors import UsageError
+from player.errors import ManifestError, ManifestParseError, UsageError
 from player.manifest._hls_media import MediaPlaylist, build_media_playlist, epoch
 from player.manifest._hls_multivariant import build_multivariant, build_session_keys
 from player.manifest._hls_scan import parse_error, scan_playlist
@@ -36,10 +36,21 @@ from player.manifest._model import (
 __all__ = ["load_media_playlist", "parse_hls"]
 
 _DEFAULT_CONFIG = ManifestConfig()
+_SHAPE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
+"""What a value of an unexpected shape from the line parser may raise while building."""
 _UNCHANGED_FACTOR = 0.5
 """RFC 8216 section 6.3.4: reload after half the target duration when nothing changed."""
 _TEXT_EXTENSIONS = (".vtt", ".webvtt", ".srt", ".ttml")
 _AUDIO_EXTENSIONS = (".aac", ".mp3", ".ac3", ".ec3", ".m4a", ".mka")
+
+
+def _shape_error(url: str, exc: Exception) -> ManifestParseError:
+    """The error for a playlist whose parsed values have a shape the builder cannot use."""
+    return parse_error(
+        url,
+        f"malformed HLS playlist ({type(exc).__name__}: {str(exc)[:200]})",
+        detail="malformed playlist",
+    )
 
 
 def _is_multivariant(parsed: dict[str, Any]) -> bool:
@@ -83,33 +94,9 @@ def _timing(media: MediaPlaylist) -> tuple[PresentationType, float | None]:
     return PresentationType.STATIC, media.duration_s
 
 
-def parse_hls(
-    data: bytes,
-    *,
-    url: str,
-    now: float | None = None,
-    config: ManifestConfig = _DEFAULT_CONFIG,
+def _parse_playlist(
+    data: bytes, *, url: str, now: float | None, config: ManifestConfig
 ) -> Presentation:
-    r"""Parse an HLS multivariant or media playlist.
-
-    Args:
-        data: The playlist bytes (UTF-8).
-        url: The playlist's absolute http(s) URL; relative URIs are resolved against it.
-        now: Wall-clock time of the fetch (UTC epoch s); gives live segments their
-            ``available_until`` and the presentation its ``fetched_at``.
-        config: Parsing bounds.
-
-    Returns:
-        A multivariant presentation (``is_multivariant``, media playlists still to load with
-        ``load_media_playlist``) or a one-representation presentation.
-
-    Raises:
-        ManifestParseError: The playlist is malformed, too large, or names a non-http(s) URI.
-
-    >>> p = parse_hls(b"#EXTM3U\n#EXTINF:4,\na.ts\n#EXT-X-ENDLIST\n", url="https://cdn/x.m3u8")
-    >>> p.duration_s, next(p.representations()).segments[0].url
-    (4.0, 'https://cdn/a.ts')
-    """
     parsed = scan_playlist(data, url=url, config=config)
     resolver = UrlResolver(url, manifest_url=url)
     if _is_multivariant(parsed):
@@ -142,6 +129,41 @@ def parse_hls(
         session_keys=build_session_keys(parsed, resolver),
         fetched_at=now,
     )
+
+
+def parse_hls(
+    data: bytes,
+    *,
+    url: str,
+    now: float | None = None,
+    config: ManifestConfig = _DEFAULT_CONFIG,
+) -> Presentation:
+    r"""Parse an HLS multivariant or media playlist.
+
+    Args:
+        data: The playlist bytes (UTF-8).
+        url: The playlist's absolute http(s) URL; relative URIs are resolved against it.
+        now: Wall-clock time of the fetch (UTC epoch s); gives live segments their
+            ``available_until`` and the presentation its ``fetched_at``.
+        config: Parsing bounds.
+
+    Returns:
+        A multivariant presentation (``is_multivariant``, media playlists still to load with
+        ``load_media_playlist``) or a one-representation presentation.
+
+    Raises:
+        ManifestParseError: The playlist is malformed, too large, or names a non-http(s) URI.
+
+    >>> p = parse_hls(b"#EXTM3U\n#EXTINF:4,\na.ts\n#EXT-X-ENDLIST\n", url="https://cdn/x.m3u8")
+    >>> p.duration_s, next(p.representations()).segments[0].url
+    (4.0, 'https://cdn/a.ts')
+    """
+    try:
+        return _parse_playlist(data, url=url, now=now, config=config)
+    except ManifestError:
+        raise
+    except _SHAPE_ERRORS as exc:
+        raise _shape_error(url, exc) from exc
 
 
 def _find(presentation: Presentation, representation_id: str) -> Representation:
@@ -307,7 +329,10 @@ def load_media_playlist(
             "expected a media playlist, got a multivariant playlist",
             detail="not a media playlist",
         )
-    media = _build_for(presentation, rep, parsed, url=url, now=now, config=config)
+    try:
+        media = _build_for(presentation, rep, parsed, url=url, now=now, config=config)
+    except _SHAPE_ERRORS as exc:
+        raise _shape_error(url, exc) from exc
     live = media.live
     if media.is_live and _is_unchanged(rep, media):
         live = dataclasses.replace(
