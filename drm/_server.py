@@ -42,6 +42,8 @@ class LicenseServerApp:
         keys: ``{kid_hex: key_hex}`` the server can hand out.
         tokens: Bearer token -> KIDs it may receive (``"*"`` in the collection: all).
         config: Body and request limits.
+        entitlement: An extra rule ``(token, kid) -> bool`` checked after ``tokens``
+            (e.g. a subscription tier lookup); ``None`` allows what ``tokens`` allows.
 
     Attributes:
         requests_served: Count of license requests answered (any status).
@@ -53,7 +55,9 @@ class LicenseServerApp:
         tokens: Mapping[str, Collection[str]],
         *,
         config: LicenseServerConfig | None = None,
+        entitlement: Callable[[str, str], bool] | None = None,
     ) -> None:
+        self._entitlement = entitlement
         self._keys = {kid: key.key for kid, key in keys_from_hex(keys).items()}
         self._tokens = {token: frozenset(kids) for token, kids in tokens.items()}
         self._config = config or LicenseServerConfig()
@@ -85,18 +89,19 @@ class LicenseServerApp:
     async def _handle(self, scope: Scope, receive: Receive) -> dict[str, Any]:
         if scope.get("method") != "POST":
             raise _HttpProblem(405, "method_not_allowed", "use POST")
-        allowed = self._authorize(scope)
+        token, allowed = self._authorize(scope)
         body = await _read_body(receive, self._config.max_body_bytes)
         kids = self._requested(body)
         answer = []
         for kid in kids:
-            if kid not in self._keys or not ("*" in allowed or kid in allowed):
+            granted = kid in self._keys and ("*" in allowed or kid in allowed)
+            if not granted or (self._entitlement and not self._entitlement(token, kid)):
                 raise _HttpProblem(403, "not_entitled", f"token may not receive KID {kid}")
             kid_b64 = b64url_encode(binascii.unhexlify(kid))
             answer.append({"kty": "oct", "kid": kid_b64, "k": b64url_encode(self._keys[kid])})
         return {"keys": answer, "type": "temporary"}
 
-    def _authorize(self, scope: Scope) -> frozenset[str]:
+    def _authorize(self, scope: Scope) -> tuple[str, frozenset[str]]:
         headers = {
             k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
         }
@@ -105,7 +110,7 @@ class LicenseServerApp:
             raise _HttpProblem(401, "unauthorized", "a bearer token is required")
         for known, kids in self._tokens.items():
             if hmac.compare_digest(known.encode(), token.strip().encode()):
-                return kids
+                return known, kids
         raise _HttpProblem(401, "unauthorized", "unknown bearer token")
 
     def _requested(self, body: bytes) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -269,3 +270,35 @@ async def test_manager_retries_server_errors_then_gives_up() -> None:
     with pytest.raises(LicenseError) as info:
         await manager.acquire([KID], license_url="https://lic.example/")
     assert (info.value.status, len(calls), delays) == (503, 3, [0.25, 0.5])
+
+
+async def test_server_entitlement_rule_object() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def rule(token: str, kid: str) -> bool:
+        seen.append((token, kid))
+        return kid != KID2
+
+    app = LicenseServerApp({KID: KEY, KID2: KEY2}, {"all": {"*"}}, entitlement=rule)
+    ok, _ = await asgi_post(
+        app, json.dumps({"kids": [KID_B64]}).encode(), {"Authorization": "Bearer all"}
+    )
+    kid2 = b64url_encode(bytes.fromhex(KID2))
+    denied, body = await asgi_post(
+        app, json.dumps({"kids": [kid2]}).encode(), {"Authorization": "Bearer all"}
+    )
+    assert (ok, denied, json.loads(body)["error"]) == (200, 403, "not_entitled")
+    assert seen == [("all", KID), ("all", KID2)]
+
+
+async def test_concurrent_acquisitions_share_one_request() -> None:
+    fetcher = CountingFetcher(_server())
+    config = DrmConfig(license_headers={"Authorization": "Bearer good"})
+    manager = KeyManager(config, fetcher=fetcher)
+    first, second = await asyncio.gather(
+        manager.acquire([KID, KID2], license_url="https://lic.example/"),
+        manager.acquire([KID2], license_url="https://lic.example/"),
+    )
+    assert len(fetcher.requests) == 1
+    assert first.keys[KID2].key == second.keys[KID2].key == bytes.fromhex(KEY2)
+    assert (first.fetched, second.fetched) == ((KID, KID2), ())
