@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     except ManifestError as exc:
         return _fail(f"{type(exc).__name__}: {exc}", 2)
     if args.json:
-        print(json.dumps(presentation.to_json(), indent=2, ensure_ascii=False))
+        print(json.dumps(presentation.to_json(), indent=2, ensure_ascii=False, allow_nan=False))
     else:
         print(presentation.summary())
     return 0

@@ -233,21 +233,28 @@ def _segments(
     return segments, pending
 
 
+def _seconds(value: Any) -> float | None:
+    """A duration attribute as float seconds; ``None`` when absent, negative or not finite."""
+    if isinstance(value, int | float) and math.isfinite(value) and value >= 0:
+        return float(value)
+    return None
+
+
 def _live_timing(parsed: dict[str, Any], *, target: float, window_s: float) -> LiveTiming:
     control = parsed.get("server_control") or {}
-    hold_back = control.get("hold_back")
+    hold_back = _seconds(control.get("hold_back"))
     return LiveTiming(
         time_shift_buffer_depth_s=window_s,
         minimum_update_period_s=target,
         suggested_presentation_delay_s=(
-            float(hold_back) if hold_back is not None else _HOLD_BACK_TARGETS * target
+            hold_back if hold_back is not None else _HOLD_BACK_TARGETS * target
         ),
         target_duration_s=target,
-        part_target_s=(parsed.get("part_inf") or {}).get("part_target"),
+        part_target_s=_seconds((parsed.get("part_inf") or {}).get("part_target")),
         media_sequence=int(parsed.get("media_sequence") or 0),
         can_block_reload=str(control.get("can_block_reload", "")).upper() == "YES",
-        part_hold_back_s=control.get("part_hold_back"),
-        can_skip_until_s=control.get("can_skip_until"),
+        part_hold_back_s=_seconds(control.get("part_hold_back")),
+        can_skip_until_s=_seconds(control.get("can_skip_until")),
     )
 
 

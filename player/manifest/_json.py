@@ -6,6 +6,7 @@ Key material never appears: ``data:`` key URIs (which may hold the key itself) a
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -122,8 +123,24 @@ def _live(live: LiveTiming) -> dict[str, Any]:
     }
 
 
+def _strict(value: Any) -> Any:
+    """Replace non-finite floats (NaN, infinities) with ``None``: JSON has no such numbers."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _strict(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_strict(item) for item in value]
+    return value
+
+
 def presentation_to_json(p: Presentation) -> dict[str, Any]:
     """Return the presentation as JSON-compatible data (see ``Presentation.to_json``)."""
+    data: dict[str, Any] = _strict(_presentation(p))
+    return data
+
+
+def _presentation(p: Presentation) -> dict[str, Any]:
     tracks: list[dict[str, Any]] = []
     reps: list[dict[str, Any]] = []
     for period in p.periods:

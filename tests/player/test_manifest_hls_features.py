@@ -4,7 +4,9 @@ KID extraction from key-system data, and the JSON / summary forms of HLS present
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
+import math
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -207,3 +209,35 @@ def test_gap_in_parts() -> None:
         ("filePart271.b.ts", True),
         ("filePart271.c.ts", True),
     ]
+
+
+def test_non_finite_server_control_values_are_dropped() -> None:
+    text = (
+        b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n"
+        b"#EXT-X-SERVER-CONTROL:HOLD-BACK=nan,PART-HOLD-BACK=1e999,CAN-SKIP-UNTIL=-3\n"
+        b"#EXT-X-PART-INF:PART-TARGET=inf\n#EXTINF:4,\na.ts\n"
+    )
+    p = parse_hls(text, url=BASE + "l.m3u8", now=NOW)
+    assert p.live.suggested_presentation_delay_s == 12.0
+    assert (p.live.part_hold_back_s, p.live.can_skip_until_s, p.live.part_target_s) == (
+        None,
+        None,
+        None,
+    )
+    json.loads(json.dumps(p.to_json(), allow_nan=False))
+
+
+def test_json_has_no_non_finite_numbers() -> None:
+    p = parse_hls(b"#EXTM3U\n#EXTINF:4,\na.ts\n#EXT-X-ENDLIST\n", url=BASE + "v.m3u8")
+    rep = next(p.representations())
+    track = dataclasses.replace(
+        p.periods[0].tracks[0],
+        representations=(dataclasses.replace(rep, frame_rate=float("nan")),),
+    )
+    odd = dataclasses.replace(
+        p, periods=(dataclasses.replace(p.periods[0], tracks=(track,)),), min_buffer_s=math.inf
+    )
+    data = odd.to_json()
+    assert data["min_buffer_s"] is None
+    assert data["representations"][0]["frame_rate"] is None
+    assert data["duration_s"] == 4.0
