@@ -15,13 +15,13 @@ from player._heartbeat import (
     SessionIdentity,
     heartbeat_state,
 )
-from player._heartbeat_reporter import (
+from player._heartbeat_delivery import (
     DeliveryStats,
     HeartbeatDelivery,
-    HeartbeatReporter,
     HttpCall,
     http_call_via,
 )
+from player._heartbeat_reporter import HeartbeatReporter
 from player._heartbeat_schedule import HeartbeatScheduler, HeartbeatTrigger
 from player._outbox import Outbox, OutboxEntry, OutboxStats
 from player._player import Player

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from player._heartbeat import SessionIdentity
-from player._heartbeat_reporter import HttpCall
+from player._heartbeat_delivery import HttpCall
 from player.config import HeartbeatConfig
 from player.errors import HeartbeatError
 from transport.errors import TransportError
