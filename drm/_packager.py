@@ -27,6 +27,9 @@ _CLEAR_LEAD = 32  # bytes of each slice left clear (NAL header and slice header 
 _MAX_CLEAR = 0xFFFF
 _VIDEO_PATTERN = (1, 9)
 
+_AuxEntry = tuple[bytes, list[tuple[int, int]] | None]
+_AuxEntries = list[_AuxEntry]
+
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
@@ -76,7 +79,14 @@ def _protect_moov(moov: BoxNode, plan: _Plan) -> None:
     moov.children = (moov.children or []) + [_leaf("pssh", p[8:]) for p in pssh]
 
 
-def _nal_subsamples(sample: bytes, length_size: int) -> list[tuple[int, int]]:
+def _is_slice(header: int, is_hevc: bool) -> bool:
+    """Whether a NAL unit header byte starts a coded slice (VCL), AVC or HEVC typing."""
+    if is_hevc:
+        return (header >> 1) & 0x3F < 32
+    return 1 <= header & 0x1F <= 5
+
+
+def _nal_subsamples(sample: bytes, length_size: int, *, is_hevc: bool) -> list[tuple[int, int]]:
     """Return (clear, protected) pairs covering ``sample``; protected parts are block multiples."""
     pairs: list[tuple[int, int]] = []
     pos, clear = 0, 0
@@ -85,10 +95,10 @@ def _nal_subsamples(sample: bytes, length_size: int) -> list[tuple[int, int]]:
             clear += len(sample) - pos
             break
         size = int.from_bytes(sample[pos : pos + length_size], "big")
-        nal_type = sample[pos + length_size] & 0x1F if size else 0
+        is_slice = size > 0 and _is_slice(sample[pos + length_size], is_hevc)
         body = min(size, len(sample) - pos - length_size)
         protected = 0
-        if 1 <= nal_type <= 5 and body > _CLEAR_LEAD + 16:
+        if is_slice and body > _CLEAR_LEAD + 16:
             protected = ((body - _CLEAR_LEAD) // 16) * 16
         clear += length_size + body - protected
         if protected:
@@ -177,30 +187,11 @@ def _aux_boxes(entries: _AuxEntries) -> tuple[BoxNode, BoxNode, BoxNode]:
     return senc, saiz, saio
 
 
-def _length_size(data: bytes) -> int:
-    box = next((b for b in iter_boxes(data) if b.type == "moov"), None)
-    if box is None:
-        return 4
-    index = bytes(data[box.start : box.end]).find(b"avcC")
-    if index < 0:
-        index = bytes(data[box.start : box.end]).find(b"hvcC")
-        if index < 0:
-            return 4
-        return (data[box.start + index + 4 + 21] & 3) + 1
-    return (data[box.start + index + 4 + 4] & 3) + 1
-
-
-_AuxEntry = tuple[bytes, list[tuple[int, int]] | None]
-_AuxEntries = list[_AuxEntry]
-
-
-def _nal_tracks(data: bytes, info: InitInfo) -> set[int]:
-    tracks: set[int] = set()
+def _nal_tracks(data: bytes) -> dict[int, tuple[bool, int]]:
+    """Track id -> (is HEVC, NAL length size) for AVC/HEVC tracks."""
+    tracks: dict[int, tuple[bool, int]] = {}
     moov = next((b for b in iter_boxes(data) if b.type == "moov"), None)
-    if moov is None:
-        return tracks
-    tree = read_box_tree(data, moov)
-    for trak in tree.all("trak"):
+    for trak in read_box_tree(data, moov).all("trak") if moov else []:
         tkhd = trak.child("tkhd")
         mdia = trak.child("mdia")
         minf = mdia.child("minf") if mdia else None
@@ -208,9 +199,14 @@ def _nal_tracks(data: bytes, info: InitInfo) -> set[int]:
         stsd = stbl.child("stsd") if stbl else None
         if tkhd is None or stsd is None or not stsd.children:
             continue
+        entry = stsd.children[0]
+        config = entry.child("hvcC") or entry.child("avcC")
+        if entry.type not in _NAL_VIDEO or config is None or len(config.head) < 23:
+            continue
+        is_hevc = config.type == "hvcC"
+        length_size = (config.head[21 if is_hevc else 4] & 3) + 1
         track_id = struct.unpack_from(">I", tkhd.head, 20 if tkhd.head[0] == 1 else 12)[0]
-        if stsd.children[0].type in _NAL_VIDEO:
-            tracks.add(track_id)
+        tracks[track_id] = (is_hevc, length_size)
     return tracks
 
 
@@ -219,8 +215,7 @@ def _protect_fragments(
 ) -> dict[int, dict[int, _AuxEntries]]:
     """Encrypt samples in ``out``; return per moof start the aux entries of each track."""
     video_tracks = {tid for tid, track in info.tracks.items() if track.handler == "vide"}
-    nal_tracks = _nal_tracks(data, info)
-    length_size = _length_size(data)
+    nal_tracks = _nal_tracks(data)
     counter = int.from_bytes(plan.iv[:8], "big") if plan.scheme == "cenc" else 0
     aux: dict[int, dict[int, _AuxEntries]] = {}
     for moof, samples in iter_fragment_samples(data, info):
@@ -232,9 +227,9 @@ def _protect_fragments(
             is_video = sample.track_id in video_tracks
             subs = None
             if sample.track_id in nal_tracks:
-                subs = _nal_subsamples(
-                    data[sample.offset : sample.offset + sample.size], length_size
-                )
+                is_hevc, length_size = nal_tracks[sample.track_id]
+                sample_bytes = data[sample.offset : sample.offset + sample.size]
+                subs = _nal_subsamples(sample_bytes, length_size, is_hevc=is_hevc)
             iv = b""
             if plan.scheme == "cenc":
                 iv = (counter % (1 << 64)).to_bytes(8, "big")

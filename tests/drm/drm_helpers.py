@@ -60,12 +60,14 @@ def decode(data: bytes, kind: str = "video") -> tuple[int, list[str]]:
 FRAG = "frag_keyframe+empty_moov+default_base_moof"
 
 
-def make_clear_mp4(seconds: int = 2, *, options: dict[str, str] | None = None) -> bytes:
+def make_clear_mp4(
+    seconds: int = 2, *, options: dict[str, str] | None = None, codec: str = "libx264"
+) -> bytes:
     """A small fragmented MP4: 160x90 H.264 at 25 fps (1 s GOP) and mono AAC at 48 kHz."""
     buf = io.BytesIO()
     opts = {"movflags": FRAG, **(options or {})}
     with av.open(buf, "w", format="mp4", options=opts) as container:
-        video = container.add_stream("libx264", rate=25)
+        video = container.add_stream(codec, rate=25)
         video.width, video.height, video.pix_fmt = 160, 90, "yuv420p"
         video.options = {"g": "25"}
         audio = container.add_stream("aac", rate=48000)

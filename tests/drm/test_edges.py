@@ -5,17 +5,23 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import struct
+from pathlib import Path
 
 import pytest
 from Crypto.Cipher import AES
 from drm_helpers import MEDIA, corpus_keys, decode, samples, sha1_of, shared_clear_mp4
 
 from drm import (
+    BoxNode,
     CencDecryptor,
     DecryptionError,
     DrmConfig,
     DrmConfigError,
+    KeyManager,
     KeyNotFound,
+    LicenseError,
+    LicenseRequest,
+    LicenseResponse,
     LicenseServerConfig,
     UnsupportedKeySystem,
     clear_init_segment,
@@ -25,7 +31,9 @@ from drm import (
     iter_boxes,
     package_mp4,
     pkcs7_unpad,
+    read_box_tree,
 )
+from drm._cli import main as cli_main
 
 ENTRY = next(e for e in corpus_keys()["fmp4_cenc"] if e["set"] == "shaka-player/dash-clearkey")
 FOLDER = MEDIA / "shaka-player" / "dash-clearkey"
@@ -172,3 +180,56 @@ def test_seig_key_rotation_is_refused_not_silently_misdecrypted() -> None:
         segment[start : start + 4] = grown.to_bytes(4, "big")
     with pytest.raises(UnsupportedKeySystem, match="seig"):
         decrypt_mp4(bytes(segment), {ENTRY["kid"]: bytes.fromhex(ENTRY["key"])}, init=init)
+
+
+def test_piff_uuid_senc_is_read_like_senc() -> None:
+    """PIFF 1.1 content carries the same sample info in a uuid box (a239... usertype)."""
+    init = (FOLDER / "video-H264-288-400k_init.mp4").read_bytes()
+    segment = (FOLDER / "video-H264-288-400k_3.m4s").read_bytes()
+    moof = next(b for b in iter_boxes(segment) if b.type == "moof")
+    tree = read_box_tree(segment, moof)
+    (traf,) = tree.all("traf")
+    assert traf.children is not None
+    piff = bytes.fromhex("a2394f525a9b4f14a2446c427c648df4")
+    traf.children = [
+        BoxNode("uuid", -1, -1, c.head, None, piff) if c.type == "senc" else c
+        for c in traf.children
+        if c.type not in ("saiz", "saio")
+    ]
+    new_moof = tree.serialize()
+    delta = len(new_moof) - moof.size
+    trun = traf.child("trun")
+    assert trun is not None and trun.head[3] & 1
+    offset = int.from_bytes(trun.head[8:12], "big") + delta
+    trun.head = trun.head[:8] + offset.to_bytes(4, "big") + trun.head[12:]
+    rebuilt = segment[: moof.start] + tree.serialize() + segment[moof.end :]
+    clear = decrypt_mp4(rebuilt, {ENTRY["kid"]: bytes.fromhex(ENTRY["key"])}, init=init)
+    assert (
+        sha1_of(samples(bytes(clear), clear_init_segment(init))) == ENTRY["decrypted_samples_sha1"]
+    )
+    assert piff not in bytes(clear)
+
+
+async def test_network_errors_are_retried_then_reported_without_status() -> None:
+    calls: list[int] = []
+
+    async def broken(request: LicenseRequest) -> LicenseResponse:
+        calls.append(1)
+        raise ConnectionResetError("peer reset")
+
+    async def no_sleep(delay: float) -> None:
+        return None
+
+    manager = KeyManager(DrmConfig(license_attempts=2), fetcher=broken, sleep=no_sleep)
+    with pytest.raises(LicenseError) as info:
+        await manager.acquire(["00" * 16], license_url="https://lic.example/")
+    assert (info.value.status, len(calls)) == (None, 2)
+    assert "ConnectionResetError" in str(info.value)
+    assert "KeyManager(cache=LicenseCache(kids=[]))" == repr(manager)
+
+
+def test_cli_reports_unreadable_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.mp4"
+    key = f"{'1' * 32}:{'2' * 32}"
+    assert cli_main(["decrypt", "--key", key, str(missing), "-o", str(tmp_path / "o")]) == 1
+    assert "error:" in capsys.readouterr().err

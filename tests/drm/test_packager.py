@@ -164,3 +164,21 @@ def test_cli_module_entry_point_exit_status(tmp_path: Path, clear_mp4: bytes) ->
     bad = [sys.executable, "-m", "drm", "decrypt", "--key", f"{kid}:zz", str(enc), "-o", "x"]
     run = subprocess.run(bad, cwd=ROOT, capture_output=True, text=True, check=False)
     assert run.returncode == 2 and "zz" not in run.stderr.split("error:")[-1]
+
+
+@pytest.mark.parametrize("scheme", ["cenc", "cbcs"])
+def test_hevc_round_trip_keeps_parameter_sets_clear(scheme: str) -> None:
+    clear = make_clear_mp4(1, codec="libx265")
+    info = parse_init(clear)
+    kid, key = os.urandom(16).hex(), os.urandom(16)
+    protected = package_mp4(clear, key_id=kid, key=key, scheme=scheme)
+    video = samples(protected, track_id=1)
+    assert len(video) == 25
+    first, clear_first = video[0], samples(clear, track_id=1)[0]
+    assert (first[4] >> 1) & 0x3F < 32  # an HEVC slice (parameter sets live in hvcC)
+    assert first[: 4 + 32] == clear_first[: 4 + 32]  # length prefix and clear slice lead
+    assert first[4 + 32 :] != clear_first[4 + 32 :]
+    decrypted = decrypt_mp4(protected, {kid: key})
+    assert decrypted == clear
+    assert decode(bytes(decrypted)) == (25, [])
+    assert info.tracks[1].handler == "vide"
