@@ -9,10 +9,9 @@ import math
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from player._heartbeat import SessionIdentity
+from player._heartbeat import is_wire_id
 from player._heartbeat_delivery import HttpCall
 from player.config import HeartbeatConfig
-from player.errors import HeartbeatError
 from transport.errors import TransportError
 
 __all__ = ["ResumePosition", "fetch_resume_position"]
@@ -53,10 +52,8 @@ async def fetch_resume_position(
     """
     if config.service_url is None:
         return None
-    try:
-        SessionIdentity(session_id="x", viewer_id=viewer_id, title_id=title_id, device_id="x")
-    except HeartbeatError as exc:
-        _log.warning("not asking for a resume position: %s", exc)
+    if not (is_wire_id(viewer_id) and is_wire_id(title_id)):
+        _log.warning("not asking for a resume position: invalid viewer or title id")
         return None
     url = f"{config.service_url.rstrip('/')}/v1/positions/{quote(viewer_id)}/{quote(title_id)}"
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from player._heartbeat import Heartbeat, HeartbeatAction, HeartbeatReply
@@ -250,9 +250,5 @@ class SessionStore:
         self._db.executemany(
             "UPDATE sessions SET status = 'terminated', reason = 'stream_limit'"
             " WHERE viewer_id = ? AND session_id = ?",
-            _pairs(viewer_id, (row[0] for row in active[:excess])),
+            [(viewer_id, row[0]) for row in active[:excess]],
         )
-
-
-def _pairs(viewer_id: str, session_ids: Iterable[str]) -> list[tuple[str, str]]:
-    return [(viewer_id, s) for s in session_ids]
