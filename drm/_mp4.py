@@ -6,7 +6,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from drm._boxes import Box, BoxNode, find_box, iter_boxes, read_box_tree
+from drm._boxes import Box, BoxNode, iter_boxes, read_box_tree
 from drm.errors import BoxError, UnsupportedKeySystem
 
 __all__ = [
@@ -448,7 +448,3 @@ def iter_fragment_samples(
                 samples.extend(_traf_samples(data, traf, box.start, info))
         yield box, samples
 
-
-def has_moov(data: Buffer) -> bool:
-    """Return whether ``data`` holds a ``moov`` box at top level."""
-    return find_box(data, "moov") is not None

@@ -6,12 +6,14 @@ import asyncio
 import hashlib
 import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
 from Crypto.Cipher import AES
 from drm_helpers import MEDIA, corpus_keys, decode, samples, sha1_of, shared_clear_mp4
 
 from drm import (
+    BoxError,
     BoxNode,
     CencDecryptor,
     DecryptionError,
@@ -233,3 +235,54 @@ def test_cli_reports_unreadable_input(tmp_path: Path, capsys: pytest.CaptureFixt
     key = f"{'1' * 32}:{'2' * 32}"
     assert cli_main(["decrypt", "--key", key, str(missing), "-o", str(tmp_path / "o")]) == 1
     assert "error:" in capsys.readouterr().err
+
+
+def _at(data: bytearray, tag: bytes, offset: int, value: bytes, start: int = 0) -> None:
+    """Overwrite bytes at ``offset`` into the payload of the first box of type ``tag``."""
+    where = bytes(data).index(tag, start) + 4 + offset
+    data[where : where + len(value)] = value
+
+
+CBCS = (MEDIA / "shaka-packager/cbcs/bear-640x360-video.mp4").read_bytes()
+SEG_INIT = (FOLDER / "video-H264-288-400k_init.mp4").read_bytes()
+SEG = (FOLDER / "video-H264-288-400k_3.m4s").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("target", "edit", "error", "fragment"),
+    [
+        ("init", lambda d: _at(d, b"schm", 4, b"abcd"), UnsupportedKeySystem, "not supported"),
+        ("init", lambda d: _at(d, b"tenc", 24, b"\xc8"), BoxError, "constant IV"),
+        ("init", lambda d: _at(d, b"tenc", 7, b"\x05"), BoxError, "IV size"),
+        ("seg", lambda d: _at(d, b"trun", 4, b"\x00\xff\xff\xff"), BoxError, "trun lists"),
+        ("seg", lambda d: _at(d, b"trun", 8, b"\x7f\x00\x00\x00"), BoxError, "outside"),
+        ("seg", lambda d: _at(d, b"senc", 4, b"\x00\x00\x00\x05"), BoxError, "senc has"),
+        ("seg", lambda d: _at(d, b"senc", 16, b"\xff\xff"), BoxError, "subsamples run past"),
+        ("seg", lambda d: _at(d, b"senc", 18, b"\xff\xff\x00\x00"), BoxError, "exceed"),
+        (
+            "seg",
+            lambda d: (_at(d, b"senc", -4, b"free"), _at(d, b"saiz", 5, b"\x00\x00\x00\x07")),
+            BoxError,
+            "saiz has",
+        ),
+        (
+            "seg",
+            lambda d: (_at(d, b"senc", -4, b"free"), _at(d, b"saio", 8, b"\x7f\x00\x00\x00")),
+            BoxError,
+            "outside",
+        ),
+    ],
+)
+def test_surgical_corruptions_raise_typed_errors(
+    target: str, edit: Any, error: type[Exception], fragment: str
+) -> None:
+    if target == "init":
+        data = bytearray(CBCS)
+        edit(data)
+        with pytest.raises(error, match=fragment):
+            decrypt_mp4(bytes(data), {"31323334353637383930313233343536": bytes(16)})
+    else:
+        data = bytearray(SEG)
+        edit(data)
+        with pytest.raises(error, match=fragment):
+            decrypt_mp4(bytes(data), {ENTRY["kid"]: bytes(16)}, init=SEG_INIT)
