@@ -237,7 +237,8 @@ def presentation_summary(p: Presentation) -> str:
         f"  url: {p.url}",
     ]
     if p.is_multivariant:
-        lines.append("  multivariant playlist: media playlists are loaded on demand")
+        loaded = sum(1 for rep in p.representations() if rep.segments is not None)
+        lines.append(f"  multivariant playlist: {loaded} of {count} media playlists loaded")
     if p.is_live:
         lines.append(_live_line(p.live))
     if p.steering is not None:

@@ -161,3 +161,35 @@ def test_probe_fetches_http_urls_with_the_transport_client(served_examples: str)
     assert missing.returncode == 1
     assert len(missing.stderr.splitlines()) == 1
     assert "404" in missing.stderr
+
+
+def test_probe_media_loads_every_media_playlist_from_disk(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, err = probe_in_process(capsys, str(EXAMPLES / "vod.m3u8"), "--media", "--json")
+    assert status == 0, err
+    data = json.loads(out)
+    assert data["duration_s"] == 30.0
+    assert [r["segment_count"] for r in data["representations"]] == [8, 8, 8, 8, 8]
+    assert [r["segments_duration_s"] for r in data["representations"]] == [30.0] * 5
+    status, out, err = probe_in_process(capsys, str(EXAMPLES / "vod.m3u8"), "--media")
+    assert status == 0, err
+    assert "5 of 5 media playlists loaded" in out
+
+
+def test_probe_media_missing_playlist_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    master = tmp_path / "master.m3u8"
+    master.write_bytes(b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nmissing/media.m3u8\n")
+    status, out, err = probe_in_process(capsys, str(master), "--media")
+    assert (status, out) == (2, "")
+    assert err.count("\n") == 1 and "cannot read" in err and "media.m3u8" in err
+
+
+def test_probe_media_over_http(served_examples: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = probe_in_process(capsys, served_examples + "vod.m3u8", "--media", "--json")
+    assert status == 0, err
+    reps = json.loads(out)["representations"]
+    assert [r["segment_count"] for r in reps] == [8, 8, 8, 8, 8]
+    assert reps[0]["playlist_urls"][0] == served_examples + "video/360p/playlist.m3u8"
