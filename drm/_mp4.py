@@ -447,4 +447,3 @@ def iter_fragment_samples(
             if traf.type == "traf":
                 samples.extend(_traf_samples(data, traf, box.start, info))
         yield box, samples
-
