@@ -7,14 +7,15 @@ session service through an :class:`HttpCall` (transport's client via :func:`http
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal, Protocol
 
-from player._heartbeat import Heartbeat, HeartbeatReply
+from player._heartbeat import Heartbeat, HeartbeatAction, HeartbeatReply, parse_heartbeat
 from player._outbox import Outbox, OutboxEntry, OutboxStats
 from player.config import HeartbeatConfig
 from player.errors import HeartbeatError, UsageError
@@ -26,6 +27,9 @@ __all__ = ["DeliveryStats", "HeartbeatDelivery", "HttpCall", "http_call_via"]
 _log = logging.getLogger(__name__)
 
 _Outcome = Literal["delivered", "rejected"]
+
+Watcher = Callable[[Sequence[Heartbeat], HeartbeatReply], None]
+"""Told which heartbeats of its session were delivered, and the service's answer."""
 
 # 4xx answers that may succeed later (timeout, too early, rate limited); other 4xx are final.
 _RETRYABLE_4XX = frozenset({408, 425, 429})
@@ -144,7 +148,7 @@ class HeartbeatDelivery:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
-        self._watchers: dict[str, Callable[[HeartbeatReply], None]] = {}
+        self._watchers: dict[str, Watcher] = {}
         self._requests = 0
         self._failures = 0
 
@@ -195,14 +199,15 @@ class HeartbeatDelivery:
         self._idle.clear()
         self._wake.set()
 
-    def watch(self, session_id: str, on_reply: Callable[[HeartbeatReply], None]) -> None:
-        """Call ``on_reply`` with the service's answer to each request for ``session_id``.
+    def watch(self, session_id: str, watcher: Watcher) -> None:
+        """Call ``watcher(heartbeats, reply)`` each time heartbeats of ``session_id`` are delivered.
 
         Args:
             session_id: The session.
-            on_reply: Called on the event loop; must not block.
+            watcher: Gets the heartbeats the service accepted and its answer; it is called on
+                the event loop and must not block.
         """
-        self._watchers[session_id] = on_reply
+        self._watchers[session_id] = watcher
 
     def unwatch(self, session_id: str) -> None:
         """Stop calling the watcher of ``session_id``."""
@@ -285,7 +290,7 @@ class HeartbeatDelivery:
             return self._failed(exc, exc.retry_after_s)
         except TransportError as exc:
             return self._failed(exc, None)
-        self._notify(batch[0].session_id, data)
+        self._notify(batch, data)
         return "delivered"
 
     def _failed(self, exc: TransportError, retry_after_s: float | None) -> float:
@@ -293,16 +298,21 @@ class HeartbeatDelivery:
         _log.info("heartbeat delivery failed (%s); will retry", exc.code)
         return retry_after_s or 0.0
 
-    def _notify(self, session_id: str, data: bytes) -> None:
-        watcher = self._watchers.get(session_id)
+    def _notify(self, batch: list[OutboxEntry], data: bytes) -> None:
+        watcher = self._watchers.get(batch[0].session_id)
         if watcher is None:
             return
         try:
             reply = HeartbeatReply.decode(data)
-        except HeartbeatError as exc:
+        except HeartbeatError as exc:  # delivered all the same: a 2xx was received
             _log.warning("ignoring session service answer: %s", exc)
-            return
-        watcher(reply)
+            reply = HeartbeatReply(action=HeartbeatAction.CONTINUE)
+        try:
+            heartbeats = [parse_heartbeat(json.loads(entry.body)) for entry in batch]
+        except (ValueError, HeartbeatError) as exc:
+            _log.warning("unreadable heartbeat in the outbox: %s", exc)
+            heartbeats = []
+        watcher(heartbeats, reply)
 
 
 def _batch_body(batch: list[OutboxEntry]) -> bytes:

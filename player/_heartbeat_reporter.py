@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 
 from player._heartbeat import (
     Heartbeat,
@@ -30,13 +31,22 @@ class HeartbeatReporter:
     Args:
         scheduler: The session's scheduler (its identity names the session).
         delivery: The running delivery.
+        on_delivered: Called with each heartbeat the service accepted, in order (e.g. to emit
+            ``events.HeartbeatSent``); on the event loop, must not block.
     """
 
-    def __init__(self, scheduler: HeartbeatScheduler, delivery: HeartbeatDelivery) -> None:
+    def __init__(
+        self,
+        scheduler: HeartbeatScheduler,
+        delivery: HeartbeatDelivery,
+        *,
+        on_delivered: Callable[[Heartbeat], None] | None = None,
+    ) -> None:
         self._scheduler = scheduler
         self._delivery = delivery
         self._terminated = asyncio.Event()
-        delivery.watch(scheduler.identity.session_id, self._on_reply)
+        self._on_heartbeat_delivered = on_delivered
+        delivery.watch(scheduler.identity.session_id, self._on_delivered)
 
     @classmethod
     def for_session(
@@ -47,6 +57,7 @@ class HeartbeatReporter:
         viewer_id: str,
         title_id: str,
         device_id: str,
+        on_delivered: Callable[[Heartbeat], None] | None = None,
     ) -> HeartbeatReporter:
         """Build a reporter for a new session with a fresh random session id.
 
@@ -56,6 +67,7 @@ class HeartbeatReporter:
             viewer_id: Viewer whose position it is.
             title_id: Title played.
             device_id: This device.
+            on_delivered: As for the constructor.
 
         Returns:
             The reporter.
@@ -66,7 +78,7 @@ class HeartbeatReporter:
         identity = SessionIdentity(
             session_id=new_session_id(), viewer_id=viewer_id, title_id=title_id, device_id=device_id
         )
-        return cls(HeartbeatScheduler(config, identity), delivery)
+        return cls(HeartbeatScheduler(config, identity), delivery, on_delivered=on_delivered)
 
     @property
     def session_id(self) -> str:
@@ -147,7 +159,10 @@ class HeartbeatReporter:
         """Stop listening for answers (queued heartbeats are still delivered)."""
         self._delivery.unwatch(self.session_id)
 
-    def _on_reply(self, reply: HeartbeatReply) -> None:
+    def _on_delivered(self, heartbeats: Sequence[Heartbeat], reply: HeartbeatReply) -> None:
+        if self._on_heartbeat_delivered is not None:
+            for heartbeat in heartbeats:
+                self._on_heartbeat_delivered(heartbeat)
         self._scheduler.on_reply(reply)
         if reply.action is HeartbeatAction.TERMINATE:
             self._terminated.set()

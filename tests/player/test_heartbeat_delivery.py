@@ -49,14 +49,22 @@ async def test_reporter_delivers_in_order_and_surfaces_terminate(tmp_path: Path)
         svc.clock.now = WALL
         cfg = config(svc.base_url, tmp_path)
         async with service_call(svc.ca_file) as call, HeartbeatDelivery(cfg, call=call) as out:
+            sent: list[tuple[int, str, float]] = []  # what a session turns into HeartbeatSent
             tv = HeartbeatReporter.for_session(
-                cfg, out, viewer_id="alice", title_id="t1", device_id="tv"
+                cfg,
+                out,
+                viewer_id="alice",
+                title_id="t1",
+                device_id="tv",
+                on_delivered=lambda hb: sent.append((hb.seq, hb.state, hb.position_s)),
             )
             await tv.notify(HeartbeatTrigger.START, snap(0.0), now=0.0, wall_s=WALL)
             for t in (5.0, 10.0, 20.0, 25.0, 30.0):
                 await tv.tick(snap(t), now=t, wall_s=WALL + t)
             await asyncio.wait_for(out.flush(), 10)
             assert svc.app.store.received("alice") == [(tv.session_id, n) for n in range(4)]
+            assert sent == [(0, "playing", 0.0), (1, "playing", 10.0), (2, "playing", 20.0),
+                            (3, "playing", 30.0)]  # fmt: skip
             assert tv.termination is None
 
             svc.clock.now = WALL + 31  # the phone starts later than the tv
