@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from player.manifest._api import detect_format, parse_manifest
 from player.manifest._dash import parse_dash
-from player.manifest._hls import load_media_playlist, parse_hls
+from player.manifest._hls import build_reload_url, load_media_playlist, parse_hls
 from player.manifest._model import (
     ByteRange,
     ContentProtection,
@@ -49,6 +49,7 @@ __all__ = [
     "TrackType",
     "UtcTiming",
     "apply_segment_index",
+    "build_reload_url",
     "detect_format",
     "load_media_playlist",
     "parse_dash",

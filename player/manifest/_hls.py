@@ -33,7 +33,7 @@ from player.manifest._model import (
     TrackType,
 )
 
-__all__ = ["load_media_playlist", "parse_hls"]
+__all__ = ["build_reload_url", "load_media_playlist", "parse_hls"]
 
 _DEFAULT_CONFIG = ManifestConfig()
 _SHAPE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
@@ -348,3 +348,45 @@ def load_media_playlist(
         min_buffer_s=media.target_duration_s,
         fetched_at=now,
     )
+
+
+def build_reload_url(
+    presentation: Presentation, representation_id: str, *, is_delta: bool = False
+) -> str:
+    """Build the URL to reload a live media playlist with, with LL-HLS delivery directives.
+
+    When the server declares ``CAN-BLOCK-RELOAD=YES``, the URL asks for the next segment
+    (``_HLS_msn``) or, in a playlist with parts, the next part (``_HLS_part``); the server holds
+    the response until that exists, so the caller may send the request at once instead of
+    waiting for ``presentation.next_refresh_at(now)``. Otherwise the playlist URL is returned
+    unchanged and the caller reloads at ``next_refresh_at``.
+
+    Args:
+        presentation: The presentation, with the representation's media playlist loaded.
+        representation_id: The representation to reload.
+        is_delta: Ask for a delta update (``_HLS_skip=YES``) when the server allows it
+            (``CAN-SKIP-UNTIL``); ``load_media_playlist`` fills in the skipped segments.
+
+    Returns:
+        The preferred media playlist URL, with the directives added to its query.
+
+    Raises:
+        UsageError: No representation has that id, or it has no media playlist.
+    """
+    rep = _find(presentation, representation_id)
+    if not rep.playlist_urls:
+        raise UsageError(f"representation {representation_id!r} has no media playlist")
+    url = rep.playlist_urls[0]
+    live = presentation.live
+    if not live.can_block_reload or not rep.segments:
+        return url
+    directives = {"_HLS_msn": rep.segments[-1].number + 1}
+    parts = [part for part in rep.pending_parts if not part.is_preload_hint]
+    if parts or live.part_target_s:
+        directives["_HLS_part"] = len(parts)
+    query = "&".join(f"{name}={value}" for name, value in directives.items())
+    if is_delta and live.can_skip_until_s:
+        query += "&_HLS_skip=YES"
+    base, _, fragment = url.partition("#")
+    joined = f"{base}{'&' if '?' in base else '?'}{query}"
+    return f"{joined}#{fragment}" if fragment else joined

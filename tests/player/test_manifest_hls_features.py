@@ -18,6 +18,7 @@ from player.manifest import (
     PresentationType,
     Representation,
     TrackType,
+    build_reload_url,
     parse_hls,
     parse_manifest,
 )
@@ -241,3 +242,22 @@ def test_json_has_no_non_finite_numbers() -> None:
     assert data["min_buffer_s"] is None
     assert data["representations"][0]["frame_rate"] is None
     assert data["duration_s"] == 4.0
+
+
+def test_reload_url_with_ll_hls_delivery_directives() -> None:
+    name = "m3u8__low_latency_delta_update_playlist.m3u8"
+    p = parse_hls((HLS / name).read_bytes(), url=BASE + name + "?token=1", now=NOW)
+    (rep,) = p.representations()
+    # Segments up to 272 and parts 273.0-273.3 are listed: the next part is 273.4.
+    assert build_reload_url(p, rep.id) == BASE + name + "?token=1&_HLS_msn=273&_HLS_part=4"
+    assert build_reload_url(p, rep.id, is_delta=True).endswith("&_HLS_part=4&_HLS_skip=YES")
+    plain = "androidx-media__live_low_latency_segments_and_parts.m3u8"  # no CAN-BLOCK-RELOAD
+    q = parse_hls((HLS / plain).read_bytes(), url=BASE + plain, now=NOW)
+    assert build_reload_url(q, next(q.representations()).id) == BASE + plain
+    full = (
+        "androidx-media__live_low_latency_media_can_block_reload_low_latency_full_segment"
+        "_preload.m3u8"
+    )
+    r = parse_hls((HLS / full).read_bytes(), url=BASE + "f.m3u8", now=NOW)
+    # Segment 13 is complete and no part of 14 is listed yet: ask for part 0 of segment 14.
+    assert build_reload_url(r, "f.m3u8") == BASE + "f.m3u8?_HLS_msn=14&_HLS_part=0"
