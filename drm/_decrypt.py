@@ -260,13 +260,14 @@ class CencDecryptor:
             for sample in samples:
                 if sample.encryption is not None and sample.encryption.is_protected:
                     self._lookup(sample.encryption.default_kid)
-        moofs = [b for b in iter_boxes(buffer) if b.type in ("moof", "pssh")]
+        boxes = [b for b in iter_boxes(buffer) if b.type in ("moof", "pssh")]
+        trees = {b.start: read_box_tree(buffer, b) for b in boxes if b.type == "moof"}
         done = sum(decrypt_samples(buffer, samples, self._lookup) for samples in fragments)
-        for box in moofs:
+        for box in boxes:
             if box.type == "pssh":
                 buffer[box.start + 4 : box.start + 8] = b"free"
                 continue
-            tree = read_box_tree(buffer, box)
+            tree = trees[box.start]
             _clear_moof(tree)
             new = tree.serialize()
             gap = box.size - len(new)
