@@ -11,6 +11,7 @@ segments already known.
 from __future__ import annotations
 
 import dataclasses
+import math
 import posixpath
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,6 +52,12 @@ def _shape_error(url: str, exc: Exception) -> ManifestParseError:
         f"malformed HLS playlist ({type(exc).__name__}: {str(exc)[:200]})",
         detail="malformed playlist",
     )
+
+
+def _start_offset(parsed: dict[str, Any]) -> float | None:
+    """``EXT-X-START TIME-OFFSET`` in seconds, if given and finite."""
+    offset = (parsed.get("start") or {}).get("time_offset")
+    return float(offset) if isinstance(offset, float) and math.isfinite(offset) else None
 
 
 def _is_multivariant(parsed: dict[str, Any]) -> bool:
@@ -110,6 +117,7 @@ def _parse_playlist(
             session_keys=session_keys,
             is_multivariant=True,
             fetched_at=now,
+            start_offset_s=_start_offset(parsed),
         )
     media = build_media_playlist(parsed, resolver=resolver, now=now, config=config)
     name = posixpath.basename(urlsplit(url).path) or "media"
@@ -128,6 +136,7 @@ def _parse_playlist(
         min_buffer_s=media.target_duration_s,
         session_keys=build_session_keys(parsed, resolver),
         fetched_at=now,
+        start_offset_s=_start_offset(parsed),
     )
 
 

@@ -167,6 +167,7 @@ def _presentation(p: Presentation) -> dict[str, Any]:
         "duration_s": p.duration_s,
         "is_multivariant": p.is_multivariant,
         "fetched_at": p.fetched_at,
+        "start_offset_s": p.start_offset_s,
         "min_buffer_s": p.min_buffer_s,
         "location": p.location,
         "live": _live(p.live) if p.is_live else None,

@@ -452,6 +452,8 @@ class Presentation:
         session_keys: HLS ``EXT-X-SESSION-KEY``s.
         is_multivariant: HLS multivariant playlist whose media playlists are still to load.
         fetched_at: The ``now`` the manifest was parsed at (UTC epoch s), if given.
+        start_offset_s: HLS ``EXT-X-START TIME-OFFSET``: where playback should start, seconds
+            from the start (negative: from the end, i.e. the live edge), if given.
     """
 
     format: StreamFormat
@@ -467,6 +469,7 @@ class Presentation:
     session_keys: tuple[HlsKey, ...] = ()
     is_multivariant: bool = False
     fetched_at: float | None = None
+    start_offset_s: float | None = None
 
     @property
     def is_live(self) -> bool:

@@ -62,6 +62,10 @@ def test_start_offset_playlist() -> None:
     assert [(s.url, s.duration_s) for s in rep.segments] == [
         ("http://media.example.com/entire.ts", 5220.0)
     ]
+    name = "m3u8__simple_playlist_with_start_negative_offset.m3u8"
+    p = parse_hls((HLS / name).read_bytes(), url=BASE + name)
+    assert p.start_offset_s == -2.0
+    assert p.to_json()["start_offset_s"] == -2.0
 
 
 def test_session_data_only_playlist() -> None:
