@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from Crypto.Cipher import AES
 
@@ -35,7 +35,7 @@ _AuxEntries = list[_AuxEntry]
 class _Plan:
     scheme: str
     kid: bytes
-    key: bytes
+    key: bytes = field(repr=False)
     iv: bytes  # 8-byte base for cenc (incremented per sample), 16-byte constant for cbcs
 
 
