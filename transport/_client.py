@@ -315,17 +315,17 @@ async def _skip_to_offset(response: StreamingResponse, start: int, request: _Req
 
     A 206 must begin exactly there; a 200 (range ignored) has its first bytes discarded.
     """
-    if response.status == 206:
-        content_range = response.headers.get("content-range", "")
-        if not content_range.startswith(f"bytes {start}-"):
-            await response.aclose()
-            raise ProtocolError(
-                f"resumed {response.url} at {start} but got range {content_range!r}",
-                url=response.url,
-            )
+    content_range = response.headers.get("content-range", "")
+    if response.status == 206 and content_range.startswith(f"bytes {start}-"):
         return
-    to_skip = start - (request.byte_range[0] if request.byte_range else 0)
-    response.skip_bytes = to_skip
+    if response.status == 200 and request.byte_range is None:
+        response.skip_bytes = start  # the whole body again: drop what was delivered
+        return
+    await response.aclose()
+    raise ProtocolError(
+        f"resumed {response.url} at byte {start} but got {response.status} {content_range!r}",
+        url=response.url,
+    )
 
 
 class _FailoverResponse(StreamingResponse):

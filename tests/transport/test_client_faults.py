@@ -301,3 +301,48 @@ async def test_ttfb_timeout(slow_server: LabServerThread, protocol: str) -> None
     assert type(error) is RequestTimeout  # neither a connect nor a stall timeout
     assert "no response within 1.0 s" in str(error)
     assert TIMEOUTS.ttfb_s <= elapsed < TIMEOUTS.ttfb_s + SLACK_S
+
+
+RANGELESS_BODY = bytes(range(256)) * 1200  # 307,200 bytes
+
+
+class _RangelessApp:
+    """Ignores Range (always 200, whole body); its first response breaks after 100 kB."""
+
+    def __init__(self) -> None:
+        self.ranges: list[str | None] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        headers = dict(scope["headers"])
+        self.ranges.append(headers.get(b"range", b"").decode() or None)
+        length = str(len(RANGELESS_BODY)).encode()
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", length)]}
+        )
+        if len(self.ranges) == 1:
+            await send(
+                {"type": "http.response.body", "body": RANGELESS_BODY[:100_000], "more_body": True}
+            )
+            await asyncio.sleep(0.05)
+            raise ConnectionAbortedError("test: the edge breaks mid-body")
+        await send({"type": "http.response.body", "body": RANGELESS_BODY})
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_resume_on_a_server_that_ignores_range_skips_what_was_delivered(
+    lab_ca: TestCA, protocol: str
+) -> None:
+    app = _RangelessApp()
+    handle = LabServer(app, ca=lab_ca).start_in_thread()
+    try:
+        client, policy = make_client(protocol, str(handle.ca_file))
+        async with client:
+            response = await client.fetch(handle.base_url + "/file")
+    finally:
+        handle.stop()
+    assert response.content == RANGELESS_BODY
+    assert app.ranges[0] is None
+    assert app.ranges[1] is not None and app.ranges[1].startswith("bytes=")
+    assert isinstance(policy.log[0][0].error, ReadError | StallTimeout)
