@@ -15,6 +15,7 @@ Fixtures:
 from __future__ import annotations
 
 import asyncio
+import gc
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -164,8 +165,11 @@ def lab(lab_session: LabCdnThread) -> Iterator[LabCdnThread]:
 
 
 @pytest.fixture
-def h3_get(lab_ca: TestCA) -> H3Get:
-    """A raw HTTP/3 GET (or HEAD) over a fresh QUIC connection, bounded by ``timeout_s``."""
+def h3_get(lab_ca: TestCA) -> Iterator[H3Get]:
+    """A raw HTTP/3 GET (or HEAD) over a fresh QUIC connection, bounded by ``timeout_s``.
+
+    The handshake and the response are each bounded by ``timeout_s`` (``TimeoutError``).
+    """
 
     async def get(
         url: str,
@@ -184,16 +188,23 @@ def h3_get(lab_ca: TestCA) -> H3Get:
         path = parts.path + (f"?{parts.query}" if parts.query else "")
 
         async def run() -> H3Result:
+            # Timeouts cancel only awaits inside the ``async with``, so that the connection is
+            # always closed properly: a coroutine cancelled inside aioquic's ``connect`` leaves
+            # garbage whose finalizer breaks a later ``ast.parse`` on CPython 3.11.
             async with connect(
                 parts.hostname,  # type: ignore[arg-type]
                 parts.port,
                 configuration=config,
                 create_protocol=_H3Client,
-                wait_connected=True,
+                wait_connected=False,
             ) as client:
                 assert isinstance(client, _H3Client)
-                return await client.request(method, parts.netloc, path or "/", headers or [])
+                client.transmit()  # send the Initial (connect() did not, wait_connected=False)
+                await asyncio.wait_for(client.wait_connected(), timeout_s)
+                request = client.request(method, parts.netloc, path or "/", headers or [])
+                return await asyncio.wait_for(request, timeout_s)
 
-        return await asyncio.wait_for(run(), timeout_s)
+        return await run()
 
-    return get
+    yield get
+    gc.collect()  # finalize closed connections while this test is still the one running

@@ -158,6 +158,31 @@ async def test_stop_is_bounded_with_a_request_hanging(lab_ca: TestCA) -> None:
     assert elapsed < 2.0
 
 
+async def test_stop_is_bounded_with_an_http3_request_hanging(lab_ca: TestCA, h3_get: H3Get) -> None:
+    entered = asyncio.Event()
+
+    async def hanging_app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"x", "more_body": True})
+        entered.set()
+        await asyncio.sleep(3600)
+
+    srv = LabServer(hanging_app, ca=lab_ca)
+    await srv.start()
+    port = srv.port
+    task = asyncio.create_task(h3_get(srv.base_url + "/", timeout_s=3.0))
+    await asyncio.wait_for(entered.wait(), 5.0)
+    started = time.monotonic()
+    await srv.stop()
+    elapsed = time.monotonic() - started
+    with pytest.raises(TimeoutError):  # the server vanished silently: the client times out
+        await task
+    assert elapsed < 2.0
+    assert port_is_free(port)
+
+
 async def test_lifespan_runs_on_each_start(lab_ca: TestCA) -> None:
     events: list[str] = []
 
