@@ -8,6 +8,9 @@ Fixtures:
         and faults/kills are undone after the test. ``lab.edges[i].base_url``,
         ``lab.origin.base_url``, ``lab.ca_file``, ``lab.edges[i].faults.set(...)``,
         ``lab.edges[i].kill(revive_after_s=...)``.
+    lab_emulator: ``make(target=None, **kwargs) -> NetworkEmulator`` starts a thread-backed
+        ``NetworkEmulator`` (in front of ``lab.edges[0]`` by default; ``kwargs`` as for
+        ``NetworkEmulator``) and stops it after the test; use ``emulator.base_url``.
     h3_get: ``await h3_get(url, headers=..., timeout_s=...) -> H3Result`` -- a minimal aioquic
         HTTP/3 client used to check the servers independently of ``transport``'s own client.
 """
@@ -32,7 +35,14 @@ from aioquic.h3.events import DataReceived, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ConnectionTerminated, QuicEvent, StreamReset
 
-from transport.lab import LabCdn, LabCdnThread, MemoryContent, TestCA
+from transport.lab import (
+    EmulatorThread,
+    LabCdn,
+    LabCdnThread,
+    MemoryContent,
+    NetworkEmulator,
+    TestCA,
+)
 
 LAB_TIMEOUT_S = 10.0
 """Bound on reviving an edge between tests."""
@@ -162,6 +172,23 @@ def lab(lab_session: LabCdnThread) -> Iterator[LabCdnThread]:
         yield lab_session
     finally:
         _reset_lab(lab_session)
+
+
+@pytest.fixture
+def lab_emulator(lab: LabCdnThread) -> Iterator[Callable[..., NetworkEmulator]]:
+    """Factory of network emulators in front of lab edges, stopped after the test."""
+    handles: list[EmulatorThread] = []
+
+    def make(target: str | None = None, **kwargs: Any) -> NetworkEmulator:
+        handle = NetworkEmulator(target or lab.edges[0].base_url, **kwargs).start_in_thread()
+        handles.append(handle)
+        return handle.emulator
+
+    try:
+        yield make
+    finally:
+        for handle in handles:
+            handle.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import json
 import socket
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -19,6 +19,7 @@ from conftest import H3Get
 from transport.errors import TransportConfigError
 from transport.lab import (
     CdnApp,
+    LabCdnThread,
     LabServer,
     LabServerThread,
     MemoryContent,
@@ -217,3 +218,15 @@ def test_thread_form_and_validation(edge: LabServerThread) -> None:
         NetworkEmulator("https://127.0.0.1", duration_s=1.0)
     with pytest.raises(TransportConfigError):
         NetworkEmulator(edge.base_url).set_rate(0)
+
+
+async def test_lab_emulator_fixture_shapes_a_lab_edge(
+    lab: LabCdnThread, lab_payloads: dict[str, bytes], lab_emulator: Callable[..., NetworkEmulator]
+) -> None:
+    emu = lab_emulator(trace=ThroughputTrace.constant(1e6), delay_s=0.02)
+    started = time.monotonic()
+    arrivals = await tcp_arrivals(emu.base_url + "/medium.bin", lab.ca_file)
+    elapsed = time.monotonic() - started
+    assert sum(n for _, n in arrivals) == len(lab_payloads["/medium.bin"])
+    assert 0.8 <= elapsed < 3.0  # 100 kB at 1 Mbit/s, plus the TLS handshake over 40 ms RTT
+    assert emu.stats().tcp_connections == 1
