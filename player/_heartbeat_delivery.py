@@ -20,7 +20,7 @@ from player._outbox import Outbox, OutboxEntry, OutboxStats
 from player.config import HeartbeatConfig
 from player.errors import HeartbeatError, UsageError
 from transport import HttpClient
-from transport.errors import HttpStatusError, TransportError
+from transport.errors import AllEdgesFailed, HttpStatusError, TransportError
 
 __all__ = ["DeliveryStats", "HeartbeatDelivery", "HttpCall", "http_call_via"]
 
@@ -287,16 +287,19 @@ class HeartbeatDelivery:
             if 400 <= exc.status < 500 and exc.status not in _RETRYABLE_4XX:
                 _log.warning("session service refused %d heartbeats: %s", len(batch), exc.status)
                 return "rejected"
-            return self._failed(exc, exc.retry_after_s)
+            return self._failed(exc)
         except TransportError as exc:
-            return self._failed(exc, None)
+            return self._failed(exc)
         self._notify(batch, data)
         return "delivered"
 
-    def _failed(self, exc: TransportError, retry_after_s: float | None) -> float:
+    def _failed(self, exc: TransportError) -> float:
+        """Count a failure; return the server's ``Retry-After`` (0 when it sent none)."""
         self._failures += 1
         _log.info("heartbeat delivery failed (%s); will retry", exc.code)
-        return retry_after_s or 0.0
+        errors = exc.attempts if isinstance(exc, AllEdgesFailed) else (exc,)
+        hints = [e.retry_after_s for e in errors if isinstance(e, HttpStatusError)]
+        return max((h for h in hints if h is not None), default=0.0)
 
     def _notify(self, batch: list[OutboxEntry], data: bytes) -> None:
         watcher = self._watchers.get(batch[0].session_id)

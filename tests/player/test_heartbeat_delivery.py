@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from heartbeat_support import TOKENS, free_port, running_service, service_call
@@ -19,6 +21,7 @@ from player import (
     UsageError,
 )
 from player.config import SessionServiceConfig
+from transport.lab import LabServer, LabServerThread, TestCA
 
 WALL = 1_700_000_000.0
 
@@ -148,3 +151,43 @@ async def test_flush_surfaces_a_broken_sender(tmp_path: Path) -> None:
         with pytest.raises(RuntimeError, match="bug in the sender"):
             await asyncio.wait_for(out.flush(), 5)
         assert (await out.stats()).outbox.pending == 1  # still queued for the next start
+
+
+class _Overloaded:
+    """The real service behind a front that answers the first ``refusals`` POSTs with
+    ``503 Retry-After: 1`` (an overloaded or restarting service)."""
+
+    def __init__(self, app: Any, refusals: int) -> None:
+        self.app = app
+        self.refusals = refusals
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and self.refusals > 0:
+            self.refusals -= 1
+            headers = [(b"retry-after", b"1"), (b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": 503, "headers": headers})
+            await send({"type": "http.response.body", "body": b'{"error": "overloaded"}'})
+            return
+        await self.app(scope, receive, send)
+
+
+async def test_5xx_is_retried_after_the_servers_retry_after(tmp_path: Path) -> None:
+    with running_service(tmp_path, start=False) as svc:
+        front = _Overloaded(svc.app, refusals=1)
+        with LabServerThread(LabServer(front, ca=TestCA(tmp_path / "ca2"), http3=False)) as srv:
+            # base delay 0.05 s; the cap (5 s) leaves room for the server's 1 s
+            cfg = dataclasses.replace(config(srv.base_url, tmp_path), retry_max_delay_s=5.0)
+            async with service_call(srv.ca_file) as call, HeartbeatDelivery(cfg, call=call) as out:
+                rep = HeartbeatReporter.for_session(
+                    cfg, out, viewer_id="alice", title_id="t1", device_id="tv"
+                )
+                started = time.monotonic()
+                await rep.notify(HeartbeatTrigger.START, snap(0.0), now=0.0, wall_s=WALL)
+                await asyncio.wait_for(out.flush(), 10)
+                elapsed = time.monotonic() - started
+                stats = await out.stats()
+        # the 503, plus attempts transport refuses while it keeps the edge excluded
+        assert stats.failures >= 1 and front.refusals == 0
+        assert (stats.outbox.delivered, stats.outbox.pending) == (1, 0)
+        assert svc.app.store.received("alice") == [(rep.session_id, 0)]
+    assert elapsed >= 1.0  # the server asked for 1 s; our own first delay is 0.05 s
