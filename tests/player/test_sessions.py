@@ -237,3 +237,25 @@ def test_unauthenticated_and_other_viewers_are_refused(
     assert client.get("/v1/sessions", headers=auth("bob")).json()["sessions"][0]["device_id"] == (
         "tv"
     )
+
+
+def test_state_survives_a_service_restart(tmp_path: Path) -> None:
+    """The store alone (no HTTP): positions, sessions and de-duplication outlive the process."""
+    from player._heartbeat import parse_heartbeat
+    from player.sessions import SessionStore
+
+    db = str(tmp_path / "persist.db")
+    first = SessionStore(SessionServiceConfig(max_streams=1), db)
+    t0 = 1_700_000_000.0
+    first.record([parse_heartbeat(beat("tv", 0, position_s=42.0, ts=t0))], now=t0)
+    first.close()
+    again = SessionStore(SessionServiceConfig(max_streams=1), db)
+    position = again.position("alice", "title-1")
+    assert position is not None and position.position_s == 42.0
+    again.record([parse_heartbeat(beat("tv", 0, position_s=42.0, ts=t0))], now=t0 + 1)
+    assert again.received("alice") == [("tv", 0)]
+    # the tv's session is still the active one: a phone beyond the limit ends it
+    again.record([parse_heartbeat(beat("ph", 0, device_id="phone", ts=t0 + 2))], now=t0 + 2)
+    reply = again.record([parse_heartbeat(beat("tv", 1, ts=t0 + 3))], now=t0 + 3)
+    assert reply.reason == "stream_limit"
+    again.close()
