@@ -154,6 +154,7 @@ class LabServer:
         self._lifespan: Lifespan | None = None
         self._lifespan_task: asyncio.Task[Any] | None = None
         self._revive_handle: asyncio.TimerHandle | None = None
+        self._udp_task: asyncio.Task[Any] | None = None
 
     @property
     def ca_file(self) -> str:
@@ -249,7 +250,8 @@ class LabServer:
         transport, protocol = await run.loop.create_datagram_endpoint(make_udp, sock=sock)
         self._udp_transport = transport
         self._udp_protocol = protocol
-        self._track(run.loop.create_task(protocol.run()))
+        self._udp_task = run.loop.create_task(protocol.run())
+        self._track(self._udp_task)
 
     def _track(self, task: asyncio.Task[Any] | None) -> None:
         if task is not None:
@@ -283,6 +285,10 @@ class LabServer:
             self._udp_transport.close()
             self._udp_transport = None
             self._udp_protocol = None
+        if self._udp_task is not None:
+            # the QUIC socket is closed: nothing more can be sent, so no grace for HTTP/3
+            self._udp_task.cancel()
+            self._udp_task = None
         tasks = list(self._tasks)
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=_GRACEFUL_S)
