@@ -119,6 +119,17 @@ async def test_drip_fault_limits_the_rate(
     assert 0.8 <= out.elapsed_s < 2.0
 
 
+async def test_drip_is_bounded_by_max_s(
+    lab: LabCdnThread, lab_payloads: dict[str, bytes], h3_get: H3Get
+) -> None:
+    edge = lab.edges[1]
+    # 100 kB at 10 kB/s would take 10 s; the drip stops after 0.5 s and the rest goes at once
+    edge.faults.set(DripFault(rate_bytes_per_s=10_000, max_s=0.5))
+    out = await fetch(lab, h3_get, edge.base_url + "/medium.bin", "2")
+    assert out.error is None and out.body == lab_payloads["/medium.bin"]
+    assert 0.5 <= out.elapsed_s < 2.0
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_reset_fault_breaks_the_connection_mid_body(
     lab: LabCdnThread, lab_payloads: dict[str, bytes], h3_get: H3Get, protocol: str
@@ -226,5 +237,7 @@ def test_faults_are_validated() -> None:
         StatusFault(status=200)
     with pytest.raises(TransportConfigError):
         DripFault(rate_bytes_per_s=0)
+    with pytest.raises(TransportConfigError):
+        DripFault(rate_bytes_per_s=1, max_s=0)
     with pytest.raises(TransportConfigError):
         StallFault(stall_s=-1)

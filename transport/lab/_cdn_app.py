@@ -325,15 +325,21 @@ class _Body:
             if not await self._pause(fault.stall_s):
                 await self._pump(cut, end, rate=None, last=True)
         elif isinstance(fault, DripFault):
-            await self._pump(cut, end, rate=fault.rate_bytes_per_s, last=True)
+            await self._pump(cut, end, rate=fault.rate_bytes_per_s, last=True, max_s=fault.max_s)
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep, waking early if the client goes away; return whether it went away."""
         done, _ = await asyncio.wait([self.watcher], timeout=seconds)
         return bool(done)
 
-    async def _pump(self, start: int, stop: int, *, rate: float | None, last: bool) -> bool:
-        """Send bytes [start, stop); return False if the client went away meanwhile."""
+    async def _pump(
+        self, start: int, stop: int, *, rate: float | None, last: bool, max_s: float = 0.0
+    ) -> bool:
+        """Send bytes [start, stop), at ``rate`` for at most ``max_s`` then at full speed.
+
+        Returns:
+            False if the client went away meanwhile.
+        """
         piece = (
             _CHUNK_BYTES if rate is None else max(1, min(_CHUNK_BYTES, int(rate * _DRIP_TICK_S)))
         )
@@ -348,6 +354,8 @@ class _Body:
             offset += len(data)
             more = not (last and offset >= stop)
             await self.send({"type": "http.response.body", "body": data, "more_body": more})
+            if rate is not None and time.monotonic() - began >= max_s:
+                rate, piece = None, _CHUNK_BYTES  # the drip is over: send the rest
             if rate is not None and offset < stop:
                 due = began + (offset - start) / rate - time.monotonic()
                 if due > 0 and await self._pause(due):

@@ -86,14 +86,20 @@ class DripFault:
     after_bytes: int = 0
     """Body bytes sent at full speed before the drip starts."""
 
+    max_s: float = 60.0
+    """Longest a drip lasts; the rest of the body then goes at full speed, so a forgotten
+    slow drip of a large file never holds a connection for long. 60 s outlasts any segment
+    timeout worth testing."""
+
     def __post_init__(self) -> None:
         """Validate.
 
         Raises:
-            TransportConfigError: The rate is not positive or ``after_bytes`` is negative.
+            TransportConfigError: The rate or ``max_s`` is not positive, or ``after_bytes``
+                is negative.
         """
-        if self.rate_bytes_per_s <= 0:
-            raise TransportConfigError("DripFault.rate_bytes_per_s must be positive")
+        if self.rate_bytes_per_s <= 0 or self.max_s <= 0:
+            raise TransportConfigError("DripFault.rate_bytes_per_s and max_s must be positive")
         _check_non_negative("DripFault.after_bytes", self.after_bytes)
 
 
