@@ -44,6 +44,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--edges", type=int, default=2, help="number of edges (default 2)")
     parser.add_argument("--host", default="127.0.0.1", help="listen address (loopback)")
     parser.add_argument("--no-http3", action="store_true", help="serve TCP only")
+    parser.add_argument(
+        "--datagram-size", type=int, default=1200, help="largest QUIC datagram sent (1200-1452)"
+    )
     parser.add_argument("--ca-dir", type=Path, help="write the test CA here (kept on exit)")
     parser.add_argument("--duration", type=float, help="stop by itself after this many seconds")
     parser.add_argument("--trace", type=Path, help="shape each edge: Sabre JSON or cooked trace")
@@ -77,7 +80,14 @@ async def _serve(args: argparse.Namespace, trace: ThroughputTrace | None) -> int
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     ca = TestCA(args.ca_dir) if args.ca_dir is not None else None
-    cdn = LabCdn(args.root, edges=args.edges, ca=ca, host=args.host, http3=not args.no_http3)
+    cdn = LabCdn(
+        args.root,
+        edges=args.edges,
+        ca=ca,
+        host=args.host,
+        http3=not args.no_http3,
+        max_datagram_size=args.datagram_size,
+    )
     async with cdn, contextlib.AsyncExitStack() as stack:
         info = cdn.describe()
         emulators = _emulators(args, cdn, trace)

@@ -59,6 +59,8 @@ class H3Result:
     error: str | None = None
     arrivals: list[tuple[float, int]] = field(default_factory=list)
     """``(time.monotonic(), nbytes)`` of each DATA piece received."""
+    max_datagram_bytes: int = 0
+    """Largest UDP datagram received on the connection."""
 
 
 class _H3Client(QuicConnectionProtocol):
@@ -69,11 +71,16 @@ class _H3Client(QuicConnectionProtocol):
         self._done: dict[int, asyncio.Future[H3Result]] = {}
         self._chunks: dict[int, list[bytes]] = {}
 
+    def datagram_received(self, data: bytes | str, addr: Any) -> None:
+        self.max_datagram = max(getattr(self, "max_datagram", 0), len(data))
+        super().datagram_received(data, addr)
+
     def _finish(self, stream_id: int, error: str | None = None) -> None:
         if self._done[stream_id].done():
             return
         result = self._results[stream_id]
         result.body = b"".join(self._chunks[stream_id])
+        result.max_datagram_bytes = getattr(self, "max_datagram", 0)
         result.error = error
         fut = self._done[stream_id]
         if not fut.done():

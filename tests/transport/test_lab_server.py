@@ -202,3 +202,20 @@ async def test_lifespan_runs_on_each_start(lab_ca: TestCA) -> None:
     async with srv:
         pass
     assert events == ["lifespan.startup", "lifespan.shutdown"] * 2
+
+
+@pytest.mark.parametrize("size", [1200, 1452])
+async def test_quic_datagram_size_is_the_servers_choice(
+    lab_ca: TestCA, h3_get: H3Get, size: int
+) -> None:
+    async def big_app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            body = b"z" * 200_000
+            headers = [(b"content-length", b"%d" % len(body))]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+    async with LabServer(big_app, ca=lab_ca, max_datagram_size=size) as srv:
+        result = await h3_get(srv.base_url + "/")
+    assert result.status == 200 and len(result.body) == 200_000
+    assert result.max_datagram_bytes == size

@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from transport.errors import TransportConfigError
 from transport.lab._ca import TestCA
@@ -30,6 +31,7 @@ class Edge:
         ca: The test CA.
         host: Listening address.
         http3: Also serve HTTP/3.
+        max_datagram_size: Largest QUIC datagram the server sends, bytes.
 
     Attributes:
         name: The edge's name.
@@ -39,12 +41,21 @@ class Edge:
     """
 
     def __init__(
-        self, content: Content, *, name: str, ca: TestCA, host: str, http3: bool = True
+        self,
+        content: Content,
+        *,
+        name: str,
+        ca: TestCA,
+        host: str,
+        http3: bool = True,
+        max_datagram_size: int = 1200,
     ) -> None:
         self.name = name
         self.faults = FaultSwitch()
         self.app = CdnApp(content, name=name, faults=self.faults)
-        self.server = LabServer(self.app, ca=ca, host=host, http3=http3)
+        self.server = LabServer(
+            self.app, ca=ca, host=host, http3=http3, max_datagram_size=max_datagram_size
+        )
         self.app.connections = self.server
 
     @property
@@ -103,6 +114,7 @@ class LabCdn:
         ca: The test CA; a new one (removed on exit) when ``None``.
         host: Listening address (loopback by default).
         http3: Also serve HTTP/3 on each edge's UDP port.
+        max_datagram_size: Largest QUIC datagram the servers send, bytes (1200 to 1452).
 
     Attributes:
         edges: The edges, in failover order.
@@ -118,16 +130,17 @@ class LabCdn:
         ca: TestCA | None = None,
         host: str = "127.0.0.1",
         http3: bool = True,
+        max_datagram_size: int = 1200,
     ) -> None:
         if edges < 0:
             raise TransportConfigError(f"edges must be >= 0, got {edges}")
         source = DirectoryContent(content) if isinstance(content, str | Path) else content
         self._owns_ca = ca is None
         self.ca = TestCA() if ca is None else ca
-        self.edges = [
-            Edge(source, name=f"edge{i}", ca=self.ca, host=host, http3=http3) for i in range(edges)
-        ]
-        self.origin = Edge(source, name="origin", ca=self.ca, host=host, http3=http3)
+        options: dict[str, Any] = {"ca": self.ca, "host": host, "http3": http3}
+        options["max_datagram_size"] = max_datagram_size
+        self.edges = [Edge(source, name=f"edge{i}", **options) for i in range(edges)]
+        self.origin = Edge(source, name="origin", **options)
 
     @property
     def ca_file(self) -> str:

@@ -97,6 +97,22 @@ def bind_port_pair(
     raise OSError(f"no port free on both TCP and UDP on {host} after {_PORT_ATTEMPTS} tries")
 
 
+class _LabUdpServer(UDPServer):
+    """Hypercorn's UDP server with a deeper queue and a chosen QUIC datagram size."""
+
+    max_datagram_size = 1200
+
+    @property
+    def protocol(self) -> Any:
+        """The QUIC protocol handler Hypercorn creates in ``run()``."""
+        return self._lab_protocol
+
+    @protocol.setter
+    def protocol(self, value: Any) -> None:
+        value.quic_config.max_datagram_size = self.max_datagram_size
+        self._lab_protocol = value
+
+
 @dataclass(kw_only=True, slots=True)
 class _Run:
     """What one start of a server shares between its TCP and UDP listeners."""
@@ -122,6 +138,9 @@ class LabServer:
         port: Port number for both TCP and UDP; 0 picks one free on both. After the first
             start the chosen port is kept, so ``stop()`` then ``start()`` comes back there.
         http3: Also serve HTTP/3 over QUIC on the UDP port.
+        max_datagram_size: Largest QUIC datagram the server sends, bytes (1200, the QUIC
+            minimum and aioquic's default, up to 1452 for a 1500-byte MTU). In a download the
+            server's datagrams carry the data, so this is the size that counts.
 
     Example:
         ``async with LabServer(app, ca=TestCA()) as srv: ... srv.base_url ... srv.ca_file``
@@ -135,9 +154,13 @@ class LabServer:
         host: str = "127.0.0.1",
         port: int = 0,
         http3: bool = True,
+        max_datagram_size: int = 1200,
     ) -> None:
         if not 0 <= port <= 65535:
             raise TransportConfigError(f"port {port} out of range")
+        if not 1200 <= max_datagram_size <= 65527:
+            raise TransportConfigError(f"max_datagram_size {max_datagram_size} out of range")
+        self.max_datagram_size = max_datagram_size
         self.app = app
         self.ca = ca
         self.host = host
@@ -243,8 +266,9 @@ class LabServer:
 
     async def _serve_udp(self, run: _Run, sock: socket.socket) -> None:
         def make_udp() -> UDPServer:
-            server = UDPServer(run.app, run.loop, run.config, run.context, run.state)
+            server = _LabUdpServer(run.app, run.loop, run.config, run.context, run.state)
             server.protocol_queue = asyncio.Queue(_UDP_QUEUE_DATAGRAMS)
+            server.max_datagram_size = self.max_datagram_size
             return server
 
         transport, protocol = await run.loop.create_datagram_endpoint(make_udp, sock=sock)
