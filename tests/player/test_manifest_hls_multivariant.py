@@ -323,3 +323,23 @@ def test_first_live_load_of_a_rendition_is_aligned_by_date() -> None:
     segs = {r.id: r.segments for r in p.representations()}[audio_id]
     assert segs is not None
     assert [(s.number, s.start_s) for s in segs] == [(500, 6.0), (501, 12.0)]
+
+
+def test_live_refresh_after_missed_updates_estimates_times() -> None:
+    p = load("m3u8__variant_playlist.m3u8")
+    first = load_media_playlist(p, LOW, media(100), url=LOW, now=NOW)
+    later = load_media_playlist(first, LOW, media(110), url=LOW, now=NOW + 40)
+    segs = next(later.representations()).segments
+    assert segs is not None
+    # 101 ended at 8 s; 102..109 were never seen: one target duration (4 s) each.
+    assert [(s.number, s.start_s) for s in segs] == [(110, 40.0), (111, 44.0)]
+
+
+@pytest.mark.parametrize(
+    ("segment", "kind"),
+    [("a.aac", TrackType.AUDIO), ("s.vtt", TrackType.TEXT), ("v.ts", TrackType.MUXED)],
+)
+def test_media_playlist_alone_guesses_its_track_type(segment: str, kind: TrackType) -> None:
+    text = f"#EXTM3U\n#EXTINF:4,\n{segment}\n#EXT-X-ENDLIST\n".encode()
+    p = parse_hls(text, url=BASE + "m.m3u8")
+    assert p.periods[0].tracks[0].type is kind
