@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
 from abr import Controller, EwmaEstimator, HybridController, ThroughputEstimator
 from player._clock import Clock, RealClock
+from player._heartbeat import PlaybackSnapshot, heartbeat_state
+from player._heartbeat_bridge import HeartbeatBridge
+from player._heartbeat_delivery import HttpCall, http_call_via
 from player._hub import EventHub, Listener
 from player._pipeline import MediaProcessor
 from player._protection import DrmProcessor
+from player._resume import fetch_resume_position
 from player._session import Fetcher, PlaybackSession, SessionParts, wall_clock_offset
 from player._state import PlaybackState
 from player._stats import PlaybackStats, StatsCollector
@@ -44,8 +49,10 @@ class Player:
         estimator: Throughput estimator; ``EwmaEstimator(config.abr)`` by default.
         http: Transport client; an ``HttpClient(config.transport)`` owned by the player
             by default (a given one is not closed by ``aclose``).
-        processor: Decryption stage; content with DRM needs ``player.drm_processor(...)``,
-            clear content passes through.
+        processor: Decryption stage; by default ClearKey/CENC/AES through ``config.drm``
+            (clear content passes through).
+        viewer_id: Viewer whose position heartbeats report (``config.heartbeat``).
+        device_id: This device, for heartbeats; a random id per player by default.
 
     Example:
         >>> import asyncio
@@ -64,6 +71,8 @@ class Player:
         estimator: ThroughputEstimator | None = None,
         http: Fetcher | None = None,
         processor: MediaProcessor | None = None,
+        viewer_id: str | None = None,
+        device_id: str | None = None,
     ) -> None:
         self.config = config or PlayerConfig()
         self.clock: Clock = clock or RealClock()
@@ -80,6 +89,9 @@ class Player:
         self._task: asyncio.Task[None] | None = None
         self._audio_language: str | None = None
         self._timeline: list[dict[str, Any]] = []
+        self.viewer_id = viewer_id
+        self.device_id = device_id or f"device-{secrets.token_hex(6)}"
+        self._heartbeats: HeartbeatBridge | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -90,7 +102,13 @@ class Player:
         await self.aclose()
 
     async def load(
-        self, url: str, *, start_at_s: float | None = None, autoplay: bool = True
+        self,
+        url: str,
+        *,
+        start_at_s: float | None = None,
+        autoplay: bool = True,
+        title_id: str | None = None,
+        resume: bool = False,
     ) -> Presentation:
         """Fetch and parse the manifest, choose tracks and start buffering.
 
@@ -98,6 +116,11 @@ class Player:
             url: Manifest URL (http or https).
             start_at_s: Start position in seconds (VOD); live starts near the live edge.
             autoplay: Start playing as soon as the startup buffer is full.
+            title_id: Title for heartbeats and resume (needs ``config.heartbeat.service_url``
+                and the player's ``viewer_id``).
+            resume: Start where this viewer last stopped this title, as the session
+                service knows it; a late or missing answer starts at ``start_at_s`` after
+                at most ``config.heartbeat.resume_timeout_s``.
 
         Returns:
             The parsed presentation (media playlists loaded for the chosen HLS tracks).
@@ -110,6 +133,8 @@ class Player:
         if self._session is not None:
             raise UsageError("load() was already called; create a new Player or aclose() first")
         load_at = self.clock.now()
+        if resume:
+            start_at_s = await self._resume_position(title_id, default=start_at_s)
         presentation = await self._fetch_presentation(url)
         session = PlaybackSession(self._parts(), presentation, load_at=load_at)
         session.is_paused_by_user = not autoplay
@@ -121,6 +146,7 @@ class Player:
         self._refresh_ladders(session)
         session.playhead.seek(self._start_position(session, start_at_s), now=self.clock.now())
         session.refresher = self._refresh
+        await self._start_heartbeats(session, title_id)
         self._emit_loaded(session)
         prefetch = getattr(self.processor, "prefetch", None)
         if prefetch is not None:
@@ -132,6 +158,52 @@ class Player:
         self._stats.on_event(event)
         self._hub.emit(event)
         self._sample(event.at_s)
+        if self._heartbeats is not None:
+            self._heartbeats.on_event(event)
+
+    def _heartbeat_call(self) -> HttpCall | None:
+        if self.config.heartbeat.service_url is None or not isinstance(self.http, HttpClient):
+            return None
+        return http_call_via(self.http)
+
+    async def _resume_position(
+        self, title_id: str | None, *, default: float | None
+    ) -> float | None:
+        call = self._heartbeat_call()
+        if call is None or self.viewer_id is None or title_id is None:
+            raise UsageError("resume=True needs heartbeat.service_url, viewer_id and title_id")
+        with self.clock.busy():
+            found = await fetch_resume_position(
+                self.config.heartbeat, call, viewer_id=self.viewer_id, title_id=title_id
+            )
+        return found.position_s if found is not None else default
+
+    async def _start_heartbeats(self, session: PlaybackSession, title_id: str | None) -> None:
+        call = self._heartbeat_call()
+        if call is None or self.viewer_id is None or title_id is None:
+            return
+        bridge = HeartbeatBridge(
+            self.config.heartbeat,
+            call=call,
+            clock=self.clock,
+            wall=session.wall_now,
+            snapshot=self._snapshot,
+            emit=self._emit,
+            on_terminate=session.fail,
+        )
+        await bridge.start(viewer_id=self.viewer_id, title_id=title_id, device_id=self.device_id)
+        self._heartbeats = bridge
+
+    def _snapshot(self) -> PlaybackSnapshot:
+        session = self._require()
+        video = session.video()
+        bitrate = video.representation().bandwidth_bps if video and video.current is not None else 0
+        return PlaybackSnapshot(
+            position_s=session.position_s,
+            state=heartbeat_state(session.state),
+            bitrate_bps=bitrate,
+            buffer_s=self.buffer_s,
+        )
 
     def _sample(self, at_s: float) -> None:
         session = self._session
@@ -400,7 +472,11 @@ class Player:
         return self.state
 
     async def stop(self) -> None:
-        """Stop playback and the session task (the player can then be closed)."""
+        """Stop playback and the session task (the player can then be closed).
+
+        Queued heartbeats are sent within a bounded time; the durable outbox keeps the
+        rest for the next start.
+        """
         session, task = self._session, self._task
         if session is not None:
             session.stop()
@@ -410,6 +486,9 @@ class Player:
                 await task
             except asyncio.CancelledError:
                 pass
+        if self._heartbeats is not None:
+            bridge, self._heartbeats = self._heartbeats, None
+            await bridge.close()
         self._hub.close()
 
     async def aclose(self) -> None:
