@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     )
     print(
         f"demo: {args.duration} s {args.scheme} ClearKey {args.stream_format.upper()} ladder, "
-        "2 CDN edges + origin over HTTP/3 and HTTP/1.1, license server, network emulator",
+        "2 CDN edges + origin over HTTP/3 and HTTP/1.1, license server, session service, "
+        "network emulator",
         flush=True,
     )
     report = asyncio.run(run_demo(plan, workdir=args.workdir))
@@ -60,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
     checks.append(
         ("license_acquired", None if report.get("license_requests", 0) > 0 else "no license")
     )
+    beats = sum(1 for e in report["events"] if e["type"] == "HeartbeatSent")
+    checks.append(("heartbeats_delivered", None if beats > 0 else "no heartbeat delivered"))
     if args.report:
         dump_json(args.report, report)
     if args.junit:
@@ -77,5 +80,6 @@ def run(args: argparse.Namespace) -> int:
         ):
             detail = {k: v for k, v in event.items() if k not in ("type", "at_s")}
             print(f"  {event['type']}: {detail}")
+    print(f"  heartbeats delivered to the session service: {beats}")
     print_summary(report, checks)
     return 0 if all(failure is None for _, failure in checks) else 1

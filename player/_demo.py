@@ -20,9 +20,10 @@ from typing import Any
 from drm import DrmConfig, LicenseServerApp, package_mp4
 from player._player import Player
 from player._qa import play_to_report
-from player.config import PlaybackConfig, PlayerConfig
+from player.config import HeartbeatConfig, PlaybackConfig, PlayerConfig, SessionServiceConfig
 from player.events import Event
 from player.lab import ContentSpec, generate_content
+from player.sessions import SessionService
 from transport import TransportConfig
 from transport.lab import LabCdn, LabServer, NetworkEmulator, TestCA
 
@@ -58,6 +59,9 @@ class DemoPlan:
     kill_edge_at_s: float = 46.0
     buffering_goal_s: float = 16.0
     virtual_clock: bool = True
+
+
+_VIEWER = "demo-viewer"
 
 
 class _Script:
@@ -109,6 +113,10 @@ async def _run(plan: DemoPlan, root: Path) -> dict[str, Any]:
     ca = TestCA(root / "ca")
     license_app = LicenseServerApp({kid: key.hex()}, {token: [kid]})
     license_server = LabServer(license_app, ca=ca).start_in_thread()  # type: ignore[arg-type]
+    sessions_app = SessionService(
+        SessionServiceConfig(), db_path=str(root / "sessions.db"), tokens={_VIEWER: token}
+    )
+    sessions = LabServer(sessions_app, ca=ca).start_in_thread()
     try:
         license_url = license_server.base_url + "/license"
         spec = ContentSpec(
@@ -121,28 +129,44 @@ async def _run(plan: DemoPlan, root: Path) -> dict[str, Any]:
         )
         cdn = LabCdn(content.root, edges=2, ca=ca).start_in_thread()
         try:
-            return await _play(plan, cdn, license_url, token, content.dash_path, content.hls_path)
+            return await _play(
+                plan,
+                cdn,
+                _Services(license_url, sessions.base_url, token, root / "outbox.db"),
+                content.dash_path if plan.stream_format == "dash" else content.hls_path,
+            )
         finally:
             cdn.stop()
     finally:
+        sessions.stop()
         license_server.stop()
 
 
-async def _play(
-    plan: DemoPlan, cdn: Any, license_url: str, token: str, dash_path: str, hls_path: str
-) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Services:
+    license_url: str
+    sessions_url: str
+    token: str
+    outbox: Path
+
+
+async def _play(plan: DemoPlan, cdn: Any, services: _Services, path: str) -> dict[str, Any]:
     primary = cdn.edges[0]
     emulator = NetworkEmulator(primary.base_url, duration_s=3600.0).start_in_thread()
+    auth = {"Authorization": f"Bearer {services.token}"}
+    license_url = services.license_url
     try:
         config = PlayerConfig(
             transport=TransportConfig(ca_file=cdn.ca_file),
-            drm=DrmConfig(license_headers={"Authorization": f"Bearer {token}"}),
+            drm=DrmConfig(license_headers=auth),
             playback=PlaybackConfig(
                 alternate_origins=(cdn.edges[1].base_url, cdn.origin.base_url),
                 buffering_goal_s=plan.buffering_goal_s,
             ),
+            heartbeat=HeartbeatConfig(
+                service_url=services.sessions_url, headers=auth, outbox_path=str(services.outbox)
+            ),
         )
-        path = dash_path if plan.stream_format == "dash" else hls_path
 
         def kill_primary() -> None:
             # The primary path dies as a whole: the edge and the relay in front of it.
@@ -155,6 +179,7 @@ async def _play(
             config,
             virtual_clock=plan.virtual_clock,
             on_event=script,
+            identity={"viewer_id": _VIEWER, "title_id": "demo-title", "device_id": "demo-device"},
         )
     finally:
         emulator.stop()
@@ -165,6 +190,7 @@ async def _play(
             "edges": [edge.base_url for edge in cdn.edges],
             "origin": cdn.origin.base_url,
             "license_url": license_url,
+            "sessions_url": services.sessions_url,
         },
         "actions": script.log,
     }

@@ -41,16 +41,21 @@ async def play_to_report(
     show_status: bool = False,
     on_event: Callable[[Player, Event], None] | None = None,
     extra: dict[str, Any] | None = None,
+    identity: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Play ``url`` to the end (or ``stop_after_s``) and return the JSON report."""
     clock = VirtualClock() if virtual_clock else RealClock()
     started = time.monotonic()
-    async with Player(config, clock=clock) as player:
+    who = identity or {}
+    title_id = who.get("title_id")
+    async with Player(
+        config, clock=clock, viewer_id=who.get("viewer_id"), device_id=who.get("device_id")
+    ) as player:
         if on_event is not None:
             player.add_listener(lambda event: on_event(player, event))
         live = _start_status(player) if show_status else None
         try:
-            await player.load(url, start_at_s=start_at_s)
+            await player.load(url, start_at_s=start_at_s, title_id=title_id)
             await _wait(player, stop_after_s=stop_after_s, timeout_s=timeout_s, live=live)
         finally:
             if live is not None:
