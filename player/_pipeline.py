@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from player._decode import DecodeResult, TrackDecoder
-from player.manifest import Representation, Segment
+from player.manifest import HlsKey, Representation, Segment
 
 __all__: list[str] = []
 
@@ -20,8 +20,13 @@ __all__: list[str] = []
 class MediaProcessor(Protocol):
     """Turns downloaded bytes into clear bytes the decoder can read."""
 
-    async def prepare_init(self, rep: Representation, init: bytes) -> bytes:
-        """Return the clear init segment for ``rep`` (keys are acquired here if needed)."""
+    async def prepare_init(
+        self, rep: Representation, init: bytes, *, key: HlsKey | None = None
+    ) -> bytes:
+        """Return the clear init segment for ``rep`` (keys are acquired here if needed).
+
+        ``key`` is the HLS key in force for the ``EXT-X-MAP`` (whole-init encryption).
+        """
         ...
 
     async def process_segment(
@@ -34,7 +39,9 @@ class MediaProcessor(Protocol):
 class ClearProcessor:
     """Content without encryption: bytes pass through."""
 
-    async def prepare_init(self, rep: Representation, init: bytes) -> bytes:
+    async def prepare_init(
+        self, rep: Representation, init: bytes, *, key: HlsKey | None = None
+    ) -> bytes:
         """Return ``init`` unchanged."""
         return init
 

@@ -149,14 +149,26 @@ class DrmProcessor:
             with self._clock.busy():
                 await asyncio.shield(task)
 
-    async def prepare_init(self, rep: Representation, init: bytes) -> bytes:
+    async def prepare_init(
+        self, rep: Representation, init: bytes, *, key: HlsKey | None = None
+    ) -> bytes:
         """Return the clear init segment, acquiring the keys it needs first.
+
+        Args:
+            rep: The representation.
+            init: The downloaded init segment.
+            key: HLS key in force for the ``EXT-X-MAP``: a whole-init method decrypts it.
 
         Raises:
             DrmError: License or key failure, or a malformed init segment.
         """
         if not init:
             return init
+        if key is not None and key.method in _FULL_SEGMENT_METHODS:
+            secret = await self._hls_key(key)
+            init = await asyncio.to_thread(
+                decrypt_hls_segment, init, secret, iv=key.iv, media_sequence=0, method=key.method
+            )
         sea = _sea_protection(rep)
         if sea is not None:
             return await self._whole_segment(sea, init, media_sequence=0)

@@ -585,9 +585,10 @@ class PlaybackSession:
             )
             raw = response.content
             self._emit_download(track, rep, -1, response, 0.0)
+        init_key = init_ref.key if init_ref is not None else None
         with self.parts.clock.busy():
-            clear = await self.parts.processor.prepare_init(rep, raw)
-        track.raw_inits[key] = raw
+            clear = await self.parts.processor.prepare_init(rep, raw, key=init_key)
+        track.raw_inits[key] = raw if init_key is None else clear
         track.inits[key] = clear
         return clear
 

@@ -50,6 +50,8 @@ CASES = {
     ),
     # DASH SEA: whole-segment AES-128 with the key at the keyUriTemplate.
     "shaka-player/dash-aes-128/dash.mpd": (dict, 150),
+    # HLS AES-256 (CBC) and AES-256-CTR segments, and an encrypted EXT-X-MAP init.
+    "shaka-player/hls-aes-256/media.m3u8": (dict, 400),
 }
 
 
@@ -95,3 +97,31 @@ def test_wrong_key_for_a_corpus_set_is_detected(cdn: Any) -> None:
 
     player = asyncio.run(run())
     assert player.stats().decode_errors > 0 or player.state is PlaybackState.ERROR
+
+
+def test_hls_aes128_mpeg_ts_with_the_sequence_number_iv(tmp_path: Path) -> None:
+    """inputstream-hls/seq2: AES-128 TS whose IV is the media sequence number (2)."""
+    source = MEDIA / "inputstream-hls" / "seq2"
+    (tmp_path / "D00000002.ts").write_bytes((source / "D00000002.ts").read_bytes())
+    (tmp_path / "key.bin").write_bytes((source / "aes_key").read_bytes()[:16])
+    (tmp_path / "media.m3u8").write_text(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:2\n"
+        '#EXT-X-KEY:METHOD=AES-128,URI="key.bin"\n#EXTINF:10.0,\nD00000002.ts\n#EXT-X-ENDLIST\n'
+    )
+    handle = LabCdn(tmp_path, edges=1).start_in_thread()
+    try:
+        config = PlayerConfig(transport=TransportConfig(ca_file=handle.ca_file))
+
+        async def run() -> Player:
+            async with Player(config, clock=VirtualClock()) as player:
+                await player.load(f"{handle.edges[0].base_url}/media.m3u8")
+                await player.wait(timeout_s=60)
+            return player
+
+        player = asyncio.run(run())
+    finally:
+        handle.stop()
+    assert player.state is PlaybackState.ENDED, player.error
+    stats = player.stats()
+    assert stats.decode_errors == 0
+    assert stats.frames_decoded > 0
