@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 from abr._batch import BatchProgress, BatchReport, BatchState
-from abr._controller import BatchController, quality_from_throughput
+from abr._controller import BatchController
 from abr._types import REASON_CODE, SelectReason
 from abr.config import AbrConfig
 
@@ -21,29 +21,34 @@ _R = REASON_CODE
 class HybridController(BatchController):
     """Buffer-and-throughput controller that does not flutter (the SDK's default).
 
-    Per decision, in order:
+    A rung is *affordable* at safety ``s`` if fetching the next ``plan_segments`` segments of
+    it at ``s`` × the throughput estimate (plus the latency per request) keeps the buffer above
+    ``plan_floor_s``: the buffer above the floor may be spent, the floor is kept. Per decision:
 
-    1. First segment: the highest rung that fits ``up_safety`` × the estimate.
-    2. Emergency: below ``emergency_buffer_s`` of buffer, drop at once to the rung the estimate
-       can fetch, ignoring the stability windows.
-    3. Up-switch: only if the estimate covers the higher rung with ``up_safety``, the buffer is at
-       least ``min_buffer_for_up_s``, ``min_switch_interval_s`` passed since the last switch and
+    1. First decision, and the first one after a measured download: the highest rung
+       affordable at ``up_safety`` (before a measurement the estimate is only the default).
+    2. Emergency: below ``emergency_buffer_s`` of buffer, drop at once to the highest rung
+       affordable at ``down_safety``, ignoring the stability windows.
+    3. Up-switch: only if a higher rung is affordable at ``up_safety``, the buffer holds at least
+       ``min_buffer_for_up_s``, ``min_switch_interval_s`` passed since the last switch and
        ``up_after_down_s`` since the last down-switch; at most ``max_up_steps`` rungs.
-    4. Down-switch: once the current rung exceeds ``down_safety`` × the estimate, unless the
-       buffer holds ``hold_buffer_s`` or the last switch is younger than
-       ``min_switch_interval_s``.
+    4. Down-switch: once the current rung is not affordable at ``down_safety`` (hysteresis:
+       ``down_safety`` > ``up_safety``), unless the buffer holds ``hold_buffer_s`` or the last
+       switch is younger than ``min_switch_interval_s``.
     5. Otherwise hold the current rung.
 
     After an abandoned download the next choice is capped at the rung the advice named.
-    :meth:`decide_abandon` advises abandoning when the in-flight download is projected (at its
-    rate so far) to finish more than ``abandon_margin_s`` after the buffer runs out and a lower
-    rung would arrive sooner.
+    :meth:`decide_abandon` advises abandoning once a download has used
+    ``abandon_after_buffer_fraction`` of the buffer it started with and is projected (at its
+    rate so far) to finish more than ``abandon_margin_s`` after the buffer runs out, naming the
+    highest lower rung that would arrive in time (or rung 0 if it arrives sooner).
 
     >>> from abr import AbrConfig, AbrState, Rung
     >>> ladder = [Rung(b * 1e3) for b in (300, 750, 1200, 1850, 2850, 4300)]
     >>> c = HybridController(AbrConfig())
-    >>> c.select(AbrState(now=0.0, buffer_s=0.0, throughput_bps=1e6, ladder=ladder)).index
-    1
+    >>> d = c.select(AbrState(now=0.0, buffer_s=0.0, throughput_bps=4e6, ladder=ladder))
+    >>> d.index, d.reason.value
+    (3, 'initial')
     """
 
     name = "hybrid"
@@ -61,16 +66,29 @@ class HybridController(BatchController):
         self._last_switch = np.full(sessions, -np.inf)
         self._last_down = np.full(sessions, -np.inf)
         self._cap = np.full(sessions, -1, dtype=np.int64)
+        self._settled = np.zeros(sessions, dtype=np.bool_)
+
+    def _affordable(self, state: BatchState, safety: float) -> IntArray:
+        """Highest rung whose next ``plan_segments`` segments keep the buffer above the floor."""
+        cfg = self.config
+        p = state.segment_duration_s
+        k = np.full(len(state.sessions), float(cfg.plan_segments))
+        if state.segments_total > 0:
+            left = state.segments_total - state.segment_index
+            k = np.clip(left, 1, cfg.plan_segments).astype(np.float64)
+        spare = state.buffer_s + k * (p - state.latency_s) - cfg.plan_floor_s
+        cap_bps = state.throughput_bps * safety * np.maximum(spare, 0.0) / (k * p)
+        fits = state.bitrates_bps[None, :] <= cap_bps[:, None]
+        fits[:, 0] = True
+        return np.asarray(np.cumprod(fits, axis=1).sum(axis=1) - 1, dtype=np.int64)
 
     def _choose(self, state: BatchState) -> tuple[IntArray, IntArray]:
         cfg = self.config
         rows = state.sessions
-        p = state.segment_duration_s
-        rates = state.bitrates_bps
-        est, lat, buf, now = state.throughput_bps, state.latency_s, state.buffer_s, state.now
+        buf, now = state.buffer_s, state.now
         cur = state.current
-        q_up = quality_from_throughput(rates, est * cfg.up_safety, lat, p)
-        q_down = quality_from_throughput(rates, est * cfg.down_safety, lat, p)
+        q_up = self._affordable(state, cfg.up_safety)
+        q_down = self._affordable(state, cfg.down_safety)
         since_switch = now - self._last_switch[rows]
         since_down = now - self._last_down[rows]
         curc = np.maximum(cur, 0)
@@ -93,7 +111,12 @@ class HybridController(BatchController):
 
         wants_down = q_down < curc
         hold_high = wants_down & (buf >= cfg.hold_buffer_s)
-        hold_window = wants_down & ~hold_high & (since_switch < cfg.min_switch_interval_s)
+        hold_window = (
+            wants_down
+            & ~hold_high
+            & (since_switch < cfg.min_switch_interval_s)
+            & (buf >= cfg.min_buffer_for_up_s)
+        )
         down = wants_down & ~hold_high & ~hold_window
         out = np.where(down, q_down, out)
         reason[hold_high] = _R[SelectReason.HOLD_HIGH_BUFFER]
@@ -108,8 +131,10 @@ class HybridController(BatchController):
         out = np.where(capped, cap, out)
         reason[capped] = _R[SelectReason.AFTER_ABANDON]
 
-        first = cur < 0
-        out = np.where(first, q_up, out)
+        # The first decision after a measured download may go straight to the affordable rung:
+        # before it, the choice rested on the configured default, not on a measurement.
+        first = (cur < 0) | ~self._settled[rows]
+        out = np.where(first, np.where(cur < 0, q_up, np.maximum(q_up, np.minimum(out, curc))), out)
         reason[first] = _R[SelectReason.INITIAL]
         return out, reason
 
@@ -121,6 +146,7 @@ class HybridController(BatchController):
         went_down = switched & (index < cur)
         self._last_down[rows[went_down]] = state.now[went_down]
         self._cap[rows] = -1
+        self._settled[rows] |= cur >= 0
 
     def decide_abandon_batch(self, progress: BatchProgress) -> IntArray:
         """Advise abandoning downloads that will finish well after the buffer runs out.
@@ -134,8 +160,12 @@ class HybridController(BatchController):
         n = len(progress.sessions)
         out = np.full(n, -1, dtype=np.int64)
         dl_s = progress.elapsed_s - progress.ttfb_s
+        frac = cfg.abandon_after_buffer_fraction
+        # elapsed >= frac * (buffer at request), with buffer at request = buffer now + elapsed
+        used = progress.elapsed_s * (1.0 - frac) >= frac * progress.buffer_s
         ok = (
             (progress.elapsed_s >= cfg.abandon_grace_s)
+            & used
             & (dl_s > 0)
             & (progress.downloaded_bytes > 0)
             & (progress.index > 0)
@@ -164,6 +194,18 @@ class HybridController(BatchController):
         sooner = fetch_s[np.arange(len(rows)), best] < left_s
         out[rows[sooner]] = best[sooner]
         return out
+
+    def may_abandon_batch(
+        self, download_s: FloatArray, buffer_s: FloatArray
+    ) -> npt.NDArray[np.bool_]:
+        """Tell which downloads could ever get abandonment advice.
+
+        Those lasting longer than the grace time and ``abandon_after_buffer_fraction`` of the
+        buffer at request; the simulator polls only these.
+        """
+        cfg = self.config
+        late = download_s > cfg.abandon_after_buffer_fraction * buffer_s
+        return np.asarray((download_s > cfg.abandon_grace_s) & late, dtype=np.bool_)
 
     def on_download_batch(self, report: BatchReport) -> None:
         """After an abandoned download, cap the next choice at the rung the advice named."""

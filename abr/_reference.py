@@ -39,7 +39,7 @@ class ThroughputController(BatchController):
     >>> from abr import AbrState, Rung
     >>> c = ThroughputController()
     >>> ladder = [Rung(1e6), Rung(2e6), Rung(4e6)]
-    >>> state = AbrState(now=0.0, buffer_s=20.0, throughput_bps=3e6, ladder=ladder)
+    >>> state = AbrState(now=0.0, buffer_s=20.0, throughput_bps=3e6, ladder=ladder, current=0)
     >>> c.select(state).index
     1
     """
@@ -71,7 +71,11 @@ class ThroughputController(BatchController):
             capped = cap < q
             q = np.where(capped, cap, q)
             reason[capped] = REASON_CODE[SelectReason.BUFFER]
-            self._ibr[state.sessions] = np.maximum(ibr * cfg.ibr_safety_start, cfg.ibr_safety_floor)
+            decayed = np.maximum(ibr * cfg.ibr_safety_start, cfg.ibr_safety_floor)
+            self._ibr[state.sessions] = np.where(state.current < 0, ibr, decayed)
+        first = state.current < 0  # no download yet: Sabre's get_first_quality() is rung 0
+        q = np.where(first, 0, q)
+        reason[first] = REASON_CODE[SelectReason.INITIAL]
         return q, reason
 
     def decide_abandon_batch(self, progress: BatchProgress) -> IntArray:
@@ -213,6 +217,9 @@ class BolaController(BatchController):
             limited = up & (q > qt)
             q = np.where(limited, np.where(last > qt, last, qt + 1), q)
             reason[limited] = REASON_CODE[SelectReason.THROUGHPUT]
+        first = state.current < 0  # no download yet: Sabre's get_first_quality() is rung 0
+        q = np.where(first, 0, q)
+        reason[first] = REASON_CODE[SelectReason.INITIAL]
         return q, reason
 
     def _after_select(self, state: BatchState, index: IntArray) -> None:

@@ -51,32 +51,51 @@ class AbrConfig:
 
     # -- hybrid controller: throughput safety (hysteresis) -----------------------------------
     up_safety: float = 0.85
-    """Up-switch only if the new rung's bitrate is at most this fraction of the estimate
-    (Shaka's upgrade target). Lower than ``down_safety``: the gap is the hysteresis band."""
+    """Up-switch only to rungs affordable at this fraction of the estimate (Shaka's upgrade
+    target, kept by tuning). Lower than ``down_safety``: the gap is the hysteresis band."""
 
-    down_safety: float = 0.95
-    """Down-switch once the current rung's bitrate exceeds this fraction of the estimate
-    (Shaka's downgrade target)."""
+    down_safety: float = 1.05
+    """Down-switch once the current rung is no longer affordable at this fraction of the estimate.
+    Shaka uses 0.95; with the buffer-spending plan below, 1.05 (hold until the estimate is
+    clearly short) gave fewer switches at equal rebuffering on every shared set."""
+
+    plan_segments: int = 5
+    """The buffer above ``plan_floor_s`` may be spent over this many segments: a rung is
+    affordable if fetching that many segments of it at the (safety-scaled) estimate keeps the
+    buffer above the floor. Few segments spend the buffer fast; many approach the plain
+    throughput rule. Near the end of a video the remaining segments are used instead."""
+
+    plan_floor_s: float = 6.0
+    """Buffer the plan keeps in reserve against throughput drops the estimate has not seen:
+    about two segments. 10 s cost 2–5 % QoE on the FCC sets; 4 s doubled Norway stalls."""
 
     # -- hybrid controller: buffer thresholds ------------------------------------------------
-    min_buffer_for_up_s: float = 10.0
-    """No up-switch below this buffer: a wrong up-switch then cannot stall (Media3: 10 s)."""
+    min_buffer_for_up_s: float = 5.0
+    """No up-switch below this buffer, so a wrong up-switch cannot stall at once. Media3 uses
+    10 s; with 25 s buffer caps (Sabre) that delays the ramp-up by several segments, and 5 s
+    lost nothing against 0 s on the shared traces."""
 
-    hold_buffer_s: float = 20.0
+    hold_buffer_s: float = 15.0
     """While this much is buffered, a throughput dip does not force a down-switch: the buffer
-    absorbs it (Media3 uses 25 s; 20 s also works with Sabre's 25 s buffer cap)."""
+    absorbs it. Media3 uses 25 s, which never binds under Sabre's 25 s cap; 15 s removed
+    down/up cycles on the Norway traces (fewer switches) without stalls."""
 
     emergency_buffer_s: float = 5.0
-    """Below this buffer the controller down-switches at once to a rung the estimate can fetch
-    in time, ignoring stability windows: a stall costs far more than a switch."""
+    """Below this buffer the controller down-switches at once to a rung it can afford, ignoring
+    stability windows and the high-buffer hold: a stall costs far more than a switch."""
 
     # -- hybrid controller: stability windows ------------------------------------------------
-    min_switch_interval_s: float = 8.0
-    """Minimum time between two switches (Shaka: 8 s), so quality does not flutter."""
+    min_switch_interval_s: float = 0.0
+    """Minimum time between two switches. Shaka uses 8 s; on the shared traces every value
+    above one segment cost QoE (FCC-SD: 714 → 657 at 3 s, 528 at 8 s) because it delays
+    down-switches as well as up-switches, so the default leaves the stability work to
+    ``up_after_down_s`` and the hysteresis band; raise it for very short segments."""
 
     up_after_down_s: float = 16.0
     """Minimum time after a down-switch before switching up again: the dip that caused it is
-    often not over, and down-up-down costs two switches' penalty for little gain."""
+    often not over, and down-up-down costs two switches for little gain. 16 s (four Pensieve
+    segments) brought Norway switches below robustMPC's at +8 % QoE; 8 s gave more switches,
+    24 s lost QoE."""
 
     max_up_steps: int = 1
     """Rungs an up-switch may climb per decision: quality rises gradually."""
@@ -86,9 +105,15 @@ class AbrConfig:
     """No abandonment advice before this much of a download elapsed: its rate is still noise
     (Sabre's throughput rule waits 0.5 s too)."""
 
-    abandon_margin_s: float = 1.0
-    """Abandon only if the download is projected to finish this long after the buffer runs out:
-    a small overrun is cheaper than restarting at a lower rung."""
+    abandon_after_buffer_fraction: float = 0.5
+    """Abandonment is considered only once a download has used this fraction of the buffer it
+    started with: one that finishes well within the buffer is never worth restarting (and the
+    simulator need not poll it, which keeps simulation fast)."""
+
+    abandon_margin_s: float = 0.0
+    """Abandon once the download is projected to finish this long after the buffer runs out.
+    0 s: any projected stall is worth cutting when a lower rung arrives sooner (it halved
+    stalls on FCC-SD/HD compared with 1 s, at equal bitrate)."""
 
     def __post_init__(self) -> None:
         """Validate ranges.
@@ -110,6 +135,10 @@ class AbrConfig:
             raise AbrConfigError("percentile_q must be in [0, 100]")
         if not 0.0 < self.up_safety <= self.down_safety <= 1.5:
             raise AbrConfigError("need 0 < up_safety <= down_safety <= 1.5")
+        if not 0.0 <= self.abandon_after_buffer_fraction <= 1.0:
+            raise AbrConfigError("abandon_after_buffer_fraction must be in [0, 1]")
+        if self.plan_segments < 1:
+            raise AbrConfigError("plan_segments must be >= 1")
         if self.max_up_steps < 1:
             raise AbrConfigError("max_up_steps must be >= 1")
         for f in fields(self):
@@ -270,8 +299,9 @@ class SimMode:
     0 means Sabre's rule: wait exactly until one segment fits, before the next request."""
 
     first_index: int = 1
-    """Rung of the first segment for every algorithm (Pensieve's ``DEFAULT_QUALITY`` 1; Sabre's
-    ``get_first_quality`` 0). -1 lets the controller choose."""
+    """Rung of the first segment for every algorithm (Pensieve's harness: ``DEFAULT_QUALITY``
+    1). -1 lets each controller choose, as Sabre does (``Abr.get_first_quality``; its own
+    algorithms start at rung 0, and so do ours when they have no estimate yet)."""
 
     qoe_from_segment: int = 1
     """First segment (0-based) counted in QoE: Pensieve leaves out the first chunk."""
@@ -300,7 +330,7 @@ class SimMode:
             payload_factor=1.0,
             max_buffer_s=25.0,
             drain_quantum_s=0.0,
-            first_index=0,
+            first_index=-1,
             is_abandonment=True,
         )
 
