@@ -23,6 +23,7 @@ from abr._media import (
     parse_sabre_network,
 )
 from abr._mpc import RobustMpcController
+from abr._plots import plot_results
 from abr._qoe import QOE_PENALTIES, qoe
 from abr._reference import BbaController, BolaController, ThroughputController
 from abr._sim import SimResult, simulate
@@ -94,6 +95,7 @@ __all__ = [
     "parse_pensieve_video",
     "parse_sabre_movie",
     "parse_sabre_network",
+    "plot_results",
     "qoe",
     "reference_estimator_config",
     "simulate",
