@@ -95,7 +95,7 @@ class ProtocolMemory:
         """
         self._broken_until[origin_of(url)] = now + self._broken_s
 
-    def on_alt_svc(self, url: str, value: str | None, now: float) -> None:
+    def on_alt_svc(self, url: str, value: str | None, *, now: float) -> None:
         """Record the ``Alt-Svc`` header of a response from ``url``.
 
         Args:

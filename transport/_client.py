@@ -265,7 +265,7 @@ class HttpClient:
                 url, method=method, headers=headers, body=body, byte_range=byte_range
             )
             if mode == "auto":
-                self.protocols.on_alt_svc(url, response.headers.get("alt-svc"), loop.time())
+                self.protocols.on_alt_svc(url, response.headers.get("alt-svc"), now=loop.time())
             return response
         port = self.protocols.h3_port(url, loop.time()) if mode == "auto" else None
         try:
@@ -280,7 +280,7 @@ class HttpClient:
             url, method=method, headers=headers, body=body, byte_range=byte_range
         )
         self.protocols.on_h3_failed(url, loop.time())
-        self.protocols.on_alt_svc(url, response.headers.get("alt-svc"), loop.time())
+        self.protocols.on_alt_svc(url, response.headers.get("alt-svc"), now=loop.time())
         return response
 
     def _record_success(self, response: StreamingResponse) -> None:

@@ -24,7 +24,7 @@ class RequestDeadline:
         started_at: Loop time at which the attempt started.
     """
 
-    def __init__(self, timeouts: Timeouts, url: str, started_at: float) -> None:
+    def __init__(self, timeouts: Timeouts, url: str, *, started_at: float) -> None:
         self.timeouts = timeouts
         self.url = url
         self.started_at = started_at

@@ -110,7 +110,7 @@ class H1Client:
         """
         check_url(url)
         loop = asyncio.get_running_loop()
-        deadline = RequestDeadline(self._config.timeouts, url, loop.time())
+        deadline = RequestDeadline(self._config.timeouts, url, started_at=loop.time())
         request = self._client.build_request(
             method, url, headers=build_headers(headers, byte_range), content=body
         )

@@ -211,7 +211,7 @@ class H3Client:
         """
         check_url(url)
         loop = asyncio.get_running_loop()
-        deadline = RequestDeadline(self._config.timeouts, url, loop.time())
+        deadline = RequestDeadline(self._config.timeouts, url, started_at=loop.time())
         request = _RequestParts(method, headers, body, byte_range)
         try:
             return await self._exchange(url, request, port, deadline)

@@ -112,13 +112,13 @@ def test_protocol_memory_honours_alt_svc_and_broken_windows() -> None:
     memory = ProtocolMemory(TransportConfig(h3_broken_s=10.0))
     url = "https://cdn.example:8443/seg.m4s"
     assert memory.wants_h3(url, 0.0)
-    memory.on_alt_svc(url, 'h3=":9443"; ma=100', 0.0)
+    memory.on_alt_svc(url, 'h3=":9443"; ma=100', now=0.0)
     assert memory.h3_port(url, 50.0) == 9443
     assert memory.h3_port(url, 150.0) is None  # expired
     memory.on_h3_failed(url, 200.0)
     assert not memory.wants_h3(url, 205.0)
     assert memory.wants_h3(url, 210.0)
-    memory.on_alt_svc(url, "clear", 211.0)
+    memory.on_alt_svc(url, "clear", now=211.0)
     assert not memory.wants_h3(url, 1000.0)
-    memory.on_alt_svc(url, 'h3=":8443"', 1001.0)
+    memory.on_alt_svc(url, 'h3=":8443"', now=1001.0)
     assert memory.wants_h3(url, 1002.0)
