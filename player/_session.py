@@ -164,7 +164,9 @@ class PlaybackSession:
         choice = choose_tracks(period, cfg, audio_language=audio_language)
         tracks: list[TrackRuntime] = []
         if choice.video is not None:
-            tracks.append(TrackRuntime("video", choice.video, video_ladder(choice.video, cfg)))
+            group = choice.audio.group_id if choice.audio is not None else None
+            ladder = video_ladder(choice.video, cfg, audio_group=group)
+            tracks.append(TrackRuntime("video", choice.video, ladder))
         for kind, track in (("audio", choice.audio), ("text", choice.text)):
             if track is not None:
                 reps = tuple(sorted(track.representations, key=lambda r: r.bandwidth_bps))

@@ -77,22 +77,33 @@ def choose_tracks(
     video = _pick(period.tracks_of(TrackType.VIDEO), None) or _pick(
         period.tracks_of(TrackType.MUXED), None
     )
-    audio = _pick(period.tracks_of(TrackType.AUDIO), audio_language or config.audio_language)
+    wanted_language = audio_language or config.audio_language
+    audio_tracks = period.tracks_of(TrackType.AUDIO)
+    groups = {r.audio_group for r in video.representations if r.audio_group} if video else set()
+    if groups:
+        # HLS: only renditions of the groups the variants name can play with them.
+        audio_tracks = tuple(t for t in audio_tracks if t.group_id in groups) or audio_tracks
+    if video is not None and video.type == TrackType.MUXED and not wanted_language:
+        audio_tracks = ()  # the variants carry their own audio
+    audio = _pick(audio_tracks, wanted_language)
     want_text = text_language or config.text_language
     text = _pick(period.tracks_of(TrackType.TEXT), want_text) if want_text else None
     return TrackChoice(video=video, audio=audio, text=text)
 
 
-def video_ladder(track: Track, config: PlaybackConfig) -> tuple[Representation, ...]:
+def video_ladder(
+    track: Track, config: PlaybackConfig, *, audio_group: str | None = None
+) -> tuple[Representation, ...]:
     """The renditions the ABR controller may choose from, ascending by bandwidth.
 
     Applies the height and bitrate caps (always keeping the lowest rung), drops I-frame
-    only renditions, and keeps one rendition per bandwidth (the larger picture).
+    only renditions, keeps one rendition per bandwidth (the larger picture), and, when
+    ``audio_group`` is given (HLS), only the variants that play with that audio group.
     """
-    reps = sorted(
-        (r for r in track.representations if _is_playable(r)),
-        key=lambda r: (r.bandwidth_bps, r.height or 0),
-    )
+    playable = [r for r in track.representations if _is_playable(r)]
+    if audio_group is not None:
+        playable = [r for r in playable if r.audio_group == audio_group] or playable
+    reps = sorted(playable, key=lambda r: (r.bandwidth_bps, r.height or 0))
     unique: dict[int, Representation] = {}
     for rep in reps:
         unique[rep.bandwidth_bps] = rep
