@@ -58,7 +58,12 @@ def start_lab(
         command = [__file__, "--serve", str(root), "--datagram-size", str(datagram_size)]
     else:
         command = ["-m", "transport", "lab", "--root", str(root), "--edges", str(edges)]
-    proc = subprocess.Popen([sys.executable, *command], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    # the server's log goes to a file: a SIGTERM mid-transfer makes Hypercorn log noise
+    log = (root / f"server-{time.monotonic_ns()}.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, *command], stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT
+    )
+    log.close()
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line:
