@@ -69,7 +69,7 @@ def make_clear_mp4(
     with av.open(buf, "w", format="mp4", options=opts) as container:
         video = container.add_stream(codec, rate=25)
         video.width, video.height, video.pix_fmt = 160, 90, "yuv420p"
-        video.options = {"g": "25"}
+        video.options = {"g": "25", "threads": "1"}  # single-threaded: repeatable output
         audio = container.add_stream("aac", rate=48000)
         rng = np.random.default_rng(7)
         for i in range(seconds * 25):
