@@ -130,8 +130,8 @@ async def test_malformed_and_huge_bodies_are_refused_by_the_server(served: Any) 
 
 async def test_stalled_server_is_retried(served: Any) -> None:
     url, app, fetcher, wrapper = served
-    wrapper.stalls, wrapper.delay_s = 1, 2.0
-    manager = _manager("good", fetcher, license_timeout_s=0.4, license_retry_delay_s=0.0)
+    wrapper.stalls, wrapper.delay_s = 1, 3.0
+    manager = _manager("good", fetcher, license_timeout_s=1.0, license_retry_delay_s=0.0)
     got = await manager.acquire([KID], license_url=url)
     assert got.keys[KID].key.hex() == KEY
     assert (got.attempts, fetcher.calls) == (2, 2)
