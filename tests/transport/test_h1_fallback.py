@@ -61,6 +61,7 @@ async def test_auto_fallback_is_bounded_when_udp_is_black_holed(tcp_only: LabCdn
     """A UDP socket bound at the server's port swallows the QUIC handshake: no answer at all."""
     hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     hole.bind(("127.0.0.1", tcp_only.origin.port))
+    hole.setblocking(False)
     try:
         cfg = auto_config(tcp_only.ca_file, h3_fallback_s=0.3)
         url = tcp_only.origin.base_url + "/a.bin"
@@ -68,27 +69,24 @@ async def test_auto_fallback_is_bounded_when_udp_is_black_holed(tcp_only: LabCdn
             started = time.monotonic()
             response = await client.fetch(url)
             elapsed = time.monotonic() - started
-            started = time.monotonic()
+            first_flight = _drain(hole)
             again = await client.fetch(url)
-            again_s = time.monotonic() - started
-        received = hole.recv(65536) if _readable(hole) else b""
+            second_flight = _drain(hole)
     finally:
         hole.close()
     assert response.protocol == again.protocol == "h2"
-    assert 0.3 <= elapsed < 0.3 + 0.7
-    assert again_s < 0.3  # remembered: no second handshake attempt
-    assert len(received) >= 1200  # a QUIC Initial really was sent to the hole
+    assert 0.3 <= elapsed < 0.3 + 1.0
+    assert first_flight and min(len(d) for d in first_flight) >= 1200  # QUIC Initials were sent
+    assert second_flight == []  # remembered: no second handshake attempt
 
 
-def _readable(sock: socket.socket) -> bool:
-    sock.setblocking(False)
-    try:
-        sock.recv(0, socket.MSG_PEEK)
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
-    return True
+def _drain(sock: socket.socket) -> list[bytes]:
+    datagrams = []
+    while True:
+        try:
+            datagrams.append(sock.recv(65536))
+        except BlockingIOError:
+            return datagrams
 
 
 async def test_http1_mode_never_touches_udp(lab: LabCdnThread) -> None:
