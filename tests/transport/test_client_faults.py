@@ -240,16 +240,20 @@ async def test_edge_that_comes_back_is_used_after_its_exclusion_window(
 ) -> None:
     edge0, edge1 = lab.edges
     urls = [edge0.base_url + "/small.bin", edge1.base_url + "/small.bin"]
-    client, policy = make_client(protocol, lab.ca_file, exclusion_s=1.0)
+    client, policy = make_client(protocol, lab.ca_file, exclusion_s=1.5)
+    loop = asyncio.get_running_loop()
     async with client:
         await asyncio.wrap_future(edge0.kill(revive_after_s=0.3))
         first = await client.fetch(urls)
-        await asyncio.sleep(0.5)  # edge0 is back, but still inside its exclusion window
+        excluded_until = policy.health.get(edge0.base_url).excluded_until
+        assert excluded_until is not None
+        await asyncio.sleep(0.4)  # edge0 is back, but still inside its exclusion window
         before = len(edge0.requests)
         second = await client.fetch(urls)
+        assert loop.time() < excluded_until
         assert len(edge0.requests) == before  # the dead edge is not retried per request
-        await asyncio.sleep(0.7)  # the window has passed: one probe goes to edge0
-        third = await client.fetch(urls)
+        await asyncio.sleep(max(0.0, excluded_until - loop.time()) + 0.05)
+        third = await client.fetch(urls)  # the window has passed: this request probes edge0
     assert [first.edge, second.edge, third.edge] == [edge1.base_url, edge1.base_url, edge0.base_url]
     assert policy.health.get(edge0.base_url).state(time.monotonic()) == "closed"
 
