@@ -179,7 +179,7 @@ async def test_stop_is_bounded_with_an_http3_request_hanging(lab_ca: TestCA, h3_
     elapsed = time.monotonic() - started
     with pytest.raises(TimeoutError):  # the server vanished silently: the client times out
         await task
-    assert elapsed < 0.5
+    assert elapsed < 2.0  # immediate when idle; generous for a loaded CI machine
     assert port_is_free(port)
 
 
