@@ -246,7 +246,7 @@ def _print_table(results: Sequence[SimResult], *, by_metric: bool) -> None:
     table = Table(*header)
     for row in body:
         table.add_row(*row)
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
 # -- entry point ------------------------------------------------------------------------------
@@ -309,19 +309,45 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fields(algorithm: str) -> set[str]:
+    return {f.name for f in dataclasses.fields(algorithm_config(algorithm))}
+
+
+def _own(algorithm: str, params: dict[str, str]) -> dict[str, str]:
+    """The parameters meant for ``algorithm``: ``key`` if it has that field, or ``algo.key``."""
+    known = _fields(algorithm)
+    out = {}
+    for key, value in params.items():
+        target, dot, field = key.rpartition(".")
+        if dot and target == algorithm:
+            out[field] = value
+        elif not dot and key in known:
+            out[key] = value
+    return out
+
+
 def _jobs(args: argparse.Namespace) -> list[_Job]:
     algorithms = args.algorithm or (list(ALGORITHMS) if args.command == "compare" else ["hybrid"])
     params = _params(args.param)
+    grid = _grid(args.sweep)
+    for key in {*params, *(k for point in grid for k in point)}:
+        target, dot, field = key.rpartition(".")
+        names = [target] if dot else algorithms
+        if not any(n in algorithms and field in _fields(n) for n in names):
+            raise AbrError(f"no selected algorithm has parameter {key!r}")
     jobs = []
     for algo in algorithms:
-        for point in _grid(args.sweep):
-            merged = {**params, **point}
-            label = (
-                algo
-                if not point
-                else algo + "[" + ",".join(f"{k}={v}" for k, v in point.items()) + "]"
+        seen: set[tuple[tuple[str, str], ...]] = set()
+        for point in grid:
+            own_point = _own(algo, point)
+            sig = tuple(sorted(own_point.items()))
+            if sig in seen:
+                continue
+            seen.add(sig)
+            label = algo + (
+                "[" + ",".join(f"{k}={v}" for k, v in own_point.items()) + "]" if own_point else ""
             )
-            jobs.append(_Job(label, algo, merged))
+            jobs.append(_Job(label, algo, {**_own(algo, params), **own_point}))
     return jobs
 
 

