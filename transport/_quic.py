@@ -98,6 +98,11 @@ def quic_configuration(
     return qconf
 
 
+def _is_interim(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a header block is an interim (1xx) response, e.g. 103 Early Hints."""
+    return any(name == b":status" and value.startswith(b"1") for name, value in headers)
+
+
 class H3Stream:
     """The receiving side of one request stream: headers, then buffered body chunks."""
 
@@ -130,7 +135,9 @@ class H3Stream:
             waiter.set_result(None)
 
     def on_headers(self, headers: list[tuple[bytes, bytes]], is_ended: bool) -> None:
-        """Record response headers (trailers are ignored)."""
+        """Record response headers (interim 1xx responses and trailers are ignored)."""
+        if self.headers is None and _is_interim(headers):
+            return
         if self.headers is None:
             self.headers = headers
             if not self.headers_waiter.done():

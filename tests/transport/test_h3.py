@@ -38,6 +38,8 @@ class _Server(QuicConnectionProtocol):
             if isinstance(h3_event, HeadersReceived):
                 path = dict(h3_event.headers)[b":path"]
                 sid = h3_event.stream_id
+                if path == b"/early-hints":
+                    self._http.send_headers(sid, [(b":status", b"103"), (b"link", b"</a>")])
                 self._http.send_headers(
                     sid, [(b":status", b"200"), (b"content-length", str(len(BODY)).encode())]
                 )
@@ -175,3 +177,14 @@ async def test_quiet_connection_to_a_silently_restarted_edge_fails_fast(lab: Lab
     assert response.status == 200
     assert conn1.is_closed and conn2 is not conn1
     assert elapsed < 0.5 + 0.1 + 1.0
+
+
+async def test_interim_response_is_skipped(
+    lab_ca: TestCA, ticket_server: tuple[str, dict[bytes, SessionTicket]]
+) -> None:
+    base, _ = ticket_server
+    async with H3Client(h3_config(str(lab_ca.ca_file))) as client:
+        response = await client.fetch(base + "/early-hints")
+    assert response.status == 200
+    assert response.content == BODY
+    assert "link" not in response.headers
