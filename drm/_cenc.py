@@ -10,6 +10,7 @@ sample, never per block or per byte.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from Crypto.Cipher import AES
@@ -43,14 +44,29 @@ def _decrypt_ctr_samples(
     key: bytes,
     shifts: tuple[int, int],
 ) -> None:
+    """Decrypt ``cenc`` samples, one AES-CTR object per run of samples.
+
+    When a sample's IV is exactly where the previous sample's counter stopped (16-byte
+    IVs that packagers continue across samples), the same cipher object carries on;
+    otherwise (e.g. 8-byte IVs, incremented per sample) a new one starts.
+    """
     read_shift, write_shift = shifts
+    cipher: Any = None
+    expected = -1
     for sample in samples:
         if sample.iv is None:
             raise DecryptionError("cenc sample without an IV")
-        cipher = AES.new(key, AES.MODE_CTR, nonce=b"", initial_value=sample.iv)
+        counter = int.from_bytes(sample.iv, "big")
+        if counter != expected:
+            cipher = AES.new(key, AES.MODE_CTR, nonce=b"", initial_value=sample.iv)
+        used = 0
         for start, length in _ranges(sample, 0):
             at, to = start - read_shift, start - write_shift
             cipher.decrypt(src[at : at + length], output=dst[to : to + length])
+            used += length
+        if used % _BLOCK:
+            cipher.decrypt(bytes(_BLOCK - used % _BLOCK))  # the next sample starts a block
+        expected = (counter + -(-used // _BLOCK)) % (1 << 128)
 
 
 def _block_layout(

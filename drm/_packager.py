@@ -46,7 +46,7 @@ def _leaf(box_type: str, payload: bytes) -> BoxNode:
 def _sinf(original: str, plan: _Plan, is_video: bool) -> BoxNode:
     schm = _leaf("schm", bytes(4) + plan.scheme.encode() + struct.pack(">I", 0x10000))
     if plan.scheme == "cenc":
-        tenc = _leaf("tenc", bytes(4) + b"\0\0\x01\x08" + plan.kid)
+        tenc = _leaf("tenc", bytes(4) + b"\0\0\x01" + bytes([len(plan.iv)]) + plan.kid)
     else:
         pattern = (_VIDEO_PATTERN[0] << 4 | _VIDEO_PATTERN[1]) if is_video else 0
         tenc = _leaf(
@@ -210,13 +210,37 @@ def _nal_tracks(data: bytes) -> dict[int, tuple[bool, int]]:
     return tracks
 
 
+class _IvSource:
+    """Per-sample ``cenc`` IVs: 8 bytes, +1 per sample; or 16 bytes continuing the counter.
+
+    With 16-byte IVs each track starts 2**96 blocks apart, and a sample's IV is where the
+    previous sample of its track left the counter, so no counter value is ever reused.
+    """
+
+    def __init__(self, plan: _Plan) -> None:
+        self._plan = plan
+        self._counter = int.from_bytes(plan.iv, "big")
+        self._tracks: dict[int, int] = {}
+
+    def next(self, sample: FragmentSample, subs: list[tuple[int, int]] | None) -> bytes:
+        if self._plan.scheme != "cenc":
+            return b""
+        if len(self._plan.iv) == 8:
+            self._counter += 1
+            return ((self._counter - 1) % (1 << 64)).to_bytes(8, "big")
+        track = self._tracks.setdefault(sample.track_id, self._counter + (len(self._tracks) << 96))
+        protected = sample.size if subs is None else sum(p for _, p in subs)
+        self._tracks[sample.track_id] = track + -(-protected // 16)
+        return (track % (1 << 128)).to_bytes(16, "big")
+
+
 def _protect_fragments(
     data: bytes, out: bytearray, info: InitInfo, plan: _Plan
 ) -> dict[int, dict[int, _AuxEntries]]:
     """Encrypt samples in ``out``; return per moof start the aux entries of each track."""
     video_tracks = {tid for tid, track in info.tracks.items() if track.handler == "vide"}
     nal_tracks = _nal_tracks(data)
-    counter = int.from_bytes(plan.iv[:8], "big") if plan.scheme == "cenc" else 0
+    ivs = _IvSource(plan)
     aux: dict[int, dict[int, _AuxEntries]] = {}
     for moof, samples in iter_fragment_samples(data, info):
         per_traf: dict[int, _AuxEntries] = {}
@@ -230,10 +254,7 @@ def _protect_fragments(
                 is_hevc, length_size = nal_tracks[sample.track_id]
                 sample_bytes = data[sample.offset : sample.offset + sample.size]
                 subs = _nal_subsamples(sample_bytes, length_size, is_hevc=is_hevc)
-            iv = b""
-            if plan.scheme == "cenc":
-                iv = (counter % (1 << 64)).to_bytes(8, "big")
-                counter += 1
+            iv = ivs.next(sample, subs)
             _encrypt_sample(out, sample, (iv, subs), plan, is_video)
             per_traf.setdefault(sample.track_id, []).append((iv, subs))
         aux[moof.start] = per_traf
@@ -278,6 +299,7 @@ def package_mp4(
     key: bytes,
     scheme: str = "cenc",
     iv: bytes | None = None,
+    iv_size: int = 8,
 ) -> bytes:
     """Encrypt a clear fragmented MP4 file (``moov`` + ``moof``/``mdat`` pairs).
 
@@ -287,8 +309,10 @@ def package_mp4(
         key_id: The KID written to ``tenc`` and ``pssh`` (hex or UUID form).
         key: The 16-byte content key.
         scheme: ``cenc`` or ``cbcs``.
-        iv: ``cenc``: 8-byte first IV (then +1 per sample); ``cbcs``: 16-byte constant
-            IV. Random when ``None``.
+        iv: ``cenc``: the first IV, ``iv_size`` bytes; ``cbcs``: the 16-byte constant IV.
+            Random when ``None``.
+        iv_size: ``cenc`` only: 8 (IV + 1 per sample) or 16 (each sample's IV continues
+            the previous sample's counter, so a decryptor can keep one cipher running).
 
     Returns:
         The encrypted file with ``tenc``, ``senc``, ``saiz``, ``saio`` and ``pssh`` boxes.
@@ -301,7 +325,9 @@ def package_mp4(
         raise UnsupportedKeySystem(f"the packager writes cenc or cbcs, not {scheme!r}")
     if len(key) != 16:
         raise DecryptionError("content key must be 16 bytes")
-    size = 8 if scheme == "cenc" else 16
+    if iv_size not in (8, 16):
+        raise DecryptionError("cenc IV size must be 8 or 16 bytes")
+    size = iv_size if scheme == "cenc" else 16
     plan = _Plan(scheme, bytes.fromhex(normalize_kid(key_id)), bytes(key), iv or os.urandom(size))
     if len(plan.iv) != size:
         raise DecryptionError(f"{scheme} IV must be {size} bytes")

@@ -17,6 +17,7 @@ from drm import (
     UnsupportedKeySystem,
     decrypt_mp4,
     find_pssh,
+    iter_fragment_samples,
     package_mp4,
     parse_init,
 )
@@ -30,13 +31,14 @@ def clear_mp4() -> bytes:
     return shared_clear_mp4()
 
 
-@pytest.mark.parametrize("scheme", ["cenc", "cbcs"])
-def test_round_trip_is_byte_exact_and_decodes(clear_mp4: bytes, scheme: str) -> None:
+@pytest.mark.parametrize(("scheme", "iv_size"), [("cenc", 8), ("cenc", 16), ("cbcs", 16)])
+def test_round_trip_is_byte_exact_and_decodes(clear_mp4: bytes, scheme: str, iv_size: int) -> None:
     kid, key = os.urandom(16).hex(), os.urandom(16)
-    protected = package_mp4(clear_mp4, key_id=kid, key=key, scheme=scheme)
+    protected = package_mp4(clear_mp4, key_id=kid, key=key, scheme=scheme, iv_size=iv_size)
     info = parse_init(protected)
     encs = [e for t in info.tracks.values() for e in t.entries]
     assert {(e.scheme, e.default_kid) for e in encs if e} == {(scheme, kid)}
+    assert {e.iv_size for e in encs if e} == {0 if scheme == "cbcs" else iv_size}
     assert {p.key_ids for p in find_pssh(protected)} == {(kid,)}
     before, after = samples(clear_mp4), samples(protected)
     assert len(before) == len(after) == 144
@@ -105,6 +107,22 @@ def test_segmented_decryptor_matches_whole_file(clear_mp4: bytes) -> None:
     assert decryptor.key_ids == (kid,)
     clear = decryptor.clear_init() + decryptor.decrypt_segment(protected[moov_end:])
     assert clear == clear_mp4
+
+
+def test_sixteen_byte_ivs_continue_the_counter_per_track(clear_mp4: bytes) -> None:
+    kid, key = os.urandom(16).hex(), os.urandom(16)
+    protected = package_mp4(clear_mp4, key_id=kid, key=key, iv=bytes(16), iv_size=16)
+    info = parse_init(protected)
+    seen: dict[int, list[tuple[int, int]]] = {}
+    for _, items in iter_fragment_samples(protected, info):
+        for s in items:
+            assert s.iv is not None
+            used = sum(p for _, p in s.subsamples) if s.subsamples is not None else s.size
+            seen.setdefault(s.track_id, []).append((int.from_bytes(s.iv, "big"), used))
+    for ivs in seen.values():
+        for (iv, used), (following, _) in zip(ivs, ivs[1:], strict=False):
+            assert following == iv + -(-used // 16)
+    assert seen[1][0][0] == 0 and seen[2][0][0] == 1 << 96
 
 
 def test_packager_refuses_encrypted_input_and_bad_scheme(clear_mp4: bytes) -> None:
