@@ -116,7 +116,7 @@ async def test_drip_fault_limits_the_rate(
     out = await fetch(lab, h3_get, edge.base_url + "/medium.bin", protocol)
     assert out.error is None and out.body == lab_payloads["/medium.bin"]
     # 90 000 dripped bytes at 100 kB/s take 0.9 s
-    assert 0.8 <= out.elapsed_s < 2.0
+    assert 0.8 <= out.elapsed_s < 3.0
 
 
 async def test_drip_is_bounded_by_max_s(
@@ -127,7 +127,7 @@ async def test_drip_is_bounded_by_max_s(
     edge.faults.set(DripFault(rate_bytes_per_s=10_000, max_s=0.5))
     out = await fetch(lab, h3_get, edge.base_url + "/medium.bin", "2")
     assert out.error is None and out.body == lab_payloads["/medium.bin"]
-    assert 0.5 <= out.elapsed_s < 2.0
+    assert 0.5 <= out.elapsed_s < 3.0
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
