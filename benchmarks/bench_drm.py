@@ -106,9 +106,9 @@ def protected_bytes(data: bytes, init: bytes, scheme: str) -> bytes:
     return b"".join(parts)
 
 
-def bench(scheme: str, clear: bytes, runs: int) -> dict[str, float]:
+def bench(scheme: str, clear: bytes, runs: int, iv_size: int = 8) -> dict[str, float]:
     kid, key = os.urandom(16).hex(), os.urandom(16)
-    protected = package_mp4(clear, key_id=kid, key=key, scheme=scheme)
+    protected = package_mp4(clear, key_id=kid, key=key, scheme=scheme, iv_size=iv_size)
     split = protected.find(b"moof") - 4
     init, segment = protected[:split], protected[split:]
     decryptor = CencDecryptor(init, {kid: key})
@@ -153,20 +153,26 @@ def main() -> None:
     args = parser.parse_args()
     clear = make_video(args.mb)
     targets = {"cenc": 0.80, "cbcs": 0.50}
-    for scheme in ("cenc", "cbcs"):
-        r = bench(scheme, clear, args.runs)
+    for label, scheme, iv_size in (
+        ("cenc (8-byte IVs)", "cenc", 8),
+        ("cenc (16-byte IVs)", "cenc", 16),
+        ("cbcs", "cbcs", 16),
+    ):
+        r = bench(scheme, clear, args.runs, iv_size)
         verdict = "PASS" if r["ratio"] >= targets[scheme] else "MISS"
         print(
-            f"{scheme}: segment {r['segment_mb']:.1f} MB, {r['samples']:.0f} samples, "
-            f"protected {r['protected_mb']:.2f} MB | ours {r['ours_mb_s']:.0f} MB/s "
-            f"({r['ours_protected_mb_s']:.0f} MB/s of protected bytes) | raw "
-            f"{'CTR' if scheme == 'cenc' else 'CBC'} {r['raw_mb_s']:.0f} MB/s | "
+            f"{label}: segment {r['segment_mb']:.1f} MB, {r['samples']:.0f} samples, "
+            f"protected {r['protected_mb']:.2f} MB | copy path: ours {r['ours_mb_s']:.0f} MB/s "
+            f"({r['ours_protected_mb_s']:.0f} MB/s of protected bytes), raw "
+            f"{'CTR' if scheme == 'cenc' else 'CBC'} {r['raw_mb_s']:.0f} MB/s, "
             f"ratio {r['ratio']:.2f} (target {targets[scheme]:.2f}) {verdict}"
         )
         verdict = "PASS" if r["ratio_in_place"] >= targets[scheme] else "MISS"
         print(
-            f"{scheme} in place: ours {r['in_place_mb_s']:.0f} MB/s | raw in place "
-            f"{r['raw_in_place_mb_s']:.0f} MB/s | ratio {r['ratio_in_place']:.2f} {verdict}"
+            f"{label}: in place: ours {r['in_place_mb_s']:.0f} MB/s "
+            f"({r['in_place_mb_s'] * r['protected_mb'] / r['segment_mb']:.0f} MB/s of protected"
+            f" bytes), raw in place {r['raw_in_place_mb_s']:.0f} MB/s, "
+            f"ratio {r['ratio_in_place']:.2f} {verdict}"
         )
 
 
