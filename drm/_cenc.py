@@ -1,6 +1,7 @@
 """Sample decryption for the four ISO/IEC 23001-7 schemes (sans-I/O, CPU only).
 
-``cenc`` uses one AES-CTR cipher per sample writing straight into the output buffer.
+``cenc`` runs AES-CTR straight into the output buffer, one cipher object per run of
+samples whose IVs continue the counter (a new one per sample with 8-byte IVs).
 The block schemes (``cbcs``, ``cens``, ``cbc1``) gather every encrypted 16-byte block of
 a whole run of samples with numpy, run a single AES-ECB call over all of them and
 finish CBC chaining or CTR keystreams with vectorised XORs, so the Python work is per
