@@ -148,9 +148,16 @@ class UdpRelay(asyncio.DatagramProtocol):
 
     async def _open_upstream(self, client: tuple[str, int]) -> None:
         loop = self.emulator.loop
-        _, upstream = await loop.create_datagram_endpoint(
-            lambda: _UdpUpstream(self, client), remote_addr=self.emulator.target
-        )
+        try:
+            _, upstream = await loop.create_datagram_endpoint(
+                lambda: _UdpUpstream(self, client), remote_addr=self.emulator.target
+            )
+        except OSError:
+            self.pending.pop(client, None)  # the datagrams are lost, as on a real network
+            return
+        if self.transport is None or self.transport.is_closing():
+            upstream.close()  # the relay stopped while this socket was being opened
+            return
         self.upstreams[client] = upstream
         for data in self.pending.pop(client, []):
             assert upstream.up is not None
