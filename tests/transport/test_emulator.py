@@ -128,6 +128,19 @@ async def test_throttle_changes_the_rate_at_run_time(edge: LabServerThread, lab_
     assert emu._override_rate() is None
 
 
+async def test_rate_follows_a_varying_trace(edge: LabServerThread, lab_ca: TestCA) -> None:
+    trace = ThroughputTrace(np.array([1.0, 1.0]), np.array([4e6, 1e6]))  # loops: 4, 1, 4 ...
+    emu = NetworkEmulator(edge.base_url, trace=trace)
+    async with emu:
+        began = time.monotonic()
+        arrivals = await tcp_arrivals(
+            emu.base_url + "/p.bin", str(lab_ca.ca_file), range_header="bytes=0-1099999"
+        )
+    assert window_bps(arrivals, began + 0.2, began + 0.9) == pytest.approx(4e6, rel=0.2)
+    assert window_bps(arrivals, began + 1.2, began + 1.9) == pytest.approx(1e6, rel=0.2)
+    assert window_bps(arrivals, began + 2.2, began + 2.7) == pytest.approx(4e6, rel=0.2)
+
+
 class _UdpEcho(asyncio.DatagramProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
