@@ -10,10 +10,8 @@ Each figure is the median of ``--runs`` downloads, each on a fresh client (hands
 included).
 
 The datagram size of a download is the *server's*: aioquic sends up to its own configured
-size and neither advertises nor honours ``max_udp_payload_size``. Hypercorn builds its QUIC
-configuration with aioquic's 1200-byte default, so for the 1452-byte case the lab server
-subprocess is started with Hypercorn's configuration factory set to 1452 (``--serve``
-below); the client is set to the same size.
+size and neither advertises nor honours ``max_udp_payload_size``. So each case starts the
+lab with ``--datagram-size`` and sets the client to the same size.
 """
 
 from __future__ import annotations
@@ -36,28 +34,11 @@ from transport import HttpClient, Timeouts, TransportConfig
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def serve(root: str, datagram_size: int) -> int:
-    """Run ``python -m transport lab`` with the server's QUIC datagram size set."""
-    import functools
-
-    import hypercorn.protocol.quic as hypercorn_quic
-    from aioquic.quic.configuration import QuicConfiguration
-
-    from transport._cli import main as transport_main
-
-    hypercorn_quic.QuicConfiguration = functools.partial(  # type: ignore[misc]
-        QuicConfiguration, max_datagram_size=datagram_size
-    )
-    return transport_main(["lab", "--root", root, "--edges", "0"])
-
-
 def start_lab(
     root: Path, edges: int, datagram_size: int = 1200
 ) -> tuple[subprocess.Popen[str], dict[str, object]]:
-    if edges == 0 and datagram_size != 1200:
-        command = [__file__, "--serve", str(root), "--datagram-size", str(datagram_size)]
-    else:
-        command = ["-m", "transport", "lab", "--root", str(root), "--edges", str(edges)]
+    command = ["-m", "transport", "lab", "--root", str(root), "--edges", str(edges)]
+    command += ["--datagram-size", str(datagram_size)]
     # the server's log goes to a file: a SIGTERM mid-transfer makes Hypercorn log noise
     log = (root / f"server-{time.monotonic_ns()}.log").open("w")
     proc = subprocess.Popen(
@@ -199,9 +180,4 @@ if __name__ == "__main__":
     parser.add_argument("--mb", type=int, default=50)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="also print a JSON summary")
-    parser.add_argument("--serve", metavar="ROOT", help=argparse.SUPPRESS)
-    parser.add_argument("--datagram-size", type=int, default=1200, help=argparse.SUPPRESS)
-    arguments = parser.parse_args()
-    if arguments.serve:
-        sys.exit(serve(arguments.serve, arguments.datagram_size))
-    asyncio.run(main(arguments))
+    asyncio.run(main(parser.parse_args()))
