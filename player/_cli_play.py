@@ -65,6 +65,11 @@ def add_playback_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", choices=["h3", "h1", "auto"], default="auto")
     p.add_argument("--virtual-clock", action="store_true", help="play as fast as downloads allow")
     p.add_argument("--no-decode", action="store_true", help="download and decrypt only")
+    p.add_argument("--hash-frames", action="store_true", help="hash every decoded video frame")
+    p.add_argument(
+        "--thumbnails", default="", metavar="S,S,...", help="save frames at these positions (s)"
+    )
+    p.add_argument("--thumbnail-dir", type=Path, help="folder for --thumbnails PNGs")
     p.add_argument("--start-at", type=float, default=None, metavar="S", help="start position (s)")
     p.add_argument(
         "--stop-after", type=float, default=None, metavar="S", help="stop after S s of session time"
@@ -117,10 +122,20 @@ def config_from_args(args: argparse.Namespace, base: PlayerConfig | None = None)
         base.playback,
         alternate_origins=tuple(base.playback.alternate_origins) + tuple(args.cdn),
         decode=not args.no_decode,
+        hash_frames=args.hash_frames,
+        thumbnails_at_s=parse_positions(args.thumbnails),
+        thumbnail_dir=str(args.thumbnail_dir) if args.thumbnail_dir else None,
         audio_language=args.audio_language or base.playback.audio_language,
         max_video_height=args.max_height or base.playback.max_video_height,
     )
     return dataclasses.replace(base, transport=transport, drm=drm, playback=playback)
+
+
+def parse_positions(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise UsageError(f"--thumbnails takes seconds separated by commas, got {text!r}") from exc
 
 
 def thresholds_from_args(args: argparse.Namespace) -> Thresholds:

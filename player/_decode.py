@@ -59,11 +59,21 @@ class TrackDecoder:
         hash_frames: Also hash every decoded video frame.
     """
 
-    def __init__(self, kind: str, *, hash_frames: bool = False) -> None:
+    def __init__(
+        self,
+        kind: str,
+        *,
+        hash_frames: bool = False,
+        thumbnails_at_s: tuple[float, ...] = (),
+        thumbnail_dir: str | None = None,
+    ) -> None:
         if kind not in ("video", "audio"):
             raise DecodeError(f"cannot decode track kind {kind!r}")
         self.kind = kind
         self.hash_frames = hash_frames
+        self._thumbnails = sorted(thumbnails_at_s) if thumbnail_dir and kind == "video" else []
+        self._thumbnail_dir = thumbnail_dir
+        self.thumbnails: list[str] = []
         self._next_pts_s: float | None = None
         _enable_error_logs()
 
@@ -139,12 +149,26 @@ class TrackDecoder:
                     frames += 1
                     if frame.pts is not None and frame.time_base is not None:
                         pts.append(float(frame.pts * frame.time_base))
+                    if self._thumbnails and isinstance(frame, av.VideoFrame) and pts:
+                        self._maybe_thumbnail(frame, pts[-1])
                     if self.hash_frames and isinstance(frame, av.VideoFrame):
                         digest = hashlib.sha1(usedforsecurity=False)
                         for plane in frame.planes:
                             digest.update(bytes(plane))
                         hashes.append(digest.hexdigest())
         return frames, errors, pts, hashes, messages
+
+    def _maybe_thumbnail(self, frame: av.VideoFrame, pts_s: float) -> None:
+        """Save the first frame at or after each requested position as a PNG."""
+        while self._thumbnails and pts_s >= self._thumbnails[0]:
+            wanted = self._thumbnails.pop(0)
+            path = f"{self._thumbnail_dir}/thumb-{wanted:09.3f}s.png"
+            try:
+                frame.to_image().save(path)  # type: ignore[no-untyped-call]
+            except (ImportError, OSError, ValueError) as exc:  # Pillow missing or disk error
+                _log.warning("thumbnail at %.3f s not written: %s", wanted, exc)
+                continue
+            self.thumbnails.append(path)
 
     @staticmethod
     def _frame_duration(pts: list[float]) -> float:

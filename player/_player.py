@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -20,7 +21,8 @@ from player._resume import fetch_resume_position
 from player._session import Fetcher, PlaybackSession, SessionParts, wall_clock_offset
 from player._state import PlaybackState
 from player._stats import PlaybackStats, StatsCollector
-from player._tracks import choose_tracks
+from player._track_runtime import TrackRuntime
+from player._tracks import choose_tracks, video_ladder
 from player.config import PlayerConfig
 from player.errors import UsageError
 from player.events import Event, ManifestLoaded, event_to_json
@@ -382,6 +384,43 @@ class Player:
         self._refresh_ladders(session)
         audio.buffer.clear()
         audio.needs_reset = True
+        session.wake()
+
+    async def select_text_language(self, language: str | None) -> None:
+        """Download the text track for ``language`` (``None`` stops downloading text)."""
+        session = self._require()
+        session.tracks = [t for t in session.tracks if t.kind != "text"]
+        if language is None:
+            return
+        period = session.presentation.periods[session.period_index]
+        choice = choose_tracks(period, self.config.playback, text_language=language)
+        if choice.text is None:
+            raise UsageError(f"no text track for language {language!r}")
+        reps = tuple(sorted(choice.text.representations, key=lambda r: r.bandwidth_bps))[-1:]
+        session.tracks.append(TrackRuntime("text", choice.text, reps, current=0))
+        session.presentation = await self._load_media_playlists(session)
+        self._refresh_ladders(session)
+        session.wake()
+
+    def cap_video(
+        self, *, max_height: int | None = None, max_bitrate_bps: int | None = None
+    ) -> None:
+        """Limit the renditions the ABR controller may choose (``None`` lifts a cap)."""
+        session = self._require()
+        video = session.video()
+        if video is None:
+            return
+        playback = dataclasses.replace(
+            self.config.playback, max_video_height=max_height, max_video_bitrate_bps=max_bitrate_bps
+        )
+        old = video.representation() if video.current is not None else None
+        ladder = video_ladder(video.track, playback)
+        loaded = {rep.id: rep for rep in video.ladder}
+        video.ladder = tuple(loaded.get(rep.id, rep) for rep in ladder)
+        video.excluded.clear()
+        if old is not None:
+            by_id = [rep.id for rep in video.ladder]
+            video.current = by_id.index(old.id) if old.id in by_id else len(by_id) - 1
         session.wake()
 
     def video_renditions(self) -> list[dict[str, Any]]:

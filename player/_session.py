@@ -124,6 +124,8 @@ class PlaybackSession:
         self._pending_seek: float | None = None
         self.fatal_error: BaseException | None = None
         self.refresher: Callable[[Presentation], Awaitable[Presentation]] | None = None
+        self._offsets: dict[str, float] = {}
+        self._base_skew: float | None = None
         self.wall_offset_s = wall_clock_offset(parts.clock)
         self._refresh_interval_s = parts.config.playback.live_refresh_fallback_s
 
@@ -175,7 +177,12 @@ class PlaybackSession:
             raise PlayerError(f"{self.presentation.url}: no playable track in the first period")
         for runtime in tracks:
             if cfg.decode and runtime.kind in ("video", "audio"):
-                runtime.decoder = TrackDecoder(runtime.kind, hash_frames=cfg.hash_frames)
+                runtime.decoder = TrackDecoder(
+                    runtime.kind,
+                    hash_frames=cfg.hash_frames,
+                    thumbnails_at_s=cfg.thumbnails_at_s,
+                    thumbnail_dir=cfg.thumbnail_dir,
+                )
                 runtime.tally = DecodeTally(pts_s=[])
         self.tracks = tracks
 
@@ -617,7 +624,11 @@ class PlaybackSession:
                 and segment.discontinuity_seq != track.last_discontinuity
             )
             if track.decoder is not None:
-                await decode_segment(track.decoder, init, data, track.tally, is_boundary=boundary)
+                result = await decode_segment(
+                    track.decoder, init, data, track.tally, is_boundary=boundary
+                )
+                if result.pts_s:
+                    self._note_offset(track.kind, segment, min(result.pts_s))
                 self._sync_decode_stats()
         track.needs_reset = False
         track.last_discontinuity = segment.discontinuity_seq
@@ -736,6 +747,22 @@ class PlaybackSession:
                 buffer_s=track.buffer.level_s(self.position_s),
             )
         )
+
+    def _note_offset(self, kind: str, segment: Segment, first_pts_s: float) -> None:
+        """Track how far decoded timestamps sit from the manifest's timeline, per track.
+
+        Audio/video drift is the largest change of the difference between the two tracks'
+        offsets since the first pair: constant offsets (edit lists, presentationTimeOffset)
+        cancel out.
+        """
+        offset = first_pts_s - segment.start_s
+        self._offsets[kind] = offset
+        if "video" in self._offsets and "audio" in self._offsets:
+            skew = self._offsets["video"] - self._offsets["audio"]
+            if self._base_skew is None:
+                self._base_skew = skew
+            drift = abs(skew - self._base_skew)
+            self.parts.stats.av_drift_s = max(self.parts.stats.av_drift_s, drift)
 
     def _sync_decode_stats(self) -> None:
         stats = self.parts.stats

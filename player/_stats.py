@@ -46,6 +46,7 @@ class PlaybackStats:
         frames_decoded: Frames decoded (0 when decoding is off).
         decode_errors: Frames or packets the decoder rejected.
         dropped_frames: Frames skipped (timestamp gaps or late).
+        av_drift_s: Largest change of the audio/video timestamp skew seen while decoding.
         errors_by_code: Error count per stable error code.
     """
 
@@ -69,6 +70,7 @@ class PlaybackStats:
     frames_decoded: int = 0
     decode_errors: int = 0
     dropped_frames: int = 0
+    av_drift_s: float = 0.0
     errors_by_code: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -105,6 +107,7 @@ class StatsCollector:
         self.decode_errors = 0
         self.dropped_frames = 0
         self.estimated_bandwidth_bps = 0.0
+        self.av_drift_s = 0.0
 
     def on_event(self, event: Event) -> None:
         """Account for one event."""
@@ -171,5 +174,6 @@ class StatsCollector:
             frames_decoded=self.frames_decoded,
             decode_errors=self.decode_errors,
             dropped_frames=self.dropped_frames,
+            av_drift_s=self.av_drift_s,
             errors_by_code=dict(self._errors),
         )

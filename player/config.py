@@ -182,6 +182,12 @@ class PlaybackConfig:
     hash_frames: bool = False
     """Hash every decoded video frame (frame-exact comparisons in QA)."""
 
+    thumbnails_at_s: tuple[float, ...] = ()
+    """Positions (s) at which to save a decoded video frame as PNG (needs Pillow)."""
+
+    thumbnail_dir: str | None = None
+    """Folder for thumbnails; ``None`` writes none."""
+
     keep_media: bool = True
     """Keep decrypted segment bytes in the buffer (needed for decoding later); off saves memory."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -370,3 +371,39 @@ def test_multi_period_plays_across_the_boundary(cdn: Any, clear_content: Content
     assert stats.decode_errors == 0
     assert stats.time_played_s == pytest.approx(DURATION_S, abs=0.1)
     assert stats.stall_count == 0
+
+
+def test_thumbnails_frame_hashes_and_no_av_drift(cdn: Any, tmp_path: Path) -> None:
+    config = config_for(
+        cdn, hash_frames=True, thumbnails_at_s=(1.0, 5.0), thumbnail_dir=str(tmp_path)
+    )
+    player, _ = asyncio.run(play(f"{cdn.edges[0].base_url}/manifest.mpd", config))
+    assert player.state is PlaybackState.ENDED
+    thumbs = sorted(p.name for p in tmp_path.glob("thumb-*.png"))
+    assert thumbs == ["thumb-00001.000s.png", "thumb-00005.000s.png"]
+    assert (tmp_path / thumbs[0]).read_bytes()[:4] == b"\x89PNG"
+    stats = player.stats()
+    assert stats.av_drift_s < 0.05
+    assert stats.frames_decoded == DURATION_S * FPS
+
+
+def test_cap_video_limits_the_ladder_at_run_time(cdn: Any) -> None:
+    async def run() -> tuple[Player, list[Event]]:
+        events: list[Event] = []
+        player = Player(config_for(cdn, buffering_goal_s=4.0), clock=VirtualClock())
+        player.add_listener(events.append)
+        await player.load(f"{cdn.edges[0].base_url}/manifest.mpd")
+        player.cap_video(max_height=90)
+        assert [r["id"] for r in player.video_renditions()] == ["v1"]
+        await player.wait(timeout_s=60)
+        await player.aclose()
+        return player, events
+
+    player, events = asyncio.run(run())
+    assert player.state is PlaybackState.ENDED
+    session = player._session
+    assert session is not None
+    video = session.video()
+    assert video is not None
+    late = [s for s in video.buffer.segments if s.start_s >= 6.0]
+    assert late and {s.representation_id for s in late} == {"v1"}
