@@ -199,7 +199,7 @@ class LabServer:
         config = Config()
         config.certfile = str(self.ca.cert_file)
         config.keyfile = str(self.ca.key_file)
-        config.errorlog = logging.getLogger("transport.lab.hypercorn")
+        config.errorlog = logging.getLogger(__name__ + ".hypercorn")
         config.accesslog = None
         config.graceful_timeout = _GRACEFUL_S
         config.alt_svc_headers = [f'h3=":{self.port}"; ma=3600'] if self.http3 else []
