@@ -211,6 +211,11 @@ class HybridController(BatchController):
         late = download_s > cfg.abandon_after_buffer_fraction * buffer_s
         return np.asarray((download_s > cfg.abandon_grace_s) & late, dtype=np.bool_)
 
+    def abandon_earliest_s(self, buffer_s: FloatArray) -> FloatArray:
+        """Earliest elapsed time at which advice is possible, given the buffer at request."""
+        cfg = self.config
+        return np.maximum(cfg.abandon_grace_s, cfg.abandon_after_buffer_fraction * buffer_s)
+
     def on_download_batch(self, report: BatchReport) -> None:
         """After an abandoned download, cap the next choice at the rung the advice named."""
         ab = report.is_abandoned & (report.abandon_to >= 0)

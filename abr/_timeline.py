@@ -42,6 +42,7 @@ class Timeline:
             rate[i, :m] = r
             lat[i, :m] = t.latency_s
         self.bounds, self.cum, self.rate, self.latency = bounds, cum, rate, lat
+        self.min_rate = np.array([float(np.min(rate[i, :m])) for i, m in enumerate(self.lengths)])
         self.period = bounds[np.arange(n), self.lengths]
         self.total = cum[np.arange(n), self.lengths]
         self._width = k + 1
