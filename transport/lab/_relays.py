@@ -74,6 +74,11 @@ class DelayLine:
         if self._items:
             self._timer = self._loop.call_at(self._items[0][0], self._flush)
 
+    @property
+    def pending(self) -> bool:
+        """Whether items wait for delivery."""
+        return bool(self._items)
+
     def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
@@ -203,18 +208,26 @@ class TcpPipe:
             self.client_writer.transport.abort()
             return
         loop = emulator.loop
+        closed = False
         up_line = DelayLine(loop, lambda d: self._write(up_writer, d, up=True))
         down_line = DelayLine(loop, lambda d: self._write(self.client_writer, d, up=False))
         try:
             await asyncio.gather(
                 self._uplink(up_line), self._downlink(up_reader, down_line), return_exceptions=True
             )
-            await asyncio.sleep(emulator.delay_s)  # let the last delayed bytes out
+            # let the bytes still in flight out, then close both sides normally (bounded)
+            deadline = loop.time() + CONNECT_TIMEOUT_S
+            while (up_line.pending or down_line.pending) and loop.time() < deadline:
+                await asyncio.sleep(_TCP_CHUNK_S)
+            up_writer.close()
+            self.client_writer.close()
+            closed = True
         finally:
             up_line.close()
             down_line.close()
-            up_writer.transport.abort()
-            self.client_writer.transport.abort()
+            if not closed:  # cancelled (the emulator stops): drop both sides at once
+                up_writer.transport.abort()
+                self.client_writer.transport.abort()
 
     def _write(self, writer: asyncio.StreamWriter, data: bytes | None, *, up: bool) -> None:
         if writer.transport.is_closing():
