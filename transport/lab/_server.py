@@ -178,6 +178,7 @@ class LabServer:
         self._lifespan_task: asyncio.Task[Any] | None = None
         self._revive_handle: asyncio.TimerHandle | None = None
         self._udp_task: asyncio.Task[Any] | None = None
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
     @property
     def ca_file(self) -> str:
@@ -205,12 +206,25 @@ class LabServer:
         config.alt_svc_headers = [f'h3=":{self.port}"; ma=3600'] if self.http3 else []
         return config
 
+    def _lock(self) -> asyncio.Lock:
+        """Return the lock serialising start and stop on the running loop.
+
+        One per loop: the thread form runs each start on a new loop.
+        """
+        loop = asyncio.get_running_loop()
+        self._locks = {k: v for k, v in self._locks.items() if k is loop or not k.is_closed()}
+        return self._locks.setdefault(loop, asyncio.Lock())
+
     async def start(self) -> None:
         """Bind the ports and start serving on the running loop.
 
         Raises:
             OSError: The port is taken (or no port is free on both TCP and UDP).
         """
+        async with self._lock():
+            await self._start()
+
+    async def _start(self) -> None:
         if self._revive_handle is not None:
             self._revive_handle.cancel()
             self._revive_handle = None
@@ -287,6 +301,10 @@ class LabServer:
 
         Bounded in time; afterwards both ports are free and ``start()`` may be called again.
         """
+        async with self._lock():
+            await self._stop()
+
+    async def _stop(self) -> None:
         if self._revive_handle is not None:
             self._revive_handle.cancel()
             self._revive_handle = None
