@@ -31,7 +31,8 @@ class HybridController(BatchController):
        affordable at ``down_safety``, ignoring the stability windows.
     3. Up-switch: only if a higher rung is affordable at ``up_safety``, the buffer holds at least
        ``min_buffer_for_up_s``, ``min_switch_interval_s`` passed since the last switch and
-       ``up_after_down_s`` since the last down-switch; at most ``max_up_steps`` rungs.
+       ``up_after_down_s`` since the last down-switch (waived once the buffer is back above
+       ``up_after_down_waive_buffer_s``); at most ``max_up_steps`` rungs.
     4. Down-switch: once the current rung is not affordable at ``down_safety`` (hysteresis:
        ``down_safety`` > ``up_safety``), unless the buffer holds ``hold_buffer_s`` or the last
        switch is younger than ``min_switch_interval_s``.
@@ -101,7 +102,7 @@ class HybridController(BatchController):
             wants_up
             & (buf >= cfg.min_buffer_for_up_s)
             & (since_switch >= cfg.min_switch_interval_s)
-            & (since_down >= cfg.up_after_down_s)
+            & ((since_down >= cfg.up_after_down_s) | (buf >= cfg.up_after_down_waive_buffer_s))
         )
         step = np.minimum(q_up, curc + cfg.max_up_steps)
         out = np.where(up_ok, step, out)
