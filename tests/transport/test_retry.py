@@ -277,3 +277,22 @@ def test_latency_average_tracks_samples() -> None:
 def test_bad_retry_config_is_refused(change: dict[str, float]) -> None:
     with pytest.raises(TransportConfigError):
         dataclasses.replace(RetryConfig(), **change)
+
+
+def test_policy_module_is_sans_io() -> None:
+    """The retry core never awaits, sleeps, reads a clock or touches a socket (STYLE.md 3)."""
+    import ast
+    from pathlib import Path
+
+    import transport._retry as core
+
+    tree = ast.parse(Path(core.__file__).read_text(encoding="utf-8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    assert imported.isdisjoint({"asyncio", "time", "socket", "httpx", "aioquic", "random"})
+    assert not any(isinstance(n, ast.Await | ast.AsyncFunctionDef) for n in ast.walk(tree))
+    assert imported == {"__future__", "enum", "collections", "dataclasses", "numpy", "transport"}
