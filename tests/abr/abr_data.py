@@ -43,3 +43,28 @@ def sabre_set(name: str) -> tuple[abr.NetworkTrace, ...]:
 @lru_cache(maxsize=None)
 def sabre_movie(name: str) -> abr.Video:
     return abr.parse_sabre_movie(_need(DATA / "sabre" / name).read_bytes())
+
+
+SETS = {
+    "norway": ("pensieve", None),
+    "3g": ("sabre", "bbb.json"),
+    "4g": ("sabre", "bbb.json"),
+    "sd": ("sabre", "bbb.json"),
+    "hd": ("sabre", "bbb4k.json"),
+}
+FOLDERS = {"3g": "3Glogs", "4g": "4Glogs", "sd": "sd_fs", "hd": "hd_fs"}
+
+
+@lru_cache(maxsize=None)
+def aggregate(algorithm: str, key: str) -> dict[str, float]:
+    """Mean metrics of ``algorithm`` on a whole shared set (cached: several tests read them)."""
+    mode_name, movie = SETS[key]
+    mode = abr.SimMode.named(mode_name)
+    if key == "norway":
+        traces, video = norway(), pensieve_video()
+    else:
+        traces, video = sabre_set(FOLDERS[key]), sabre_movie(str(movie))
+    ctrl = abr.make_controller(algorithm, mode)
+    return abr.simulate(
+        ctrl, traces, video, mode=mode, estimator=abr.make_estimator(algorithm)
+    ).aggregate()

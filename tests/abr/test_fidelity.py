@@ -10,20 +10,9 @@ BOLA. Each must land within 3 %.
 from __future__ import annotations
 
 import pytest
-from abr_data import norway, pensieve_video, sabre_movie, sabre_set
-
-import abr
+from abr_data import aggregate
 
 TOLERANCE = 0.03
-
-
-def _run(
-    name: str, traces: tuple[abr.NetworkTrace, ...], video: abr.Video, mode: abr.SimMode
-) -> dict[str, float]:
-    ctrl = abr.make_controller(name, mode)
-    return abr.simulate(
-        ctrl, traces, video, mode=mode, estimator=abr.make_estimator(name)
-    ).aggregate()
 
 
 def _close(value: float, want: float) -> bool:
@@ -31,29 +20,47 @@ def _close(value: float, want: float) -> bool:
 
 
 def test_bb_matches_pensieve() -> None:
-    agg = _run("bba", norway(), pensieve_video(), abr.SimMode.pensieve())
+    agg = aggregate("bba", "norway")
     assert agg["sessions"] == 142
     assert _close(agg["mean_qoe_lin"], 30.04), agg["mean_qoe_lin"]
 
 
 def test_robust_mpc_matches_pensieve() -> None:
-    agg = _run("robustmpc", norway(), pensieve_video(), abr.SimMode.pensieve())
+    agg = aggregate("robustmpc", "norway")
     assert _close(agg["mean_qoe_lin"], 39.59), agg["mean_qoe_lin"]
     assert abs(agg["mean_switches"] - 9.3) < 0.5
 
 
 @pytest.mark.parametrize(
-    ("name", "folder", "movie", "kbps", "rebuffer_s"),
+    ("name", "key", "kbps", "rebuffer_s"),
     [
-        ("bola", "sd_fs", "bbb.json", 3542.0, 0.52),
-        ("throughput", "sd_fs", "bbb.json", 2839.0, 17.6),
-        ("bola", "hd_fs", "bbb4k.json", 13860.0, 1.32),
+        ("bola", "sd", 3542.0, 0.52),
+        ("throughput", "sd", 2839.0, 17.6),
+        ("bola", "hd", 13860.0, 1.32),
     ],
 )
-def test_matches_sabre(name: str, folder: str, movie: str, kbps: float, rebuffer_s: float) -> None:
-    agg = _run(name, sabre_set(folder), sabre_movie(movie), abr.SimMode.sabre())
+def test_matches_sabre(name: str, key: str, kbps: float, rebuffer_s: float) -> None:
+    agg = aggregate(name, key)
     assert agg["sessions"] == 1000
     assert _close(agg["mean_bitrate_kbps"], kbps), agg["mean_bitrate_kbps"]
     assert abs(agg["mean_rebuffer_s"] - rebuffer_s) <= max(TOLERANCE * rebuffer_s, 0.05), agg[
         "mean_rebuffer_s"
     ]
+
+
+def test_hybrid_beats_robust_mpc_on_norway() -> None:
+    """Issue 5: >= 5 % higher QoE_lin, no more switches, rebuffer ratio under 0.5 %."""
+    hybrid, mpc = aggregate("hybrid", "norway"), aggregate("robustmpc", "norway")
+    assert hybrid["mean_qoe_lin"] >= 1.05 * mpc["mean_qoe_lin"], (
+        hybrid["mean_qoe_lin"],
+        mpc["mean_qoe_lin"],
+    )
+    assert hybrid["mean_switches"] <= mpc["mean_switches"]
+    assert hybrid["rebuffer_ratio"] < 0.005
+
+
+@pytest.mark.parametrize("key", ["3g", "4g", "sd", "hd"])
+def test_hybrid_beats_bola_and_throughput_in_sabre_mode(key: str) -> None:
+    hybrid = aggregate("hybrid", key)["mean_qoe_lin"]
+    assert hybrid > aggregate("bola", key)["mean_qoe_lin"]
+    assert hybrid > aggregate("throughput", key)["mean_qoe_lin"]
