@@ -121,54 +121,48 @@ def _batches(n: int, size: int) -> Iterator[slice]:
         yield slice(start, min(start + size, n))
 
 
-def _run_job(
-    job: _Job,
-    traces: Sequence[NetworkTrace],
-    video: Video,
-    mode: SimMode,
-    batch: int,
-    progress: Any = None,
-    task: Any = None,
-) -> SimResult:
+@dataclasses.dataclass(frozen=True)
+class _Setup:
+    traces: Sequence[NetworkTrace]
+    video: Video
+    mode: SimMode
+    batch: int
+    seed: int | None
+
+
+def _run_job(job: _Job, setup: _Setup, progress: Any = None, task: Any = None) -> SimResult:
     parts = []
-    for sl in _batches(len(traces), batch):
-        ctrl = make_controller(job.algorithm, mode, job.params)
+    for sl in _batches(len(setup.traces), setup.batch):
+        ctrl = make_controller(job.algorithm, setup.mode, job.params)
         est = make_estimator(job.algorithm, job.params if job.algorithm == "hybrid" else None)
-        parts.append(simulate(ctrl, traces[sl], video, mode=mode, estimator=est))
+        rng = None if setup.seed is None else np.random.default_rng([setup.seed, sl.start])
+        traces = setup.traces[sl]
+        parts.append(simulate(ctrl, traces, setup.video, mode=setup.mode, estimator=est, rng=rng))
         if progress is not None:
             progress.advance(task, sl.stop - sl.start)
     result = SimResult.concat(parts)
     return dataclasses.replace(result, algorithm=job.label)
 
 
-def _run_job_plain(args: tuple[_Job, Sequence[NetworkTrace], Video, SimMode, int]) -> SimResult:
+def _run_job_plain(args: tuple[_Job, _Setup]) -> SimResult:
     return _run_job(*args)
 
 
-def _run_all(
-    jobs: Sequence[_Job],
-    traces: Sequence[NetworkTrace],
-    video: Video,
-    mode: SimMode,
-    *,
-    batch: int,
-    workers: int,
-    quiet: bool,
-) -> list[SimResult]:
+def _run_all(jobs: Sequence[_Job], setup: _Setup, *, workers: int, quiet: bool) -> list[SimResult]:
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(_run_job_plain, [(j, traces, video, mode, batch) for j in jobs]))
+            return list(pool.map(_run_job_plain, [(j, setup) for j in jobs]))
     if quiet:
-        return [_run_job(j, traces, video, mode, batch) for j in jobs]
+        return [_run_job(j, setup) for j in jobs]
     try:
         from rich.progress import Progress
     except ImportError:  # rich is an optional extra
-        return [_run_job(j, traces, video, mode, batch) for j in jobs]
+        return [_run_job(j, setup) for j in jobs]
     results = []
     with Progress(transient=False) as progress:
         for j in jobs:
-            task = progress.add_task(f"{j.label} ({mode.name})", total=len(traces))
-            results.append(_run_job(j, traces, video, mode, batch, progress, task))
+            task = progress.add_task(f"{j.label} ({setup.mode.name})", total=len(setup.traces))
+            results.append(_run_job(j, setup, progress, task))
     return results
 
 
@@ -306,6 +300,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--plot", help="write a figure here (PNG/SVG/PDF)")
         p.add_argument("--session", type=int, default=0, help="session shown in the plot's top row")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.add_argument(
+            "--seed",
+            type=int,
+            default=None,
+            help="start each session at a random point of its trace, seeded (reproducible)",
+        )
     return parser
 
 
@@ -362,9 +362,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for j in jobs:
             algorithm_config(j.algorithm, mode, j.params)  # fail fast on a bad --param
         workers = max(1, min(args.jobs, len(jobs))) if args.sweep else 1
-        results = _run_all(
-            jobs, traces, video, mode, batch=max(1, args.batch), workers=workers, quiet=args.quiet
-        )
+        setup = _Setup(traces, video, mode, max(1, args.batch), args.seed)
+        results = _run_all(jobs, setup, workers=workers, quiet=args.quiet)
     except (AbrError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -159,12 +159,13 @@ def simulate(
     *,
     mode: SimMode | None = None,
     estimator: ThroughputEstimator | None = None,
+    rng: np.random.Generator | None = None,
 ) -> SimResult:
     """Play ``video`` over each trace (one session per trace) with ``controller``.
 
     The controller and estimator are reset to ``len(traces)`` sessions and driven through
-    their batch methods with a virtual clock. The run is deterministic: the same inputs give
-    the same result, bit for bit.
+    their batch methods with a virtual clock. The run is deterministic: the same inputs (and
+    the same ``rng`` seed) give the same result, bit for bit.
 
     Args:
         controller: Any controller (hybrid, reference algorithms or your own).
@@ -172,6 +173,10 @@ def simulate(
         video: Ladder and segment sizes.
         mode: Network and player convention (default: ``SimMode.pensieve()``).
         estimator: Throughput estimator (default: ``EwmaEstimator(AbrConfig())``).
+        rng: If given, each session starts at a random point of its trace (uniform over one
+            loop), as Pensieve's training environment does; ``None`` starts every trace at
+            its beginning, as both reference test harnesses do. Seed it
+            (``np.random.default_rng(seed)``) for a reproducible run.
 
     Returns:
         Per-segment records and per-session metrics.
@@ -186,6 +191,8 @@ def simulate(
         raise AbrConfigError(f"first_index {mode.first_index} is outside the ladder")
     est: ThroughputEstimator = estimator or EwmaEstimator(AbrConfig())
     run = _Run(traces, video, mode)
+    if rng is not None:
+        run.trace_t = rng.uniform(0.0, 1.0, size=run.n) * run.tl.period
     controller.reset(run.n)
     est.reset(run.n)
     check_abandon = mode.is_abandonment and bool(getattr(controller, "has_abandonment", True))

@@ -67,3 +67,26 @@ def test_bad_parameter_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert "no selected algorithm has parameter 'nope'" in capsys.readouterr().err
     assert main([*args, "--param", "up_safety=fast", "--quiet"]) == 2
     assert "is not a float" in capsys.readouterr().err
+
+
+def test_seeded_runs_reproduce_and_sweeps_run_in_parallel(tmp_path: Path) -> None:
+    base = ["simulate", "--traces", *_norway_files(4), "--video", str(DATA / "pensieve"), "--quiet"]
+    docs = []
+    for name, seed in (("a", "7"), ("b", "7"), ("c", "8")):
+        out = tmp_path / f"{name}.json"
+        args = [
+            *base,
+            "--seed",
+            seed,
+            "--sweep",
+            "up_safety=0.8,0.85",
+            "--jobs",
+            "2",
+            "--out",
+            str(out),
+        ]
+        assert main(args) == 0
+        docs.append(json.loads(out.read_text())["algorithms"])
+    assert set(docs[0]) == {"hybrid[up_safety=0.8]", "hybrid[up_safety=0.85]"}
+    assert docs[0] == docs[1]
+    assert docs[0] != docs[2]

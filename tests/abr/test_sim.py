@@ -148,3 +148,16 @@ def test_qoe_variants() -> None:
     )
     hd = abr.qoe(kbps, stall, kind="hd", from_segment=0)[0]
     assert hd == pytest.approx(1 - 8 * 5 + 2 - 8 - 1 + 12 - 10)
+
+
+def test_random_start_is_seeded() -> None:
+    traces, video, mode = norway()[:8], pensieve_video(), abr.SimMode.pensieve()
+
+    def run(seed: int | None) -> abr.SimResult:
+        rng = None if seed is None else np.random.default_rng(seed)
+        return abr.simulate(abr.HybridController(), traces, video, mode=mode, rng=rng)
+
+    a, b, c, plain = run(1), run(1), run(2), run(None)
+    assert np.array_equal(a.quality, b.quality) and np.array_equal(a.rebuffer_s, b.rebuffer_s)
+    assert not np.array_equal(a.download_s, c.download_s)
+    assert not np.array_equal(a.download_s, plain.download_s)
