@@ -11,6 +11,7 @@ from typing import Any
 
 from abr import Controller, EwmaEstimator, HybridController, ThroughputEstimator
 from player._clock import Clock, RealClock
+from player._downloads import Fetcher
 from player._heartbeat import PlaybackSnapshot, heartbeat_state
 from player._heartbeat_bridge import HeartbeatBridge
 from player._heartbeat_delivery import HttpCall, http_call_via
@@ -18,7 +19,7 @@ from player._hub import EventHub, Listener
 from player._pipeline import MediaProcessor
 from player._protection import DrmProcessor
 from player._resume import fetch_resume_position
-from player._session import Fetcher, PlaybackSession, SessionParts, wall_clock_offset
+from player._session import PlaybackSession, SessionParts, wall_clock_offset
 from player._state import PlaybackState
 from player._stats import PlaybackStats, StatsCollector
 from player._track_runtime import TrackRuntime

@@ -1,0 +1,414 @@
+"""The session's download pipeline: rung choice, fetch with failover, abandonment, decrypt, decode.
+
+``SegmentDownloader`` belongs to one ``PlaybackSession`` and does the I/O for it: it asks
+the ABR controller for a rung, fetches the init and media segment through the transport
+(streaming video so the controller can advise abandoning it), feeds the estimator, hands
+the bytes to the DRM stage and the decoder, and puts the segment in the track's buffer.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from abr import AbandonProgress, AbrState, DownloadReport
+from player._buffer import BufferedSegment
+from player._pipeline import decode_segment
+from player._track_runtime import TrackRuntime
+from player.events import (
+    EdgeFailedOver,
+    ErrorOccurred,
+    SegmentDownloaded,
+    SwitchReason,
+    VariantSwitched,
+)
+from player.manifest import Representation, Segment
+from transport import AllEdgesFailed, Response, StreamingResponse
+
+if TYPE_CHECKING:
+    from player._session import PlaybackSession
+
+__all__: list[str] = []
+
+
+class Fetcher(Protocol):
+    """What the session needs of the transport (``transport.HttpClient`` satisfies it)."""
+
+    async def fetch(
+        self, urls: str | tuple[str, ...], *, byte_range: tuple[int, int] | None = None
+    ) -> Response:
+        """Fetch one resource with failover across ``urls``."""
+        ...
+
+    def stream(
+        self, urls: str | tuple[str, ...], *, byte_range: tuple[int, int] | None = None
+    ) -> AbstractAsyncContextManager[StreamingResponse]:
+        """Open one resource for streaming, with failover across ``urls``."""
+        ...
+
+
+class _Abandoned(Exception):
+    """A video download was abandoned on the controller's advice (private to the session)."""
+
+    def __init__(self, to_index: int, nbytes: int) -> None:
+        super().__init__(f"abandoned for rung {to_index}")
+        self.to_index = to_index
+        self.nbytes = nbytes
+
+
+class SegmentDownloader:
+    """Fetches, decrypts, decodes and buffers segments for one session."""
+
+    def __init__(self, session: PlaybackSession) -> None:
+        self.session = session
+        self._last_reason = ""
+        self._offsets: dict[str, float] = {}
+        self._base_skew: float | None = None
+
+    def _choose_video(self, track: TrackRuntime, segment: Segment, now: float) -> int:
+        if (
+            self.session.pinned_video is not None
+            and self.session.pinned_video not in track.excluded
+        ):
+            return self.session.pinned_video
+        est = self.session.parts.estimator
+        rep = track.representation()
+        total = (
+            len(rep.segments)
+            if rep.segments is not None and not self.session.presentation.is_live
+            else None
+        )
+        state = AbrState(
+            now=now,
+            buffer_s=track.buffer.level_s(self.session.position_s),
+            throughput_bps=est.estimate_bps(now),
+            ladder=track.rungs,
+            current=track.current,
+            excluded=frozenset(track.excluded),
+            latency_s=est.estimate_latency_s(now),
+            segment_duration_s=segment.duration_s,
+            segment_index=segment.number,
+            segments_total=total,
+        )
+        decision = self.session.parts.controller.select(state)
+        self._last_reason = decision.reason.value
+        return decision.index
+
+    async def download(self, track: TrackRuntime) -> None:
+        now = self.session.parts.clock.now()
+        segment = track.next_segment(self.session.position_s)
+        if segment is None:
+            return
+        if track.kind == "video":
+            index = self._choose_video(track, segment, now)
+            if index != track.current:
+                self._switch(track, index, now, reason=self._switch_reason(track))
+            segment = track.next_segment(self.session.position_s) or segment
+        rep = track.representation()
+        try:
+            await self._fetch_segment(track, rep, segment)
+        except _Abandoned as abandoned:
+            self._on_abandoned(track, abandoned)
+        except AllEdgesFailed as exc:
+            if track.kind == "video" and self._exclude_and_retry(track, exc):
+                return
+            raise
+
+    def _switch_reason(self, track: TrackRuntime) -> SwitchReason:
+        if track.current is None:
+            return SwitchReason.INITIAL
+        if self.session.pinned_video is not None:
+            return SwitchReason.MANUAL
+        if track.current in track.excluded:
+            return SwitchReason.FAILOVER
+        return SwitchReason.ADAPTIVE
+
+    def _switch(self, track: TrackRuntime, index: int, now: float, *, reason: SwitchReason) -> None:
+        old = track.representation().id if track.current is not None else None
+        track.current = index
+        rep = track.ladder[index]
+        detail = self._last_reason
+        self.session.emit(
+            VariantSwitched(
+                at_s=now,
+                from_id=old,
+                to_id=rep.id,
+                bitrate_bps=rep.bandwidth_bps,
+                reason=reason,
+                detail=detail,
+            )
+        )
+
+    def _exclude_and_retry(self, track: TrackRuntime, exc: AllEdgesFailed) -> bool:
+        if track.current is None or len(track.excluded) + 1 >= len(track.ladder):
+            return False
+        track.excluded.add(track.current)
+        now = self.session.parts.clock.now()
+        self.session.emit(
+            ErrorOccurred(at_s=now, code=exc.code, message=str(exc), fatal=False, error=exc)
+        )
+        return True
+
+    def locations(self, urls: tuple[str, ...]) -> tuple[str, ...]:
+        """Add the configured alternate origins to a resource's locations."""
+        alternates = self.session.parts.config.playback.alternate_origins
+        if not alternates:
+            return urls
+        out = list(urls)
+        for url in urls:
+            parts = urlsplit(url)
+            for base in alternates:
+                alt = urlsplit(base)
+                candidate = urlunsplit((alt.scheme, alt.netloc, parts.path, parts.query, ""))
+                if candidate not in out:
+                    out.append(candidate)
+        return tuple(out)
+
+    async def _fetch(
+        self, track: TrackRuntime, urls: tuple[str, ...], byte_range: tuple[int, int] | None
+    ) -> Response:
+        urls = self.locations(urls)
+        clock = self.session.parts.clock
+        with clock.busy():
+            response = await self.session.parts.http.fetch(urls, byte_range=byte_range)
+        sample = response.sample
+        self._feed_estimator(sample.nbytes, sample.ttfb_s, sample.duration_s)
+        self._note_edge(track, response)
+        return response
+
+    def _note_edge(self, track: TrackRuntime, response: Response) -> None:
+        clock = self.session.parts.clock
+        if track.last_edge is not None and response.edge != track.last_edge:
+            self.session.emit(
+                EdgeFailedOver(
+                    at_s=clock.now(),
+                    from_edge=track.last_edge,
+                    to_edge=response.edge,
+                    error_code=self._last_failure_code(),
+                )
+            )
+        track.last_edge = response.edge
+
+    def _last_failure_code(self) -> str:
+        code = getattr(self.session.parts.http, "last_failure_code", None)
+        return code if isinstance(code, str) else "transport.error"
+
+    async def _ensure_init(
+        self, track: TrackRuntime, rep: Representation, segment: Segment
+    ) -> bytes:
+        init_ref = segment.init or rep.init
+        key = rep.id if init_ref is None else f"{rep.id}|{init_ref.url}|{init_ref.byte_range}"
+        if key in track.inits:
+            return track.inits[key]
+        raw = b""
+        if init_ref is not None:
+            rng = init_ref.byte_range
+            response = await self._fetch(
+                track, init_ref.urls, None if rng is None else (rng.first, rng.last)
+            )
+            raw = response.content
+            self._emit_download(track, rep, -1, response, 0.0)
+        init_key = init_ref.key if init_ref is not None else None
+        with self.session.parts.clock.busy():
+            clear = await self.session.parts.processor.prepare_init(rep, raw, key=init_key)
+        track.raw_inits[key] = raw if init_key is None else clear
+        track.inits[key] = clear
+        return clear
+
+    async def _fetch_segment(
+        self, track: TrackRuntime, rep: Representation, segment: Segment
+    ) -> None:
+        init = await self._ensure_init(track, rep, segment)
+        rng = segment.byte_range
+        byte_range = None if rng is None else (rng.first, rng.last)
+        if track.kind == "video" and track.current and hasattr(self.session.parts.http, "stream"):
+            response = await self._stream_video(track, segment, byte_range)
+        else:
+            response = await self._fetch(track, segment.urls, byte_range)
+        clock = self.session.parts.clock
+        self._report_download(track, response)
+        init_ref = segment.init or rep.init
+        key = rep.id if init_ref is None else f"{rep.id}|{init_ref.url}|{init_ref.byte_range}"
+        with clock.busy():
+            data = await self.session.parts.processor.process_segment(
+                rep, segment, response.content, init=track.raw_inits.get(key, b"")
+            )
+            boundary = track.needs_reset or (
+                track.last_discontinuity is not None
+                and segment.discontinuity_seq != track.last_discontinuity
+            )
+            if track.decoder is not None:
+                result = await decode_segment(
+                    track.decoder, init, data, track.tally, is_boundary=boundary
+                )
+                if result.pts_s:
+                    self._note_offset(track.kind, segment, min(result.pts_s))
+                self._sync_decode_stats()
+        track.needs_reset = False
+        track.last_discontinuity = segment.discontinuity_seq
+        keep = self.session.parts.config.playback.keep_media
+        track.buffer.add(
+            BufferedSegment(
+                segment.start_s,
+                segment.end_s,
+                rep.id,
+                rep.bandwidth_bps,
+                segment.number,
+                data if keep else b"",
+                init if keep else b"",
+                segment.discontinuity_seq,
+            )
+        )
+        self._emit_download(track, rep, segment.number, response, segment.duration_s)
+
+    async def _stream_video(
+        self, track: TrackRuntime, segment: Segment, byte_range: tuple[int, int] | None
+    ) -> Response:
+        """Download a video segment, asking the controller whether to abandon it."""
+        clock = self.session.parts.clock
+        interval = self.session.parts.config.playback.abandon_check_interval_s
+        started = last_check = clock.now()
+        chunks: list[bytes] = []
+        with clock.busy():
+            async with self.session.parts.http.stream(
+                self.locations(segment.urls), byte_range=byte_range
+            ) as body:
+                size = (
+                    body.expected_bytes
+                    or track.representation().bandwidth_bps * segment.duration_s / 8
+                )
+                async for chunk in body:
+                    chunks.append(chunk)
+                    now = clock.now()
+                    if now - last_check < interval:
+                        continue
+                    last_check = now
+                    advice = self._abandon_advice(track, segment, body, size, now - started)
+                    if advice is not None:
+                        self._feed_estimator(body.nbytes, body.ttfb_s, now - started)
+                        raise _Abandoned(advice, body.nbytes)
+                response = body.to_response(b"".join(chunks))
+        self._feed_estimator(
+            response.sample.nbytes, response.sample.ttfb_s, response.sample.duration_s
+        )
+        self._note_edge(track, response)
+        return response
+
+    def _abandon_advice(
+        self,
+        track: TrackRuntime,
+        segment: Segment,
+        body: StreamingResponse,
+        size: float,
+        elapsed_s: float,
+    ) -> int | None:
+        if track.current is None or track.current == 0:
+            return None
+        now = self.session.parts.clock.now()
+        position = self.session.playhead.position_at(now=now, limit_s=self.session.limit())
+        progress = AbandonProgress(
+            now=now,
+            index=track.current,
+            ladder=track.rungs,
+            size_bytes=float(size),
+            downloaded_bytes=float(body.nbytes),
+            elapsed_s=elapsed_s,
+            ttfb_s=body.ttfb_s,
+            buffer_s=max(0.0, track.buffer.buffered_end(self.session.position_s) - position),
+            latency_s=self.session.parts.estimator.estimate_latency_s(now),
+            segment_duration_s=segment.duration_s,
+        )
+        decision = self.session.parts.controller.decide_abandon(progress)
+        if decision is None or decision.index >= track.current:
+            return None
+        return decision.index
+
+    def _on_abandoned(self, track: TrackRuntime, abandoned: _Abandoned) -> None:
+        now = self.session.parts.clock.now()
+        assert track.current is not None
+        self.session.parts.controller.on_download(
+            DownloadReport(
+                now=now,
+                index=track.current,
+                nbytes=float(abandoned.nbytes),
+                ttfb_s=0.0,
+                duration_s=0.0,
+                buffer_s=track.buffer.level_s(self.session.position_s),
+                is_abandoned=True,
+                abandon_to=abandoned.to_index,
+            )
+        )
+        self._last_reason = "abandon"
+        self._switch(track, abandoned.to_index, now, reason=SwitchReason.ADAPTIVE)
+
+    def _feed_estimator(self, nbytes: int, ttfb_s: float, duration_s: float) -> None:
+        now = self.session.parts.clock.now()
+        self.session.parts.estimator.on_sample(nbytes, ttfb_s, duration_s, now)
+        self.session.parts.stats.estimated_bandwidth_bps = (
+            self.session.parts.estimator.estimate_bps(now)
+        )
+
+    def _report_download(self, track: TrackRuntime, response: Response) -> None:
+        if track.kind != "video" or track.current is None:
+            return
+        now = self.session.parts.clock.now()
+        sample = response.sample
+        self.session.parts.controller.on_download(
+            DownloadReport(
+                now=now,
+                index=track.current,
+                nbytes=float(sample.nbytes),
+                ttfb_s=sample.ttfb_s,
+                duration_s=sample.duration_s,
+                buffer_s=track.buffer.level_s(self.session.position_s),
+            )
+        )
+
+    def _note_offset(self, kind: str, segment: Segment, first_pts_s: float) -> None:
+        """Track how far decoded timestamps sit from the manifest's timeline, per track.
+
+        Audio/video drift is the largest change of the difference between the two tracks'
+        offsets since the first pair: constant offsets (edit lists, presentationTimeOffset)
+        cancel out.
+        """
+        offset = first_pts_s - segment.start_s
+        self._offsets[kind] = offset
+        if "video" in self._offsets and "audio" in self._offsets:
+            skew = self._offsets["video"] - self._offsets["audio"]
+            if self._base_skew is None:
+                self._base_skew = skew
+            drift = abs(skew - self._base_skew)
+            self.session.parts.stats.av_drift_s = max(self.session.parts.stats.av_drift_s, drift)
+
+    def _sync_decode_stats(self) -> None:
+        stats = self.session.parts.stats
+        stats.frames_decoded = sum(t.tally.frames for t in self.session.tracks if t.kind == "video")
+        stats.decode_errors = sum(t.tally.errors for t in self.session.tracks)
+        stats.dropped_frames = sum(
+            t.tally.dropped_frames for t in self.session.tracks if t.kind == "video"
+        )
+
+    def _emit_download(
+        self,
+        track: TrackRuntime,
+        rep: Representation,
+        number: int,
+        response: Response,
+        duration_s: float,
+    ) -> None:
+        sample = response.sample
+        self.session.emit(
+            SegmentDownloaded(
+                at_s=self.session.parts.clock.now(),
+                track=track.kind,
+                representation_id=rep.id,
+                number=number,
+                nbytes=sample.nbytes,
+                duration_s=duration_s,
+                download_s=sample.duration_s,
+                ttfb_s=sample.ttfb_s,
+                protocol=sample.protocol,
+                edge=response.edge,
+            )
+        )
