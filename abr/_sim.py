@@ -8,12 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from abr._batch import BatchProgress, BatchReport, BatchState
+from abr._abandon import poll_abandonment
+from abr._batch import BatchReport, BatchState
 from abr._controller import Controller
 from abr._estimators import EwmaEstimator, ThroughputEstimator
 from abr._media import NetworkTrace, Video
 from abr._qoe import session_metrics
-from abr._timeline import Timeline
+from abr._simstate import Flight, Run
 from abr.config import AbrConfig, SimMode
 from abr.errors import AbrConfigError
 
@@ -113,45 +114,6 @@ class SimResult:
         }
 
 
-class _Run:
-    """Mutable state of one simulation (all sessions)."""
-
-    def __init__(self, traces: Sequence[NetworkTrace], video: Video, mode: SimMode) -> None:
-        n, segs = len(traces), video.segments
-        self.n = n
-        self.tl = Timeline(traces, mode.payload_factor)
-        self.trace_t = np.zeros(n)
-        self.clock = np.zeros(n)
-        self.buf = np.zeros(n)
-        self.seg = np.zeros(n, dtype=np.int64)
-        self.cur = np.full(n, -1, dtype=np.int64)
-        self.req_start = np.full(n, np.nan)
-        self.quality = np.zeros((n, segs), dtype=np.int64)
-        self.rebuf = np.zeros((n, segs))
-        self.download = np.zeros((n, segs))
-        self.buffer_after = np.zeros((n, segs))
-        self.end_time = np.zeros((n, segs))
-        self.tput = np.zeros((n, segs))
-        self.abandoned = np.zeros(n, dtype=np.int64)
-        self.stalls = np.zeros(n, dtype=np.int64)
-        self.startup = np.zeros(n)
-
-
-_CHECK_CELLS_PER_PASS = 4096
-"""Downloads × check points evaluated per pass of the vectorised abandonment loop: fewer
-downloads polled means more points per pass (speed only; the result does not change)."""
-
-
-def controller_may_abandon(
-    controller: Controller, download_s: FloatArray, buffer_s: FloatArray
-) -> npt.NDArray[np.bool_]:
-    """Which downloads the simulator must poll for abandonment (a controller may narrow it)."""
-    narrow = getattr(controller, "may_abandon_batch", None)
-    if narrow is None:
-        return np.ones(len(download_s), dtype=np.bool_)
-    return np.asarray(narrow(download_s, buffer_s), dtype=np.bool_)
-
-
 def simulate(
     controller: Controller,
     traces: Sequence[NetworkTrace],
@@ -190,7 +152,7 @@ def simulate(
     if mode.first_index >= len(video.bitrates_bps):
         raise AbrConfigError(f"first_index {mode.first_index} is outside the ladder")
     est: ThroughputEstimator = estimator or EwmaEstimator(AbrConfig())
-    run = _Run(traces, video, mode)
+    run = Run(traces, video, mode)
     if rng is not None:
         run.trace_t = rng.uniform(0.0, 1.0, size=run.n) * run.tl.period
     controller.reset(run.n)
@@ -226,7 +188,7 @@ def simulate(
     )
 
 
-def _wait_for_room(run: _Run, rows: IntArray, video: Video, mode: SimMode) -> None:
+def _wait_for_room(run: Run, rows: IntArray, video: Video, mode: SimMode) -> None:
     """Sabre: before a request, wait (playing) until one more segment fits under the cap."""
     wait = run.buf[rows] + video.segment_duration_s - mode.max_buffer_s
     wait = np.where(run.seg[rows] > 0, np.maximum(wait, 0.0), 0.0)
@@ -238,7 +200,7 @@ def _wait_for_room(run: _Run, rows: IntArray, video: Video, mode: SimMode) -> No
 def _decide(
     controller: Controller,
     est: ThroughputEstimator,
-    run: _Run,
+    run: Run,
     rows: IntArray,
     video: Video,
     mode: SimMode,
@@ -267,7 +229,7 @@ def _decide(
 def _fetch(
     controller: Controller,
     est: ThroughputEstimator,
-    run: _Run,
+    run: Run,
     rows: IntArray,
     q: IntArray,
     video: Video,
@@ -279,28 +241,22 @@ def _fetch(
     size = video.sizes_bytes[seg, q]
     start = run.trace_t[rows]
     ttfb = run.tl.latency_at(rows, start) if mode.is_trace_latency else np.zeros(len(rows))
-    first_byte = start + ttfb
-    c0 = run.tl.bytes_at(rows, first_byte)
+    c0 = run.tl.bytes_at(rows, start + ttfb)
     finish = run.tl.time_at(rows, c0 + size)
-    end = finish.copy()
-    abandon_to = np.full(len(rows), -1, dtype=np.int64)
+    fl = Flight(
+        rows,
+        q,
+        size,
+        start,
+        ttfb,
+        c0,
+        finish,
+        finish.copy(),
+        np.full(len(rows), -1, dtype=np.int64),
+    )
     if check_abandon:
-        _abandon_checks(
-            controller,
-            est,
-            run,
-            rows,
-            q,
-            size,
-            start,
-            ttfb,
-            c0,
-            finish,
-            end,
-            abandon_to,
-            video,
-            mode,
-        )
+        poll_abandonment(controller, est, run, fl, video, mode)
+    end, abandon_to = fl.end, fl.abandon_to
     abandoned = abandon_to >= 0
     nbytes = np.where(abandoned, run.tl.bytes_at(rows, end) - c0, size)
     ttfb_total = ttfb + mode.rtt_s
@@ -335,7 +291,7 @@ def _fetch(
 
 
 def _account(
-    run: _Run,
+    run: Run,
     rows: IntArray,
     seg: IntArray,
     q: IntArray,
@@ -360,147 +316,10 @@ def _account(
     run.abandoned[rows[abandoned]] += 1
 
 
-def _sleep_over_cap(run: _Run, rows: IntArray, mode: SimMode) -> None:
+def _sleep_over_cap(run: Run, rows: IntArray, mode: SimMode) -> None:
     """Pensieve: once over the cap, sleep in whole quanta (trace time runs, no download)."""
     over = run.buf[rows] - mode.max_buffer_s
     sleep = np.where(over > 0, np.ceil(over / mode.drain_quantum_s) * mode.drain_quantum_s, 0.0)
     run.buf[rows] -= sleep
     run.trace_t[rows] += sleep
     run.clock[rows] += sleep
-
-
-def _skip_quiet_checks(
-    controller: Controller,
-    run: _Run,
-    rows: IntArray,
-    idx: IntArray,
-    start: FloatArray,
-    ttfb: FloatArray,
-    c0: FloatArray,
-    finish: FloatArray,
-    mode: SimMode,
-) -> tuple[IntArray, FloatArray, FloatArray]:
-    """Jump over check points before the controller's earliest possible advice.
-
-    Exact (up to float rounding) where it applies: on a trace whose every period carries at least
-    ``abandon_check_bytes`` per ``abandon_check_interval_s``, all check points after the first
-    are spaced exactly one interval apart, so the ones before the controller's
-    ``abandon_earliest_s`` (when it cannot advise anything) can be skipped in one step.
-    """
-    earliest_fn = getattr(controller, "abandon_earliest_s", None)
-    step, need = mode.abandon_check_interval_s, mode.abandon_check_bytes
-    prev_t, prev_d = start[idx].copy(), np.zeros(len(idx))
-    if earliest_fn is None or len(idx) == 0:
-        return idx, prev_t, prev_d
-    r = rows[idx]
-    earliest = start[idx] + np.asarray(earliest_fn(run.buf[r]), dtype=np.float64)
-    first = np.maximum(run.tl.time_at(r, c0[idx] + need), start[idx] + step)
-    regular = (run.tl.min_rate[r] * step >= need * (1 + 1e-9)) & (first < earliest)
-    k = np.floor((earliest - first) / step)
-    jump = first + k * step
-    k = np.where(jump >= earliest, k - 1, k)
-    jump = first + np.maximum(k, 0) * step
-    ok = regular & (jump < finish[idx])
-    prev_t = np.where(ok, jump, prev_t)
-    got = run.tl.bytes_at(r, np.maximum(prev_t, start[idx] + ttfb[idx])) - c0[idx]
-    prev_d = np.where(ok, got, prev_d)
-    keep = ~regular | ok
-    return idx[keep], prev_t[keep], prev_d[keep]
-
-
-def _abandon_checks(
-    controller: Controller,
-    est: ThroughputEstimator,
-    run: _Run,
-    rows: IntArray,
-    q: IntArray,
-    size: FloatArray,
-    start: FloatArray,
-    ttfb: FloatArray,
-    c0: FloatArray,
-    finish: FloatArray,
-    end: FloatArray,
-    abandon_to: IntArray,
-    video: Video,
-    mode: SimMode,
-) -> None:
-    """Check in-flight downloads at Sabre's progress points; cut abandoned ones short.
-
-    A check happens once ``abandon_check_bytes`` more arrived and ``abandon_check_interval_s``
-    passed since the previous check (the first: since the request), before the download ends.
-    The first segment is never checked (Sabre downloads it without a check). Up to
-    ``_CHECK_CELLS_PER_PASS`` points are evaluated in one call, which is why
-    ``decide_abandon_batch`` must not change controller state; the first advice wins.
-    """
-    idx = np.nonzero(run.seg[rows] > 0)[0]
-    idx = idx[controller_may_abandon(controller, finish[idx] - start[idx], run.buf[rows[idx]])]
-    prev_t, prev_d = start[idx], np.zeros(len(idx))
-    step, need = mode.abandon_check_interval_s, mode.abandon_check_bytes
-    idx, prev_t, prev_d = _skip_quiet_checks(
-        controller, run, rows, idx, start, ttfb, c0, finish, mode
-    )
-    while len(idx):
-        ks = np.arange(1, int(np.clip(_CHECK_CELLS_PER_PASS // len(idx), 32, 1024)) + 1)
-        r = rows[idx]
-        first_byte = start[idx] + ttfb[idx]
-        pts = prev_t[:, None] + step * ks[None, :]
-        flat_r = np.repeat(r, len(ks))
-        got = run.tl.bytes_at(flat_r, np.maximum(pts, first_byte[:, None]).ravel()).reshape(
-            pts.shape
-        )
-        got = got - c0[idx][:, None]
-        before = np.concatenate([prev_d[:, None], got[:, :-1]], axis=1)
-        by_time = np.cumprod(got - before >= need * (1 - 1e-12), axis=1).astype(np.bool_)
-        n_ok = by_time.sum(axis=1)
-        # The point after the valid prefix is bound by bytes, not time: place it exactly.
-        last_t = np.where(n_ok > 0, pts[np.arange(len(idx)), np.maximum(n_ok - 1, 0)], prev_t)
-        last_d = np.where(n_ok > 0, got[np.arange(len(idx)), np.maximum(n_ok - 1, 0)], prev_d)
-        extra_t = np.maximum(run.tl.time_at(r, c0[idx] + last_d + need), last_t + step)
-        use_extra = n_ok < len(ks)
-        pts = np.where(by_time, pts, np.inf)
-        pts[use_extra, n_ok[use_extra]] = extra_t[use_extra]
-        live = pts < finish[idx][:, None]
-        rr, kk = np.nonzero(live)
-        if len(rr):
-            t = pts[rr, kk]
-            sess = r[rr]
-            elapsed = t - start[idx][rr]
-            now = run.clock[sess] + elapsed
-            done = run.tl.bytes_at(sess, np.maximum(t, first_byte[rr])) - c0[idx][rr]
-            advice = controller.decide_abandon_batch(
-                BatchProgress(
-                    sessions=sess,
-                    now=now,
-                    index=q[idx][rr],
-                    size_bytes=size[idx][rr],
-                    downloaded_bytes=done,
-                    elapsed_s=elapsed,
-                    ttfb_s=ttfb[idx][rr],
-                    buffer_s=np.maximum(run.buf[sess] - elapsed, 0.0),
-                    latency_s=est.estimate_latency_batch(sess, now),
-                    bitrates_bps=video.bitrates_bps,
-                    segment_duration_s=video.segment_duration_s,
-                )
-            )
-            hit_k = np.full(len(idx), len(ks) + 1)
-            hits = advice >= 0
-            np.minimum.at(hit_k, rr[hits], kk[hits])
-            first_hit = np.full(len(idx), -1, dtype=np.int64)
-            sel = hits & (kk == hit_k[rr])
-            first_hit[rr[sel]] = advice[sel]
-            got_hit = first_hit >= 0
-            rows_hit = np.nonzero(got_hit)[0]
-            end[idx[rows_hit]] = pts[rows_hit, hit_k[rows_hit]]
-            abandon_to[idx[rows_hit]] = first_hit[rows_hit]
-        else:
-            got_hit = np.zeros(len(idx), dtype=np.bool_)
-        n_pts = np.where(use_extra, n_ok + 1, n_ok)
-        cont = ~got_hit & live[np.arange(len(idx)), n_pts - 1]
-        last = n_pts[cont] - 1
-        prev_t = pts[cont, last]
-        prev_d = np.where(
-            use_extra[cont] & (last == n_ok[cont]),
-            (c0[idx] + last_d + need)[cont] - c0[idx][cont],
-            got[cont, np.minimum(last, len(ks) - 1)],
-        )
-        idx = idx[cont]
