@@ -117,6 +117,8 @@ class _QuicTimers:
     async def send_all(self, connection: Any) -> None:
         """Send what the connection has to send and re-arm its timer."""
         quic = connection.quic
+        if self._transport.is_closing():
+            return  # the server stopped: nothing reaches the network any more
         for data, address in quic.datagrams_to_send(now=self._loop.time()):
             self._transport.sendto(data, address)
         key = id(quic)
@@ -124,7 +126,7 @@ class _QuicTimers:
         if previous is not None:
             previous[1].cancel()
         timer = quic.get_timer()
-        if timer is not None and not self._transport.is_closing():
+        if timer is not None:
             self._timers[key] = (quic, self._loop.call_at(timer, self._fire, connection))
 
     def _fire(self, connection: Any) -> None:
