@@ -168,6 +168,30 @@ class BatchController(abc.ABC):
         """Notify the controller of finished or abandoned downloads (default: ignored)."""
         del report
 
+    def may_abandon_batch(
+        self, download_s: FloatArray, buffer_s: FloatArray
+    ) -> npt.NDArray[np.bool_]:
+        """Tell the simulator which downloads it must poll for abandonment.
+
+        Args:
+            download_s: Each download's full duration if not abandoned, seconds.
+            buffer_s: Buffer when each download was requested, seconds.
+
+        Returns:
+            A mask; ``False`` promises :meth:`decide_abandon_batch` would never advise
+            abandoning that download, so polling it can be skipped (default: poll all if the
+            controller abandons at all).
+        """
+        return np.full(len(download_s), self.has_abandonment, dtype=np.bool_)
+
+    def abandon_earliest_s(self, buffer_s: FloatArray) -> FloatArray:
+        """Earliest elapsed time at which advice is possible, per download (default 0).
+
+        Args:
+            buffer_s: Buffer when each download was requested, seconds.
+        """
+        return np.zeros(len(buffer_s))
+
     @property
     def has_abandonment(self) -> bool:
         """Whether :meth:`decide_abandon_batch` can ever advise abandoning."""

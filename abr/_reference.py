@@ -78,6 +78,10 @@ class ThroughputController(BatchController):
         reason[first] = REASON_CODE[SelectReason.INITIAL]
         return q, reason
 
+    def abandon_earliest_s(self, buffer_s: FloatArray) -> FloatArray:
+        """No advice within the grace time (a microsecond early, for float rounding)."""
+        return np.full(len(buffer_s), max(self.config.abandon_grace_s - 1e-6, 0.0))
+
     def decide_abandon_batch(self, progress: BatchProgress) -> IntArray:
         """Abandon when the download is projected to exceed ``abandon_multiplier`` segments.
 
