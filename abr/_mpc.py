@@ -135,25 +135,44 @@ class RobustMpcController(BatchController):
     def _best_first(
         self, state: BatchState, rows: IntArray, plans: IntArray, predicted: FloatArray
     ) -> IntArray:
+        """First rung of the best plan, growing all plans as a tree one segment at a time.
+
+        Node ``i`` at depth ``j`` has children ``i * L + q``, so the leaves come out in the
+        lexicographic order of ``plans`` and the buffer of a shared prefix is simulated once.
+        Work is in kbit/s and MB like the reference, so equal plans tie exactly (integer sums)
+        and the tie-break (last plan wins) picks the same plan.
+        """
         cfg = self.config
-        h = plans.shape[1]
-        # Work in kbit/s and MB like the reference, so equal plans tie exactly (integer sums)
-        # and the tie-break (last plan wins) picks the same plan.
+        h, levels = plans.shape[1], len(state.bitrates_bps)
         kbps = state.bitrates_bps / 1e3
         sizes_mb = self._sizes(state, rows, h) / 1e6
-        buf = np.repeat(state.buffer_s[rows][:, None], len(plans), axis=1)
-        rebuf = np.zeros_like(buf)
         bw_mbyte = np.maximum(predicted, 1e-9)[:, None] / 1e6
-        for j in range(h):
-            dl = sizes_mb[:, j, :][:, plans[:, j]] / bw_mbyte
-            rebuf += np.maximum(dl - buf, 0.0)
-            buf = np.maximum(buf - dl, 0.0) + state.segment_duration_s
-        plan_rate = kbps[plans]
-        smooth = np.abs(np.diff(plan_rate, axis=1)).sum(axis=1)[None, :]
         cur = state.current[rows]
-        first = np.abs(plan_rate[None, :, 0] - kbps[np.maximum(cur, 0)][:, None])
+        first = np.abs(kbps[None, :] - kbps[np.maximum(cur, 0)][:, None])
         first = np.where((cur >= 0)[:, None], first, 0.0)
-        reward = plan_rate.sum(axis=1)[None, :] / 1e3 - cfg.rebuffer_penalty * rebuf
-        reward -= cfg.smooth_penalty * (smooth + first) / 1e3
-        best = len(plans) - 1 - np.argmax(reward[:, ::-1], axis=1)
+        buf = state.buffer_s[rows][:, None]
+        rebuf = np.zeros_like(buf)
+        rate_sum = np.zeros(1)
+        smooth = np.zeros(1)
+        node_q = np.zeros(1, dtype=np.int64)
+        for j in range(h):
+            nodes = buf.shape[1]
+            dl = np.tile(sizes_mb[:, j, :] / bw_mbyte, (1, nodes))
+            parent_buf = np.repeat(buf, levels, axis=1)
+            rebuf = np.repeat(rebuf, levels, axis=1) + np.maximum(dl - parent_buf, 0.0)
+            buf = np.maximum(parent_buf - dl, 0.0) + state.segment_duration_s
+            child_q = np.tile(np.arange(levels), nodes)
+            rate_sum = np.repeat(rate_sum, levels) + kbps[child_q]
+            if j > 0:
+                smooth = np.repeat(smooth, levels) + np.abs(
+                    kbps[child_q] - kbps[np.repeat(node_q, levels)]
+                )
+            else:
+                smooth = np.zeros(levels)
+            node_q = child_q
+        leaves_per_first = levels ** (h - 1)
+        smooth_all = smooth[None, :] + np.repeat(first, leaves_per_first, axis=1)
+        reward = rate_sum[None, :] / 1e3 - cfg.rebuffer_penalty * rebuf
+        reward -= cfg.smooth_penalty * smooth_all / 1e3
+        best = reward.shape[1] - 1 - np.argmax(reward[:, ::-1], axis=1)
         return np.asarray(plans[best, 0], dtype=np.int64)
