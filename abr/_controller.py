@@ -80,8 +80,11 @@ def _scalar_state(state: AbrState, bitrates: FloatArray) -> BatchState:
     seg_index = -1 if state.segment_index is None else state.segment_index
     total = 0 if state.segments_total is None else state.segments_total
     if state.next_sizes_bytes is not None:
-        sizes = np.asarray(state.next_sizes_bytes, dtype=np.float64).reshape(-1, len(bitrates))
-        seg_index, total = 0, sizes.shape[0]
+        upcoming = np.asarray(state.next_sizes_bytes, dtype=np.float64).reshape(-1, len(bitrates))
+        seg_index = max(seg_index, 0)
+        # rows before seg_index are never read: controllers look ahead from seg_index
+        sizes = np.zeros((seg_index + len(upcoming), len(bitrates)))
+        sizes[seg_index:] = upcoming
     return BatchState(
         sessions=_ROW0,
         now=np.array([state.now]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -218,3 +220,17 @@ def test_invalid_ladder_raises() -> None:
         abr.HybridController().select(_state(ladder=[abr.Rung(2e6), abr.Rung(1e6)]))
     with pytest.raises(abr.InvalidLadder):
         abr.BbaController().select(_state(ladder=[]))
+
+
+def test_live_mpc_uses_declared_sizes() -> None:
+    """Tiny declared sizes make the top rung cheap; without them it is priced by bitrate."""
+    state = _state(
+        buffer_s=4.0, current=0, throughput_bps=1e6, segment_index=10, segments_total=100
+    )
+    assert abr.RobustMpcController().select(state).index < 5
+    cheap = [[1000.0] * 6] * 5
+    d = abr.RobustMpcController().select(dataclasses.replace(state, next_sizes_bytes=cheap))
+    assert d.index == 5
+    # past the end of the video nothing is fetched: only the last segment is planned
+    end = dataclasses.replace(state, segment_index=99, buffer_s=30.0, current=5)
+    assert abr.RobustMpcController().select(end).index == 5
