@@ -99,7 +99,7 @@ class SimResult:
         media = self.video.segments * self.video.segment_duration_s
         stall = float(np.sum(m["rebuffer_s"]))
         return {
-            "sessions": float(self.sessions),
+            "sessions": self.sessions,
             "mean_qoe_lin": float(np.mean(m["qoe_lin"])),
             "mean_qoe_log": float(np.mean(m["qoe_log"])),
             "mean_qoe_hd": float(np.mean(m["qoe_hd"])),
