@@ -203,8 +203,8 @@ class HttpClient:
         request = attempts.request
         attempts.errors.append(error)
         kind = classify_failure(error)
-        if kind is FailureKind.NOT_FOUND:
-            attempts.not_found.add(attempts.edge_index)
+        if kind is FailureKind.NOT_FOUND or kind is FailureKind.UNTRUSTED:
+            attempts.not_found.add(attempts.edge_index)  # never this edge again here
         loop = asyncio.get_running_loop()
         info = FailureInfo(
             edges=request.edges,

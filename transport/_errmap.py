@@ -18,6 +18,7 @@ from transport.errors import (
     ReadError,
     RequestTimeout,
     StallTimeout,
+    TlsVerificationError,
     TransportError,
     UnsafeUrl,
 )
@@ -53,6 +54,8 @@ def map_exception(exc: BaseException, *, url: str, stage: Stage) -> TransportErr
         return ProtocolError(f"HTTP/2 error from {url}: {exc}", url=url)
     if isinstance(exc, H3Error | QuicConnectionError):
         return ProtocolError(f"HTTP/3 error from {url}: {exc!r}", url=url)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return TlsVerificationError(f"certificate of {url} not trusted: {exc}", url=url)
     if isinstance(exc, ssl.SSLError):
         return ConnectError(f"TLS failure with {url}: {exc}", url=url)
     if isinstance(exc, OSError):
@@ -70,6 +73,10 @@ def _map_httpx(exc: httpx.HTTPError, *, url: str, stage: Stage) -> TransportErro
             return StallTimeout(f"read stalled from {url}", url=url)
         return RequestTimeout(f"no response from {url}", url=url)
     if isinstance(exc, httpx.ConnectError):
+        if isinstance(exc.__cause__, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY" in str(
+            exc
+        ):
+            return TlsVerificationError(f"certificate of {url} not trusted: {exc}", url=url)
         return ConnectError(f"cannot connect to {url}: {exc}", url=url)
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return UnsafeUrl(f"refused URL {url}: {exc}", url=url)

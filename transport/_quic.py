@@ -32,7 +32,7 @@ from aioquic.quic.events import (
 from aioquic.tls import SessionTicket
 
 from transport.config import TransportConfig
-from transport.errors import ConnectError, ReadError, TransportError
+from transport.errors import ConnectError, ReadError, TlsVerificationError, TransportError
 
 __all__: list[str] = []
 
@@ -41,6 +41,9 @@ logger = logging.getLogger(__name__)
 _RECV_BATCH = 256
 _RECV_SIZE = 65536
 _H3_NO_ERROR = 0x100
+_TLS_CERTIFICATE_ALERTS = frozenset(0x100 + alert for alert in (42, 43, 44, 45, 46, 48))
+"""QUIC CRYPTO_ERROR codes (RFC 9001 section 4.8: 0x100 + TLS alert) for certificate
+alerts (RFC 8446 section 6.2: bad, unsupported, revoked, expired, unknown, unknown_ca)."""
 _H3_REQUEST_CANCELLED = 0x10C
 _CRYPTO_ERROR_BASE = 0x100
 
@@ -500,6 +503,10 @@ class QuicConn:
             error: TransportError = ConnectError(
                 f"QUIC handshake with {self.host} failed: {reason}", url=None
             )
+            if event.error_code in _TLS_CERTIFICATE_ALERTS:
+                error = TlsVerificationError(
+                    f"certificate of {self.host} not trusted: {reason}", url=None
+                )
         else:
             error = ReadError(f"QUIC connection to {self.host} terminated: {reason}", url=None)
         self._terminate(error)

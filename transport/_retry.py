@@ -22,6 +22,7 @@ from transport.errors import (
     NetworkError,
     ProtocolError,
     RequestTimeout,
+    TlsVerificationError,
     TransportError,
 )
 
@@ -54,6 +55,9 @@ class FailureKind(enum.Enum):
     EDGE = "edge"
     """The edge failed (5xx, timeout, reset, truncated body, protocol error): fail over."""
 
+    UNTRUSTED = "untrusted"
+    """The edge's certificate did not verify: exclude it, fail over at once, never retry it."""
+
 
 def classify_failure(error: TransportError) -> FailureKind:
     """Classify an error for retrying, from its type and status alone.
@@ -79,6 +83,8 @@ def classify_failure(error: TransportError) -> FailureKind:
         return FailureKind.FATAL
     if isinstance(error, AllEdgesFailed):
         return FailureKind.FATAL
+    if isinstance(error, TlsVerificationError):
+        return FailureKind.UNTRUSTED
     if isinstance(error, RequestTimeout | NetworkError | ProtocolError):
         return FailureKind.EDGE
     return FailureKind.FATAL
@@ -388,11 +394,11 @@ class RetryPolicy:
         if kind is FailureKind.FATAL:
             return None
         retry_after = self._retry_after(info.error)
-        if kind is FailureKind.EDGE or kind is FailureKind.TRANSIENT:
+        if kind in (FailureKind.EDGE, FailureKind.TRANSIENT, FailureKind.UNTRUSTED):
             self.health.on_failure(edge, info.now, min_exclusion_s=retry_after)
         if info.attempt >= self._config.max_attempts:
             return None
-        if kind is FailureKind.NOT_FOUND:
+        if kind is FailureKind.NOT_FOUND or kind is FailureKind.UNTRUSTED:
             skip = info.not_found | {info.edge_index}
             index = self.health.select(info.edges, info.now, skip=skip)
             if index is None:

@@ -16,6 +16,7 @@ __all__ = [
     "RequestTimeout",
     "ResponseTooLarge",
     "StallTimeout",
+    "TlsVerificationError",
     "TransportConfigError",
     "TransportError",
     "UnsafeUrl",
@@ -82,6 +83,16 @@ class ConnectError(NetworkError):
     """The connection could not be established (refused, unreachable, TLS)."""
 
     code: ClassVar[str] = "transport.connect"
+
+
+class TlsVerificationError(ConnectError):
+    """The server's certificate did not verify (untrusted CA, wrong name, expired).
+
+    The retry policy never retries the same edge for it: another CDN may present a valid
+    certificate, but this one will not start to.
+    """
+
+    code: ClassVar[str] = "transport.tls_verification"
 
 
 class ReadError(NetworkError):
