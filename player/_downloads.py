@@ -185,13 +185,14 @@ class SegmentDownloader:
                     at_s=clock.now(),
                     from_edge=track.last_edge,
                     to_edge=response.edge,
-                    error_code=self._last_failure_code(),
+                    error_code=self._last_failure_code(track.last_edge),
                 )
             )
         track.last_edge = response.edge
 
-    def _last_failure_code(self) -> str:
-        code = getattr(self.session.parts.http, "last_failure_code", None)
+    def _last_failure_code(self, edge: str) -> str:
+        codes = getattr(self.session.parts.http, "last_failure_codes", None)
+        code = codes.get(edge) if isinstance(codes, dict) else None
         return code if isinstance(code, str) else "transport.error"
 
     async def _ensure_init(

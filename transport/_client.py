@@ -88,6 +88,8 @@ class HttpClient:
         self.h3 = H3Client(h3_config)
         self.h1 = H1Client(config)
         self.protocols = ProtocolMemory(config)
+        self.last_failure_codes: dict[str, str] = {}
+        """Stable code of the latest failed attempt per edge (``scheme://host:port``)."""
 
     async def fetch(
         self,
@@ -202,6 +204,7 @@ class HttpClient:
         """
         request = attempts.request
         attempts.errors.append(error)
+        self.last_failure_codes[request.edges[attempts.edge_index]] = error.code
         kind = classify_failure(error)
         if kind is FailureKind.NOT_FOUND or kind is FailureKind.UNTRUSTED:
             attempts.not_found.add(attempts.edge_index)  # never this edge again here

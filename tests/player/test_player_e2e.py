@@ -177,6 +177,8 @@ def test_edge_killed_mid_stream_with_full_buffer_does_not_stall(
     failovers = [e for e in events if isinstance(e, EdgeFailedOver)]
     assert failovers and failovers[0].from_edge == handle.edges[0].base_url
     assert failovers[0].to_edge == handle.edges[1].base_url
+    assert failovers[0].error_code.startswith("transport.")
+    assert failovers[0].error_code != "transport.error"  # the actual failure is named
     assert not [e for e in events if isinstance(e, BufferingStarted)]
     stats = player.stats()
     assert stats.bytes_by_edge[handle.edges[1].base_url] > 0
