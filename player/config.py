@@ -36,13 +36,28 @@ class ManifestConfig:
     max_representations: int = 10_000
     """Most representations/variants in one presentation."""
 
+    max_locations: int = 16
+    """Most alternative locations (DASH ``BaseURL`` combinations) kept per representation;
+    each is copied into every segment's URL list, so this bounds memory. Real MPDs use 1-4."""
+
+    max_url_chars: int = 8192
+    """Longest segment URL template accepted (it is expanded for every segment); browsers
+    and CDNs cap URLs near 8 kB."""
+
     def __post_init__(self) -> None:
         """Validate ranges.
 
         Raises:
             PlayerConfigError: A bound is not positive.
         """
-        for name in ("max_manifest_bytes", "max_segments", "max_xml_depth", "max_representations"):
+        for name in (
+            "max_manifest_bytes",
+            "max_segments",
+            "max_xml_depth",
+            "max_representations",
+            "max_locations",
+            "max_url_chars",
+        ):
             if getattr(self, name) <= 0:
                 raise PlayerConfigError(f"ManifestConfig.{name} must be positive")
 

@@ -20,7 +20,6 @@ __all__: list[str] = []
 
 _DVB_DEFAULT_PRIORITY = 1
 """DVB-DASH (ETSI TS 103 285) default ``dvb:priority`` when another BaseURL declares one."""
-MAX_LOCATIONS = 16
 """Most locations kept per representation, least preferred dropped. Real MPDs name a few
 CDNs, and every location multiplies each segment's URLs (a memory bound for hostile MPDs)."""
 
@@ -81,16 +80,16 @@ def _or(value: int | None, default: int | None) -> int | None:
     return default if value is None else value
 
 
-def to_locations(bases: tuple[Base, ...]) -> tuple[Location, ...]:
+def to_locations(bases: tuple[Base, ...], *, limit: int) -> tuple[Location, ...]:
     """Turn base URLs into ``Location``s, most preferred (lowest priority) first.
 
     Without any ``dvb:priority`` the manifest order is the priority (0, 1, 2...). At most
-    ``MAX_LOCATIONS`` are kept.
+    ``limit`` (``ManifestConfig.max_locations``) are kept.
     """
     if all(b.priority is None for b in bases):
         return tuple(
             Location(b.url, service_location=b.service_location, priority=i, weight=b.weight or 1)
-            for i, b in enumerate(bases[:MAX_LOCATIONS])
+            for i, b in enumerate(bases[:limit])
         )
     locations = [
         Location(
@@ -101,4 +100,4 @@ def to_locations(bases: tuple[Base, ...]) -> tuple[Location, ...]:
         )
         for b in bases
     ]
-    return tuple(sorted(locations, key=lambda loc: loc.priority)[:MAX_LOCATIONS])
+    return tuple(sorted(locations, key=lambda loc: loc.priority)[:limit])

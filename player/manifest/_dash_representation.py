@@ -41,7 +41,6 @@ __all__: list[str] = []
 _KINDS = ("SegmentTemplate", "SegmentList", "SegmentBase")
 _KIND_NAMES = {"SegmentTemplate": "template", "SegmentList": "list", "SegmentBase": "base"}
 _CHANNEL_SCHEME_23003 = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011"
-MAX_URL_CHARS = 8192
 """Longest segment URL template accepted: RFC 9110 asks servers for at least 8000 octets and
 common servers refuse more. A template's URL is copied into every segment (a memory bound)."""
 
@@ -109,7 +108,7 @@ def build_representation(
     url = parent.scope.url
     adaptation = parent.element
     bases = child_bases(parent.bases, el, url=url, cap=parent.base_cap)
-    locations = to_locations(bases)
+    locations = to_locations(bases, limit=parent.scope.config.max_locations)
     base_urls = tuple(loc.url for loc in locations)
     ident = _Ident(attr_str(el, "id") or fallback_id, attr_int(el, "bandwidth", url=url) or 0)
     protections = parse_protections(
@@ -304,7 +303,10 @@ def _segments(
         pattern = template_pattern(
             info.media, rep_id=ident.rep_id, bandwidth=ident.bandwidth, url=url
         )
-        media = tuple(_short(resolve_url(b, pattern, manifest_url=url), url=url) for b in bases)
+        limit = scope.config.max_url_chars
+        media = tuple(
+            _short(resolve_url(b, pattern, manifest_url=url), url=url, limit=limit) for b in bases
+        )
         segs = template_segments(info, media=media, init=init, scope=scope, cache=parent.times)
         return segs, init, None
     init = _list_init(info, bases=bases, url=url)
@@ -341,9 +343,9 @@ def _template_init(
     )
 
 
-def _short(pattern: str, *, url: str) -> str:
-    """Refuse a media URL template longer than ``MAX_URL_CHARS`` (it is copied per segment)."""
-    if len(pattern) > MAX_URL_CHARS:
+def _short(pattern: str, *, url: str, limit: int) -> str:
+    """Refuse a media URL template longer than ``limit`` (it is copied per segment)."""
+    if len(pattern) > limit:
         raise ManifestParseError(
             f"{url}: segment URL template of {len(pattern)} characters is too long",
             url=url,
