@@ -85,32 +85,42 @@ class HybridController(BatchController):
 
     def _choose(self, state: BatchState) -> tuple[IntArray, IntArray]:
         cfg = self.config
-        rows = state.sessions
-        buf, now = state.buffer_s, state.now
-        cur = state.current
         q_up = self._affordable(state, cfg.up_safety)
         q_down = self._affordable(state, cfg.down_safety)
+        out = np.maximum(state.current, 0)
+        reason = np.full(len(out), _R[SelectReason.THROUGHPUT], dtype=np.int64)
+        self._rule_up(state, q_up, out, reason)
+        self._rule_down(state, q_down, out, reason)
+        self._rule_start_and_cap(state, q_up, out, reason)
+        return out, reason
+
+    def _rule_up(self, state: BatchState, q_up: IntArray, out: IntArray, reason: IntArray) -> None:
+        """Rule 3, in place: up-switch one rung if buffer and stability windows allow."""
+        cfg = self.config
+        rows, buf, now = state.sessions, state.buffer_s, state.now
         since_switch = now - self._last_switch[rows]
         since_down = now - self._last_down[rows]
-        curc = np.maximum(cur, 0)
-
-        out = curc.copy()
-        reason = np.full(len(rows), _R[SelectReason.THROUGHPUT], dtype=np.int64)
-
-        wants_up = q_up > curc
+        wants_up = q_up > out
         up_ok = (
             wants_up
             & (buf >= cfg.min_buffer_for_up_s)
             & (since_switch >= cfg.min_switch_interval_s)
             & ((since_down >= cfg.up_after_down_s) | (buf >= cfg.up_after_down_waive_buffer_s))
         )
-        step = np.minimum(q_up, curc + cfg.max_up_steps)
-        out = np.where(up_ok, step, out)
+        step = np.minimum(q_up, out + cfg.max_up_steps)
         reason[up_ok & (step < q_up)] = _R[SelectReason.STEP_LIMIT]
         reason[wants_up & ~up_ok & (buf < cfg.min_buffer_for_up_s)] = _R[SelectReason.LOW_BUFFER]
         reason[wants_up & ~up_ok & (buf >= cfg.min_buffer_for_up_s)] = _R[SelectReason.STABILITY]
+        out[up_ok] = step[up_ok]
 
-        wants_down = q_down < curc
+    def _rule_down(
+        self, state: BatchState, q_down: IntArray, out: IntArray, reason: IntArray
+    ) -> None:
+        """Rules 2 and 4, in place: down-switch unless held; emergency overrides the holds."""
+        cfg = self.config
+        buf = state.buffer_s
+        since_switch = state.now - self._last_switch[state.sessions]
+        wants_down = q_down < np.maximum(state.current, 0)
         hold_high = wants_down & (buf >= cfg.hold_buffer_s)
         hold_window = (
             wants_down
@@ -118,30 +128,29 @@ class HybridController(BatchController):
             & (since_switch < cfg.min_switch_interval_s)
             & (buf >= cfg.min_buffer_for_up_s)
         )
-        down = wants_down & ~hold_high & ~hold_window
-        out = np.where(down, q_down, out)
+        emergency = wants_down & (buf < cfg.emergency_buffer_s)
+        down = (wants_down & ~hold_high & ~hold_window) | emergency
+        out[down] = q_down[down]
         reason[hold_high] = _R[SelectReason.HOLD_HIGH_BUFFER]
         reason[hold_window] = _R[SelectReason.STABILITY]
-
-        emergency = wants_down & (buf < cfg.emergency_buffer_s)
-        out = np.where(emergency, q_down, out)
         reason[emergency] = _R[SelectReason.EMERGENCY]
 
-        # The first decision after a measured download may go straight to the affordable rung:
-        # before it, the choice rested on the configured default, not on a measurement.
-        unsettled = (cur >= 0) & ~self._settled[rows]
-        jump = unsettled & (q_up > out)
-        out = np.where(jump, q_up, out)
-        reason[jump] = _R[SelectReason.INITIAL]
-        first = cur < 0
-        out = np.where(first, q_up, out)
-        reason[first] = _R[SelectReason.INITIAL]
+    def _rule_start_and_cap(
+        self, state: BatchState, q_up: IntArray, out: IntArray, reason: IntArray
+    ) -> None:
+        """Rule 1 and the after-abandonment cap, in place.
 
+        The first decision after a measured download may go straight to the affordable rung:
+        before it, the choice rested on the configured default, not on a measurement.
+        """
+        rows, cur = state.sessions, state.current
+        jump = ((cur >= 0) & ~self._settled[rows] & (q_up > out)) | (cur < 0)
+        out[jump] = q_up[jump]
+        reason[jump] = _R[SelectReason.INITIAL]
         cap = self._cap[rows]
         capped = (cap >= 0) & (out > cap)
-        out = np.where(capped, cap, out)
+        out[capped] = cap[capped]
         reason[capped] = _R[SelectReason.AFTER_ABANDON]
-        return out, reason
 
     def _after_select(self, state: BatchState, index: IntArray) -> None:
         rows = state.sessions
