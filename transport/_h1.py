@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
 import httpx
 
@@ -14,7 +14,7 @@ from transport._deadline import RequestDeadline
 from transport._errmap import map_exception
 from transport._exchange import StreamingResponse
 from transport._h3 import build_headers
-from transport._response import Response
+from transport._single import SingleOriginClient
 from transport._urls import check_url, origin_of
 from transport.config import TransportConfig
 from transport.errors import TransportError
@@ -52,7 +52,7 @@ class _H1Response(StreamingResponse):
             await self._response.aclose()
 
 
-class H1Client:
+class H1Client(SingleOriginClient):
     """HTTP/1.1-2 client (httpx): pooled TCP+TLS connections, HTTP/2 negotiated by ALPN.
 
     Args:
@@ -144,68 +144,6 @@ class H1Client:
         response.headers = _joined(raw.headers)
         await response.raise_for_status()
         return response
-
-    async def fetch(
-        self,
-        url: str,
-        *,
-        method: str = "GET",
-        headers: Mapping[str, str] | None = None,
-        body: bytes | None = None,
-        byte_range: tuple[int, int] | None = None,
-    ) -> Response:
-        """Fetch ``url`` with no retries (see ``HttpClient`` for failover).
-
-        Args:
-            url: An http or https URL.
-            method: HTTP method.
-            headers: Extra request headers.
-            body: Request body.
-            byte_range: Inclusive byte range, or ``None``.
-
-        Returns:
-            The complete response.
-
-        Raises:
-            TransportError: Any failure (see :meth:`open` and ``StreamingResponse``).
-        """
-        response = await self.open(
-            url, method=method, headers=headers, body=body, byte_range=byte_range
-        )
-        try:
-            return response.to_response(await response.read())
-        finally:
-            await response.aclose()
-
-    @contextlib.asynccontextmanager
-    async def stream(
-        self,
-        url: str,
-        *,
-        method: str = "GET",
-        headers: Mapping[str, str] | None = None,
-        body: bytes | None = None,
-        byte_range: tuple[int, int] | None = None,
-    ) -> AsyncIterator[StreamingResponse]:
-        """Open a streaming request; iterate the yielded response for body chunks.
-
-        Args:
-            url: An http or https URL.
-            method: HTTP method.
-            headers: Extra request headers.
-            body: Request body.
-            byte_range: Inclusive byte range, or ``None``.
-
-        Yields:
-            The response with headers; its body is read by iterating it.
-        """
-        response = await self.open(
-            url, method=method, headers=headers, body=body, byte_range=byte_range
-        )
-        try:
-            yield response
-        finally:
-            await response.aclose()
 
     async def aclose(self) -> None:
         """Close the connection pool."""

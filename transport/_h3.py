@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from aioquic.tls import SessionTicket
@@ -15,7 +14,7 @@ from transport._deadline import RequestDeadline
 from transport._errmap import map_exception
 from transport._exchange import StreamingResponse
 from transport._quic import H3Stream, QuicConn
-from transport._response import Response
+from transport._single import SingleOriginClient
 from transport._urls import check_url, origin_of
 from transport.config import TransportConfig
 from transport.errors import ProtocolError, RequestTimeout, TransportError
@@ -99,7 +98,7 @@ class _H3Response(StreamingResponse):
             stream.conn.cancel(stream)
 
 
-class H3Client:
+class H3Client(SingleOriginClient):
     """HTTP/3 client: one pooled QUIC connection per origin, many concurrent streams.
 
     Session tickets are kept per origin, so a replacement connection resumes the TLS session
@@ -282,68 +281,6 @@ class H3Client:
             return None
         conn.ping()
         return conn.loop.call_later(self._config.timeouts.connect_s, conn.on_timeout_now, sent_at)
-
-    async def fetch(
-        self,
-        url: str,
-        *,
-        method: str = "GET",
-        headers: Mapping[str, str] | None = None,
-        body: bytes | None = None,
-        byte_range: tuple[int, int] | None = None,
-    ) -> Response:
-        """Fetch ``url`` over HTTP/3 with no retries (see ``HttpClient`` for failover).
-
-        Args:
-            url: An https URL.
-            method: HTTP method.
-            headers: Extra request headers.
-            body: Request body.
-            byte_range: Inclusive byte range, or ``None``.
-
-        Returns:
-            The complete response.
-
-        Raises:
-            TransportError: Any failure (see :meth:`open` and ``StreamingResponse``).
-        """
-        response = await self.open(
-            url, method=method, headers=headers, body=body, byte_range=byte_range
-        )
-        try:
-            return response.to_response(await response.read())
-        finally:
-            await response.aclose()
-
-    @contextlib.asynccontextmanager
-    async def stream(
-        self,
-        url: str,
-        *,
-        method: str = "GET",
-        headers: Mapping[str, str] | None = None,
-        body: bytes | None = None,
-        byte_range: tuple[int, int] | None = None,
-    ) -> AsyncIterator[StreamingResponse]:
-        """Open a streaming request; iterate the yielded response for body chunks.
-
-        Args:
-            url: An https URL.
-            method: HTTP method.
-            headers: Extra request headers.
-            body: Request body.
-            byte_range: Inclusive byte range, or ``None``.
-
-        Yields:
-            The response with headers; its body is read by iterating it.
-        """
-        response = await self.open(
-            url, method=method, headers=headers, body=body, byte_range=byte_range
-        )
-        try:
-            yield response
-        finally:
-            await response.aclose()
 
     async def aclose(self) -> None:
         """Close every pooled connection (session tickets are kept)."""

@@ -74,5 +74,5 @@ def test_fetch_without_the_ca_reports_every_attempt(lab: LabCdnThread) -> None:
     assert done.returncode == 1
     record = json.loads(done.stdout)
     assert record["error"] == "transport.all_edges_failed"
-    assert record["attempts"] == 2
+    assert record["attempts"] == 1  # an untrusted certificate is not retried on the same edge
     assert "certificate" in record["message"].lower()
