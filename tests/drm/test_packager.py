@@ -90,7 +90,11 @@ def test_decrypts_pyav_cenc_output(clear_mp4: bytes) -> None:
     video, audio = _ffmpeg_decrypted_packets(protected, key)
     assert samples(protected, track_id=1) != video
     clear = bytes(decrypt_mp4(protected, {kid: bytes.fromhex(key)}))
-    assert samples(clear, track_id=1) == video == samples(clear_mp4, track_id=1)
+    # Video is checked against FFmpeg's independent decryption of the same file: two x264
+    # encodes of the same input differ in a sample now and then (about 1 in 30 here), so a
+    # separate clear encode is no reference for it.
+    assert samples(clear, track_id=1) == video
+    assert len(video) == len(samples(clear_mp4, track_id=1))
     ours_audio = samples(clear, track_id=2)
     assert ours_audio[:43] == audio[:43]  # first fragment: FFmpeg agrees
     assert ours_audio[43:] != audio[43:]  # later fragments: FFmpeg's demuxer is wrong
