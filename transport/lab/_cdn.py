@@ -13,7 +13,7 @@ from transport.lab._ca import TestCA
 from transport.lab._cdn_app import CdnApp, RequestRecord
 from transport.lab._content import Content, DirectoryContent
 from transport.lab._faults import FaultSwitch
-from transport.lab._loop import LoopThread
+from transport.lab._loop import ThreadedPart
 from transport.lab._server import LabServer
 
 __all__ = ["Edge", "LabCdn", "LabCdnThread"]
@@ -218,7 +218,7 @@ class LabCdn:
         return handle
 
 
-class LabCdnThread:
+class LabCdnThread(ThreadedPart):
     """A ``LabCdn`` running on its own event loop in a daemon thread (synchronous API).
 
     Args:
@@ -229,8 +229,14 @@ class LabCdnThread:
     """
 
     def __init__(self, cdn: LabCdn) -> None:
+        super().__init__(
+            name="lab-cdn",
+            start=cdn.start,
+            stop=cdn.stop,
+            start_timeout_s=_THREAD_TIMEOUT_S,
+            stop_timeout_s=_THREAD_TIMEOUT_S,
+        )
         self.cdn = cdn
-        self._thread: LoopThread | None = None
 
     @property
     def edges(self) -> list[Edge]:
@@ -251,39 +257,9 @@ class LabCdnThread:
         """Return ``{"edges": [...], "origin": ..., "ca_file": ...}``."""
         return self.cdn.describe()
 
-    def start(self) -> LabCdnThread:
-        """Start the servers (no-op when running).
-
-        Returns:
-            This handle.
-        """
-        if self._thread is None:
-            self._thread = LoopThread("lab-cdn")
-            try:
-                self._thread.run(self.cdn.start(), timeout_s=_THREAD_TIMEOUT_S)
-            except BaseException:
-                self._thread.close()
-                self._thread = None
-                raise
-        return self
-
     def stop(self) -> None:
         """Stop every server and the loop thread (bounded in time); remove an owned CA."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            try:
-                thread.run(self.cdn.stop(), timeout_s=_THREAD_TIMEOUT_S)
-            finally:
-                thread.close()
-        self.cdn.cleanup()
-
-    def __enter__(self) -> LabCdnThread:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        try:
+            super().stop()
+        finally:
+            self.cdn.cleanup()

@@ -18,14 +18,13 @@ import contextlib
 import threading
 import time
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 
 from transport.errors import TransportConfigError
-from transport.lab._loop import LoopThread
+from transport.lab._loop import AsyncStartStop, ThreadedPart
 from transport.lab._relays import CONNECT_TIMEOUT_S, Link, TcpPipe, UdpRelay
 from transport.lab._server import bind_port_pair
 from transport.lab._traces import ThroughputTrace
@@ -53,7 +52,7 @@ class EmulatorStats:
     """TCP connections relayed so far."""
 
 
-class NetworkEmulator:
+class NetworkEmulator(AsyncStartStop):
     """TCP and UDP relays in front of a target, shaped to a trace, with delay and loss.
 
     Clients connect to ``base_url`` (same port number for TCP and UDP) instead of the
@@ -259,18 +258,6 @@ class NetworkEmulator:
         if self._stopped is not None:
             await self._stopped.wait()
 
-    async def __aenter__(self) -> NetworkEmulator:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
     def start_in_thread(self) -> EmulatorThread:
         """Start on an event loop of its own in a daemon thread.
 
@@ -282,7 +269,7 @@ class NetworkEmulator:
         return handle
 
 
-class EmulatorThread:
+class EmulatorThread(ThreadedPart):
     """A ``NetworkEmulator`` on its own event loop in a daemon thread (synchronous API).
 
     ``set_rate``/``throttle``/``stats`` of ``emulator`` work from any thread.
@@ -292,40 +279,21 @@ class EmulatorThread:
     """
 
     def __init__(self, emulator: NetworkEmulator) -> None:
+        super().__init__(
+            name="lab-emulator",
+            start=emulator.start,
+            stop=emulator.stop,
+            start_timeout_s=CONNECT_TIMEOUT_S,
+            stop_timeout_s=CONNECT_TIMEOUT_S,
+        )
         self.emulator = emulator
-        self._thread: LoopThread | None = None
 
     @property
     def base_url(self) -> str:
         """``https://host:port`` of the relay."""
         return self.emulator.base_url
 
-    def start(self) -> EmulatorThread:
-        """Start the relays (no-op when running).
-
-        Returns:
-            This handle.
-        """
-        if self._thread is None:
-            self._thread = LoopThread("lab-emulator")
-            self._thread.run(self.emulator.start(), timeout_s=CONNECT_TIMEOUT_S)
-        return self
-
     def stop(self) -> None:
-        """Stop the relays and the loop thread (bounded in time)."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            with contextlib.suppress(TimeoutError, RuntimeError):
-                thread.run(self.emulator.stop(), timeout_s=CONNECT_TIMEOUT_S)
-            thread.close()
-
-    def __enter__(self) -> EmulatorThread:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        """Stop the relays and the loop thread (bounded in time; never raises)."""
+        with contextlib.suppress(TimeoutError, RuntimeError):
+            super().stop()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from types import TracebackType
+from typing import Any, Self, TypeVar
 
 __all__: list[str] = []
 
@@ -67,3 +68,95 @@ class LoopThread:
             return
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(_JOIN_TIMEOUT_S)
+
+
+class AsyncStartStop:
+    """``async with`` for lab parts with ``start()``/``stop()`` coroutines."""
+
+    async def start(self) -> None:
+        """Start serving."""
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        """Stop serving (bounded in time)."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+class ThreadedPart:
+    """Synchronous handle running a lab part's ``start``/``stop`` on a ``LoopThread``.
+
+    Subclasses pass the coroutine functions and their time limits; ``start()`` is a no-op
+    while running and ``stop()`` is bounded in time and joins the thread.
+
+    Args:
+        name: Thread name.
+        start: Coroutine function that starts the part.
+        stop: Coroutine function that stops it.
+        start_timeout_s: Longest wait for ``start``.
+        stop_timeout_s: Longest wait for ``stop``.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        start: Callable[[], Coroutine[Any, Any, None]],
+        stop: Callable[[], Coroutine[Any, Any, None]],
+        start_timeout_s: float,
+        stop_timeout_s: float,
+    ) -> None:
+        self._name = name
+        self._start = start
+        self._stop = stop
+        self._start_timeout_s = start_timeout_s
+        self._stop_timeout_s = stop_timeout_s
+        self._thread: LoopThread | None = None
+
+    def start(self) -> Self:
+        """Start the part in a new loop thread (no-op when running).
+
+        Returns:
+            This handle.
+        """
+        if self._thread is None:
+            thread = LoopThread(self._name)
+            try:
+                thread.run(self._start(), timeout_s=self._start_timeout_s)
+            except BaseException:
+                thread.close()
+                raise
+            self._thread = thread
+        return self
+
+    def stop(self) -> None:
+        """Stop the part and its loop thread; bounded in time."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        try:
+            thread.run(self._stop(), timeout_s=self._stop_timeout_s)
+        finally:
+            thread.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -15,7 +15,6 @@ import struct
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, cast
 
 from hypercorn.asyncio.lifespan import Lifespan
@@ -27,7 +26,7 @@ from hypercorn.utils import wrap_app
 
 from transport.errors import TransportConfigError
 from transport.lab._ca import TestCA
-from transport.lab._loop import LoopThread
+from transport.lab._loop import AsyncStartStop, ThreadedPart
 
 __all__ = ["AsgiApp", "LabServer", "LabServerThread"]
 
@@ -175,7 +174,7 @@ class _Run:
     state: dict[str, Any] = field(default_factory=dict)
 
 
-class LabServer:
+class LabServer(AsyncStartStop):
     """Serve an ASGI app over HTTPS: HTTP/1.1 and HTTP/2 on TCP, HTTP/3 on UDP, same port.
 
     Responses advertise ``Alt-Svc: h3=":<port>"`` when HTTP/3 is on. Use it as an async
@@ -500,18 +499,6 @@ class LabServer:
                 return True
         return False
 
-    async def __aenter__(self) -> LabServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
     def start_in_thread(self) -> LabServerThread:
         """Start the server on its own event loop in a daemon thread.
 
@@ -523,7 +510,7 @@ class LabServer:
         return handle
 
 
-class LabServerThread:
+class LabServerThread(ThreadedPart):
     """A ``LabServer`` running on its own event loop in a daemon thread (synchronous API).
 
     Usable from pytest fixtures and command lines. ``stop()`` is bounded in time and frees
@@ -534,8 +521,14 @@ class LabServerThread:
     """
 
     def __init__(self, server: LabServer) -> None:
+        super().__init__(
+            name="lab-server",
+            start=server.start,
+            stop=server.stop,
+            start_timeout_s=_START_TIMEOUT_S,
+            stop_timeout_s=_STOP_TIMEOUT_S + 2 * _GRACEFUL_S + 1.0,
+        )
         self.server = server
-        self._thread: LoopThread | None = None
 
     @property
     def base_url(self) -> str:
@@ -551,40 +544,3 @@ class LabServerThread:
     def port(self) -> int:
         """The port number, the same for TCP and UDP."""
         return self.server.port
-
-    def start(self) -> LabServerThread:
-        """Start (or restart) the server in a new loop thread.
-
-        Returns:
-            This handle.
-        """
-        if self._thread is None:
-            self._thread = LoopThread(f"lab-server-{self.server.port}")
-            try:
-                self._thread.run(self.server.start(), timeout_s=_START_TIMEOUT_S)
-            except BaseException:
-                self._thread.close()
-                self._thread = None
-                raise
-        return self
-
-    def stop(self) -> None:
-        """Stop the server and its loop thread; bounded in time, the ports are freed."""
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        try:
-            thread.run(self.server.stop(), timeout_s=_STOP_TIMEOUT_S + 2 * _GRACEFUL_S + 1.0)
-        finally:
-            thread.close()
-
-    def __enter__(self) -> LabServerThread:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
