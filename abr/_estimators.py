@@ -77,7 +77,50 @@ class _LatencyEwma:
         return np.where(w > 0, self._value[sessions] / np.where(w > 0, zero, 1.0), 0.0)
 
 
-class EwmaEstimator:
+class _RowEstimator:
+    """The live (one-session) methods of a batch estimator, and its latency EWMA.
+
+    Subclasses keep ``_latency`` and implement the batch methods; live playback calls these
+    methods, which run the same batch code on row 0.
+    """
+
+    _latency: _LatencyEwma
+
+    def on_sample_batch(
+        self,
+        sessions: IntArray,
+        nbytes: FloatArray,
+        ttfb_s: FloatArray,
+        duration_s: FloatArray,
+        now: FloatArray,
+    ) -> None:
+        """Record one transfer per listed session."""
+        raise NotImplementedError
+
+    def estimate_bps_batch(self, sessions: IntArray, now: FloatArray) -> FloatArray:
+        """Return the throughput estimate of each listed session, bits per second."""
+        raise NotImplementedError
+
+    def on_sample(self, nbytes: float, ttfb_s: float, duration_s: float, now: float) -> None:
+        """Record one transfer (see :meth:`on_sample_batch`)."""
+        self.on_sample_batch(
+            _ROW0, np.array([nbytes]), np.array([ttfb_s]), np.array([duration_s]), np.array([now])
+        )
+
+    def estimate_bps(self, now: float) -> float:
+        """Return the throughput estimate in bits per second."""
+        return float(self.estimate_bps_batch(_ROW0, np.array([now]))[0])
+
+    def estimate_latency_s(self, now: float) -> float:
+        """Return the estimated time to first byte, seconds (0 before any sample)."""
+        return float(self.estimate_latency_batch(_ROW0, np.array([now]))[0])
+
+    def estimate_latency_batch(self, sessions: IntArray, now: FloatArray) -> FloatArray:
+        """Return each listed session's time-to-first-byte estimate, seconds."""
+        return self._latency.get(sessions)
+
+
+class EwmaEstimator(_RowEstimator):
     """Two EWMAs of throughput (fast and slow), each weighted by transfer time.
 
     Each sample's throughput is ``8 * nbytes / (duration_s - ttfb_s)``: the time to first byte
@@ -111,20 +154,6 @@ class EwmaEstimator:
         self._weight_s = np.zeros(sessions)
         self._bytes = np.zeros(sessions)
         self._latency = _LatencyEwma(self._cfg.latency_half_life_samples, sessions)
-
-    def on_sample(self, nbytes: float, ttfb_s: float, duration_s: float, now: float) -> None:
-        """Record one transfer (see :meth:`on_sample_batch`)."""
-        self.on_sample_batch(
-            _ROW0, np.array([nbytes]), np.array([ttfb_s]), np.array([duration_s]), np.array([now])
-        )
-
-    def estimate_bps(self, now: float) -> float:
-        """Return the throughput estimate in bits per second."""
-        return float(self.estimate_bps_batch(_ROW0, np.array([now]))[0])
-
-    def estimate_latency_s(self, now: float) -> float:
-        """Return the estimated time to first byte, seconds (0 before any sample)."""
-        return float(self.estimate_latency_batch(_ROW0, np.array([now]))[0])
 
     def on_sample_batch(
         self,
@@ -168,12 +197,8 @@ class EwmaEstimator:
         ready = (w > 0) & (self._bytes[sessions] >= self._cfg.min_total_bytes)
         return np.where(ready, est, self._cfg.default_bandwidth_bps)
 
-    def estimate_latency_batch(self, sessions: IntArray, now: FloatArray) -> FloatArray:
-        """Return each listed session's time-to-first-byte estimate, seconds."""
-        return self._latency.get(sessions)
 
-
-class PercentileEstimator:
+class PercentileEstimator(_RowEstimator):
     """A low percentile of the last samples' throughput, in a sliding window.
 
     Keeps the last ``percentile_window_samples`` samples no older than
@@ -205,20 +230,6 @@ class PercentileEstimator:
         self._next = np.zeros(sessions, dtype=np.int64)
         self._latency = _LatencyEwma(self._cfg.latency_half_life_samples, sessions)
 
-    def on_sample(self, nbytes: float, ttfb_s: float, duration_s: float, now: float) -> None:
-        """Record one transfer (see :meth:`on_sample_batch`)."""
-        self.on_sample_batch(
-            _ROW0, np.array([nbytes]), np.array([ttfb_s]), np.array([duration_s]), np.array([now])
-        )
-
-    def estimate_bps(self, now: float) -> float:
-        """Return the throughput estimate in bits per second."""
-        return float(self.estimate_bps_batch(_ROW0, np.array([now]))[0])
-
-    def estimate_latency_s(self, now: float) -> float:
-        """Return the estimated time to first byte, seconds (0 before any sample)."""
-        return float(self.estimate_latency_batch(_ROW0, np.array([now]))[0])
-
     def on_sample_batch(
         self,
         sessions: IntArray,
@@ -246,7 +257,3 @@ class PercentileEstimator:
         if np.any(has):
             out[has] = np.nanpercentile(values[has], self._cfg.percentile_q, axis=1)
         return out
-
-    def estimate_latency_batch(self, sessions: IntArray, now: FloatArray) -> FloatArray:
-        """Return each listed session's time-to-first-byte estimate, seconds."""
-        return self._latency.get(sessions)
