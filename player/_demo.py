@@ -83,12 +83,12 @@ class _Script:
         if position >= plan.throttle_to_s and "unthrottle" not in self._done:
             self._emulator.set_rate(None)
             self._mark("unthrottle", event.at_s, position)
-        if position >= plan.kill_edge_at_s and "kill" not in self._done:
+        if position >= plan.kill_edge_at_s and "kill_primary_edge" not in self._done:
             self._kill()
             self._mark("kill_primary_edge", event.at_s, position)
 
     def _mark(self, action: str, at_s: float, frontier_s: float, **extra: Any) -> None:
-        self._done.add(action.split("_")[0] if action.startswith("kill") else action)
+        self._done.add(action)
         self.log.append({"action": action, "at_s": at_s, "frontier_s": frontier_s, **extra})
 
 

@@ -62,16 +62,16 @@ class SegmentDownloader:
 
     def __init__(self, session: PlaybackSession) -> None:
         self.session = session
-        self._last_reason = ""
         self._offsets: dict[str, float] = {}
         self._base_skew: float | None = None
 
-    def _choose_video(self, track: TrackRuntime, segment: Segment, now: float) -> int:
+    def _choose_video(self, track: TrackRuntime, segment: Segment, now: float) -> tuple[int, str]:
+        """The rung for ``segment`` and why (the controller's reason, or ``manual``)."""
         if (
             self.session.pinned_video is not None
             and self.session.pinned_video not in track.excluded
         ):
-            return self.session.pinned_video
+            return self.session.pinned_video, "manual"
         est = self.session.parts.estimator
         rep = track.representation()
         total = (
@@ -92,8 +92,7 @@ class SegmentDownloader:
             segments_total=total,
         )
         decision = self.session.parts.controller.select(state)
-        self._last_reason = decision.reason.value
-        return decision.index
+        return decision.index, decision.reason.value
 
     async def download(self, track: TrackRuntime) -> None:
         now = self.session.parts.clock.now()
@@ -101,9 +100,10 @@ class SegmentDownloader:
         if segment is None:
             return
         if track.kind == "video":
-            index = self._choose_video(track, segment, now)
+            index, detail = self._choose_video(track, segment, now)
             if index != track.current:
-                self._switch(track, index, now, reason=self._switch_reason(track))
+                reason = self._switch_reason(track)
+                self._switch(track, index, now, reason=reason, detail=detail)
             segment = track.next_segment(self.session.position_s) or segment
         rep = track.representation()
         try:
@@ -124,11 +124,12 @@ class SegmentDownloader:
             return SwitchReason.FAILOVER
         return SwitchReason.ADAPTIVE
 
-    def _switch(self, track: TrackRuntime, index: int, now: float, *, reason: SwitchReason) -> None:
+    def _switch(
+        self, track: TrackRuntime, index: int, now: float, *, reason: SwitchReason, detail: str
+    ) -> None:
         old = track.representation().id if track.current is not None else None
         track.current = index
         rep = track.ladder[index]
-        detail = self._last_reason
         self.session.emit(
             VariantSwitched(
                 at_s=now,
@@ -340,8 +341,7 @@ class SegmentDownloader:
                 abandon_to=abandoned.to_index,
             )
         )
-        self._last_reason = "abandon"
-        self._switch(track, abandoned.to_index, now, reason=SwitchReason.ADAPTIVE)
+        self._switch(track, abandoned.to_index, now, reason=SwitchReason.ADAPTIVE, detail="abandon")
 
     def _feed_estimator(self, nbytes: int, ttfb_s: float, duration_s: float) -> None:
         now = self.session.parts.clock.now()

@@ -250,40 +250,24 @@ class Player:
             response.content, url=response.url, now=now, config=self.config.manifest
         )
 
-    async def _load_media_playlists(self, session: PlaybackSession) -> Presentation:
+    async def _load_media_playlists(
+        self, session: PlaybackSession, *, reload: bool = False
+    ) -> Presentation:
+        """Fetch the HLS media playlists of the tracks in use and merge them in.
+
+        Args:
+            session: The session whose tracks' playlists are wanted.
+            reload: Fetch every playlist in use (live refresh), not only those not yet loaded.
+        """
         presentation = session.presentation
         if presentation.format != StreamFormat.HLS or not presentation.is_multivariant:
             return presentation
-        reps = [rep for track in session.tracks for rep in track.ladder if rep.segments is None]
-
-        async def fetch(urls: tuple[str, ...]) -> tuple[bytes, str]:
-            with self.clock.busy():
-                response = await self.http.fetch(urls)
-            return response.content, response.url
-
-        bodies = await asyncio.gather(
-            *(fetch(session.locations(rep.playlist_urls)) for rep in reps)
-        )
-        now = self.clock.now() + wall_clock_offset(self.clock)
-        for rep, (body, final_url) in zip(reps, bodies, strict=True):
-            presentation = load_media_playlist(
-                presentation, rep.id, body, url=final_url, now=now, config=self.config.manifest
-            )
-        return presentation
-
-    async def _refresh(self, presentation: Presentation) -> Presentation:
-        """Reload a live presentation: the MPD, or the HLS media playlists in use."""
-        session = self._require()
-        if presentation.format == StreamFormat.DASH or not presentation.is_multivariant:
-            url = presentation.location or presentation.url
-            with self.clock.busy():
-                response = await self.http.fetch(session.locations((url,)))
-            now = session.wall_now()
-            fresh = parse_manifest(
-                response.content, url=response.url, now=now, config=self.config.manifest
-            )
-            return fresh
-        reps = [rep for track in session.tracks for rep in track.ladder]
+        reps = [
+            rep
+            for track in session.tracks
+            for rep in track.ladder
+            if reload or rep.segments is None
+        ]
 
         async def fetch(urls: tuple[str, ...]) -> tuple[bytes, str]:
             with self.clock.busy():
@@ -297,6 +281,18 @@ class Player:
                 presentation, rep.id, body, url=final_url, now=now, config=self.config.manifest
             )
         return presentation
+
+    async def _refresh(self, presentation: Presentation) -> Presentation:
+        """Reload a live presentation: the MPD, or the HLS media playlists in use."""
+        session = self._require()
+        if presentation.format == StreamFormat.HLS and presentation.is_multivariant:
+            return await self._load_media_playlists(session, reload=True)
+        url = presentation.location or presentation.url
+        with self.clock.busy():
+            response = await self.http.fetch(session.locations((url,)))
+        return parse_manifest(
+            response.content, url=response.url, now=session.wall_now(), config=self.config.manifest
+        )
 
     def _refresh_ladders(self, session: PlaybackSession) -> None:
         period = session.presentation.periods[session.period_index]
@@ -482,10 +478,7 @@ class Player:
     def stats(self) -> PlaybackStats:
         """Figures so far (see ``PlaybackStats``)."""
         session = self._session
-        ongoing = 0.0
-        if session is not None and session.state == PlaybackState.REBUFFERING:
-            started = getattr(session, "_stall_started", None)
-            ongoing = max(0.0, self.clock.now() - started) if started is not None else 0.0
+        ongoing = session.ongoing_stall_s(self.clock.now()) if session is not None else 0.0
         return self._stats.snapshot(ongoing_stall_s=ongoing)
 
     def frame_times(self, kind: str = "video") -> list[float]:

@@ -120,6 +120,12 @@ class PlaybackSession:
         if old != new:
             self.emit(StateChanged(at_s=self.parts.clock.now(), old=old.value, new=new.value))
 
+    def ongoing_stall_s(self, now: float) -> float:
+        """Seconds of the stall in progress at ``now`` (0 when not rebuffering)."""
+        if self.state != PlaybackState.REBUFFERING or self._stall_started is None:
+            return 0.0
+        return max(0.0, now - self._stall_started)
+
     def wake(self) -> None:
         """Make the loop re-evaluate now (after play/pause/seek/track changes)."""
         self._wake.set()
