@@ -131,6 +131,10 @@ def rungs_of(ladder: Sequence[Representation]) -> tuple[Rung, ...]:
     return tuple(rungs)
 
 
+def _start_of(segment: Segment) -> float:
+    return segment.start_s
+
+
 def segment_at(segments: Sequence[Segment], position_s: float) -> Segment | None:
     """Return the first segment that ends after ``position_s`` (the next one to fetch).
 
@@ -140,8 +144,7 @@ def segment_at(segments: Sequence[Segment], position_s: float) -> Segment | None
     >>> segment_at(segs, 1.0).number, segment_at(segs, 2.0).number, segment_at(segs, 4.0)
     (1, 2, None)
     """
-    starts = [s.start_s for s in segments]
-    i = bisect.bisect_right(starts, position_s + _EPSILON_S) - 1
+    i = bisect.bisect_right(segments, position_s + _EPSILON_S, key=_start_of) - 1
     i = max(i, 0)
     while i < len(segments) and segments[i].end_s <= position_s + _EPSILON_S:
         i += 1
