@@ -60,8 +60,10 @@ def api_reference() -> str:
             sig = _signature(obj) if kind == "function" else ""
             out.append(f"- **`{public}{sig}`** ({kind}) — {_summary(obj)}")
             if inspect.isclass(obj) and not issubclass(obj, BaseException):
-                for attr, member in sorted(vars(obj).items()):
-                    if attr.startswith("_") or not callable(member):
+                for attr, member in inspect.getmembers(obj):
+                    if attr.startswith("_") or not callable(member) or hasattr(object, attr):
+                        continue
+                    if inspect.isclass(member):
                         continue
                     out.append(f"  - `{attr}{_signature(member)}` — {_summary(member)}")
         out.append("")
