@@ -6,30 +6,17 @@ from abr.errors import AbrError
 from drm.errors import DrmError
 from player._clock import Clock, RealClock, VirtualClock
 from player._decode import DecodeResult
-from player._heartbeat import (
-    Heartbeat,
-    HeartbeatAction,
-    HeartbeatReply,
-    HeartbeatState,
-    PlaybackSnapshot,
-    SessionIdentity,
-    heartbeat_state,
-)
-from player._heartbeat_delivery import (
-    DeliveryStats,
-    HeartbeatDelivery,
-    HttpCall,
-    http_call_via,
-)
-from player._heartbeat_reporter import HeartbeatReporter
-from player._heartbeat_schedule import HeartbeatScheduler, HeartbeatTrigger
-from player._outbox import Outbox, OutboxEntry, OutboxStats
 from player._player import Player
-from player._qa import play_to_report
-from player._report import Thresholds, build_report, check_thresholds, write_junit, write_plot
-from player._resume import ResumePosition, fetch_resume_position
 from player._state import PlaybackState
 from player._stats import PlaybackStats
+from player.cli import (
+    Thresholds,
+    build_report,
+    check_thresholds,
+    play_to_report,
+    write_junit,
+    write_plot,
+)
 from player.config import (
     HeartbeatConfig,
     ManifestConfig,
@@ -46,6 +33,27 @@ from player.errors import (
     PlayerError,
     UnsupportedManifest,
     UsageError,
+)
+from player.heartbeat import (
+    DeliveryStats,
+    Heartbeat,
+    HeartbeatAction,
+    HeartbeatDelivery,
+    HeartbeatReply,
+    HeartbeatReporter,
+    HeartbeatScheduler,
+    HeartbeatState,
+    HeartbeatTrigger,
+    HttpCall,
+    Outbox,
+    OutboxEntry,
+    OutboxStats,
+    PlaybackSnapshot,
+    ResumePosition,
+    SessionIdentity,
+    fetch_resume_position,
+    heartbeat_state,
+    http_call_via,
 )
 from transport.errors import TransportError
 

@@ -1,9 +1,9 @@
-"""``python -m player``: the command line (see ``player._cli``)."""
+"""``python -m player``: the command line (see ``player.cli._main``)."""
 
 from __future__ import annotations
 
 import sys
 
-from player._cli import main
+from player.cli._main import main
 
 sys.exit(main())

@@ -8,43 +8,52 @@ the bytes to the DRM stage and the decoder, and puts the segment in the track's 
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from abr import AbandonProgress, AbrState, DownloadReport
-from player._buffer import BufferedSegment
+from player._buffer import BufferedSegment, Playhead
+from player._parts import SessionParts
 from player._pipeline import decode_segment
 from player._track_runtime import TrackRuntime
 from player.events import (
     EdgeFailedOver,
     ErrorOccurred,
+    Event,
     SegmentDownloaded,
     SwitchReason,
     VariantSwitched,
 )
-from player.manifest import Representation, Segment
+from player.manifest import Presentation, Representation, Segment
 from transport import AllEdgesFailed, Response, StreamingResponse
-
-if TYPE_CHECKING:
-    from player._session import PlaybackSession
 
 __all__: list[str] = []
 
 
-class Fetcher(Protocol):
-    """What the session needs of the transport (``transport.HttpClient`` satisfies it)."""
+class DownloadHost(Protocol):
+    """What the downloader needs of its session (``PlaybackSession`` satisfies it).
 
-    async def fetch(
-        self, urls: str | tuple[str, ...], *, byte_range: tuple[int, int] | None = None
-    ) -> Response:
-        """Fetch one resource with failover across ``urls``."""
+    Passing the session in through this role keeps ``_downloads`` free of an import of
+    ``_session`` (the session builds its downloader, not the other way round).
+    """
+
+    parts: SessionParts
+    presentation: Presentation
+    pinned_video: int | None
+    playhead: Playhead
+    tracks: list[TrackRuntime]
+
+    @property
+    def position_s(self) -> float:
+        """Playhead position, seconds."""
         ...
 
-    def stream(
-        self, urls: str | tuple[str, ...], *, byte_range: tuple[int, int] | None = None
-    ) -> AbstractAsyncContextManager[StreamingResponse]:
-        """Open one resource for streaming, with failover across ``urls``."""
+    def emit(self, event: Event) -> None:
+        """Deliver one event to stats, the hub and sampling."""
+        ...
+
+    def limit(self) -> float:
+        """The buffered end the playhead may advance to, seconds."""
         ...
 
 
@@ -60,7 +69,7 @@ class _Abandoned(Exception):
 class SegmentDownloader:
     """Fetches, decrypts, decodes and buffers segments for one session."""
 
-    def __init__(self, session: PlaybackSession) -> None:
+    def __init__(self, session: DownloadHost) -> None:
         self.session = session
         self._offsets: dict[str, float] = {}
         self._base_skew: float | None = None

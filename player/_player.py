@@ -11,15 +11,11 @@ from typing import Any
 
 from abr import Controller, EwmaEstimator, HybridController, ThroughputEstimator
 from player._clock import Clock, RealClock
-from player._downloads import Fetcher
-from player._heartbeat import PlaybackSnapshot, heartbeat_state
-from player._heartbeat_bridge import HeartbeatBridge
-from player._heartbeat_delivery import HttpCall, http_call_via
 from player._hub import EventHub, Listener
+from player._parts import Fetcher, SessionParts
 from player._pipeline import MediaProcessor
 from player._protection import DrmProcessor
-from player._resume import fetch_resume_position
-from player._session import PlaybackSession, SessionParts, wall_clock_offset
+from player._session import PlaybackSession, wall_clock_offset
 from player._state import PlaybackState
 from player._stats import PlaybackStats, StatsCollector
 from player._track_runtime import TrackRuntime
@@ -27,6 +23,10 @@ from player._tracks import choose_tracks, video_ladder
 from player.config import PlayerConfig
 from player.errors import UsageError
 from player.events import Event, ManifestLoaded, event_to_json
+from player.heartbeat._bridge import HeartbeatBridge
+from player.heartbeat._delivery import HttpCall, http_call_via
+from player.heartbeat._model import PlaybackSnapshot, heartbeat_state
+from player.heartbeat._resume import fetch_resume_position
 from player.manifest import (
     Presentation,
     PresentationType,

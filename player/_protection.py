@@ -25,7 +25,7 @@ from drm import (
     parse_init,
 )
 from player._clock import Clock
-from player._downloads import Fetcher
+from player._parts import Fetcher
 from player.config import PlayerConfig
 from player.events import Event, LicenseAcquired
 from player.manifest import ContentProtection, HlsKey, Representation, Segment

@@ -13,20 +13,16 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
-from abr import Controller, ThroughputEstimator
 from player._buffer import Playhead
 from player._clock import Clock
 from player._decode import TrackDecoder
-from player._downloads import Fetcher, SegmentDownloader
-from player._hub import EventHub
-from player._pipeline import DecodeTally, MediaProcessor
+from player._downloads import SegmentDownloader
+from player._parts import SessionParts
+from player._pipeline import DecodeTally
 from player._state import PlaybackState, StateMachine
-from player._stats import StatsCollector
 from player._track_runtime import TrackRuntime
 from player._tracks import choose_tracks, select_next_track, video_ladder, wake_after_s
-from player.config import PlayerConfig
 from player.errors import PlayerError, UsageError
 from player.events import (
     BufferingEnded,
@@ -44,33 +40,6 @@ __all__: list[str] = []
 
 _log = logging.getLogger(__name__)
 _END_TOLERANCE_S = 0.05  # timelines round to their timescale; not a tunable
-
-
-@dataclass(slots=True)
-class SessionParts:
-    """The collaborators a session is built from (all injected).
-
-    Attributes:
-        config: Player configuration.
-        clock: Session clock.
-        http: Transport client.
-        controller: ABR controller for video.
-        estimator: Throughput estimator fed with every transfer.
-        processor: Decryption (or pass-through).
-        hub: Event delivery.
-        stats: Figures.
-        emit: Where events go (stats, hub and sampling); ``None`` uses stats and hub.
-    """
-
-    config: PlayerConfig
-    clock: Clock
-    http: Fetcher
-    controller: Controller
-    estimator: ThroughputEstimator
-    processor: MediaProcessor
-    hub: EventHub
-    stats: StatsCollector
-    emit: Callable[[Event], None] | None = None
 
 
 class PlaybackSession:

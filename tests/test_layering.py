@@ -35,6 +35,48 @@ THIRD_PARTY_OWNERS: dict[str, set[str]] = {
 }
 LAZY_ONLY = ("rich", "matplotlib")  # only inside functions of CLI / plotting modules
 
+# Rooms inside player/ (docs/architecture.md): the base modules every room may use, then for
+# each room the rooms it may import. The session core is player/_*.py itself.
+PLAYER_BASE = ("player.errors", "player.config", "player.events", "player._state", "player._clock")
+PLAYER_ROOM_ARROWS: dict[str, set[str]] = {
+    "manifest": set(),  # sans-I/O parsers: besides errors and config, nothing of player
+    "heartbeat": set(),
+    "sessions": {"heartbeat"},
+    "lab": set(),
+    "core": {"manifest", "heartbeat"},
+    "cli": {"core", "manifest", "heartbeat", "sessions", "lab"},
+    "root": {"core", "manifest", "heartbeat", "sessions", "lab", "cli"},  # __init__/__main__
+}
+MANIFEST_BASE = ("player.errors", "player.config")
+
+
+def _room_of_path(rel: Path) -> str:
+    if len(rel.parts) > 2:
+        return rel.parts[1]
+    return "root" if rel.name in ("__init__.py", "__main__.py") else "core"
+
+
+def _room_of_module(module: str) -> str | None:
+    """The room a ``player...`` module belongs to; ``None`` for the package or a base module."""
+    parts = module.split(".")
+    if module == "player" or module.startswith(PLAYER_BASE):
+        return None
+    if len(parts) >= 2 and parts[1] in PLAYER_ROOM_ARROWS:
+        return parts[1]
+    return "core"
+
+
+def _room_violations(rel: Path, module: str, where: str) -> list[str]:
+    room = _room_of_path(rel)
+    if room == "manifest" and not module.startswith(("player.manifest", *MANIFEST_BASE)):
+        return [f"{where}: player.manifest may import only errors and config"]
+    if module == "player" and room != "root":
+        return [f"{where}: import the module you need, not the package root"]
+    target = _room_of_module(module)
+    if target is None or target == room or target in PLAYER_ROOM_ARROWS[room]:
+        return []
+    return [f"{where}: player/{room} may not import player/{target}"]
+
 
 def _modules() -> list[Path]:
     files: list[Path] = []
@@ -80,17 +122,12 @@ def _violations(path: Path) -> list[str]:
             errors.append(f"{where}: {head} belongs to {sorted(THIRD_PARTY_OWNERS[head])}")
         if head in LAZY_ONLY and top:
             errors.append(f"{where}: {head} must be imported lazily inside a function")
-        if in_manifest and head == "player":
-            allowed = module.startswith(("player.manifest", "player.errors", "player.config"))
-            if not allowed:
-                errors.append(f"{where}: player.manifest may import only errors and config")
         if in_manifest and head in ("asyncio", "socket", "httpx", "aioquic"):
             errors.append(f"{where}: player.manifest is sans-I/O")
         if pkg == "abr" and head in ("asyncio", "socket", "time"):
             errors.append(f"{where}: abr is sans-I/O and takes clocks as parameters")
-        is_cli_module = rel.name.startswith("_cli") or rel.name == "__main__.py"
-        if pkg == "player" and "_cli" in module.split(".")[-1] and not is_cli_module:
-            errors.append(f"{where}: only the CLI may import the CLI")
+        if pkg == "player" and head == "player":
+            errors.extend(_room_violations(rel, module, where))
     return errors
 
 
@@ -122,3 +159,54 @@ def test_layering_check_catches_a_bad_arrow(tmp_path: Path) -> None:
     finally:
         fake.unlink()
     assert len(found) == 2
+
+
+def test_rooms_check_catches_a_bad_arrow() -> None:
+    """A room importing a room it has no arrow to is reported; allowed arrows are not."""
+    heartbeat = Path("player/heartbeat/_model.py")
+    core = Path("player/_session.py")
+    assert _room_violations(heartbeat, "player._session", "x") == [
+        "x: player/heartbeat may not import player/core"
+    ]
+    assert _room_violations(core, "player.cli._qa", "x") == [
+        "x: player/core may not import player/cli"
+    ]
+    assert _room_violations(core, "player.heartbeat._bridge", "x") == []
+    assert _room_violations(heartbeat, "player._clock", "x") == []
+    assert _room_violations(Path("player/manifest/_dash.py"), "player.events", "x") != []
+
+
+def _player_import_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "player").rglob("*.py")):
+        rel = path.relative_to(ROOT).with_suffix("")
+        name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        graph[name] = {m for m, _, top in _imports(tree) if top and m.startswith("player.")}
+    return graph
+
+
+def test_no_import_cycles_between_player_modules() -> None:
+    """Modules of player/ (package ``__init__`` files aside) never import each other in a circle.
+
+    ``TYPE_CHECKING`` imports count too: a type-only circle is still a circle of knowledge.
+    """
+    graph = _player_import_graph()
+    packages = {n for n in graph if (ROOT / Path(*n.split(".")) / "__init__.py").exists()}
+    edges = {n: {m for m in deps if m in graph and m not in packages} for n, deps in graph.items()}
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                cycles.append(trail[trail.index(nxt) :] + [nxt])
+            elif nxt not in state:
+                visit(nxt, [*trail, nxt])
+        state[node] = 2
+
+    for start in sorted(edges):
+        if start not in state and start not in packages:
+            visit(start, [start])
+    assert cycles == []

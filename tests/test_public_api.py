@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["abr", "drm", "transport", "player", "player.manifest"]
+PACKAGES = [
+    "abr",
+    "drm",
+    "transport",
+    "player",
+    "player.manifest",
+    "player.heartbeat",
+    "player.cli",
+]
 
 
 def _public_names_of_private_modules(package: str) -> set[str]:
@@ -17,7 +25,7 @@ def _public_names_of_private_modules(package: str) -> set[str]:
     folder = ROOT / Path(*package.split("."))
     names: set[str] = set()
     for path in sorted(folder.glob("_*.py")):
-        if path.name in ("__init__.py", "__main__.py") or path.name.startswith("_cli"):
+        if path.name in ("__init__.py", "__main__.py") or path.name.startswith(("_cli", "_cmd_")):
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in tree.body:

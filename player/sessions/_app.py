@@ -24,9 +24,9 @@ from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
-from player._heartbeat import is_wire_id, parse_heartbeat_body
 from player.config import SessionServiceConfig
 from player.errors import HeartbeatError, PlayerConfigError
+from player.heartbeat._model import is_wire_id, parse_heartbeat_body
 from player.sessions._store import SessionStore
 
 __all__ = ["SessionService"]

@@ -11,9 +11,9 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from player._heartbeat import Heartbeat, HeartbeatAction, HeartbeatReply
 from player.config import SessionServiceConfig
 from player.errors import HeartbeatError
+from player.heartbeat._model import Heartbeat, HeartbeatAction, HeartbeatReply
 
 __all__ = ["ActiveSession", "SessionStore", "StoredPosition"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from player._cli import main
+from player.cli._main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "manifests"

@@ -25,7 +25,7 @@ from player import (
     SessionIdentity,
     heartbeat_state,
 )
-from player._heartbeat import parse_heartbeat, parse_heartbeat_body
+from player.heartbeat._model import parse_heartbeat, parse_heartbeat_body
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "docs" / "heartbeat.schema.json").read_text()

@@ -241,7 +241,7 @@ def test_unauthenticated_and_other_viewers_are_refused(
 
 def test_state_survives_a_service_restart(tmp_path: Path) -> None:
     """The store alone (no HTTP): positions, sessions and de-duplication outlive the process."""
-    from player._heartbeat import parse_heartbeat
+    from player.heartbeat._model import parse_heartbeat
     from player.sessions import SessionStore
 
     db = str(tmp_path / "persist.db")

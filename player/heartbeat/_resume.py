@@ -9,9 +9,9 @@ import math
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from player._heartbeat import is_wire_id
-from player._heartbeat_delivery import HttpCall
 from player.config import HeartbeatConfig
+from player.heartbeat._delivery import HttpCall
+from player.heartbeat._model import is_wire_id
 from transport.errors import TransportError
 
 __all__ = ["ResumePosition", "fetch_resume_position"]

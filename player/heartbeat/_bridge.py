@@ -13,10 +13,6 @@ import logging
 from collections.abc import Callable
 
 from player._clock import Clock
-from player._heartbeat import Heartbeat, PlaybackSnapshot
-from player._heartbeat_delivery import HeartbeatDelivery, HttpCall
-from player._heartbeat_reporter import HeartbeatReporter
-from player._heartbeat_schedule import HeartbeatTrigger
 from player.config import HeartbeatConfig
 from player.errors import HeartbeatError
 from player.events import (
@@ -31,6 +27,10 @@ from player.events import (
     SwitchReason,
     VariantSwitched,
 )
+from player.heartbeat._delivery import HeartbeatDelivery, HttpCall
+from player.heartbeat._model import Heartbeat, PlaybackSnapshot
+from player.heartbeat._reporter import HeartbeatReporter
+from player.heartbeat._schedule import HeartbeatTrigger
 
 __all__: list[str] = []
 

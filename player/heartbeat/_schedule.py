@@ -19,14 +19,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from player._heartbeat import (
+from player.config import HeartbeatConfig
+from player.heartbeat._model import (
     Heartbeat,
     HeartbeatAction,
     HeartbeatReply,
     PlaybackSnapshot,
     SessionIdentity,
 )
-from player.config import HeartbeatConfig
 
 __all__ = ["HeartbeatScheduler", "HeartbeatTrigger"]
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from drm import DrmConfig, LicenseServerApp, package_mp4
 from player._player import Player
-from player._qa import play_to_report
+from player.cli._qa import play_to_report
 from player.config import HeartbeatConfig, PlaybackConfig, PlayerConfig, SessionServiceConfig
 from player.events import Event
 from player.lab import ContentSpec, generate_content

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from player._qa import play_to_report
-from player._report import (
+from player.cli._qa import play_to_report
+from player.cli._report import (
     Thresholds,
     check_thresholds,
     dump_json,

@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
-from player._heartbeat import Heartbeat
 from player.errors import HeartbeatError
+from player.heartbeat._model import Heartbeat
 
 __all__ = ["Outbox", "OutboxEntry", "OutboxStats"]
 

@@ -1,4 +1,4 @@
-"""``python -m player demo``: the README's main command (see ``player._demo``)."""
+"""``python -m player demo``: the README's main command (see ``player.cli._demo``)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from player._cli_play import print_summary
-from player._report import Thresholds, check_thresholds, dump_json, write_junit, write_plot
+from player.cli._cmd_play import print_summary
+from player.cli._report import Thresholds, check_thresholds, dump_json, write_junit, write_plot
 
 
 def register(subparsers: Any) -> None:
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: --duration must be at least 20 s", file=sys.stderr)
         return 2
     try:
-        from player._demo import DemoPlan, run_demo
+        from player.cli._demo import DemoPlan, run_demo
     except ImportError as exc:
         print(
             f"error: the demo needs the lab extra (pip install 'streamsdk[lab]'): {exc}",

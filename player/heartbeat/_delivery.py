@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal, Protocol
 
-from player._heartbeat import Heartbeat, HeartbeatAction, HeartbeatReply, parse_heartbeat
-from player._outbox import Outbox, OutboxEntry, OutboxStats
 from player.config import HeartbeatConfig
 from player.errors import HeartbeatError, UsageError
+from player.heartbeat._model import Heartbeat, HeartbeatAction, HeartbeatReply, parse_heartbeat
+from player.heartbeat._outbox import Outbox, OutboxEntry, OutboxStats
 from transport import HttpClient
 from transport.errors import AllEdgesFailed, HttpStatusError, TransportError
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from player._clock import RealClock, VirtualClock
 from player._player import Player
-from player._report import build_report
+from player.cli._report import build_report
 from player.config import PlayerConfig
 from player.events import Event
 

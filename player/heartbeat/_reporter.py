@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from player._heartbeat import (
+from player.config import HeartbeatConfig
+from player.errors import HeartbeatError
+from player.heartbeat._delivery import HeartbeatDelivery, new_session_id
+from player.heartbeat._model import (
     Heartbeat,
     HeartbeatAction,
     HeartbeatReply,
     PlaybackSnapshot,
     SessionIdentity,
 )
-from player._heartbeat_delivery import HeartbeatDelivery, new_session_id
-from player._heartbeat_schedule import HeartbeatScheduler, HeartbeatTrigger
-from player.config import HeartbeatConfig
-from player.errors import HeartbeatError
+from player.heartbeat._schedule import HeartbeatScheduler, HeartbeatTrigger
 
 __all__ = ["HeartbeatReporter"]
 
