@@ -18,6 +18,8 @@ __all__ = [
     "PENSIEVE_BITRATES_KBPS",
     "NetworkTrace",
     "Video",
+    "format_pensieve_video",
+    "format_sabre_movie",
     "parse_cooked_trace",
     "parse_pensieve_video",
     "parse_sabre_movie",
@@ -75,19 +77,20 @@ class NetworkTrace:
 class Video:
     """A video as the simulator sees it: the ladder and every segment's size.
 
+    A video is its content: every segment of it, whatever file it was read from. Which of
+    them a simulation plays is the simulator mode's convention (``SimMode``'s
+    ``unplayed_tail_segments``: Pensieve plays 48 chunks of its 49-chunk video and its MPC reads
+    the 49th), never the file format's.
+
     Attributes:
         segment_duration_s: Media duration of each segment, seconds.
         bitrates_bps: Declared bitrate of each rung, ascending, bits per second.
         sizes_bytes: Size of segment ``k`` at rung ``q``, shape ``(segments, rungs)``.
-        extra_sizes_bytes: Sizes of segments after the last simulated one, shape
-            ``(extra, rungs)``: not played, but visible to look-ahead controllers (Pensieve
-            simulates 48 chunks of a 49-chunk video and its MPC reads the 49th).
     """
 
     segment_duration_s: float
     bitrates_bps: FloatArray
     sizes_bytes: FloatArray
-    extra_sizes_bytes: FloatArray | None = None
 
     def __post_init__(self) -> None:
         """Validate the ladder and the size table.
@@ -105,13 +108,6 @@ class Video:
             raise TraceFormatError("every segment needs a positive size at every rung")
         if self.segment_duration_s <= 0:
             raise TraceFormatError("segment_duration_s must be positive")
-
-    @property
-    def all_sizes_bytes(self) -> FloatArray:
-        """Sizes of the simulated segments followed by the extra ones."""
-        if self.extra_sizes_bytes is None:
-            return self.sizes_bytes
-        return np.concatenate([self.sizes_bytes, self.extra_sizes_bytes])
 
     @property
     def segments(self) -> int:
@@ -190,15 +186,16 @@ def parse_pensieve_video(
     *,
     bitrates_kbps: Sequence[float] = PENSIEVE_BITRATES_KBPS,
     segment_duration_s: float = 4.0,
-    segments: int | None = 48,
 ) -> Video:
     """Build a video from Pensieve's ``video_size_<q>`` files (bytes per chunk, one per line).
+
+    Every chunk is kept (49 for Pensieve's EnvivioDash3 video); ``SimMode.pensieve()`` plays all
+    but the last, as Pensieve's simulator does.
 
     Args:
         size_texts: The text of ``video_size_0``, ``video_size_1``, ... in rung order.
         bitrates_kbps: Declared bitrate of each rung.
         segment_duration_s: Chunk duration (Pensieve: 4 s).
-        segments: Chunks to keep (Pensieve simulates the first 48 of 49), ``None`` for all.
 
     Raises:
         TraceFormatError: The files disagree in length or hold non-numbers.
@@ -211,13 +208,39 @@ def parse_pensieve_video(
         raise TraceFormatError(f"not a video_size file ({exc})") from exc
     if not cols or len({len(c) for c in cols}) != 1 or len(cols) != len(bitrates_kbps):
         raise TraceFormatError("need one equally long video_size file per bitrate")
-    sizes = np.array(cols, dtype=np.float64).T
-    extra = None
-    if segments is not None:
-        sizes, extra = sizes[:segments], sizes[segments:]
     return Video(
         segment_duration_s=segment_duration_s,
         bitrates_bps=np.array(bitrates_kbps, dtype=np.float64) * 1e3,
-        sizes_bytes=sizes,
-        extra_sizes_bytes=extra if extra is not None and len(extra) else None,
+        sizes_bytes=np.array(cols, dtype=np.float64).T,
     )
+
+
+def _integral(values: FloatArray) -> list[int] | list[float]:
+    """Values as ints when they all are whole numbers (so files stay exact and short)."""
+    if np.all(values == np.round(values)):
+        return [int(v) for v in values.tolist()]
+    return [float(v) for v in values.tolist()]
+
+
+def format_sabre_movie(video: Video) -> bytes:
+    """Write ``video`` as a Sabre movie JSON (the inverse of :func:`parse_sabre_movie`).
+
+    >>> v = Video(segment_duration_s=3.0, bitrates_bps=np.array([1e5]), sizes_bytes=np.ones((2, 1)))
+    >>> format_sabre_movie(v)
+    b'{"segment_duration_ms": 3000, "bitrates_kbps": [100], "segment_sizes_bits": [[8], [8]]}'
+    """
+    seg_ms = video.segment_duration_s * 1e3
+    movie = {
+        "segment_duration_ms": int(seg_ms) if seg_ms == round(seg_ms) else seg_ms,
+        "bitrates_kbps": _integral(video.bitrates_bps / 1e3),
+        "segment_sizes_bits": [_integral(row) for row in video.sizes_bytes * 8.0],
+    }
+    return json.dumps(movie).encode()
+
+
+def format_pensieve_video(video: Video) -> list[str]:
+    """Write ``video`` as the texts of Pensieve's ``video_size_0``, ``video_size_1``, ... files.
+
+    The ladder and segment duration are not part of that format (Pensieve's code holds them).
+    """
+    return ["".join(f"{v}\n" for v in _integral(col)) for col in video.sizes_bytes.T]

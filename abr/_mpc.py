@@ -106,21 +106,22 @@ class RobustMpcController(BatchController):
     def _sizes(self, state: BatchState, rows: IntArray, horizon: int) -> FloatArray:
         """Segment sizes in bytes for the next ``horizon`` segments, shape (rows, h, L).
 
-        Known sizes come from ``state.sizes_bytes``; unknown ones are bitrate × duration;
-        segments past the end of the video count as 0 (as in the reference).
+        Known sizes come from ``state.sizes_bytes``; unknown ones are bitrate × duration. With
+        ``size_offset`` a look-up may run past the last segment of the video: it then reads
+        the last segment (the horizon itself never passes the end), so a segment that will be
+        fetched is never priced at 0 bytes.
         """
         rates = state.bitrates_bps
         nominal = rates * state.segment_duration_s / 8.0
         idx = state.segment_index[rows][:, None] + self.config.size_offset + np.arange(horizon)
         known_rows = 0 if state.sizes_bytes is None else state.sizes_bytes.shape[0]
+        if state.segments_total > 0:
+            idx = np.minimum(idx, max(state.segments_total, known_rows) - 1)
         out = np.broadcast_to(nominal, (len(rows), horizon, len(rates))).copy()
         if state.sizes_bytes is not None:
             known = idx < known_rows
             table = state.sizes_bytes[np.clip(idx, 0, known_rows - 1)]
             out = np.where(known[:, :, None], table, out)
-        if state.segments_total > 0:
-            past_end = idx >= max(state.segments_total, known_rows)
-            out = np.where(past_end[:, :, None], 0.0, out)
         return np.asarray(out, dtype=np.float64)
 
     def _choose(self, state: BatchState) -> tuple[IntArray, IntArray]:

@@ -85,7 +85,7 @@ def session_metrics(
     kbps = video.bitrates_bps[quality] / 1e3
     p = video.segment_duration_s
     stall_total = rebuffer_s.sum(axis=1)
-    media = video.segments * p
+    media = quality.shape[1] * p
     mean_kbps = kbps.mean(axis=1)  # over segments, as both reference simulators report it
     low = float(video.bitrates_bps[0] / 1e3)
     start = mode.qoe_from_segment

@@ -63,6 +63,11 @@ class SimResult:
         """Number of simulated sessions."""
         return len(self.trace_names)
 
+    @property
+    def segments(self) -> int:
+        """Segments played per session (the video's, less the mode's unplayed tail)."""
+        return int(self.quality.shape[1])
+
     @classmethod
     def concat(cls, parts: Sequence[SimResult]) -> SimResult:
         """Join results of the same algorithm, mode and video run on different traces.
@@ -96,7 +101,7 @@ class SimResult:
         ``rebuffer_ratio`` is total stall time over total stall plus media time of all sessions.
         """
         m = self.metrics
-        media = self.video.segments * self.video.segment_duration_s
+        media = self.segments * self.video.segment_duration_s
         stall = float(np.sum(m["rebuffer_s"]))
         return {
             "sessions": self.sessions,
@@ -144,21 +149,27 @@ def simulate(
         Per-segment records and per-session metrics.
 
     Raises:
-        AbrConfigError: No traces, or the mode's first rung is outside the ladder.
+        AbrConfigError: No traces, the mode's first rung is outside the ladder, or the video
+            has no segment left to play after the mode's unplayed tail.
     """
     mode = mode or SimMode.pensieve()
     if len(traces) == 0:
         raise AbrConfigError("simulate() needs at least one trace")
+    segs = video.segments - mode.unplayed_tail_segments
+    if segs < 1:
+        raise AbrConfigError(
+            f"the video has {video.segments} segments: none left to play after the mode's "
+            f"{mode.unplayed_tail_segments} unplayed"
+        )
     if mode.first_index >= len(video.bitrates_bps):
         raise AbrConfigError(f"first_index {mode.first_index} is outside the ladder")
     est: ThroughputEstimator = estimator or EwmaEstimator(AbrConfig())
-    run = Run(traces, video, mode)
+    run = Run(traces, segs, mode)
     if rng is not None:
         run.trace_t = rng.uniform(0.0, 1.0, size=run.n) * run.tl.period
     controller.reset(run.n)
     est.reset(run.n)
     check_abandon = mode.is_abandonment and bool(getattr(controller, "has_abandonment", True))
-    segs = video.segments
     while True:
         rows = np.nonzero(run.seg < segs)[0]
         if len(rows) == 0:
@@ -205,8 +216,8 @@ def _decide(
     video: Video,
     mode: SimMode,
 ) -> IntArray:
+    """Ask the controller for the next rung; it sees every segment's size, played or not."""
     now = run.clock[rows]
-    sizes = video.all_sizes_bytes
     state = BatchState(
         sessions=rows,
         now=now,
@@ -217,8 +228,8 @@ def _decide(
         bitrates_bps=video.bitrates_bps,
         segment_duration_s=video.segment_duration_s,
         segment_index=run.seg[rows],
-        segments_total=video.segments,
-        sizes_bytes=sizes,
+        segments_total=run.segments,
+        sizes_bytes=video.sizes_bytes,
     )
     q, _ = controller.select_batch(state)
     if mode.first_index >= 0:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from abr._media import NetworkTrace, Video
+from abr._media import NetworkTrace
 from abr._timeline import Timeline
 from abr.config import SimMode
 
@@ -21,9 +21,10 @@ IntArray = npt.NDArray[np.int64]
 class Run:
     """Per-session clocks, buffers and records of one simulation (all sessions)."""
 
-    def __init__(self, traces: Sequence[NetworkTrace], video: Video, mode: SimMode) -> None:
-        n, segs = len(traces), video.segments
+    def __init__(self, traces: Sequence[NetworkTrace], segs: int, mode: SimMode) -> None:
+        n = len(traces)
         self.n = n
+        self.segments = segs
         self.tl = Timeline(traces, mode.payload_factor)
         self.trace_t = np.zeros(n)
         self.clock = np.zeros(n)

@@ -256,8 +256,9 @@ class MpcConfig:
     size_offset: int = 0
     """Plan with the sizes of the segments this many places after the ones to be fetched.
     0 is correct; Pensieve's ``mpc.py`` looks one segment ahead (``index = last_index +
-    position + 1``), and its published QoE (39.59 per session) needs 1. Sizes past the end of
-    the video count as 0, as in the reference."""
+    position + 1``), and its published QoE (39.59 per session) needs 1. A look-up past the
+    last segment of the video reads the last segment: a segment that will be fetched is never
+    priced at 0 bytes (the reference never reads past its 49th chunk)."""
 
     def __post_init__(self) -> None:
         """Validate ranges.
@@ -312,6 +313,12 @@ class SimMode:
     qoe_from_segment: int = 1
     """First segment (0-based) counted in QoE: Pensieve leaves out the first chunk."""
 
+    unplayed_tail_segments: int = 1
+    """Segments at the end of the video that are not played but visible to look-ahead
+    controllers. Pensieve's ``fixed_env.py`` plays 48 chunks (``TOTAL_VIDEO_CHUNCK``) of its
+    49-chunk video and its ``mpc.py`` reads the 49th; Sabre plays every segment (0). A
+    property of the mode, not of the file the video came from."""
+
     is_abandonment: bool = False
     """Check in-flight downloads for abandonment (Pensieve: never; Sabre: yes)."""
 
@@ -338,6 +345,7 @@ class SimMode:
             drain_quantum_s=0.0,
             first_index=-1,
             is_abandonment=True,
+            unplayed_tail_segments=0,
         )
 
     @classmethod
@@ -363,5 +371,7 @@ class SimMode:
             raise AbrConfigError("payload_factor must be in (0, 1] and max_buffer_s > 0")
         if self.rtt_s < 0 or self.drain_quantum_s < 0 or self.qoe_from_segment < 0:
             raise AbrConfigError("rtt_s, drain_quantum_s and qoe_from_segment must be >= 0")
+        if self.unplayed_tail_segments < 0:
+            raise AbrConfigError("unplayed_tail_segments must be >= 0")
         if self.abandon_check_bytes <= 0 or self.abandon_check_interval_s < 0:
             raise AbrConfigError("abandonment check spacing must be positive")

@@ -1,4 +1,8 @@
-"""Shared data for the abr tests: traces and videos from ../shared/abr-data."""
+"""Shared data for the abr tests: traces and videos from ../shared/abr-data.
+
+CI always has ``../shared`` beside the checkout: a missing file fails the test (it is never
+skipped), so a run without the data cannot pass silently without checking fidelity.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ DATA = Path(__file__).resolve().parents[2].parent / "shared" / "abr-data"
 
 def _need(path: Path) -> Path:
     if not path.exists():
-        pytest.skip(f"shared ABR data not found at {path}")
+        pytest.fail(f"shared ABR data not found at {path} (CI provides ../shared/abr-data)")
     return path
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -88,8 +87,7 @@ def test_trace_and_video_validation() -> None:
     with pytest.raises(abr.TraceFormatError):
         abr.Video(segment_duration_s=1.0, bitrates_bps=np.array([1.0, 2.0]), sizes_bytes=0 * ok)
     v = pensieve_video()
-    assert v.segments == 48 and v.all_sizes_bytes.shape == (49, 6)
-    assert dataclasses.replace(v, extra_sizes_bytes=None).all_sizes_bytes.shape == (48, 6)
+    assert v.segments == 49 and v.sizes_bytes.shape == (49, 6)
 
 
 def test_cli_readers(tmp_path: Path) -> None:
@@ -100,7 +98,7 @@ def test_cli_readers(tmp_path: Path) -> None:
     with pytest.raises(abr.AbrError):
         read_traces([tmp_path])  # empty directory
     prefix = read_video(DATA / "pensieve" / "video_size_")
-    assert prefix.segments == 48
+    assert prefix.segments == 49
     with pytest.raises(abr.AbrError):
         read_video(tmp_path)
 

@@ -57,26 +57,41 @@ def test_throughput_rule_insufficient_buffer_rule_caps_size() -> None:
     assert (d.index, d.reason) == (3, abr.SelectReason.BUFFER)
 
 
-def test_throughput_rule_abandons_hopeless_download() -> None:
-    c = abr.ThroughputController()
-    p = abr.AbandonProgress(
+def _hopeless(elapsed_s: float) -> abr.AbandonProgress:
+    """A top-rung download at 0.44 Mbit/s so far: hopeless whenever it is judged."""
+    return abr.AbandonProgress(
         now=1.0,
         index=5,
         ladder=PENSIEVE,
         size_bytes=2_150_000,
-        downloaded_bytes=50_000,
-        elapsed_s=1.0,
+        downloaded_bytes=50_000 * (elapsed_s - 0.1) / 0.9,
+        elapsed_s=elapsed_s,
         ttfb_s=0.1,
-        buffer_s=10.0,
+        buffer_s=0.2,
         segment_duration_s=4.0,
     )
-    advice = c.decide_abandon(p)
+
+
+def test_throughput_rule_abandons_hopeless_download() -> None:
+    c = abr.ThroughputController()
+    advice = c.decide_abandon(_hopeless(1.0))
     assert advice is not None and advice.index == 0  # 0.44 Mbit/s so far: 300 kbit/s fits
-    assert (
-        c.decide_abandon(abr.AbandonProgress(**{**p.__dict__, "elapsed_s": 0.4})) is None
-        if False
-        else True
-    )
+
+
+@pytest.mark.parametrize("name", ["throughput", "hybrid"])
+def test_no_abandonment_advice_within_the_grace_period(name: str) -> None:
+    """0.5 s grace (Sabre's and the hybrid's default): the same hopeless download, judged at
+    the same rate, gets no advice before it and advice from it on."""
+    c = abr.make_controller(name)
+    grace = 0.5
+    for elapsed in (0.15, 0.3, 0.45, grace - 1e-3):
+        assert c.decide_abandon(_hopeless(elapsed)) is None, elapsed
+    for elapsed in (grace, 0.55, 1.0):
+        advice = c.decide_abandon(_hopeless(elapsed))
+        assert advice is not None and advice.index == 0, elapsed
+    longer = abr.make_controller(name, params={"abandon_grace_s": "0.8"})
+    assert longer.decide_abandon(_hopeless(0.7)) is None
+    assert longer.decide_abandon(_hopeless(0.8)) is not None
 
 
 def test_bola_prefers_low_rung_at_empty_buffer_and_top_at_full() -> None:

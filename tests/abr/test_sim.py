@@ -26,7 +26,7 @@ def _flat(mbps: float, *, seconds: float = 10.0, latency_s: float = 0.0) -> abr.
 
 def test_pensieve_mode_download_time_rtt_and_payload() -> None:
     """1000 kbit at 2 Mbit/s * 0.95 payload takes 0.526 s, plus 80 ms RTT."""
-    mode = dataclasses.replace(abr.SimMode.pensieve(), first_index=0)
+    mode = dataclasses.replace(abr.SimMode.pensieve(), first_index=0, unplayed_tail_segments=0)
     res = abr.simulate(abr.BbaController(), [_flat(2.0)], _video([[1000, 2000]] * 3), mode=mode)
     want = 1000e3 / (2e6 * 0.95) + 0.08
     assert res.download_s[0, 0] == pytest.approx(want)
@@ -58,7 +58,9 @@ def test_trace_loops_when_exhausted() -> None:
 
 
 def test_pensieve_mode_sleeps_in_quanta_over_the_cap() -> None:
-    mode = dataclasses.replace(abr.SimMode.pensieve(), first_index=0, max_buffer_s=2.2)
+    mode = dataclasses.replace(
+        abr.SimMode.pensieve(), first_index=0, max_buffer_s=2.2, unplayed_tail_segments=0
+    )
     res = abr.simulate(abr.BbaController(), [_flat(100.0)], _video([[10, 20]] * 4), mode=mode)
     assert np.all(res.buffer_s[0] <= 2.2 + 1e-9)
     assert np.all(res.buffer_s[0, 2:] > 2.2 - 0.5)  # slept whole 0.5 s quanta, no more
