@@ -1,30 +1,23 @@
-"""HLS ``METHOD=SAMPLE-AES`` for MPEG-TS: H.264 NAL units and AAC ADTS frames (sans-I/O).
+"""HLS ``METHOD=SAMPLE-AES`` for MPEG-TS: the transport-stream layer (sans-I/O).
 
-Apple's sample encryption keeps a 32-byte clear leader in each H.264 slice NAL unit
-longer than 48 bytes and encrypts one 16-byte block in ten (AES-128-CBC, the IV reset
-per NAL unit), with emulation prevention applied over the encrypted NAL unit; AAC
-frames keep the ADTS header and 16 bytes clear and encrypt the remaining full blocks.
-The decrypted stream is repacketised (stuffing, continuity counters) and the PMT's
-SAMPLE-AES stream types are mapped back to the clear ones.
+Each PES packet of a SAMPLE-AES stream (H.264, AAC ADTS, AC-3, E-AC-3) is reassembled,
+its payload decrypted by ``drm._sample_aes``, and laid back over the packets it came from
+(stuffing, continuity counters); the PMT's SAMPLE-AES stream types are mapped back to the
+clear ones.
 """
 
 from __future__ import annotations
 
-import re
-
-import numpy as np
-from Crypto.Cipher import AES
-
+from drm._sample_aes import decrypt_ac3, decrypt_adts, decrypt_h264
 from drm.errors import DecryptionError
 
 __all__ = ["decrypt_sample_aes_ts"]
 
 _PACKET = 188
-_H264 = {0xDB: 0x1B, 0x1B: 0x1B}
-_AAC = {0xCF: 0x0F, 0x0F: 0x0F}
-_START = re.compile(b"\x00\x00\x01")
-_EPB = re.compile(b"\x00\x00\x03")
-_NEEDS_EPB = re.compile(b"\x00\x00(?=[\x00-\x03])")
+# SAMPLE-AES stream type -> clear stream type (clear types map to themselves).
+_CLEAR_TYPES = {0xDB: 0x1B, 0xCF: 0x0F, 0xC1: 0x81, 0xC2: 0x87}
+_CLEAR_TYPES.update({clear: clear for clear in list(_CLEAR_TYPES.values())})
+_DECRYPTERS = {0xDB: decrypt_h264, 0xCF: decrypt_adts, 0xC1: decrypt_ac3, 0xC2: decrypt_ac3}
 
 
 def _crc32_mpeg(data: bytes) -> int:
@@ -42,63 +35,11 @@ def _payload_bounds(packet: bytes | bytearray, index: int) -> tuple[int, int]:
     start = 4
     if control & 2:
         start = 5 + packet[4]
-    if not control & 1 or start > _PACKET:
-        return _PACKET, _PACKET
     if start > _PACKET:
         raise DecryptionError(f"adaptation field overruns TS packet {index}")
+    if not control & 1:
+        return _PACKET, _PACKET
     return start, _PACKET
-
-
-def _cbc_blocks(key: bytes, iv: bytes, data: bytearray, offsets: list[int]) -> None:
-    """Decrypt the 16-byte blocks of ``data`` at ``offsets`` as one CBC chain."""
-    if not offsets:
-        return
-    buf = np.frombuffer(data, dtype=np.uint8)
-    index = np.asarray(offsets, dtype=np.int64)[:, None] + np.arange(16)
-    blocks = buf[index]
-    plain = np.frombuffer(AES.new(key, AES.MODE_CBC, iv=iv).decrypt(blocks.tobytes()), np.uint8)
-    buf[index] = plain.reshape(-1, 16)
-
-
-def _decrypt_nal(nal: bytes, key: bytes, iv: bytes) -> bytes:
-    if len(nal) <= 48 or (nal[0] & 0x1F) not in (1, 5):
-        return nal
-    raw = bytearray(_EPB.sub(b"\x00\x00", nal))
-    offsets = list(range(32, len(raw) - 15, 160))
-    _cbc_blocks(key, iv, raw, offsets)
-    return _NEEDS_EPB.sub(b"\x00\x00\x03", bytes(raw))
-
-
-def _decrypt_h264(es: bytes, key: bytes, iv: bytes) -> bytes:
-    starts = [m.end() for m in _START.finditer(es)]
-    if not starts:
-        return es
-    parts = [es[: starts[0]]]
-    for i, start in enumerate(starts):
-        end = starts[i + 1] - 3 if i + 1 < len(starts) else len(es)
-        nal = es[start:end]
-        trailing = len(nal) - len(nal.rstrip(b"\x00"))  # zero bytes of a 4-byte start code
-        body = nal[: len(nal) - trailing] if i + 1 < len(starts) else nal
-        parts.append(_decrypt_nal(body, key, iv) + nal[len(body) :])
-        if i + 1 < len(starts):
-            parts.append(b"\x00\x00\x01")
-    return b"".join(parts)
-
-
-def _decrypt_adts(es: bytes, key: bytes, iv: bytes) -> bytes:
-    out = bytearray(es)
-    pos = 0
-    while pos + 7 <= len(out):
-        if out[pos] != 0xFF or out[pos + 1] & 0xF0 != 0xF0:
-            raise DecryptionError(f"ADTS sync lost at byte {pos} of a PES payload")
-        header = 7 if out[pos + 1] & 1 else 9
-        length = ((out[pos + 3] & 3) << 11) | (out[pos + 4] << 3) | (out[pos + 5] >> 5)
-        if length < header or pos + length > len(out):
-            raise DecryptionError(f"ADTS frame length {length} at byte {pos} is invalid")
-        first = pos + header + 16
-        _cbc_blocks(key, iv, out, list(range(first, pos + length - 15, 16)))
-        pos += length
-    return bytes(out)
 
 
 def _section_start(packet: bytearray) -> int:
@@ -142,7 +83,7 @@ def _rewrite_pmt(packet: bytearray) -> dict[int, int]:
         kind = packet[pos]
         pid = ((packet[pos + 1] & 0x1F) << 8) | packet[pos + 2]
         types[pid] = kind
-        packet[pos] = {**_H264, **_AAC}.get(kind, kind)
+        packet[pos] = _CLEAR_TYPES.get(kind, kind)
         pos += 5 + (((packet[pos + 3] & 0x0F) << 8) | packet[pos + 4])
     packet[end : end + 4] = _crc32_mpeg(bytes(packet[sec:end])).to_bytes(4, "big")
     return types
@@ -200,10 +141,9 @@ def _decrypt_pes(
 ) -> list[bytearray]:
     pes = b"".join(bytes(packets[i][slice(*_payload_bounds(packets[i], i))]) for i in indices)
     head, es = _pes_es(pes)
-    if kind == 0xDB:
-        es = _decrypt_h264(es, key, iv)
-    elif kind == 0xCF:
-        es = _decrypt_adts(es, key, iv)
+    decrypt = _DECRYPTERS.get(kind)
+    if decrypt is not None:
+        es = decrypt(es, key, iv)
     header = bytearray(head)
     if header[4] or header[5]:
         size = len(header) - 6 + len(es)
