@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from drm._boxes import Box, BoxNode, find_box, iter_boxes, read_box_tree
 from drm._decrypt import CencDecryptor, clear_init_segment, decrypt_mp4
+from drm._hls_key import (
+    check_hls_key,
+    configured_hls_key,
+    describe_key_uri,
+    hls_key_from_data_uri,
+    sample_aes_iv,
+)
 from drm._keys import ContentKey, KeySource, key_lookup, keys_from_hex
 from drm._license import (
     LicenseCache,
@@ -50,6 +57,7 @@ from drm.errors import (
     DecryptionError,
     DrmConfigError,
     DrmError,
+    HlsKeyError,
     KeyNotFound,
     LicenseError,
     UnsupportedKeySystem,
@@ -68,6 +76,7 @@ __all__ = [
     "DrmConfigError",
     "DrmError",
     "FragmentSample",
+    "HlsKeyError",
     "InitInfo",
     "KeyAcquisition",
     "KeyManager",
@@ -91,15 +100,19 @@ __all__ = [
     "b64url_encode",
     "build_clearkey_request",
     "build_pssh",
+    "check_hls_key",
     "clear_init_segment",
     "collect_key_ids",
+    "configured_hls_key",
     "decrypt_hls_segment",
     "decrypt_mp4",
     "decrypt_sample_aes_ts",
+    "describe_key_uri",
     "find_box",
     "find_pssh",
     "hls_iv",
     "hls_iv_from_hex",
+    "hls_key_from_data_uri",
     "iter_boxes",
     "iter_fragment_samples",
     "key_lookup",
@@ -111,4 +124,5 @@ __all__ = [
     "parse_pssh",
     "pkcs7_unpad",
     "read_box_tree",
+    "sample_aes_iv",
 ]

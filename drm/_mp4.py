@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from drm._boxes import Box, BoxNode, iter_boxes, read_box_tree
-from drm.errors import BoxError, UnsupportedKeySystem
+from drm.errors import BoxError, DecryptionError, UnsupportedKeySystem
 
 __all__ = [
     "FragmentSample",
@@ -375,9 +376,26 @@ def _refuse_key_rotation(data: Buffer, box: Box) -> None:
         raise UnsupportedKeySystem("per-sample-group keys (seig key rotation) are not supported")
 
 
-def _traf_samples(
-    data: Buffer, traf: Box, moof_start: int, info: InitInfo
-) -> Iterator[FragmentSample]:
+@dataclass(frozen=True, slots=True)
+class _Fragment:
+    """Where a ``moof`` is, for messages: its ``mfhd`` sequence number and byte offset."""
+
+    box: Box
+    sequence: int | None
+
+    def describe(self) -> str:
+        number = "?" if self.sequence is None else str(self.sequence)
+        return f"fragment {number} (moof at byte {self.box.start})"
+
+
+def _fragment(data: Buffer, moof: Box) -> _Fragment:
+    for box in iter_boxes(data, moof.payload_start, moof.end):
+        if box.type == "mfhd" and box.end - box.payload_start >= 8:
+            return _Fragment(moof, _u32(data, box.payload_start + 4, box.end))
+    return _Fragment(moof, None)
+
+
+def _traf_boxes(data: Buffer, traf: Box) -> tuple[dict[str, Box], list[Box]]:
     boxes: dict[str, Box] = {}
     truns: list[Box] = []
     for box in iter_boxes(data, traf.payload_start, traf.end):
@@ -391,30 +409,68 @@ def _traf_samples(
             boxes.setdefault(box.type, box)
     if "tfhd" not in boxes:
         raise BoxError("traf without tfhd", offset=traf.start)
-    tfhd = _parse_tfhd(data, boxes["tfhd"], moof_start, info)
-    track = info.tracks.get(tfhd.track_id)
-    entries = track.entries if track else ()
-    enc = entries[tfhd.sdi - 1] if 0 < tfhd.sdi <= len(entries) else None
+    return boxes, truns
+
+
+def _sample_layout(
+    data: Buffer, truns: list[Box], tfhd: _Tfhd, mdats: list[Box]
+) -> list[tuple[int, int]]:
+    """(offset, size) of each sample; each must lie inside one top-level ``mdat``."""
     layout: list[tuple[int, int]] = []
+    starts = [box.payload_start for box in mdats]
     pos = tfhd.base
     for trun in truns:
         data_offset, sizes = _parse_trun(data, trun, tfhd.default_size)
         if data_offset is not None:
             pos = tfhd.base + data_offset
         for size in sizes:
-            if pos < 0 or pos + size > len(data):
-                raise BoxError("sample data lies outside the segment", offset=trun.start)
+            index = bisect.bisect_right(starts, pos) - 1
+            if index < 0 or pos + size > mdats[index].end:
+                raise BoxError(
+                    f"sample data at byte {pos} ({size} bytes) is not inside an mdat box",
+                    offset=trun.start,
+                )
             layout.append((pos, size))
             pos += size
-    aux: list[tuple[bytes | None, tuple[tuple[int, int], ...] | None]] = []
-    if enc is not None and "senc" in boxes:
-        aux = _senc_entries(data, boxes["senc"], len(layout), enc.iv_size)
-    elif enc is not None and "saiz" in boxes and "saio" in boxes:
-        aux = _saio_entries(data, boxes, tfhd.base, len(layout), enc.iv_size)
-    for i, (offset, size) in enumerate(layout):
-        if not aux or enc is None:
+    return layout
+
+
+def _aux_info(
+    data: Buffer,
+    boxes: dict[str, Box],
+    enc: TrackEncryption,
+    count: int,
+    where: tuple[_Fragment, int],
+) -> list[tuple[bytes | None, tuple[tuple[int, int], ...] | None]]:
+    """The IV and subsamples of each sample of a protected track fragment."""
+    fragment, base = where
+    if "senc" in boxes:
+        return _senc_entries(data, boxes["senc"], count, enc.iv_size)
+    if "saiz" in boxes and "saio" in boxes:
+        return _saio_entries(data, boxes, base, count, enc.iv_size)
+    if enc.iv_size == 0 and enc.constant_iv is not None:
+        return [(None, None)] * count  # constant IV, whole samples: nothing per sample
+    raise DecryptionError(
+        f"{fragment.describe()} of a protected track has no sample auxiliary information "
+        f"(senc, or saiz and saio) for its {count} samples: they cannot be decrypted"
+    )
+
+
+def _traf_samples(
+    data: Buffer, traf: Box, fragment: _Fragment, info: InitInfo, mdats: list[Box]
+) -> Iterator[FragmentSample]:
+    boxes, truns = _traf_boxes(data, traf)
+    tfhd = _parse_tfhd(data, boxes["tfhd"], fragment.box.start, info)
+    track = info.tracks.get(tfhd.track_id)
+    entries = track.entries if track else ()
+    enc = entries[tfhd.sdi - 1] if 0 < tfhd.sdi <= len(entries) else None
+    layout = _sample_layout(data, truns, tfhd, mdats)
+    if enc is None or not enc.is_protected or not layout:
+        for offset, size in layout:
             yield FragmentSample(tfhd.track_id, offset, size, None, None, None)
-            continue
+        return
+    aux = _aux_info(data, boxes, enc, len(layout), (fragment, tfhd.base))
+    for i, (offset, size) in enumerate(layout):
         iv, subs = aux[i]
         if subs is not None and sum(c + p for c, p in subs) > size:
             raise BoxError(f"subsamples of sample {i} exceed its {size} bytes", offset=traf.start)
@@ -426,8 +482,8 @@ def iter_fragment_samples(
 ) -> Iterator[tuple[Box, list[FragmentSample]]]:
     """Yield each ``moof`` of a segment with its samples and their encryption info.
 
-    Samples with no ``senc``/``saiz`` info (clear lead) or whose sample entry is clear
-    have ``encryption=None``.
+    Samples whose sample entry is clear (a clear-lead fragment points at a clear entry with
+    ``sample_description_index``) or not protected by default have ``encryption=None``.
 
     Args:
         data: A media segment or a whole fragmented file.
@@ -438,12 +494,18 @@ def iter_fragment_samples(
 
     Raises:
         BoxError: A box is malformed or sample data lies outside ``data``.
+        DecryptionError: A fragment of a protected track has no sample auxiliary
+            information (``senc``, or ``saiz`` and ``saio``) and no constant IV.
+        UnsupportedKeySystem: Samples are mapped to other keys (``seig`` key rotation).
     """
-    for box in iter_boxes(data):
+    top = list(iter_boxes(data))
+    mdats = [box for box in top if box.type == "mdat"]
+    for box in top:
         if box.type != "moof":
             continue
+        fragment = _fragment(data, box)
         samples: list[FragmentSample] = []
         for traf in iter_boxes(data, box.payload_start, box.end):
             if traf.type == "traf":
-                samples.extend(_traf_samples(data, traf, box.start, info))
+                samples.extend(_traf_samples(data, traf, fragment, info, mdats))
         yield box, samples

@@ -11,6 +11,7 @@ from drm.errors import DrmConfigError
 __all__ = ["DrmConfig", "LicenseServerConfig"]
 
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_HEX_KEY = re.compile(r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{64})$")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -26,6 +27,12 @@ class DrmConfig:
     keys: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Keys given out of band, ``{kid_hex: key_hex}``, as Shaka and dash.js allow (left out of
     the repr, like the headers, which may carry a bearer token)."""
+
+    hls_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Keys for HLS identity key URIs given out of band, ``{key_uri: key_hex}`` (32 hex
+    digits, 64 for the AES-256 methods): the URI as the playlist gives it, resolved to an
+    absolute URL (or the whole ``data:`` URI), or ``"*"`` for every identity key. Used
+    before the URI is fetched; see docs/drm.md for the order with ``keys``."""
 
     max_license_bytes: int = 64 * 1024
     """Largest license response accepted; a ClearKey response for 100 keys is under 10 kB."""
@@ -60,6 +67,10 @@ class DrmConfig:
                 raise DrmConfigError(
                     f"keys: kid {kid!r} must map 32 lowercase hex to 32 hex digits"
                 )
+        for uri, key in self.hls_keys.items():
+            if not isinstance(uri, str) or not uri or not _HEX_KEY.match(key):
+                # Never echo the entry: a data: URI holds key material.
+                raise DrmConfigError("hls_keys: each key URI must map to 32 or 64 hex digits")
         if self.license_url is not None and not self.license_url.startswith(
             ("http://", "https://")
         ):

@@ -12,6 +12,7 @@ __all__ = [
     "DecryptionError",
     "DrmConfigError",
     "DrmError",
+    "HlsKeyError",
     "KeyNotFound",
     "LicenseError",
     "UnsupportedKeySystem",
@@ -69,6 +70,15 @@ class DecryptionError(DrmError):
     """Encrypted media could not be parsed or decrypted."""
 
     code: ClassVar[str] = "drm.decryption"
+
+
+class HlsKeyError(DrmError):
+    """An HLS identity key is unusable: a malformed ``data:`` URI, a wrong size.
+
+    The message names the key URI safely (never a ``data:`` URI's payload or a query).
+    """
+
+    code: ClassVar[str] = "drm.hls_key"
 
 
 class BoxError(DecryptionError):

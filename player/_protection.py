@@ -8,21 +8,26 @@ the events, and runs decryption through ``asyncio.to_thread``.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 from collections.abc import Callable, Iterable
-from urllib.parse import unquote_to_bytes
 
 from drm import (
     CLEARKEY_SYSTEM_ID,
     CencDecryptor,
     ContentKey,
-    DrmError,
+    HlsKeyError,
     KeyManager,
     LicenseRequest,
     LicenseResponse,
+    UnsupportedKeySystem,
+    check_hls_key,
+    configured_hls_key,
     decrypt_hls_segment,
+    decrypt_sample_aes_ts,
+    hls_iv,
+    hls_key_from_data_uri,
     parse_init,
+    sample_aes_iv,
 )
 from player._clock import Clock
 from player._parts import Fetcher
@@ -34,6 +39,7 @@ from transport import AllEdgesFailed, HttpClient, HttpStatusError
 __all__: list[str] = []  # the Player builds it; see Player(processor=...)
 
 _FULL_SEGMENT_METHODS = frozenset({"AES-128", "AES-256", "AES-256-CTR"})
+_TS_SYNC = b"\x47"
 
 
 class TransportLicenseFetcher:
@@ -201,6 +207,8 @@ class DrmProcessor:
                 media_sequence=segment.number,
                 method=key.method,
             )
+        if key is not None and key.method == "SAMPLE-AES" and not init:
+            return await self._sample_aes_ts(key, data, media_sequence=segment.number)
         sea = _sea_protection(rep)
         if sea is not None:
             return await self._whole_segment(sea, data, media_sequence=segment.number)
@@ -222,25 +230,40 @@ class DrmProcessor:
             decrypt_hls_segment, data, secret, iv=key.iv, media_sequence=media_sequence
         )
 
+    async def _sample_aes_ts(self, key: HlsKey, data: bytes, *, media_sequence: int) -> bytes:
+        """HLS ``SAMPLE-AES`` in MPEG-TS (fMP4 ``SAMPLE-AES`` is ``cbcs``, with an init)."""
+        if data[:1] != _TS_SYNC:
+            raise UnsupportedKeySystem(
+                "SAMPLE-AES segment is neither MPEG-TS nor fragmented MP4 "
+                "(packed audio is not supported)"
+            )
+        secret = await self._hls_key(key)
+        iv = sample_aes_iv(key.iv) if key.iv is not None else hls_iv(media_sequence)
+        return await asyncio.to_thread(decrypt_sample_aes_ts, data, secret, iv)
+
     async def _hls_key(self, key: HlsKey) -> bytes:
-        if key.uri is None:
-            raise DrmError(f"{key.method} segment key has no URI")
-        cached = self._hls_keys.get(key.uri)
+        """The key of an HLS identity key: configured out of band, or from its URI."""
+        cache_key = key.uri or f"kid:{key.key_id}"
+        cached = self._hls_keys.get(cache_key)
         if cached is not None:
             return cached
-        if key.uri[:5].lower() == "data:":
-            secret = _data_uri_bytes(key.uri)
-            latency = 0.0
-        else:
-            started = self._clock.now()
-            with self._clock.busy():
-                response = await self._http.fetch((key.uri,))
-            secret, latency = response.content, self._clock.now() - started
-        if len(secret) not in (16, 32):
-            raise DrmError(f"HLS key from {key.uri[:80]} is {len(secret)} bytes, not 16 or 32")
-        self._hls_keys[key.uri] = secret
+        secret = configured_hls_key(self._config.drm, uri=key.uri, key_id=key.key_id)
+        latency, source = 0.0, "config"
+        if secret is None:
+            if key.uri is None:
+                raise HlsKeyError(f"{key.method} segment key has no URI and none is configured")
+            source = "key-uri"
+            if key.uri[:5].lower() == "data:":
+                secret = hls_key_from_data_uri(key.uri)
+            else:
+                started = self._clock.now()
+                with self._clock.busy():
+                    response = await self._http.fetch((key.uri,))
+                secret, latency = response.content, self._clock.now() - started
+        check_hls_key(secret, method=key.method, uri=key.uri if source == "key-uri" else None)
+        self._hls_keys[cache_key] = secret
         self._emit(
-            LicenseAcquired(at_s=self._clock.now(), kids=(), latency_s=latency, source="key-uri")
+            LicenseAcquired(at_s=self._clock.now(), kids=(), latency_s=latency, source=source)
         )
         return secret
 
@@ -254,10 +277,3 @@ def _sea_protection(rep: Representation) -> ContentProtection | None:
         ):
             return protection
     return None
-
-
-def _data_uri_bytes(uri: str) -> bytes:
-    header, _, payload = uri.partition(",")
-    if header.endswith(";base64"):
-        return base64.b64decode(payload, validate=False)
-    return unquote_to_bytes(payload)

@@ -255,7 +255,7 @@ SEG = (FOLDER / "video-H264-288-400k_3.m4s").read_bytes()
         ("init", lambda d: _at(d, b"tenc", 24, b"\xc8"), BoxError, "constant IV"),
         ("init", lambda d: _at(d, b"tenc", 7, b"\x05"), BoxError, "IV size"),
         ("seg", lambda d: _at(d, b"trun", 4, b"\x00\xff\xff\xff"), BoxError, "trun lists"),
-        ("seg", lambda d: _at(d, b"trun", 8, b"\x7f\x00\x00\x00"), BoxError, "outside"),
+        ("seg", lambda d: _at(d, b"trun", 8, b"\x7f\x00\x00\x00"), BoxError, "not inside an mdat"),
         ("seg", lambda d: _at(d, b"senc", 4, b"\x00\x00\x00\x05"), BoxError, "senc has"),
         ("seg", lambda d: _at(d, b"senc", 16, b"\xff\xff"), BoxError, "subsamples run past"),
         ("seg", lambda d: _at(d, b"senc", 18, b"\xff\xff\x00\x00"), BoxError, "exceed"),
