@@ -29,6 +29,14 @@ from abr._plots import plot_results
 from abr._qoe import QOE_PENALTIES, qoe
 from abr._reference import BbaController, BolaController, ThroughputController
 from abr._sim import SimResult, simulate
+from abr._traces import (
+    MAHIMAHI_PACKET_BYTES,
+    TRACE_FORMATS,
+    format_trace,
+    parse_trace,
+    sniff_trace_format,
+    trace_suffix,
+)
 from abr._types import (
     AbandonProgress,
     AbrState,
@@ -51,6 +59,7 @@ from abr.errors import (
     AbrError,
     InvalidLadder,
     TraceFormatError,
+    UnknownTraceFormat,
 )
 
 __all__ = [
@@ -74,6 +83,7 @@ __all__ = [
     "EwmaEstimator",
     "HybridController",
     "InvalidLadder",
+    "MAHIMAHI_PACKET_BYTES",
     "MpcConfig",
     "NetworkTrace",
     "PENSIEVE_BITRATES_KBPS",
@@ -84,14 +94,17 @@ __all__ = [
     "SelectReason",
     "SimMode",
     "SimResult",
+    "TRACE_FORMATS",
     "ThroughputController",
     "ThroughputEstimator",
     "ThroughputRuleConfig",
     "TraceFormatError",
+    "UnknownTraceFormat",
     "Video",
     "algorithm_config",
     "format_pensieve_video",
     "format_sabre_movie",
+    "format_trace",
     "ladder_bitrates",
     "make_controller",
     "make_estimator",
@@ -99,8 +112,11 @@ __all__ = [
     "parse_pensieve_video",
     "parse_sabre_movie",
     "parse_sabre_network",
+    "parse_trace",
     "plot_results",
     "qoe",
     "reference_estimator_config",
     "simulate",
+    "sniff_trace_format",
+    "trace_suffix",
 ]

@@ -1,4 +1,4 @@
-"""Command line: ``python -m abr simulate`` and ``python -m abr compare``.
+"""Command line: ``python -m abr simulate``, ``compare`` and ``traces``.
 
 The one place in abr that reads files, prints, and uses rich, matplotlib and processes: an
 adapter around the sans-I/O simulator.
@@ -19,16 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from abr import _cli_traces
 from abr._algorithms import ALGORITHMS, algorithm_config, make_controller, make_estimator
-from abr._media import (
-    NetworkTrace,
-    Video,
-    parse_cooked_trace,
-    parse_pensieve_video,
-    parse_sabre_movie,
-    parse_sabre_network,
-)
+from abr._cli_traces import read_traces
+from abr._media import NetworkTrace, Video, parse_pensieve_video, parse_sabre_movie
 from abr._sim import SimResult, simulate
+from abr._traces import TRACE_FORMATS
 from abr.config import SimMode
 from abr.errors import AbrError
 
@@ -47,31 +43,6 @@ SUMMARY_KEYS = (
 
 
 # -- reading inputs ---------------------------------------------------------------------------
-
-
-def read_traces(paths: Sequence[str | Path]) -> list[NetworkTrace]:
-    """Read traces from files or directories (every file in a directory, sorted by name)."""
-    files: list[Path] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            files.extend(
-                sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
-            )
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise AbrError(f"no such trace file or directory: {p}")
-    if not files:
-        raise AbrError(f"no traces found in {', '.join(map(str, paths))}")
-    out = []
-    for f in files:
-        data = f.read_bytes()
-        if data.lstrip().startswith(b"["):
-            out.append(parse_sabre_network(data, name=f.name))
-        else:
-            out.append(parse_cooked_trace(data.decode(), name=f.name))
-    return out
 
 
 def read_video(path: str | Path) -> Video:
@@ -259,7 +230,12 @@ def _parser() -> argparse.ArgumentParser:
             nargs="+",
             action="extend",
             required=True,
-            help="trace files or directories (Sabre JSON or Pensieve cooked)",
+            help="trace files or directories, in any format (see --trace-format)",
+        )
+        p.add_argument(
+            "--trace-format",
+            choices=TRACE_FORMATS,
+            help="format of every trace (default: detected per file from its name and content)",
         )
         p.add_argument(
             "--video",
@@ -306,6 +282,7 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help="start each session at a random point of its trace, seeded (reproducible)",
         )
+    _cli_traces.register(sub)
     return parser
 
 
@@ -354,9 +331,14 @@ def _jobs(args: argparse.Namespace) -> list[_Job]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     args = _parser().parse_args(argv)
+    if args.command == "traces":
+        try:
+            return _cli_traces.run(args)
+        except (AbrError, OSError) as exc:
+            return _cli_traces.fail(exc)
     try:
         mode = SimMode.named(args.mode)
-        traces = read_traces(args.traces)
+        traces = read_traces(args.traces, args.trace_format)
         video = read_video(args.video)
         jobs = _jobs(args)
         for j in jobs:
@@ -365,8 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup = _Setup(traces, video, mode, max(1, args.batch), args.seed)
         results = _run_all(jobs, setup, workers=workers, quiet=args.quiet)
     except (AbrError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _cli_traces.fail(exc)
     _print_table(results, by_metric=args.command == "compare")
     if args.out:
         Path(args.out).write_text(json.dumps(_document(results, jobs, mode, args.video, traces)))

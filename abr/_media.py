@@ -58,6 +58,11 @@ class NetworkTrace:
         n = len(self.durations_s)
         if n == 0 or len(self.bandwidth_bps) != n or len(self.latency_s) != n:
             raise TraceFormatError(f"{self.name}: periods, bandwidths and latencies must match")
+        arrays = (self.durations_s, self.bandwidth_bps, self.latency_s)
+        if not all(np.all(np.isfinite(a)) for a in arrays):
+            raise TraceFormatError(
+                f"{self.name}: durations, bandwidths and latencies must be finite"
+            )
         if (
             np.any(self.durations_s < 0)
             or np.any(self.bandwidth_bps < 0)

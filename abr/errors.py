@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-__all__ = ["AbrConfigError", "AbrError", "InvalidLadder", "TraceFormatError"]
+__all__ = [
+    "AbrConfigError",
+    "AbrError",
+    "InvalidLadder",
+    "TraceFormatError",
+    "UnknownTraceFormat",
+]
 
 
 class AbrError(Exception):
@@ -29,3 +35,9 @@ class TraceFormatError(AbrError):
     """A network trace or video description could not be parsed."""
 
     code: ClassVar[str] = "abr.trace_format"
+
+
+class UnknownTraceFormat(TraceFormatError):
+    """A file is in no known trace format (binary data, an image, unknown text layout)."""
+
+    code: ClassVar[str] = "abr.unknown_trace_format"

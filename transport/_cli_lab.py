@@ -49,7 +49,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--ca-dir", type=Path, help="write the test CA here (kept on exit)")
     parser.add_argument("--duration", type=float, help="stop by itself after this many seconds")
-    parser.add_argument("--trace", type=Path, help="shape each edge: Sabre JSON or cooked trace")
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        help="shape each edge: a .npz trace (python -m abr traces convert IN --to npz --out DIR)",
+    )
     parser.add_argument("--delay-s", type=float, default=0.0, help="emulated one-way delay")
     parser.add_argument("--loss", type=float, default=0.0, help="emulated UDP loss probability")
     parser.add_argument("--seed", type=int, default=0, help="seed of the emulated loss")

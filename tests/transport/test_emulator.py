@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from conftest import H3Get
 
+import abr
 from transport.errors import TransportConfigError
 from transport.lab import (
     CdnApp,
@@ -26,8 +27,6 @@ from transport.lab import (
     NetworkEmulator,
     TestCA,
     ThroughputTrace,
-    load_cooked_trace,
-    load_sabre_trace,
 )
 
 GOODPUT_BYTES = 2_500_000
@@ -80,8 +79,13 @@ async def test_two_mbit_trace_gives_two_mbit_goodput_over_quic_and_tcp(
     cooked = tmp_path / "2mbit.cooked"
     cooked.write_text("0.0\t2.0\n30.0\t2.0\n")
     window = f"bytes=0-{GOODPUT_BYTES - 1}"
-    quic_emu = NetworkEmulator(edge.base_url, trace=load_sabre_trace(sabre), delay_s=0.01)
-    tcp_emu = NetworkEmulator(edge.base_url, trace=load_cooked_trace(cooked), delay_s=0.01)
+    # both files read by abr's readers, the SDK's one trace parser set (transport.lab._traces)
+    quic_emu = NetworkEmulator(
+        edge.base_url, trace=abr.parse_trace(sabre.read_bytes()), delay_s=0.01
+    )
+    tcp_emu = NetworkEmulator(
+        edge.base_url, trace=abr.parse_trace(cooked.read_bytes()), delay_s=0.01
+    )
     async with quic_emu, tcp_emu:
         h3, tcp = await asyncio.gather(
             h3_get(quic_emu.base_url + "/p.bin", headers=[("range", window)], timeout_s=20.0),

@@ -1,4 +1,5 @@
-"""Trace loaders and the trace arithmetic the emulator's bottleneck uses."""
+"""The emulator's trace shape: built from abr's readers (every format) or a .npz archive, and
+the trace arithmetic its bottleneck uses."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import abr
 from transport.errors import TransportConfigError
-from transport.lab import ThroughputTrace, load_cooked_trace, load_sabre_trace, load_trace
+from transport.lab import ThroughputTrace, load_trace
 
 ABR_DATA = Path(__file__).resolve().parents[3] / "shared" / "abr-data"
 SABRE_NETWORK = ABR_DATA / "sabre" / "network.json"
@@ -16,7 +18,7 @@ NORWAY_BUS_1 = ABR_DATA / "pensieve" / "cooked_test_traces" / "norway_bus_1"
 
 
 def test_sabre_network_json() -> None:
-    trace = load_sabre_trace(SABRE_NETWORK)
+    trace = ThroughputTrace.from_periods(abr.parse_trace(SABRE_NETWORK.read_bytes()))
     assert trace.length_s == 120.0
     assert trace.rates_bps.tolist() == [5e6, 3e6, 1.5e6, 3e6]
     assert trace.latencies_s is not None and trace.latencies_s.tolist() == [0.075, 0.15, 0.2, 0.15]
@@ -28,8 +30,9 @@ def test_sabre_network_json() -> None:
     assert trace.transmit_end(29.0, 8e6) == pytest.approx(31.0)
 
 
-def test_pensieve_cooked_trace() -> None:
-    trace = load_cooked_trace(NORWAY_BUS_1)
+def test_pensieve_cooked_trace_and_npz_archive(tmp_path: Path) -> None:
+    read = abr.parse_trace(NORWAY_BUS_1.read_bytes(), name=NORWAY_BUS_1.name)
+    trace = ThroughputTrace.from_periods(read)
     lines = [line.split() for line in NORWAY_BUS_1.read_text().splitlines() if line.strip()]
     times = np.array([float(t) for t, _ in lines])
     assert trace.durations_s.size == len(lines) - 1
@@ -37,8 +40,19 @@ def test_pensieve_cooked_trace() -> None:
     # line i's rate covers (t[i-1], t[i]]: the first period carries line 1's rate
     assert trace.rates_bps[0] == pytest.approx(float(lines[1][1]) * 1e6)
     assert trace.rate_at(float(times[1]) + 1e-6) == pytest.approx(float(lines[2][1]) * 1e6)
-    assert load_trace(NORWAY_BUS_1).length_s == trace.length_s
-    assert load_trace(SABRE_NETWORK).length_s == 120.0
+    archive = tmp_path / "bus.npz"
+    archive.write_bytes(abr.format_trace(read, "npz"))
+    loaded = load_trace(archive)
+    assert np.array_equal(loaded.rates_bps, trace.rates_bps)
+    assert np.array_equal(loaded.durations_s, trace.durations_s)
+
+
+def test_mahimahi_trace_through_abr() -> None:
+    """One 1500-byte packet every millisecond is 12 Mbit/s."""
+    text = "".join(f"{ms}\n" for ms in range(1, 1001)).encode()
+    trace = ThroughputTrace.from_periods(abr.parse_trace(text, name="12mbit.down"))
+    assert trace.length_s == pytest.approx(1.0)
+    assert trace.mean_rate_bps == pytest.approx(12e6)
 
 
 def test_outages_are_waited_out_and_constant_traces() -> None:
@@ -57,9 +71,7 @@ def test_bad_traces_are_refused(tmp_path: Path) -> None:
         ThroughputTrace(np.array([0.0]), np.array([1.0]))
     bad = tmp_path / "bad.json"
     bad.write_text('[{"duration_ms": 1000}]')
-    with pytest.raises(TransportConfigError, match="not a Sabre network trace"):
-        load_sabre_trace(bad)
-    short = tmp_path / "short.txt"
-    short.write_text("0.0 1.0\n")
-    with pytest.raises(TransportConfigError, match="at least two lines"):
-        load_cooked_trace(short)
+    with pytest.raises(TransportConfigError, match="not a trace archive"):
+        load_trace(bad)
+    with pytest.raises(TransportConfigError, match="not a trace archive"):
+        load_trace(tmp_path / "missing.npz")

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from conftest import H3Get
 
+from abr._cli import main as abr_main
 from transport._cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,8 +97,11 @@ def test_lab_command_rejects_a_missing_root(
 
 
 async def test_lab_command_with_emulated_edges(media: Path, tmp_path: Path) -> None:
-    trace = tmp_path / "100kbit.json"
-    trace.write_text(json.dumps([{"duration_ms": 60_000, "bandwidth_kbps": 100, "latency_ms": 0}]))
+    sabre = tmp_path / "100kbit.json"
+    sabre.write_text(json.dumps([{"duration_ms": 60_000, "bandwidth_kbps": 100, "latency_ms": 0}]))
+    # the documented route from any trace format to the emulator's archive
+    assert abr_main(["traces", "convert", str(sabre), "--to", "npz", "--out", str(tmp_path)]) == 0
+    trace = tmp_path / "100kbit.npz"
     proc, info = start_lab(
         "--root", str(media), "--edges", "1", "--trace", str(trace), "--delay-s", "0.02"
     )
@@ -131,4 +135,5 @@ def test_lab_command_rejects_a_bad_trace(
         ["lab", "--root", str(tmp_path), "--trace", str(tmp_path / "bad.json")]
     )
     assert args.func(args) == 2
-    assert "not a Sabre network trace" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "not a trace archive" in err and "python -m abr traces convert" in err

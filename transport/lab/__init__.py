@@ -5,8 +5,9 @@ over HTTPS on HTTP/1.1, HTTP/2 and HTTP/3 at one port number; ``LabCdn`` runs CD
 and an origin (``CdnApp`` over a ``DirectoryContent`` or ``MemoryContent``) whose faults are
 switched at run time (``StatusFault``, ``StallFault``, ``DripFault``, ``ResetFault``,
 ``TruncateFault``, and ``Edge.kill``). ``NetworkEmulator`` relays UDP and TCP to an edge,
-shaped to a ``ThroughputTrace`` (``load_sabre_trace``, ``load_cooked_trace``) with delay and
-loss.
+shaped to a trace (a ``ThroughputTrace``, or any trace of periods such as an
+``abr.NetworkTrace`` read from any format by ``abr.parse_trace``; ``load_trace`` reads the
+``.npz`` archives ``python -m abr traces convert --to npz`` writes) with delay and loss.
 """
 
 from __future__ import annotations
@@ -27,12 +28,7 @@ from transport.lab._faults import (
     TruncateFault,
 )
 from transport.lab._server import AsgiApp, LabServer, LabServerThread
-from transport.lab._traces import (
-    ThroughputTrace,
-    load_cooked_trace,
-    load_sabre_trace,
-    load_trace,
-)
+from transport.lab._traces import PeriodTrace, ThroughputTrace, load_trace
 
 __all__ = [
     "ArmedFault",
@@ -55,13 +51,12 @@ __all__ = [
     "NetworkEmulator",
     "RequestRecord",
     "ResetFault",
+    "PeriodTrace",
     "Resource",
     "StallFault",
     "StatusFault",
     "TestCA",
     "ThroughputTrace",
     "TruncateFault",
-    "load_cooked_trace",
-    "load_sabre_trace",
     "load_trace",
 ]

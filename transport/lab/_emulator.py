@@ -27,7 +27,7 @@ from transport.errors import TransportConfigError
 from transport.lab._loop import AsyncStartStop, ThreadedPart
 from transport.lab._relays import CONNECT_TIMEOUT_S, Link, TcpPipe, UdpRelay
 from transport.lab._server import bind_port_pair
-from transport.lab._traces import ThroughputTrace
+from transport.lab._traces import PeriodTrace, ThroughputTrace
 
 __all__ = ["EmulatorStats", "EmulatorThread", "NetworkEmulator"]
 
@@ -60,7 +60,9 @@ class NetworkEmulator(AsyncStartStop):
 
     Args:
         target: The target's ``https://host:port`` base URL or ``(host, port)``.
-        trace: Downlink rate over time (looping); ``None`` leaves the rate unlimited.
+        trace: Downlink rate over time (looping); ``None`` leaves the rate unlimited. Any
+            trace of periods is taken as it is, e.g. an ``abr.NetworkTrace`` from
+            ``abr.parse_trace`` (every format: see ``transport.lab._traces``).
         delay_s: One-way delay added in each direction, seconds (RTT grows by twice this).
         loss: Probability that a UDP datagram is dropped, per datagram and direction.
         seed: Seed of the loss generator (``numpy.random.default_rng(seed)``).
@@ -75,7 +77,7 @@ class NetworkEmulator(AsyncStartStop):
         self,
         target: str | tuple[str, int],
         *,
-        trace: ThroughputTrace | None = None,
+        trace: ThroughputTrace | PeriodTrace | None = None,
         delay_s: float = 0.0,
         loss: float = 0.0,
         seed: int = 0,
@@ -94,7 +96,9 @@ class NetworkEmulator(AsyncStartStop):
                 "need delay_s >= 0, 0 <= loss < 1, duration_s > 0 and max_queue_s > 0"
             )
         self.target = target
-        self.trace = trace
+        if trace is not None and not isinstance(trace, ThroughputTrace):
+            trace = ThroughputTrace.from_periods(trace)  # e.g. an abr.NetworkTrace
+        self.trace: ThroughputTrace | None = trace
         self.delay_s = delay_s
         self.loss = loss
         self.duration_s = duration_s

@@ -1,27 +1,51 @@
-"""Throughput traces for the network emulator: Sabre JSON periods and Pensieve cooked traces.
+"""Throughput traces for the network emulator: periods of constant rate, looping.
 
-Formats (see ``abr-data/README.md``): a Sabre network file is a JSON list of periods
-``{"duration_ms", "bandwidth_kbps", "latency_ms"}`` played in order and looped; a Pensieve
-"cooked" trace has one ``time_s throughput_Mbit/s`` line per sample, where line *i*'s rate
-applies to ``(t[i-1], t[i]]`` and the first line only anchors ``t = 0``; it loops too.
-Both load into the same ``ThroughputTrace`` (periods of constant rate, looping).
+The emulator parses no trace file format itself. Every format researchers use (Pensieve cooked,
+Sabre JSON, Mahimahi, FCC/Oboe interval logs, CSV) is read by ``abr``'s one set of readers
+(``abr.parse_trace``), into a shape of three NumPy arrays: ``durations_s``, ``bandwidth_bps``
+and ``latency_s``. That shape is all the emulator needs: ``ThroughputTrace.from_periods`` takes
+any object that has those arrays (an ``abr.NetworkTrace`` does; transport imports nothing of
+ours), and ``load_trace`` reads the same three arrays from a NumPy archive, which
+``python -m abr traces convert FILE... --to npz --out DIR`` writes from any format.
 """
 
 from __future__ import annotations
 
-import json
-import math
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from transport.errors import TransportConfigError
 
-__all__ = ["ThroughputTrace", "load_cooked_trace", "load_sabre_trace", "load_trace"]
+__all__ = ["PeriodTrace", "ThroughputTrace", "load_trace"]
 
 _FloatArray = npt.NDArray[np.float64]
+
+
+class PeriodTrace(Protocol):
+    """Any trace given as periods of constant rate (``abr.NetworkTrace`` is one).
+
+    Attributes:
+        durations_s: Length of each period, seconds.
+        bandwidth_bps: Rate during each period, bit/s.
+        latency_s: Latency of each period, seconds.
+    """
+
+    @property
+    def durations_s(self) -> _FloatArray:
+        """Length of each period, seconds."""
+
+    @property
+    def bandwidth_bps(self) -> _FloatArray:
+        """Rate during each period, bit/s."""
+
+    @property
+    def latency_s(self) -> _FloatArray:
+        """Latency of each period, seconds."""
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -70,6 +94,29 @@ class ThroughputTrace:
         """
         return cls(np.array([duration_s], dtype=np.float64), np.array([rate_bps], dtype=np.float64))
 
+    @classmethod
+    def from_periods(cls, trace: PeriodTrace) -> ThroughputTrace:
+        """Return the emulator's form of a trace read elsewhere (e.g. ``abr.parse_trace``).
+
+        Periods of zero length are dropped (they carry no time).
+
+        Args:
+            trace: Any object with ``durations_s``, ``bandwidth_bps`` and ``latency_s`` arrays.
+
+        Returns:
+            The trace.
+
+        Raises:
+            TransportConfigError: The arrays are invalid (see the class).
+        """
+        d = np.asarray(trace.durations_s, dtype=np.float64)
+        keep = d > 0
+        return cls(
+            d[keep],
+            np.asarray(trace.bandwidth_bps, dtype=np.float64)[keep],
+            np.asarray(trace.latency_s, dtype=np.float64)[keep],
+        )
+
     @property
     def length_s(self) -> float:
         """Duration of one pass through the trace, seconds."""
@@ -116,74 +163,34 @@ class ThroughputTrace:
             left = float(self.durations_s[i])
 
 
-def load_sabre_trace(path: str | Path) -> ThroughputTrace:
-    """Load a Sabre network JSON file.
-
-    Args:
-        path: The file.
-
-    Returns:
-        The trace (``latencies_s`` from ``latency_ms``).
-
-    Raises:
-        TransportConfigError: The file is not a list of Sabre periods.
-    """
-    try:
-        periods = json.loads(Path(path).read_text(encoding="utf-8"))
-        durations = [float(p["duration_ms"]) / 1000 for p in periods]
-        rates = [float(p["bandwidth_kbps"]) * 1000 for p in periods]
-        latencies = [float(p.get("latency_ms", 0.0)) / 1000 for p in periods]
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise TransportConfigError(f"{path}: not a Sabre network trace: {exc}") from exc
-    return ThroughputTrace(
-        np.array(durations, dtype=np.float64),
-        np.array(rates, dtype=np.float64),
-        np.array(latencies, dtype=np.float64),
-    )
-
-
-def load_cooked_trace(path: str | Path) -> ThroughputTrace:
-    """Load a Pensieve "cooked" trace (``time_s throughput_Mbit/s`` per line).
-
-    Line *i*'s rate covers ``(t[i-1], t[i]]``; the first line only anchors ``t = 0``.
-
-    Args:
-        path: The file.
-
-    Returns:
-        The trace.
-
-    Raises:
-        TransportConfigError: The file is malformed or has fewer than two samples.
-    """
-    try:
-        rows = [line.split() for line in Path(path).read_text(encoding="utf-8").splitlines()]
-        samples = np.array([[float(r[0]), float(r[1])] for r in rows if r], dtype=np.float64)
-    except (OSError, ValueError, IndexError) as exc:
-        raise TransportConfigError(f"{path}: not a cooked trace: {exc}") from exc
-    if samples.shape[0] < 2:
-        raise TransportConfigError(f"{path}: a cooked trace needs at least two lines")
-    durations = np.diff(samples[:, 0])
-    keep = durations > 0  # repeated timestamps carry no time
-    if not np.all(np.isfinite(samples)) or math.isclose(float(durations[keep].sum()), 0.0):
-        raise TransportConfigError(f"{path}: cooked trace times must increase")
-    return ThroughputTrace(durations[keep], samples[1:, 1][keep] * 1e6)
-
-
 def load_trace(path: str | Path) -> ThroughputTrace:
-    """Load a trace, choosing the format by content (JSON list: Sabre; else cooked).
+    """Load a trace from a NumPy archive of ``durations_s``, ``bandwidth_bps``, ``latency_s``.
+
+    ``python -m abr traces convert FILE... --to npz --out DIR`` writes such archives from every
+    trace format (see the module docstring for why the emulator parses no other format).
 
     Args:
-        path: The file.
+        path: The ``.npz`` file.
 
     Returns:
         The trace.
 
     Raises:
-        TransportConfigError: The file is neither format.
+        TransportConfigError: The file cannot be read or is not such an archive.
     """
     try:
-        head = Path(path).read_text(encoding="utf-8").lstrip()[:1]
-    except OSError as exc:
-        raise TransportConfigError(f"{path}: cannot read trace: {exc}") from exc
-    return load_sabre_trace(path) if head == "[" else load_cooked_trace(path)
+        with np.load(Path(path), allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in ("durations_s", "bandwidth_bps", "latency_s")}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise TransportConfigError(
+            f"{path}: not a trace archive (.npz of durations_s, bandwidth_bps, latency_s); "
+            f"convert it with: python -m abr traces convert {path} --to npz --out DIR"
+        ) from exc
+    return ThroughputTrace.from_periods(_Periods(**arrays))
+
+
+@dataclass(frozen=True, slots=True)
+class _Periods:
+    durations_s: _FloatArray
+    bandwidth_bps: _FloatArray
+    latency_s: _FloatArray
