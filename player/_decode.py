@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 
 import av
 import av.logging
+import numpy as np
 
+from player._edits import track_edits, without_edit_lists
 from player.errors import DecodeError
 
-__all__ = ["DecodeResult"]
+__all__ = ["DecodeResult", "frame_digest"]
 
 _log = logging.getLogger(__name__)
 _MAX_MESSAGES = 20  # error texts kept per segment for reports (not a tunable)
@@ -33,7 +35,7 @@ class DecodeResult:
         pts_s: Presentation time of each frame, seconds, in decode-output order.
         gap_s: Timestamp gap between the previous segment's end and this one's first
             frame (positive: missing media; negative: overlap), ``None`` for the first.
-        frame_hashes: SHA-1 of each frame's planes when hashing was asked for.
+        frame_hashes: ``frame_digest`` of each video frame when hashing was asked for.
         messages: The first error messages, for reports.
     """
 
@@ -45,10 +47,53 @@ class DecodeResult:
     messages: tuple[str, ...] = field(default=(), repr=False)
 
 
+def frame_digest(frame: av.VideoFrame) -> str:
+    """SHA-1 (hex) of a decoded picture: the visible samples of each plane, row by row.
+
+    Planes are taken in order, and each row only up to the picture's width (line padding,
+    whose content is undefined, is left out). For 8-bit ``yuv420p`` this is the SHA-1 of
+    ``frame.to_ndarray().tobytes()``, so pictures decoded from the same bitstream by any
+    FFmpeg build hash the same, and a reference can be computed from the clear source.
+
+    Args:
+        frame: A decoded video frame.
+
+    Returns:
+        40 hex digits.
+    """
+    digest = hashlib.sha1(usedforsecurity=False)
+    components = frame.format.components
+    for index, plane in enumerate(frame.planes):
+        own = [c for c in components if c.plane == index] or list(components[:1])
+        sample_bytes = max((c.bits + 7) // 8 for c in own)
+        row_bytes = min(plane.line_size, plane.width * sample_bytes * len(own))
+        rows = np.frombuffer(memoryview(plane), dtype=np.uint8)
+        rows = rows[: plane.line_size * plane.height].reshape(plane.height, plane.line_size)
+        digest.update(np.ascontiguousarray(rows[:, :row_bytes]).tobytes())
+    return digest.hexdigest()
+
+
 def _enable_error_logs() -> None:
     level = av.logging.get_level()
     if level is None or level < av.logging.ERROR:
         av.logging.set_level(av.logging.ERROR)
+
+
+_BEFORE_START_S = 1e-6
+"""A frame ending at or before this presentation time is outside the edit (not a tunable)."""
+
+
+def _presentation_s(frame: av.VideoFrame | av.AudioFrame, shift_s: float) -> float | None:
+    if frame.pts is None or frame.time_base is None:
+        return None
+    return float(frame.pts * frame.time_base) - shift_s
+
+
+def _is_before_start(frame: av.VideoFrame | av.AudioFrame, at_s: float) -> bool:
+    """Whether a frame is wholly before presentation time 0 (outside the edit)."""
+    if isinstance(frame, av.AudioFrame) and frame.sample_rate:
+        return at_s + frame.samples / frame.sample_rate <= _BEFORE_START_S
+    return at_s < -_BEFORE_START_S
 
 
 class TrackDecoder:
@@ -75,6 +120,8 @@ class TrackDecoder:
         self._thumbnail_dir = thumbnail_dir
         self.thumbnails: list[str] = []
         self._next_pts_s: float | None = None
+        self._init: bytes | None = None
+        self._prepared = (b"", 0.0)
         _enable_error_logs()
 
     def reset(self) -> None:
@@ -94,8 +141,9 @@ class TrackDecoder:
         Raises:
             DecodeError: The container cannot be opened at all.
         """
+        clear_init, shift_s = self._prepare(init)
         with av.logging.Capture(True) as logs:
-            frames, errors, pts, hashes, messages = self._decode_all(init + data)
+            frames, errors, pts, hashes, messages = self._decode_all(clear_init + data, shift_s)
         for level, _name, message in logs:
             if level <= av.logging.ERROR:
                 errors += 1
@@ -115,7 +163,24 @@ class TrackDecoder:
             messages=tuple(messages),
         )
 
-    def _decode_all(self, blob: bytes) -> tuple[int, int, list[float], list[str], list[str]]:
+    def _prepare(self, init: bytes) -> tuple[bytes, float]:
+        """The init the demuxer sees (edit lists neutralised) and the time shift to apply.
+
+        See ``player._edits``: composition time minus the first non-empty edit's
+        ``media_time`` is the presentation time, applied here once per track rather than
+        by FFmpeg at the start of every segment.
+        """
+        if init != self._init:
+            handler = "vide" if self.kind == "video" else "soun"
+            edits = [e for e in track_edits(init) if e.handler == handler]
+            shift = edits[0].media_time_s if edits else 0.0
+            self._init = init
+            self._prepared = (without_edit_lists(init) if edits else init, shift)
+        return self._prepared
+
+    def _decode_all(
+        self, blob: bytes, shift_s: float
+    ) -> tuple[int, int, list[float], list[str], list[str]]:
         frames = errors = 0
         pts: list[float] = []
         hashes: list[str] = []
@@ -146,16 +211,16 @@ class TrackDecoder:
                 for frame in decoded:
                     if not isinstance(frame, av.VideoFrame | av.AudioFrame):
                         continue
+                    at = _presentation_s(frame, shift_s)
+                    if at is not None and _is_before_start(frame, at):
+                        continue  # before the edit's first presented time (audio priming)
                     frames += 1
-                    if frame.pts is not None and frame.time_base is not None:
-                        pts.append(float(frame.pts * frame.time_base))
+                    if at is not None:
+                        pts.append(at)
                     if self._thumbnails and isinstance(frame, av.VideoFrame) and pts:
                         self._maybe_thumbnail(frame, pts[-1])
                     if self.hash_frames and isinstance(frame, av.VideoFrame):
-                        digest = hashlib.sha1(usedforsecurity=False)
-                        for plane in frame.planes:
-                            digest.update(bytes(plane))
-                        hashes.append(digest.hexdigest())
+                        hashes.append(frame_digest(frame))
         return frames, errors, pts, hashes, messages
 
     def _maybe_thumbnail(self, frame: av.VideoFrame, pts_s: float) -> None:

@@ -62,6 +62,8 @@ class DecodeTally:
         gaps: Timestamp discontinuities between consecutive segments.
         dropped_frames: Frames missing at those gaps (estimated from the frame duration).
         pts_s: Every frame time decoded, in order (kept for QA checks when asked).
+        frame_hashes: ``frame_digest`` of every video frame decoded, in the order of
+            ``pts_s``, when hashing was asked for.
     """
 
     frames: int = 0
@@ -69,6 +71,7 @@ class DecodeTally:
     gaps: int = 0
     dropped_frames: int = 0
     pts_s: list[float] | None = None
+    frame_hashes: list[str] | None = None
 
 
 _GAP_TOLERANCE_S = 0.001  # below one frame at any real frame rate (not a tunable)
@@ -96,6 +99,8 @@ async def decode_segment(
     tally.errors += result.errors
     if tally.pts_s is not None:
         tally.pts_s.extend(result.pts_s)
+    if tally.frame_hashes is not None:
+        tally.frame_hashes.extend(result.frame_hashes)
     if result.gap_s is not None and abs(result.gap_s) > _GAP_TOLERANCE_S:
         tally.gaps += 1
         if result.gap_s > 0 and len(result.pts_s) > 1:

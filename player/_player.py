@@ -489,6 +489,25 @@ class Player:
                 return list(track.tally.pts_s)
         return []
 
+    def frame_hashes(self, kind: str = "video") -> list[str]:
+        """Digest of every picture decoded on a track, in the order of ``frame_times``.
+
+        Filled when ``PlaybackConfig.hash_frames`` is on (video only). Each entry is the
+        SHA-1 of the picture's visible plane samples (see docs/qa.md, "Frame hashes"), so
+        pictures can be compared with a decode of the clear source.
+
+        Args:
+            kind: ``video`` (the only kind hashed).
+
+        Returns:
+            40-hex-digit digests; empty when hashing was off.
+        """
+        session = self._require()
+        for track in session.tracks:
+            if track.kind == kind and track.tally.frame_hashes is not None:
+                return list(track.tally.frame_hashes)
+        return []
+
     async def wait(self, *, timeout_s: float | None = None) -> PlaybackState:
         """Wait until playback ends, fails or is stopped; returns the final state.
 

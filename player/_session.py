@@ -125,7 +125,10 @@ class PlaybackSession:
                     thumbnails_at_s=cfg.thumbnails_at_s,
                     thumbnail_dir=cfg.thumbnail_dir,
                 )
-                runtime.tally = DecodeTally(pts_s=[])
+                hashes: list[str] | None = (
+                    [] if cfg.hash_frames and runtime.kind == "video" else None
+                )
+                runtime.tally = DecodeTally(pts_s=[], frame_hashes=hashes)
         self.tracks = tracks
 
     @property
