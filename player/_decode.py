@@ -19,7 +19,7 @@ import numpy as np
 from player._edits import track_edits, without_edit_lists
 from player.errors import DecodeError
 
-__all__ = ["DecodeResult", "frame_digest"]
+__all__ = ["DecodeResult"]
 
 _log = logging.getLogger(__name__)
 _MAX_MESSAGES = 20  # error texts kept per segment for reports (not a tunable)
