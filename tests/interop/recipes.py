@@ -52,17 +52,13 @@ def ffmpeg_dash_single_file(folder: Path, clip: Clip) -> str:
 
 
 def ffmpeg_dash_cenc(folder: Path, clip: Clip) -> str:
-    """DASH with FFmpeg's own CENC (``-encryption_scheme cenc-aes-ctr``): broken content.
+    """DASH with FFmpeg's own CENC (the mp4 muxer's ``encryption_*``): broken content.
 
-    FFmpeg 5.1's DASH muxer writes ``tenc`` but no ``senc``/``saiz``/``saio`` in the
-    fragments, so no player can find the per-sample IVs.
+    FFmpeg 5.1's DASH muxer writes ``encv``/``tenc`` and encrypts the samples, but puts no
+    ``senc``/``saiz``/``saio`` in the fragments, so no player can find the per-sample IVs.
     """
-    # fmt: off
-    return _ffmpeg_dash(
-        folder, clip, "-encryption_scheme", "cenc-aes-ctr",
-        "-encryption_key", KEY, "-encryption_kid", KID,
-    )
-    # fmt: on
+    options = f"encryption_scheme=cenc-aes-ctr:encryption_key={KEY}:encryption_kid={KID}"
+    return _ffmpeg_dash(folder, clip, "-format_options", options)
 
 
 # -- FFmpeg HLS ----------------------------------------------------------------------------

@@ -116,3 +116,19 @@ def test_audio_priming_is_skipped_once_not_per_segment(
     assert holes == []
     assert times[0] == pytest.approx(0.0, abs=1 / SAMPLE_RATE)
     assert len(times) >= clip.audio_frames
+
+
+def test_ffmpeg_dash_cenc_without_senc_fails_with_a_typed_decryption_error(
+    workshop: Workshop, lab_server: Served
+) -> None:
+    """Broken content: FFmpeg 5.1's DASH CENC has ``tenc`` but no ``senc``/``saiz``/``saio``.
+
+    Playing it must end in a typed DRM error naming the fragment, not in pictures decoded
+    from ciphertext.
+    """
+    path = workshop.build("ffmpeg-dash-cenc", recipes.ffmpeg_dash_cenc)
+    playback = play(lab_server, path, keys={recipes.KID: recipes.KEY})
+    assert playback.state == "error"
+    assert playback.error_code == "drm.decryption"
+    assert "senc" in str(playback.error)
+    assert playback.stats["frames_decoded"] == 0
