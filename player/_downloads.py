@@ -15,6 +15,8 @@ from abr import AbandonProgress, AbrState, DownloadReport
 from player._buffer import BufferedSegment, Playhead
 from player._parts import SessionParts
 from player._pipeline import decode_segment
+from player._ranges import RangeGuard, check_ranged, from_memory, is_from_memory
+from player._segment_index import IndexLoader
 from player._track_runtime import TrackRuntime
 from player.events import (
     EdgeFailedOver,
@@ -24,7 +26,7 @@ from player.events import (
     SwitchReason,
     VariantSwitched,
 )
-from player.manifest import Presentation, Representation, Segment
+from player.manifest import ByteRange, Presentation, Representation, Segment
 from transport import AllEdgesFailed, Response, StreamingResponse
 
 __all__: list[str] = []
@@ -73,6 +75,9 @@ class SegmentDownloader:
         self.session = session
         self._offsets: dict[str, float] = {}
         self._base_skew: float | None = None
+        config = session.parts.config
+        self.ranges = RangeGuard(cache_bytes=config.playback.whole_file_cache_bytes)
+        self.indexes = IndexLoader(self.fetch_range, config=config.manifest)
 
     def _choose_video(self, track: TrackRuntime, segment: Segment, now: float) -> tuple[int, str]:
         """The rung for ``segment`` and why (the controller's reason, or ``manual``)."""
@@ -104,6 +109,9 @@ class SegmentDownloader:
         return decision.index, decision.reason.value
 
     async def download(self, track: TrackRuntime) -> None:
+        """Fetch the next segment of ``track`` (its rung's segment index first, if pending)."""
+        if not await self._ensure_index(track, track.index_or_current()):
+            return
         now = self.session.parts.clock.now()
         segment = track.next_segment(self.session.position_s)
         if segment is None:
@@ -111,6 +119,8 @@ class SegmentDownloader:
         if track.kind == "video":
             index, detail = self._choose_video(track, segment, now)
             if index != track.current:
+                if not await self._ensure_index(track, index):
+                    return
                 reason = self._switch_reason(track)
                 self._switch(track, index, now, reason=reason, detail=detail)
             segment = track.next_segment(self.session.position_s) or segment
@@ -120,9 +130,25 @@ class SegmentDownloader:
         except _Abandoned as abandoned:
             self._on_abandoned(track, abandoned)
         except AllEdgesFailed as exc:
-            if track.kind == "video" and self._exclude_and_retry(track, exc):
+            if track.kind == "video" and self._exclude_and_retry(track, exc, track.current):
                 return
             raise
+
+    async def _ensure_index(self, track: TrackRuntime, index: int) -> bool:
+        """Load rung ``index``'s segment index if pending; ``False``: it failed, try again.
+
+        A video rung whose index cannot be fetched from any edge is excluded like a rung
+        whose segments cannot be (while another rung remains); otherwise the error is raised.
+        """
+        if not track.ladder or not track.is_index_pending(index):
+            return True
+        try:
+            await self.indexes.ensure(track, index, manifest_url=self.session.presentation.url)
+        except AllEdgesFailed as exc:
+            if track.kind == "video" and self._exclude_and_retry(track, exc, index):
+                return False
+            raise
+        return True
 
     def _switch_reason(self, track: TrackRuntime) -> SwitchReason:
         if track.current is None:
@@ -150,10 +176,12 @@ class SegmentDownloader:
             )
         )
 
-    def _exclude_and_retry(self, track: TrackRuntime, exc: AllEdgesFailed) -> bool:
-        if track.current is None or len(track.excluded) + 1 >= len(track.ladder):
+    def _exclude_and_retry(
+        self, track: TrackRuntime, exc: AllEdgesFailed, index: int | None
+    ) -> bool:
+        if index is None or len(track.excluded) + 1 >= len(track.ladder):
             return False
-        track.excluded.add(track.current)
+        track.excluded.add(index)
         now = self.session.parts.clock.now()
         self.session.emit(
             ErrorOccurred(at_s=now, code=exc.code, message=str(exc), fatal=False, error=exc)
@@ -175,17 +203,57 @@ class SegmentDownloader:
                     out.append(candidate)
         return tuple(out)
 
+    async def fetch_range(
+        self,
+        track: TrackRuntime,
+        rep: Representation,
+        urls: tuple[str, ...],
+        byte_range: ByteRange,
+        *,
+        number: int,
+    ) -> bytes:
+        """Return exactly ``byte_range`` of ``urls``; report it as download ``number``.
+
+        The ``RangeFetch`` role of ``IndexLoader``: ``number`` is ``-1`` (init) or ``-2``
+        (segment index) in the ``SegmentDownloaded`` event.
+        """
+        response = await self._fetch(track, urls, (byte_range.first, byte_range.last))
+        self._emit_download(track, rep, number, response, 0.0)
+        return response.content
+
     async def _fetch(
         self, track: TrackRuntime, urls: tuple[str, ...], byte_range: tuple[int, int] | None
     ) -> Response:
+        """Fetch with failover; a ranged answer is checked and cut (``RangeGuard``).
+
+        A range of a whole file kept in memory (its server ignores ``Range``) is answered
+        from there: a response whose sample counts 0 bytes, fed to no estimator.
+        """
         urls = self.locations(urls)
+        if byte_range is not None:
+            whole = self.ranges.lookup(urls)
+            if whole is not None:
+                return from_memory(whole, self.ranges.cut(whole, byte_range))
         clock = self.session.parts.clock
         with clock.busy():
             response = await self.session.parts.http.fetch(urls, byte_range=byte_range)
         sample = response.sample
         self._feed_estimator(sample.nbytes, sample.ttfb_s, sample.duration_s)
         self._note_edge(track, response)
-        return response
+        return self._checked(urls, response, byte_range)
+
+    def _checked(
+        self, urls: tuple[str, ...], response: Response, byte_range: tuple[int, int] | None
+    ) -> Response:
+        """The response with exactly the bytes asked for (see ``RangeGuard.on_response``)."""
+        if byte_range is None:
+            return response
+        checked, ignored = check_ranged(
+            self.ranges, urls, response, byte_range, now=self.session.parts.clock.now()
+        )
+        if ignored is not None:
+            self.session.emit(ignored)
+        return checked
 
     def _note_edge(self, track: TrackRuntime, response: Response) -> None:
         clock = self.session.parts.clock
@@ -213,7 +281,10 @@ class SegmentDownloader:
         if key in track.inits:
             return track.inits[key]
         raw = b""
-        if init_ref is not None:
+        prefetched = None if init_ref is None else self.indexes.take_init(init_ref)
+        if prefetched is not None:
+            raw = prefetched
+        elif init_ref is not None:
             rng = init_ref.byte_range
             response = await self._fetch(
                 track, init_ref.urls, None if rng is None else (rng.first, rng.last)
@@ -233,7 +304,12 @@ class SegmentDownloader:
         init = await self._ensure_init(track, rep, segment)
         rng = segment.byte_range
         byte_range = None if rng is None else (rng.first, rng.last)
-        if track.kind == "video" and track.current and hasattr(self.session.parts.http, "stream"):
+        if (
+            track.kind == "video"
+            and track.current
+            and hasattr(self.session.parts.http, "stream")
+            and not self.ranges.expects_whole_file(self.locations(segment.urls))
+        ):
             response = await self._stream_video(track, segment, byte_range)
         else:
             response = await self._fetch(track, segment.urls, byte_range)
@@ -281,19 +357,19 @@ class SegmentDownloader:
         interval = self.session.parts.config.playback.abandon_check_interval_s
         started = last_check = clock.now()
         chunks: list[bytes] = []
+        urls = self.locations(segment.urls)
         with clock.busy():
-            async with self.session.parts.http.stream(
-                self.locations(segment.urls), byte_range=byte_range
-            ) as body:
+            async with self.session.parts.http.stream(urls, byte_range=byte_range) as body:
                 size = (
                     body.expected_bytes
                     or track.representation().bandwidth_bps * segment.duration_s / 8
                 )
+                is_whole_file = byte_range is not None and body.status != 206
                 async for chunk in body:
                     chunks.append(chunk)
                     now = clock.now()
-                    if now - last_check < interval:
-                        continue
+                    if is_whole_file or now - last_check < interval:
+                        continue  # a whole file sent for a range is kept, never abandoned
                     last_check = now
                     advice = self._abandon_advice(track, segment, body, size, now - started)
                     if advice is not None:
@@ -304,7 +380,7 @@ class SegmentDownloader:
             response.sample.nbytes, response.sample.ttfb_s, response.sample.duration_s
         )
         self._note_edge(track, response)
-        return response
+        return self._checked(urls, response, byte_range)
 
     def _abandon_advice(
         self,
@@ -360,7 +436,7 @@ class SegmentDownloader:
         )
 
     def _report_download(self, track: TrackRuntime, response: Response) -> None:
-        if track.kind != "video" or track.current is None:
+        if track.kind != "video" or track.current is None or is_from_memory(response):
             return
         now = self.session.parts.clock.now()
         sample = response.sample

@@ -22,7 +22,13 @@ from player._parts import SessionParts
 from player._pipeline import DecodeTally
 from player._state import PlaybackState, StateMachine
 from player._track_runtime import TrackRuntime
-from player._tracks import choose_tracks, select_next_track, video_ladder, wake_after_s
+from player._tracks import (
+    choose_tracks,
+    dropped_by_caps,
+    select_next_track,
+    video_ladder,
+    wake_after_s,
+)
 from player.errors import PlayerError, UsageError
 from player.events import (
     BufferingEnded,
@@ -30,11 +36,12 @@ from player.events import (
     Ended,
     ErrorOccurred,
     Event,
+    LadderFiltered,
     PlaybackStarted,
     Seeked,
     StateChanged,
 )
-from player.manifest import Presentation
+from player.manifest import Presentation, Representation, StreamFormat, Track
 
 __all__: list[str] = []
 
@@ -105,11 +112,14 @@ class PlaybackSession:
         """Choose tracks for the current period and build their runtimes."""
         cfg = self.parts.config.playback
         period = self.presentation.periods[self.period_index]
-        choice = choose_tracks(period, cfg, audio_language=audio_language)
+        choice = choose_tracks(
+            period, cfg, audio_language=audio_language, merge_compatible=self._merges_sets()
+        )
         tracks: list[TrackRuntime] = []
         if choice.video is not None:
             group = choice.audio.group_id if choice.audio is not None else None
             ladder = video_ladder(choice.video, cfg, audio_group=group)
+            self._report_filters(choice.video, ladder, audio_group=group)
             tracks.append(TrackRuntime("video", choice.video, ladder))
         for kind, track in (("audio", choice.audio), ("text", choice.text)):
             if track is not None:
@@ -130,6 +140,33 @@ class PlaybackSession:
                 )
                 runtime.tally = DecodeTally(pts_s=[], frame_hashes=hashes)
         self.tracks = tracks
+
+    def _merges_sets(self) -> bool:
+        """Whether compatible DASH video sets form one ladder (``switching_groups``)."""
+        return (
+            self.parts.config.playback.switch_across_compatible_sets
+            and self.presentation.format == StreamFormat.DASH
+        )
+
+    def _report_filters(
+        self, track: Track, ladder: tuple[Representation, ...], *, audio_group: str | None
+    ) -> None:
+        """Emit ``LadderFiltered`` when a video cap is configured (what it kept and dropped)."""
+        cfg = self.parts.config.playback
+        if cfg.max_video_height is not None or cfg.max_video_bitrate_bps is not None:
+            dropped = dropped_by_caps(track, ladder, cfg, audio_group=audio_group)
+            kept = tuple(r.id for r in ladder)
+            _log.info("video ladder %s; left out by the caps: %s", kept, dropped or "none")
+            now = self.parts.clock.now()
+            self.emit(
+                LadderFiltered(
+                    at_s=now,
+                    kept_ids=kept,
+                    dropped_ids=dropped,
+                    max_height=cfg.max_video_height,
+                    max_bitrate_bps=cfg.max_video_bitrate_bps,
+                )
+            )
 
     @property
     def media_tracks(self) -> list[TrackRuntime]:
@@ -239,7 +276,9 @@ class PlaybackSession:
         audio_language = next(
             (t.track.language for t in self.tracks if t.kind == "audio"), cfg.audio_language
         )
-        choice = choose_tracks(period, cfg, audio_language=audio_language)
+        choice = choose_tracks(
+            period, cfg, audio_language=audio_language, merge_compatible=self._merges_sets()
+        )
         for runtime in self.tracks:
             track = {"video": choice.video, "audio": choice.audio, "text": choice.text}[
                 runtime.kind

@@ -54,15 +54,37 @@ class TrackRuntime:
         return rungs_of(self.ladder)
 
     def representation(self, index: int | None = None) -> Representation:
-        """The representation at ``index`` (default: current, else the lowest)."""
-        if index is None:
-            index = self.current if self.current is not None else 0
-        return self.ladder[index]
+        """The representation at ``index`` (default: current, else the lowest usable)."""
+        return self.ladder[self.index_or_current(index)]
+
+    def index_or_current(self, index: int | None = None) -> int:
+        """``index``, else the current rung, else the lowest rung not excluded."""
+        if index is not None:
+            return index
+        if self.current is not None:
+            return self.current
+        return next((i for i in range(len(self.ladder)) if i not in self.excluded), 0)
+
+    def is_index_pending(self, index: int | None = None) -> bool:
+        """The rung's segments wait for its DASH segment index (``sidx``) to be fetched."""
+        rep = self.representation(index)
+        return rep.segments is None and rep.index is not None
 
     def replace_ladder(self, ladder: tuple[Representation, ...]) -> None:
-        """Swap in refreshed representations (live update, media playlist loaded), by id."""
+        """Swap in refreshed representations (live update, media playlist loaded), by id.
+
+        A representation whose segment index was loaded keeps its segments when the new
+        one is the same index still unloaded.
+        """
         by_id = {rep.id: rep for rep in ladder}
-        self.ladder = tuple(by_id.get(rep.id, rep) for rep in self.ladder)
+
+        def pick(old: Representation) -> Representation:
+            new = by_id.get(old.id, old)
+            if new.segments is None and old.segments is not None and new.index == old.index:
+                return old
+            return new
+
+        self.ladder = tuple(pick(rep) for rep in self.ladder)
 
     def next_segment(self, position_s: float) -> Segment | None:
         """The next segment to fetch for the current (or lowest) representation."""
@@ -78,5 +100,6 @@ class TrackRuntime:
         return TrackNeed(
             kind=self.kind,
             buffered_end_s=self.buffer.buffered_end(position_s),
-            is_exhausted=self.next_segment(position_s) is None,
+            is_exhausted=self.next_segment(position_s) is None
+            and not (self.ladder and self.is_index_pending()),
         )

@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import bisect
+import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from abr import Rung
 from player.config import PlaybackConfig
+from player.errors import RestrictionsNotMet
 from player.manifest import Period, Representation, Segment, Track, TrackType
 
 __all__: list[str] = []
 
 _EPSILON_S = 1e-3  # segment-boundary tolerance: timelines round to the timescale (not tunable)
+_log = logging.getLogger(__name__)
+_CODEC_FAMILIES = {
+    "avc1": "avc",
+    "avc3": "avc",
+    "hvc1": "hevc",
+    "hev1": "hevc",
+    "dvh1": "dovi-hevc",
+    "dvhe": "dovi-hevc",
+    "dva1": "dovi-avc",
+    "dvav": "dovi-avc",
+    "vp09": "vp9",
+    "vp08": "vp8",
+    "av01": "av1",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,29 +73,119 @@ def _is_playable(rep: Representation) -> bool:
     )
 
 
+def codec_family(codecs: str | None) -> str:
+    """The codec family of an RFC 6381 codecs string's first entry (``avc1.64001f`` -> ``avc``).
+
+    >>> codec_family("avc3.640028"), codec_family("hev1.1.6.L93.90"), codec_family(None)
+    ('avc', 'hevc', '')
+    """
+    head = (codecs or "").split(",")[0].strip().lower().split(".")[0]
+    return _CODEC_FAMILIES.get(head, head)
+
+
+def _compatibility(track: Track) -> tuple[object, ...] | None:
+    """What two video sets must share to be merged without a link (``None``: never merged)."""
+    reps = [r for r in track.representations if not r.is_iframe_only]
+    if not reps or len(reps) < len(track.representations):
+        return None
+    families = {codec_family(r.codecs or track.codecs) for r in reps}
+    rates = {round(r.frame_rate or 0) for r in reps}
+    if len(families) != 1 or len(rates) != 1:
+        return None
+    return (track.type, *families, *rates, tuple(sorted(track.roles)), track.language, track.label)
+
+
+def switching_groups(tracks: Sequence[Track], *, merge_compatible: bool) -> tuple[Track, ...]:
+    """Merge the tracks a player may switch between into one track per group, in manifest order.
+
+    Tracks are merged when one names the other in ``switching_ids`` (DASH
+    adaptation-set-switching, either direction: ISO/IEC 23009-1 5.3.3.5, DASH-IF IOP 3.8, as
+    dash.js 5 and ExoPlayer honour it); a link to a track of another type is ignored. With
+    ``merge_compatible``, video tracks with the same codec family, roles, language, label and
+    frame rate are merged too, as Shaka Player does (its ABR chooses among every variant of
+    one codec family and frame rate, whatever AdaptationSet it came from).
+
+    Args:
+        tracks: The period's tracks.
+        merge_compatible: Also merge compatible video tracks without a link.
+
+    Returns:
+        The tracks, each group as one track: id ``"a+b"``, representations of every member
+        in manifest order, other attributes from the first member.
+    """
+    parent = list(range(len(tracks)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    by_id = {t.id: i for i, t in enumerate(tracks)}
+    for i, track in enumerate(tracks):
+        for other in track.switching_ids:
+            j = by_id.get(other)
+            if j is not None and tracks[j].type == track.type:
+                parent[root(j)] = root(i)
+    if merge_compatible:
+        seen: dict[tuple[object, ...], int] = {}
+        for i, track in enumerate(tracks):
+            key = _compatibility(track) if track.type == TrackType.VIDEO else None
+            if key is not None:
+                parent[root(i)] = root(seen.setdefault(key, i))
+    groups: dict[int, list[Track]] = {}
+    for i, track in enumerate(tracks):
+        groups.setdefault(root(i), []).append(track)
+    return tuple(_merged(members) for members in groups.values())
+
+
+def _merged(members: list[Track]) -> Track:
+    first = members[0]
+    if len(members) == 1:
+        return first
+    _log.info("one %s ladder from sets %s", first.type.value, [t.id for t in members])
+    return dataclasses.replace(
+        first,
+        id="+".join(t.id for t in members),
+        representations=tuple(r for t in members for r in t.representations),
+        codecs=first.codecs if all(t.codecs == first.codecs for t in members) else None,
+        is_default=any(t.is_default for t in members),
+        switching_ids=(),
+    )
+
+
 def choose_tracks(
     period: Period,
     config: PlaybackConfig,
     *,
     audio_language: str | None = None,
     text_language: str | None = None,
+    merge_compatible: bool = False,
 ) -> TrackChoice:
     """Choose the video, audio and text tracks to play.
+
+    Tracks linked for switching (DASH adaptation-set switching) are merged into one first
+    (``switching_groups``).
 
     Args:
         period: The period to play.
         config: Playback settings (default languages).
         audio_language: Overrides ``config.audio_language``.
         text_language: Overrides ``config.text_language``.
+        merge_compatible: Also merge compatible video tracks without a link (DASH, when
+            ``config.switch_across_compatible_sets``).
 
     Returns:
         The tracks; ``video`` falls back to a muxed track when there is no video track.
     """
-    video = _pick(period.tracks_of(TrackType.VIDEO), None) or _pick(
-        period.tracks_of(TrackType.MUXED), None
-    )
+    grouped = switching_groups(period.tracks, merge_compatible=merge_compatible)
+
+    def of(kind: TrackType) -> tuple[Track, ...]:
+        return tuple(t for t in grouped if t.type == kind)
+
+    video = _pick(of(TrackType.VIDEO), None) or _pick(of(TrackType.MUXED), None)
     wanted_language = audio_language or config.audio_language
-    audio_tracks = period.tracks_of(TrackType.AUDIO)
+    audio_tracks = of(TrackType.AUDIO)
     groups = {r.audio_group for r in video.representations if r.audio_group} if video else set()
     if groups:
         # HLS: only renditions of the groups the variants name can play with them.
@@ -87,7 +194,7 @@ def choose_tracks(
         audio_tracks = ()  # the variants carry their own audio
     audio = _pick(audio_tracks, wanted_language)
     want_text = text_language or config.text_language
-    text = _pick(period.tracks_of(TrackType.TEXT), want_text) if want_text else None
+    text = _pick(of(TrackType.TEXT), want_text) if want_text else None
     return TrackChoice(video=video, audio=audio, text=text)
 
 
@@ -96,9 +203,13 @@ def video_ladder(
 ) -> tuple[Representation, ...]:
     """The renditions the ABR controller may choose from, ascending by bandwidth.
 
-    Applies the height and bitrate caps (always keeping the lowest rung), drops I-frame
-    only renditions, keeps one rendition per bandwidth (the larger picture), and, when
-    ``audio_group`` is given (HLS), only the variants that play with that audio group.
+    Applies the height and bitrate caps, drops I-frame only renditions, keeps one rendition
+    per bandwidth (the larger picture), and, when ``audio_group`` is given (HLS), only the
+    variants that play with that audio group.
+
+    Raises:
+        RestrictionsNotMet: The caps leave no rendition (like Shaka Player's
+            ``RESTRICTIONS_CANNOT_BE_MET``): a cap is never silently ignored.
     """
     playable = [r for r in track.representations if _is_playable(r)]
     if audio_group is not None:
@@ -116,7 +227,31 @@ def video_ladder(
             config.max_video_bitrate_bps is None or r.bandwidth_bps <= config.max_video_bitrate_bps
         )
     ]
-    return tuple(capped or ladder[:1])
+    if ladder and not capped:
+        raise RestrictionsNotMet(
+            f"no video rendition within max_video_height={config.max_video_height} and "
+            f"max_video_bitrate_bps={config.max_video_bitrate_bps}: the {len(ladder)} "
+            f"renditions start at {min(r.height or 0 for r in ladder)} px high and "
+            f"{ladder[0].bandwidth_bps} b/s",
+            max_height=config.max_video_height,
+            max_bitrate_bps=config.max_video_bitrate_bps,
+            available=tuple((r.id, r.height, r.bandwidth_bps) for r in ladder),
+        )
+    return tuple(capped)
+
+
+def dropped_by_caps(
+    track: Track,
+    ladder: Sequence[Representation],
+    config: PlaybackConfig,
+    *,
+    audio_group: str | None = None,
+) -> tuple[str, ...]:
+    """Ids of the renditions ``video_ladder`` left out because of the height/bitrate caps."""
+    uncapped = dataclasses.replace(config, max_video_height=None, max_video_bitrate_bps=None)
+    kept = {r.id for r in ladder}
+    full = video_ladder(track, uncapped, audio_group=audio_group)
+    return tuple(r.id for r in full if r.id not in kept)
 
 
 def rungs_of(ladder: Sequence[Representation]) -> tuple[Rung, ...]:

@@ -44,6 +44,19 @@ class ManifestConfig:
     """Longest segment URL template accepted (it is expanded for every segment); browsers
     and CDNs cap URLs near 8 kB."""
 
+    max_index_bytes: int = 16 * 1024 * 1024
+    """Most bytes of DASH ``sidx`` boxes read for one representation (all levels of a
+    hierarchical index together). A reference is 12 bytes, so this holds ``max_segments``
+    references with room to spare."""
+
+    max_index_boxes: int = 4096
+    """Most ``sidx`` boxes one representation's index may consist of (a hierarchical index
+    costs one request per box); real files use one, or a few dozen."""
+
+    max_index_depth: int = 8
+    """Deepest nesting of a hierarchical ``sidx`` (a ``sidx`` referencing ``sidx`` boxes);
+    packagers that write them use two or three levels."""
+
     def __post_init__(self) -> None:
         """Validate ranges.
 
@@ -57,6 +70,9 @@ class ManifestConfig:
             "max_representations",
             "max_locations",
             "max_url_chars",
+            "max_index_bytes",
+            "max_index_boxes",
+            "max_index_depth",
         ):
             if getattr(self, name) <= 0:
                 raise PlayerConfigError(f"ManifestConfig.{name} must be positive")
@@ -206,6 +222,18 @@ class PlaybackConfig:
     keep_media: bool = True
     """Keep decrypted segment bytes in the buffer (needed for decoding later); off saves memory."""
 
+    whole_file_cache_bytes: int = 128 * 1024 * 1024
+    """Memory for whole files from servers that ignore ``Range`` (answer ``200`` with the
+    entire resource, e.g. ``python -m http.server``): each such file is downloaded once and
+    every later range of it is cut from memory. A file larger than this fails with
+    ``RangeNotSupported``; older files are dropped first when the total would exceed it.
+    128 MiB holds the video and audio files of about 30 minutes at 0.5 Mb/s."""
+
+    switch_across_compatible_sets: bool = True
+    """DASH: also let ABR switch between video AdaptationSets that declare no
+    adaptation-set-switching link but have the same codec family, roles, language and frame
+    rate (what Shaka Player does); ``False`` merges only linked sets (dash.js, ExoPlayer)."""
+
     abandon_check_interval_s: float = 0.25
     """How often an in-flight video download is checked for abandonment."""
 
@@ -225,6 +253,8 @@ class PlaybackConfig:
             raise PlayerConfigError("startup_buffer_s must not exceed buffering_goal_s")
         if self.buffer_behind_s < 0 or self.live_delay_segments < 0:
             raise PlayerConfigError("buffer_behind_s and live_delay_segments must be >= 0")
+        if self.whole_file_cache_bytes < 0:
+            raise PlayerConfigError("PlaybackConfig.whole_file_cache_bytes must be >= 0")
         if self.abandon_check_interval_s <= 0 or self.max_event_backlog < 1:
             raise PlayerConfigError("abandon_check_interval_s and max_event_backlog must be > 0")
 

@@ -18,6 +18,9 @@ __all__ = [
     "ManifestParseError",
     "PlayerConfigError",
     "PlayerError",
+    "RangeNotSupported",
+    "RangeResponseError",
+    "RestrictionsNotMet",
     "TransportError",
     "UnsupportedManifest",
     "UsageError",
@@ -68,6 +71,73 @@ class DecodeError(PlayerError):
     """Media could not be decoded."""
 
     code: ClassVar[str] = "player.decode"
+
+
+class RangeResponseError(PlayerError):
+    """A server's answer to a byte-range request cannot be used as the bytes asked for.
+
+    A ``206`` whose ``Content-Range`` is missing or names other bytes, a body whose length
+    differs from that range, or a whole body (``200``) too short to contain the range. The
+    bytes are never passed on to decryption or decoding.
+
+    Attributes:
+        url: The URL that answered.
+        status: Its HTTP status.
+        requested: The inclusive ``(first, last)`` byte range asked for.
+        content_range: The ``Content-Range`` header, ``""`` if absent.
+    """
+
+    code: ClassVar[str] = "player.range_response"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str,
+        status: int,
+        requested: tuple[int, int],
+        content_range: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+        self.requested = requested
+        self.content_range = content_range
+
+
+class RangeNotSupported(RangeResponseError):
+    """A server ignores ``Range`` and the whole resource is too large to keep in memory.
+
+    Raised when a ``200`` answer to a ranged request carries more than
+    ``PlaybackConfig.whole_file_cache_bytes`` (docs/player.md, "Byte ranges").
+    """
+
+    code: ClassVar[str] = "player.range_not_supported"
+
+
+class RestrictionsNotMet(PlayerError):
+    """The video filters (``max_video_height``, ``max_video_bitrate_bps``) leave no rendition.
+
+    Attributes:
+        max_height: The height cap in force, pixels (``None``: none).
+        max_bitrate_bps: The bitrate cap in force (``None``: none).
+        available: ``(id, height, bandwidth_bps)`` of every rendition the filters removed.
+    """
+
+    code: ClassVar[str] = "player.restrictions_not_met"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        max_height: int | None,
+        max_bitrate_bps: int | None,
+        available: tuple[tuple[str, int | None, int], ...],
+    ) -> None:
+        super().__init__(message)
+        self.max_height = max_height
+        self.max_bitrate_bps = max_bitrate_bps
+        self.available = available
 
 
 class HeartbeatError(PlayerError):

@@ -18,9 +18,11 @@ __all__ = [
     "ErrorOccurred",
     "Event",
     "HeartbeatSent",
+    "LadderFiltered",
     "LicenseAcquired",
     "ManifestLoaded",
     "PlaybackStarted",
+    "RangeIgnored",
     "Seeked",
     "SegmentDownloaded",
     "StateChanged",
@@ -89,7 +91,8 @@ class SegmentDownloaded(Event):
     Attributes:
         track: ``video``, ``audio`` or ``text``.
         representation_id: The representation's id.
-        number: Segment number (``-1`` for an init segment).
+        number: Segment number (``-1`` for an init segment, also when it was fetched in one
+            request with a DASH segment index; ``-2`` for segment index bytes alone).
         nbytes: Bytes received.
         duration_s: Media duration of the segment, seconds.
         download_s: Transfer time, seconds.
@@ -206,6 +209,47 @@ class EdgeFailedOver(Event):
     from_edge: str
     to_edge: str
     error_code: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RangeIgnored(Event):
+    """A server answered a byte-range request with the whole resource (``200``), once per origin.
+
+    The requested bytes were cut from the whole body, and the body is kept (bounded by
+    ``PlaybackConfig.whole_file_cache_bytes``) so every later range of the same resource is
+    served from memory instead of downloading the file again.
+
+    Attributes:
+        origin: The server's origin (``scheme://host:port``).
+        url: The resource it sent whole.
+        file_bytes: Size of the whole body.
+        requested: The inclusive ``(first, last)`` range that was asked for.
+    """
+
+    origin: str
+    url: str
+    file_bytes: int
+    requested: tuple[int, int]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LadderFiltered(Event):
+    """Video renditions were left out by ``max_video_height`` / ``max_video_bitrate_bps``.
+
+    Emitted when the video ladder is set up with a filter in force (also when the filter
+    removed nothing), so a report shows what the caps did.
+
+    Attributes:
+        kept_ids: Representation ids the ABR controller may choose, ascending bandwidth.
+        dropped_ids: Representation ids the filters removed.
+        max_height: The height cap, pixels (``None``: none).
+        max_bitrate_bps: The bitrate cap (``None``: none).
+    """
+
+    kept_ids: tuple[str, ...]
+    dropped_ids: tuple[str, ...]
+    max_height: int | None
+    max_bitrate_bps: int | None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

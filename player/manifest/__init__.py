@@ -25,7 +25,13 @@ from player.manifest._model import (
     TrackType,
     UtcTiming,
 )
-from player.manifest._sidx import SegmentIndex, SidxReference, apply_segment_index, parse_sidx
+from player.manifest._sidx import (
+    SegmentIndex,
+    SegmentIndexBuilder,
+    SidxReference,
+    apply_segment_index,
+    parse_sidx,
+)
 
 __all__ = [
     "ByteRange",
@@ -41,6 +47,7 @@ __all__ = [
     "Representation",
     "Segment",
     "SegmentIndex",
+    "SegmentIndexBuilder",
     "SegmentIndexRef",
     "SidxReference",
     "SteeringInfo",

@@ -41,6 +41,10 @@ _TEXT_MIME_HINTS = ("ttml", "vtt", "subtitle", "caption")
 _VIDEO_CODECS = ("avc", "hvc", "hev", "vp8", "vp9", "vp08", "vp09", "av01", "dvh", "dva", "mp4v")
 _AUDIO_CODECS = ("mp4a", "ac-3", "ec-3", "ac-4", "opus", "flac", "dtsc", "mha1", "mhm1")
 _TRICK_MODE_SCHEME = "http://dashif.org/guidelines/trickmode"
+_SWITCHING_SCHEMES = (
+    "urn:mpeg:dash:adaptation-set-switching:2016",  # ISO/IEC 23009-1 5.3.3.5
+    "http://dashif.org/guidelines/adaptationsetswitching",  # DASH-IF IOP 3.8 (lowercased)
+)
 _DEFAULT_CONFIG = ManifestConfig()
 
 
@@ -255,11 +259,10 @@ def _track(el: ET.Element, index: int, *, level: Level, budget: list[int]) -> Tr
             url=url,
             detail="too many representations",
         )
-    is_trick = any(
-        attr_str(p, "schemeIdUri") == _TRICK_MODE_SCHEME
-        for name in ("EssentialProperty", "SupplementalProperty")
-        for p in el.findall(name)
-    )
+    properties = [
+        p for name in ("EssentialProperty", "SupplementalProperty") for p in el.findall(name)
+    ]
+    is_trick = any(attr_str(p, "schemeIdUri") == _TRICK_MODE_SCHEME for p in properties)
     reps = tuple(
         build_representation(rep_el, f"{index}.{i}", parent=level, is_trick=is_trick)
         for i, rep_el in enumerate(rep_elements)
@@ -277,7 +280,19 @@ def _track(el: ET.Element, index: int, *, level: Level, budget: list[int]) -> Tr
         roles=roles,
         codecs=attr_str(el, "codecs"),
         is_default="main" in roles,
+        switching_ids=_switching_ids(properties),
     )
+
+
+def _switching_ids(properties: list[ET.Element]) -> tuple[str, ...]:
+    """AdaptationSet ids named by adaptation-set-switching descriptors, in order, unique."""
+    ids: dict[str, None] = {}
+    for prop in properties:
+        if (attr_str(prop, "schemeIdUri") or "").lower() in _SWITCHING_SCHEMES:
+            for part in (attr_str(prop, "value") or "").split(","):
+                if part.strip():
+                    ids[part.strip()] = None
+    return tuple(ids)
 
 
 def _track_type(el: ET.Element, reps: list[ET.Element]) -> TrackType:

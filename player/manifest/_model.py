@@ -363,6 +363,8 @@ class Track:
         codecs: Codecs shared by the representations, if declared at this level.
         is_default: HLS ``DEFAULT=YES`` or DASH role ``main``.
         group_id: HLS ``GROUP-ID``, if any.
+        switching_ids: DASH: ids of the AdaptationSets a player may switch to from this one
+            (``urn:mpeg:dash:adaptation-set-switching:2016``), in manifest order.
     """
 
     id: str
@@ -374,6 +376,7 @@ class Track:
     codecs: str | None = None
     is_default: bool = False
     group_id: str | None = None
+    switching_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
