@@ -34,7 +34,7 @@ _HALF = 8
 
 
 def describe_key_uri(uri: str) -> str:
-    """Return a description of a key URI that is safe to put in a message or a log.
+    """Return a description of a key or license URI that is safe for a message or a log.
 
     ``data:`` URIs carry the key itself, and a query string may carry a token, so neither
     is shown.
@@ -56,9 +56,14 @@ def describe_key_uri(uri: str) -> str:
         parts = urlsplit(uri[:_MAX_DATA_URI_CHARS])
     except ValueError:
         return "a malformed URI"
+    try:
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        port = ""
     host = (parts.hostname or "").encode("ascii", "replace").decode()
+    host = f"[{host}]" if ":" in host else host
     path = parts.path.encode("ascii", "replace").decode()[:200]
-    return f"{parts.scheme}://{host}{path}" if parts.scheme and host else "a relative URI"
+    return f"{parts.scheme}://{host}{port}{path}" if parts.scheme and host else "a relative URI"
 
 
 def hls_key_from_data_uri(uri: str) -> bytes:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from drm._hls_key import describe_key_uri
 from drm._keys import ContentKey
 from drm._pssh import normalize_kid
 from drm.config import DrmConfig
@@ -256,7 +257,8 @@ class LicenseExchange:
         self.status = response.status
         if not 200 <= response.status < 300:
             raise LicenseError(
-                f"license server {self.url} answered HTTP {response.status}", status=response.status
+                f"license server {describe_key_uri(self.url)} answered HTTP {response.status}",
+                status=response.status,
             )
         try:
             return parse_clearkey_response(
@@ -266,7 +268,8 @@ class LicenseExchange:
                 expires_at=now + self._config.license_ttl_s,
             )
         except LicenseError as exc:
-            raise LicenseError(f"{exc} (from {self.url})", status=response.status) from None
+            where = describe_key_uri(self.url)
+            raise LicenseError(f"{exc} (from {where})", status=response.status) from None
         except DrmError as exc:
             raise LicenseError(str(exc), status=response.status) from None
 

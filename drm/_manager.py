@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from drm._hls_key import describe_key_uri
 from drm._keys import ContentKey, keys_from_hex
 from drm._license import LicenseCache, LicenseExchange, LicenseFetcher, LicenseResponse
 from drm._pssh import normalize_kid
@@ -122,6 +123,7 @@ class KeyManager:
     async def _exchange(self, exchange: LicenseExchange) -> tuple[dict[str, ContentKey], int]:
         assert self._fetcher is not None
         request = exchange.build_request()
+        where = describe_key_uri(exchange.url)  # no query string: it may carry a token
         error: LicenseError | None = None
         for attempt in range(1, self._config.license_attempts + 1):
             if attempt > 1:
@@ -131,16 +133,14 @@ class KeyManager:
                     self._fetcher(request), timeout=self._config.license_timeout_s
                 )
             except TimeoutError:
-                error = LicenseError(f"license server {exchange.url} timed out")
+                error = LicenseError(f"license server {where} timed out")
                 continue
             except Exception as exc:  # the fetcher's network errors, whatever their library
-                error = LicenseError(
-                    f"license request to {exchange.url} failed: {type(exc).__name__}"
-                )
+                error = LicenseError(f"license request to {where} failed: {type(exc).__name__}")
                 continue
             if response.status >= 500:
                 error = LicenseError(
-                    f"license server {exchange.url} answered HTTP {response.status}",
+                    f"license server {where} answered HTTP {response.status}",
                     status=response.status,
                 )
                 continue

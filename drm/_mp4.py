@@ -313,6 +313,8 @@ def _senc_entries(
         if pos + 20 > end:
             raise BoxError("senc override is truncated", offset=box.start)
         iv_size = data[pos + 3]
+        if iv_size not in (0, 8, 16):
+            raise BoxError(f"senc override IV size {iv_size} is not 0, 8 or 16", offset=box.start)
         pos += 20
     n = _u32(data, pos, end)
     pos += 4

@@ -10,8 +10,9 @@ errors of its package). Cases are valid seed inputs mutated 1 to 4 times: bytes,
 fields and box headers (size 0 = to end, size 1 = 64-bit largesize, truncation, a renamed
 type), chunks inserted, removed, duplicated or spliced from another seed. Any other
 exception is an escape: the input is saved under ``--out`` with the traceback, and the
-run exits 1. Per target the report gives cases, escapes, the slowest case and the peak
-memory (``tracemalloc`` on a sample of cases, and the process's peak RSS).
+run exits 1 (the slowest input is saved there too, as ``slowest.bin``). Per target the
+report gives cases, escapes, the slowest case and the peak memory (``tracemalloc`` on a
+sample of cases, and the process's peak RSS; each target runs in a fresh process).
 
 Register more targets with :func:`register` (name -> callable and allowed exceptions).
 """
@@ -217,6 +218,7 @@ def fuzz(target: Target, *, cases: int, seed: int, out: Path, sample_every: int)
     rng = random.Random(f"{seed}:{target.name}")
     seeds = target.seeds()
     report = Report(target.name)
+    slowest = b""
     started = time.perf_counter()
     for case in range(cases):
         data = mutate(rng.choice(seeds), rng, seeds, is_mp4=target.is_mp4)
@@ -240,9 +242,12 @@ def fuzz(target: Target, *, cases: int, seed: int, out: Path, sample_every: int)
             report.peak_case_bytes = max(report.peak_case_bytes, tracemalloc.get_traced_memory()[1])
             tracemalloc.stop()
         if elapsed > report.slowest_s:
-            report.slowest_s, report.slowest_case = elapsed, case
+            report.slowest_s, report.slowest_case, slowest = elapsed, case, data
         report.cases += 1
     report.seconds = time.perf_counter() - started
+    if report.cases:
+        (out / target.name).mkdir(parents=True, exist_ok=True)
+        (out / target.name / "slowest.bin").write_bytes(slowest)
     report.peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return report
 

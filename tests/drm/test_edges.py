@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import struct
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from drm import (
     KeyManager,
     KeyNotFound,
     LicenseError,
+    LicenseExchange,
     LicenseRequest,
     LicenseResponse,
     LicenseServerConfig,
@@ -29,6 +29,7 @@ from drm import (
     clear_init_segment,
     decrypt_hls_segment,
     decrypt_mp4,
+    describe_key_uri,
     hls_iv,
     iter_boxes,
     package_mp4,
@@ -95,10 +96,15 @@ def test_whole_segment_errors() -> None:
 
 
 def test_media_segment_needs_an_init() -> None:
-    segment = (FOLDER / "video-H264-288-400k_1.m4s").read_bytes()
-    with pytest.raises(DecryptionError, match="init"):
-        decrypt_mp4(segment, {})
-    assert hashlib.sha1(segment).hexdigest() != ""
+    init = (FOLDER / "video-H264-288-400k_init.mp4").read_bytes()
+    segment = (FOLDER / "video-H264-288-400k_3.m4s").read_bytes()
+    keys = {ENTRY["kid"]: bytes.fromhex(ENTRY["key"])}
+    with pytest.raises(DecryptionError, match="no moov: pass the init segment"):
+        decrypt_mp4(segment, keys)
+    clear = decrypt_mp4(segment, keys, init=init)
+    assert (
+        sha1_of(samples(bytes(clear), clear_init_segment(init))) == ENTRY["decrypted_samples_sha1"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -286,3 +292,29 @@ def test_surgical_corruptions_raise_typed_errors(
         edit(data)
         with pytest.raises(error, match=fragment):
             decrypt_mp4(bytes(data), {ENTRY["kid"]: bytes(16)}, init=SEG_INIT)
+
+
+@pytest.mark.parametrize(
+    ("uri", "shown"),
+    [
+        ("data:text/plain;base64,MjM0NTY3ODkwITIzNDU2Nw==", "a data: URI"),
+        ("DATA:,%32%33%34", "a data: URI"),
+        ("https://keys.example:8443/k/1?token=s3cret#x", "https://keys.example:8443/k/1"),
+        ("https://[::1]:9/lic?k=s3cret", "https://[::1]:9/lic"),
+        ("key.bin?s3cret", "a relative URI"),
+        ("https://h:99999999/x?s3cret", "https://h/x"),
+    ],
+)
+def test_uris_in_messages_never_show_payloads_or_queries(uri: str, shown: str) -> None:
+    assert describe_key_uri(uri) == shown
+
+
+def test_license_errors_do_not_show_the_license_url_query() -> None:
+    url = "https://lic.example/clearkey?token=s3cret"
+    exchange = LicenseExchange(["31323334353637383930313233343536"], url=url)
+    with pytest.raises(LicenseError) as info:
+        exchange.receive_response(LicenseResponse(401, b""), now=0.0)
+    assert "s3cret" not in str(info.value) and "https://lic.example/clearkey" in str(info.value)
+    with pytest.raises(LicenseError) as info:
+        exchange.receive_response(LicenseResponse(200, b'{"keys": 1}'), now=0.0)
+    assert "s3cret" not in str(info.value)

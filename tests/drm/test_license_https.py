@@ -1,4 +1,11 @@
-"""License exchange end to end: KeyManager -> httpx fetcher -> LabServer (HTTPS) -> app."""
+"""License exchange end to end: KeyManager -> the player's TransportLicenseFetcher -> lab HTTPS.
+
+The fetcher is the production one (``player._protection.TransportLicenseFetcher`` over
+``transport.HttpClient``), talking to the lab's ClearKey server on loopback: statuses come
+back as ``LicenseError.status`` whether the transport raised ``HttpStatusError`` (4xx) or
+gave up with ``AllEdgesFailed`` after retrying a 5xx; a dead server is a ``LicenseError``
+without a status. A tiny httpx fetcher is kept only to send malformed bodies to the server.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +29,8 @@ from drm import (
     LicenseServerApp,
     LicenseServerConfig,
 )
-from transport import HttpClient, HttpStatusError, TransportConfig
+from player._protection import TransportLicenseFetcher
+from transport import AllEdgesFailed, HttpClient, RetryConfig, TransportConfig
 from transport.lab import LabServer, TestCA
 
 KID = "31323334353637383930313233343536"
@@ -32,15 +40,29 @@ KEY2 = "fc35340837310cc0fb53de97e22a69e0"
 
 
 class SlowFirst:
-    """ASGI wrapper: the first ``stalls`` requests hang for ``delay_s`` (a stalled server)."""
+    """ASGI wrapper: the first ``stalls`` requests hang for ``delay_s`` (a stalled server),
+    and the next ``failures`` requests answer ``failure_status`` (an overloaded one)."""
 
     def __init__(self, app: LicenseServerApp, *, stalls: int, delay_s: float) -> None:
         self.app, self.stalls, self.delay_s = app, stalls, delay_s
+        self.failures, self.failure_status, self.requests = 0, 503, 0
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.requests += 1
         if scope["type"] == "http" and self.stalls > 0:
             self.stalls -= 1
             await asyncio.sleep(self.delay_s)
+        if scope["type"] == "http" and self.failures > 0:
+            self.failures -= 1
+            while (await receive()).get("more_body"):
+                pass  # read the request body, as a real server does
+            headers = [(b"content-type", b"application/json")]
+            await send(
+                {"type": "http.response.start", "status": self.failure_status, "headers": headers}
+            )
+            await send({"type": "http.response.body", "body": b'{"error": "busy"}'})
+            return
         await self.app(scope, receive, send)
 
 
@@ -68,20 +90,43 @@ def ca() -> Any:
         yield authority
 
 
+class CountingFetcher:
+    """The production fetcher, counting its calls."""
+
+    def __init__(self, client: HttpClient) -> None:
+        self.inner = TransportLicenseFetcher(client)
+        self.calls = 0
+
+    async def __call__(self, request: LicenseRequest) -> LicenseResponse:
+        self.calls += 1
+        return await self.inner(request)
+
+
+FAST_RETRY = RetryConfig(max_attempts=2, base_delay_s=0.01, max_delay_s=0.02, jitter=0.0)
+
+
 @pytest.fixture
 async def served(
     ca: TestCA,
-) -> AsyncIterator[tuple[str, LicenseServerApp, HttpxFetcher, SlowFirst]]:
+) -> AsyncIterator[tuple[str, LicenseServerApp, CountingFetcher, SlowFirst]]:
     app = LicenseServerApp(
         {KID: KEY, KID2: KEY2},
         {"good": {KID, KID2}, "video-only": {KID}},
         config=LicenseServerConfig(max_body_bytes=2048),
     )
     wrapper = SlowFirst(app, stalls=0, delay_s=0.0)
-    context = ssl.create_default_context(cafile=str(ca.ca_file))
+    config = TransportConfig(ca_file=str(ca.ca_file), retry=FAST_RETRY)
     async with LabServer(wrapper, ca=ca, http3=False) as server:
-        async with httpx.AsyncClient(verify=context) as client:
-            yield f"{server.base_url}/license", app, HttpxFetcher(client), wrapper
+        async with HttpClient(config) as client:
+            yield f"{server.base_url}/license", app, CountingFetcher(client), wrapper
+
+
+@pytest.fixture
+async def raw_post(ca: TestCA) -> AsyncIterator[HttpxFetcher]:
+    """An httpx fetcher to send what the production one never sends (malformed bodies)."""
+    context = ssl.create_default_context(cafile=str(ca.ca_file))
+    async with httpx.AsyncClient(verify=context) as client:
+        yield HttpxFetcher(client)
 
 
 def _manager(token: str, fetcher: LicenseFetcher, **extra: Any) -> KeyManager:
@@ -119,8 +164,11 @@ async def test_entitlement_and_unknown_kid_are_403(served: Any) -> None:
     assert info.value.status == 403
 
 
-async def test_malformed_and_huge_bodies_are_refused_by_the_server(served: Any) -> None:
-    url, _, fetcher, _ = served
+async def test_malformed_and_huge_bodies_are_refused_by_the_server(
+    served: Any, raw_post: HttpxFetcher
+) -> None:
+    url, _, _, _ = served
+    fetcher = raw_post
     headers = {"Authorization": "Bearer good", "Content-Type": "application/json"}
     bad = await fetcher(LicenseRequest(url, headers, b'{"kids": [', (KID,)))
     assert bad.status == 400 and b"bad_request" in bad.body
@@ -144,29 +192,58 @@ async def test_no_fetcher_and_no_config_key_names_the_kid(served: Any) -> None:
     assert info.value.key_id == KID2
 
 
-class TransportFetcher:
-    """The fetcher the player builds: the transport's HttpClient (HTTP/3 or HTTP/1.1-2)."""
-
-    def __init__(self, client: HttpClient) -> None:
-        self.client = client
-
-    async def __call__(self, request: LicenseRequest) -> LicenseResponse:
-        try:
-            reply = await self.client.fetch(
-                request.url, method="POST", headers=dict(request.headers), body=request.body
-            )
-        except HttpStatusError as exc:
-            return LicenseResponse(exc.status, b"")
-        return LicenseResponse(reply.status, reply.content, reply.headers, reply.sample.duration_s)
+async def test_5xx_after_transport_retries_reaches_the_core_as_its_status(served: Any) -> None:
+    """The transport retries the 503 and raises AllEdgesFailed; the status must survive."""
+    url, app, fetcher, wrapper = served
+    wrapper.failures = 100
+    manager = _manager("good", fetcher, license_attempts=2, license_retry_delay_s=0.0)
+    with pytest.raises(LicenseError) as info:
+        await manager.acquire([KID], license_url=url)
+    assert info.value.status == 503
+    assert "answered HTTP 503" in str(info.value)
+    assert fetcher.calls == 2  # KeyManager retried the 5xx once
+    assert wrapper.requests == 2 * FAST_RETRY.max_attempts  # each call: transport retries
+    assert app.requests_served == 0
 
 
-async def test_with_the_transport_http_client(served: Any, ca: TestCA) -> None:
-    url, app, _, _ = served
-    async with HttpClient(TransportConfig(ca_file=str(ca.ca_file))) as client:
-        fetcher = TransportFetcher(client)
-        got = await _manager("good", fetcher).acquire([KID2], license_url=url)
-        assert got.keys[KID2].key.hex() == KEY2
+async def test_transient_5xx_is_ridden_out(served: Any) -> None:
+    url, app, fetcher, wrapper = served
+    wrapper.failures = FAST_RETRY.max_attempts  # the first fetcher call fails throughout
+    manager = _manager("good", fetcher, license_retry_delay_s=0.0)
+    got = await manager.acquire([KID2], license_url=url)
+    assert got.keys[KID2].key.hex() == KEY2
+    assert (got.attempts, fetcher.calls, app.requests_served) == (2, 2, 1)
+
+
+async def test_all_edges_failed_without_a_status_is_raised_by_the_fetcher(ca: TestCA) -> None:
+    """A server that is down: no HTTP status anywhere, so the fetcher raises (network)."""
+    async with LabServer(LicenseServerApp({}, {}), ca=ca, http3=False) as server:
+        url = f"{server.base_url}/license"
+    config = TransportConfig(ca_file=str(ca.ca_file), retry=FAST_RETRY)
+    async with HttpClient(config) as client:
+        request = LicenseRequest(url, {"Content-Type": "application/json"}, b"{}", (KID,))
+        with pytest.raises(AllEdgesFailed) as failed:
+            await TransportLicenseFetcher(client)(request)
+        assert all(getattr(a, "status", None) is None for a in failed.value.attempts)
+        manager = _manager("good", TransportLicenseFetcher(client), license_retry_delay_s=0.0)
         with pytest.raises(LicenseError) as info:
-            await _manager("nope", fetcher).acquire([KID], license_url=url)
-        assert info.value.status == 401
-    assert app.requests_served == 2
+            await manager.acquire([KID], license_url=url)
+    assert info.value.status is None
+    assert "failed: AllEdgesFailed" in str(info.value)
+
+
+async def test_over_http3_too(ca: TestCA) -> None:
+    """The same production path with the transport's HTTP/3 client against an h3 lab server."""
+    app = LicenseServerApp({KID2: KEY2}, {"good": {KID2}})
+    config = TransportConfig(ca_file=str(ca.ca_file), protocol="h3", retry=FAST_RETRY)
+    async with LabServer(app, ca=ca, http3=True) as server:
+        async with HttpClient(config) as client:
+            fetcher = TransportLicenseFetcher(client)
+            url = f"{server.base_url}/license"
+            got = await _manager("good", fetcher).acquire([KID2], license_url=url)
+            assert got.keys[KID2].key.hex() == KEY2
+            assert got.latency_s is not None and got.latency_s > 0
+            with pytest.raises(LicenseError) as info:
+                await _manager("nope", fetcher).acquire([KID2], license_url=url)
+            assert info.value.status == 401
+    assert app.requests_served == 2  # the 401 is answered by the app too

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from drm import DrmConfig, LicenseServerApp, package_mp4
+from drm import DrmConfig, LicenseError, LicenseServerApp, package_mp4
 from player import PlaybackState, VirtualClock
 from player._player import Player
 from player.config import PlaybackConfig, PlayerConfig
@@ -301,7 +301,8 @@ def test_refused_license_is_a_clear_terminal_error(encrypted: dict[str, Any]) ->
     errors = [e for e in events if isinstance(e, ErrorOccurred)]
     assert errors and errors[-1].fatal
     assert errors[-1].code == "drm.license"
-    assert "401" in errors[-1].message or "license" in errors[-1].message
+    assert isinstance(errors[-1].error, LicenseError) and errors[-1].error.status == 401
+    assert "answered HTTP 401" in errors[-1].message
     assert player.stats().frames_decoded == 0
 
 
