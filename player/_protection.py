@@ -250,6 +250,11 @@ class DrmProcessor:
         secret = configured_hls_key(self._config.drm, uri=key.uri, key_id=key.key_id)
         latency, source = 0.0, "config"
         if secret is None:
+            if key.keyformat != "identity":
+                raise UnsupportedKeySystem(
+                    f"{key.method} key format {key.keyformat[:60]!r} is not supported "
+                    "(identity keys only, or a key in DrmConfig.hls_keys)"
+                )
             if key.uri is None:
                 raise HlsKeyError(f"{key.method} segment key has no URI and none is configured")
             source = "key-uri"

@@ -187,3 +187,30 @@ def test_ffmpeg_cenc_playback_ends_in_a_fatal_drm_error(ffmpeg_cenc: Path, tmp_p
     assert errors and errors[-1].fatal and errors[-1].code == "drm.decryption"
     assert "no sample auxiliary information" in errors[-1].message
     assert player.stats().frames_decoded == 0
+
+
+def test_fairplay_sample_aes_is_refused_as_unsupported(tmp_path: Path) -> None:
+    segment = (MEDIA / "shaka-packager/hls-ts-sample-aes/bear-640x360-video-2.ts").read_bytes()
+    (tmp_path / "s.ts").write_bytes(segment)
+    (tmp_path / "media.m3u8").write_text(
+        "#EXTM3U\n#EXT-X-VERSION:5\n#EXT-X-TARGETDURATION:2\n"
+        '#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://asset-1",IV=0x3334353637383930,'
+        'KEYFORMAT="com.apple.streamingkeydelivery",KEYFORMATVERSIONS="1"\n'
+        "#EXTINF:1.0,\ns.ts\n#EXT-X-ENDLIST\n",
+        encoding="utf-8",
+    )
+    handle = LabCdn(tmp_path, edges=1).start_in_thread()
+    try:
+        url = f"{handle.edges[0].base_url}/media.m3u8"
+        player, events = asyncio.run(_play(url, _config(handle, DrmConfig())))
+        assert player.state is PlaybackState.ERROR
+        (error,) = [e for e in events if isinstance(e, ErrorOccurred)]
+        assert (error.code, error.fatal) == ("drm.unsupported_key_system", True)
+        assert "com.apple.streamingkeydelivery" in error.message
+        # a key given for every identity key is also used for it
+        config = _config(handle, DrmConfig(hls_keys={"*": CORPUS_KEY}))
+        player, _ = asyncio.run(_play(url, config))
+    finally:
+        handle.stop()
+    assert player.state is PlaybackState.ENDED, player.error
+    assert (player.stats().frames_decoded, player.stats().decode_errors) == (30, 0)
