@@ -42,6 +42,7 @@ if __name__ in ("__main__", "__mp_main__"):  # target modules ``import fuzz``: t
 MEDIA = ROOT.parent / "shared" / "corpus" / "media"
 
 Seeds = Callable[[], list[bytes]]
+Mutator = Callable[[bytes, random.Random], bytes]
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Target:
         allowed: Exceptions that count as a typed refusal.
         seeds: Returns the valid inputs that are mutated.
         is_mp4: Whether box-aware mutations apply.
+        mutator: A format-aware mutation used for half of the cases (e.g. JSON), if any.
     """
 
     name: str
@@ -61,6 +63,7 @@ class Target:
     allowed: tuple[type[BaseException], ...]
     seeds: Seeds
     is_mp4: bool = False
+    mutator: Mutator | None = None
 
 
 TARGETS: dict[str, Target] = {}
@@ -72,11 +75,12 @@ def register(
     allowed: tuple[type[BaseException], ...],
     seeds: Seeds,
     is_mp4: bool = False,
+    mutator: Mutator | None = None,
 ) -> Callable[[Callable[[bytes], object]], Callable[[bytes], object]]:
     """Decorator: register ``function(data: bytes)`` as a fuzz target."""
 
     def add(function: Callable[[bytes], object]) -> Callable[[bytes], object]:
-        TARGETS[name] = Target(name, function, allowed, seeds, is_mp4)
+        TARGETS[name] = Target(name, function, allowed, seeds, is_mp4, mutator)
         return function
 
     return add
@@ -235,7 +239,11 @@ def fuzz(target: Target, *, cases: int, seed: int, out: Path, sample_every: int)
     slowest = b""
     started = time.perf_counter()
     for case in range(cases):
-        data = mutate(rng.choice(seeds), rng, seeds, is_mp4=target.is_mp4)
+        seed_input = rng.choice(seeds)
+        if target.mutator is not None and rng.random() < 0.5:
+            data = target.mutator(seed_input, rng)
+        else:
+            data = mutate(seed_input, rng, seeds, is_mp4=target.is_mp4)
         traced = case % sample_every == 0
         if traced:
             tracemalloc.start()

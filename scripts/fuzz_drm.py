@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import random
 from pathlib import Path
 
 from fuzz import MEDIA, register
@@ -153,7 +154,45 @@ def _license_seeds() -> list[bytes]:
     ]
 
 
-@register("drm.license", allowed=ALLOWED, seeds=_license_seeds)
+_JSON_ODD: tuple[object, ...] = (None, True, 0, -1, 2**64, 1.5, "", "oct", "x" * 300, [], {})
+
+
+def _mutate_json(value: object, rng: random.Random, depth: int = 0) -> object:
+    """Change one thing somewhere in a decoded JSON document."""
+    if isinstance(value, dict) and value and depth < 6:
+        key = rng.choice(list(value))
+        choice = rng.randrange(4)
+        if choice == 0:
+            return {k: v for k, v in value.items() if k != key}
+        if choice == 1:
+            return {**value, key: rng.choice(_JSON_ODD)}
+        if choice == 2:
+            return {**value, rng.choice(("kid", "k", "kty", "keys", "type", "alg")): value[key]}
+        return {**value, key: _mutate_json(value[key], rng, depth + 1)}
+    if isinstance(value, list) and value and depth < 6:
+        at = rng.randrange(len(value))
+        choice = rng.randrange(3)
+        if choice == 0:
+            return value[:at] + value[at + 1 :]
+        if choice == 1:
+            return value + [value[at]] * rng.choice((1, 5, 100))
+        return value[:at] + [_mutate_json(value[at], rng, depth + 1)] + value[at + 1 :]
+    if isinstance(value, str) and value and rng.random() < 0.7:
+        at = rng.randrange(len(value))
+        return (
+            value[:at] + rng.choice(("", "=", "+", "/", "-", "_", "\u00e9", "A")) + value[at + 1 :]
+        )
+    return rng.choice(_JSON_ODD)
+
+
+def _license_mutator(data: bytes, rng: random.Random) -> bytes:
+    doc = json.loads(data)
+    for _ in range(rng.choice((1, 1, 2, 3))):
+        doc = _mutate_json(doc, rng)
+    return json.dumps(doc).encode()
+
+
+@register("drm.license", allowed=ALLOWED, seeds=_license_seeds, mutator=_license_mutator)
 def license_response(data: bytes) -> None:
     """ClearKey license bodies, parsed directly and through ``LicenseExchange``."""
     drm.parse_clearkey_response(data, requested=[KID])
