@@ -19,6 +19,7 @@ Tools (a missing one FAILS the test, naming ``scripts/setup-dev.sh``, never skip
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -392,8 +393,12 @@ def config_for(served: Served, **playback: Any) -> PlayerConfig:
     return config
 
 
-async def _play(url: str, config: PlayerConfig) -> Playback:
+async def _play(
+    url: str, config: PlayerConfig, on_event: Callable[[Player, Any], None] | None = None
+) -> Playback:
     player = Player(config, clock=VirtualClock())
+    if on_event is not None:
+        player.add_listener(lambda event: on_event(player, event))
     try:
         await player.load(url)
         await player.wait(timeout_s=PLAY_TIMEOUT_S)
@@ -412,15 +417,50 @@ async def _play(url: str, config: PlayerConfig) -> Playback:
     )
 
 
-def play(served: Served, path: str, **playback: Any) -> Playback:
+def play(
+    served: Served,
+    path: str,
+    *,
+    adjust: Callable[[PlayerConfig], PlayerConfig] | None = None,
+    on_event: Callable[[Player, Any], None] | None = None,
+    **playback: Any,
+) -> Playback:
     """Play ``path`` from ``served`` to the end on the virtual clock, decoding and hashing.
 
     Args:
         served: The server.
         path: Manifest path below its root.
+        adjust: Changes other sections of the configuration (ABR, transport retries...).
+        on_event: Called with the player and each event, synchronously (to steer it).
         **playback: ``PlaybackConfig`` fields (and ``keys``: ClearKey KID -> key hex).
     """
-    return asyncio.run(_play(served.url(path), config_for(served, **playback)))
+    config = config_for(served, **playback)
+    if adjust is not None:
+        config = adjust(config)
+    return asyncio.run(_play(served.url(path), config, on_event))
+
+
+def downloads(playback: Playback, track: str = "video") -> list[dict[str, Any]]:
+    """The ``SegmentDownloaded`` events of one track (``number`` -1: init, -2: index)."""
+    return [e for e in playback.events if e["type"] == "SegmentDownloaded" and e["track"] == track]
+
+
+def eager_abr(config: PlayerConfig) -> PlayerConfig:
+    """``play(adjust=...)``: ABR that starts low and climbs after one segment on loopback.
+
+    The 4 s clip never builds the buffer the default controller wants before climbing. Here
+    the 250 kb/s start estimate picks the 180p rung, the first media segment (over
+    ``min_sample_bytes``) replaces the estimate, and no buffer is required to switch up.
+    """
+    from abr import AbrConfig
+
+    abr = AbrConfig(
+        default_bandwidth_bps=250_000.0,
+        min_total_bytes=0,
+        min_buffer_for_up_s=0.0,
+        plan_floor_s=0.5,
+    )
+    return dataclasses.replace(config, abr=abr)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,10 @@ remultiplexing): nothing is re-encoded, so decoded pictures must match the sourc
 
 from __future__ import annotations
 
+import re
+import struct
 from pathlib import Path
+from typing import Any
 
 from foreign import SEGMENT_S, Clip, ffmpeg, packager, run
 
@@ -176,3 +179,169 @@ def shaka_cenc(folder: Path, clip: Clip) -> str:
 def shaka_cenc_clear_lead(folder: Path, clip: Clip) -> str:
     """Shaka Packager, ``cenc`` with ``--clear_lead 1``: the first second is clear."""
     return _shaka(folder, clip, *_raw_key("--protection_scheme", "cenc", "--clear_lead", "1"))
+
+
+# -- Shaka Packager on-demand (SegmentBase + sidx; HLS EXT-X-BYTERANGE) --------------------
+
+ON_DEMAND_FILES = {"v360": "v360.mp4", "v180": "v180.mp4", "audio": "audio.mp4"}
+"""Representation name -> the single file Shaka Packager writes for it (on-demand)."""
+MULTI_KEYS = {
+    "SD": ("11111111111111111111111111111111", "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"),
+    "HD": ("22222222222222222222222222222222", "b0b1b2b3b4b5b6b7b8b9babbbcbdbebf"),
+    "AUDIO": ("33333333333333333333333333333333", "c0c1c2c3c4c5c6c7c8c9cacbcccdcecf"),
+}
+"""DRM label -> (KID, key): one key per rendition (Shaka Packager ``drm_label``)."""
+
+
+def _shaka_on_demand(folder: Path, clip: Clip, *options: str, labels: bool = False) -> str:
+    source = str(clip.path)
+    streams = []
+    for selector, name, extra, label in (
+        ("0", "v360", "", "HD"),
+        ("1", "v180", "", "SD"),
+        ("audio", "audio", ",hls_group_id=audio,hls_name=audio", "AUDIO"),
+    ):
+        drm = f",drm_label={label}" if labels else ""
+        streams.append(
+            f"in={source},stream={selector},output={ON_DEMAND_FILES[name]},"
+            f"playlist_name={name}.m3u8{extra}{drm}"
+        )
+    # fmt: off
+    run(
+        [
+            packager(), *streams, "--segment_duration", str(SEGMENT_S),
+            "--mpd_output", "manifest.mpd", "--hls_master_playlist_output", "master.m3u8",
+            *options,
+        ],
+        folder,
+    )
+    # fmt: on
+    return "manifest.mpd"
+
+
+def shaka_on_demand(folder: Path, clip: Clip) -> str:
+    """Shaka Packager on-demand: one file per rendition, DASH ``SegmentBase`` with
+    ``indexRange`` (init and ``sidx`` adjacent) and HLS ``EXT-X-BYTERANGE`` playlists."""
+    return _shaka_on_demand(folder, clip)
+
+
+def shaka_on_demand_cenc(folder: Path, clip: Clip) -> str:
+    """The on-demand layout with ``cenc`` and a raw ClearKey key (every segment encrypted)."""
+    return _shaka_on_demand(
+        folder, clip, *_raw_key("--protection_scheme", "cenc", "--clear_lead", "0")
+    )
+
+
+def shaka_multi_key_cbcs(folder: Path, clip: Clip) -> str:
+    """On-demand ``cbcs`` with one key per rendition: Shaka Packager puts each video rendition
+    in its own AdaptationSet and links them with ``adaptation-set-switching``."""
+    keys = ",".join(
+        f"label={label}:key_id={kid}:key={key}" for label, (kid, key) in MULTI_KEYS.items()
+    )
+    # fmt: off
+    return _shaka_on_demand(
+        folder, clip, "--enable_raw_key_encryption", "--keys", keys,
+        "--protection_systems", "CommonSystem", "--protection_scheme", "cbcs",
+        "--clear_lead", "0", labels=True,
+    )
+    # fmt: on
+
+
+def shaka_on_demand_hierarchical(folder: Path, clip: Clip) -> str:
+    """The on-demand layout rewritten with a hierarchical ``sidx`` (no tool writes one here).
+
+    Shaka Packager writes one flat ``sidx`` per file. ``hierarchical_sidx`` moves its
+    references into sub-``sidx`` boxes placed before their media (two subsegments each; the
+    360p file gets three levels), and the MPD's ``indexRange`` is pointed at the new top box.
+    """
+    manifest = _shaka_on_demand(folder, clip)
+    mpd = (folder / manifest).read_text()
+    for name, file in ON_DEMAND_FILES.items():
+        first, last = hierarchical_sidx(folder / file, per_box=2, levels=3 if name == "v360" else 2)
+        mpd = re.sub(
+            rf'(<BaseURL>{re.escape(file)}</BaseURL>\s*<SegmentBase indexRange=")\d+-\d+"',
+            rf'\g<1>{first}-{last}"',
+            mpd,
+        )
+    (folder / manifest).write_text(mpd)
+    return manifest
+
+
+_BOX = struct.Struct(">I4s")
+
+
+def _top_boxes(data: bytes) -> list[tuple[bytes, int, int]]:
+    """``(type, start, size)`` of each top-level box (32-bit sizes: Shaka's output)."""
+    boxes, pos = [], 0
+    while pos < len(data):
+        size, kind = _BOX.unpack_from(data, pos)
+        boxes.append((kind, pos, size))
+        pos += size
+    return boxes
+
+
+def _sidx_box(
+    refs: list[tuple[bool, int, int, int]], *, timescale: int, ept: int, version: int
+) -> bytes:
+    """A ``sidx`` box; ``refs``: ``(is_index, referenced_size, duration, sap_word)``."""
+    if version == 0:
+        body = struct.pack(">B3xIIIIHH", 0, 1, timescale, ept, 0, 0, len(refs))
+    else:
+        body = struct.pack(">B3xIIQQHH", 1, 1, timescale, ept, 0, 0, len(refs))
+    for is_index, size, duration, sap in refs:
+        body += struct.pack(">III", (int(is_index) << 31) | size, duration, sap)
+    return _BOX.pack(8 + len(body), b"sidx") + body
+
+
+def hierarchical_sidx(path: Path, *, per_box: int, levels: int) -> tuple[int, int]:
+    """Rewrite a file's flat ``sidx`` as a hierarchy; return the top box's byte range.
+
+    The leaves (subsegments) keep their bytes and order; each sub-``sidx`` sits right before
+    the media (or the lower ``sidx``) it references, and every ``referenced_size`` of a
+    type-1 reference spans that box and what follows it, as ISO/IEC 14496-12 8.16.3 asks.
+    """
+    data = path.read_bytes()
+    _, start, size = next(b for b in _top_boxes(data) if b[0] == b"sidx")
+    version = data[start + 8]
+    fixed = ">B3xIIIIHH" if version == 0 else ">B3xIIQQHH"
+    _, _, timescale, ept, first_offset, _, count = struct.unpack_from(fixed, data, start + 8)
+    assert first_offset == 0, "media must follow the sidx"
+    pos = start + 8 + struct.calcsize(fixed)
+    leaves: list[Any] = []
+    media = start + size
+    for i in range(count):
+        word, duration, sap = struct.unpack_from(">III", data, pos + 12 * i)
+        assert word >> 31 == 0
+        leaves.append((word, duration, sap, data[media : media + word]))
+        media += word
+    tree: list[Any] = leaves
+    for _ in range(levels - 1):
+        tree = [tree[i : i + per_box] for i in range(0, len(tree), per_box)]
+
+    def duration_of(node: Any) -> int:
+        return node[1] if isinstance(node, tuple) else sum(duration_of(c) for c in node)
+
+    def serialise(node: list[Any], t: int, level: int) -> bytes:
+        refs, parts = [], []
+        for child in node:
+            if isinstance(child, tuple):
+                refs.append((False, child[0], child[1], child[2]))
+                parts.append(child[3])
+            else:
+                part = serialise(child, t, level + 1)
+                refs.append((True, len(part), duration_of(child), child_sap(child)))
+                parts.append(part)
+            t += duration_of(child)
+        # the top box keeps the original version, the others alternate (both get exercised)
+        box_version = version if level == 0 else (level % 2)
+        return _sidx_box(
+            refs, timescale=timescale, ept=t - duration_of(node), version=box_version
+        ) + b"".join(parts)
+
+    def child_sap(node: Any) -> int:
+        return node[2] if isinstance(node, tuple) else child_sap(node[0])
+
+    rewritten = data[:start] + serialise(tree, ept, 0) + data[media:]
+    path.write_bytes(rewritten)
+    top_size = _BOX.unpack_from(rewritten, start)[0]
+    return start, start + top_size - 1

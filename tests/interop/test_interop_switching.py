@@ -1,0 +1,161 @@
+"""Shaka Packager multi-key ``cbcs``: one key per rendition, one AdaptationSet per key.
+
+Shaka Packager puts renditions encrypted with different keys in separate AdaptationSets
+linked by ``adaptation-set-switching``. The SDK must make them one ladder: ABR switches
+between the sets (and the DRM stage changes keys with them), ``max_video_height`` filters
+the merged ladder (reported, or a typed error when nothing is left), and every picture
+decodes to the source's picture of the right size.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import recipes
+from foreign import (
+    FPS,
+    SEGMENT_S,
+    Clip,
+    Playback,
+    Served,
+    Workshop,
+    compare_pictures,
+    downloads,
+    eager_abr,
+    play,
+)
+
+from player._player import Player
+from player.events import Event, SegmentDownloaded
+from player.manifest import TrackType, parse_manifest
+
+KEYS = {kid: key for kid, key in recipes.MULTI_KEYS.values()}
+SD, HD = "1", "0"  # representation ids: stream order 360p, 180p, audio
+
+
+def _path(workshop: Workshop, manifest: str = "manifest.mpd") -> str:
+    built = workshop.build("shaka-multi-key-cbcs", recipes.shaka_multi_key_cbcs)
+    return str(Path(built).parent / manifest)
+
+
+def _heights(clip: Clip, path: str) -> dict[str, int]:
+    """Representation id -> picture height, from the manifest itself."""
+    data = (clip.folder / path).read_bytes()
+    presentation = parse_manifest(data, url=f"https://x/{path}")
+    return {
+        rep.id: rep.height or 0
+        for track in presentation.periods[0].tracks
+        if track.type == TrackType.VIDEO
+        for rep in track.representations
+    }
+
+
+def _check_each_picture_is_its_renditions(playback: Playback, clip: Clip, path: str) -> None:
+    """Every picture equals the source picture of its number at the size of the rendition
+    its segment was fetched from (a wrong key or a mixed-up init would not)."""
+    heights = _heights(clip, path)
+    rep_of_segment = {
+        e["number"]: e["representation_id"] for e in downloads(playback) if e["number"] >= 0
+    }
+    first = min(rep_of_segment)  # DASH numbers subsegments from 1, HLS from 0
+    seen = set()
+    for pts, digest in playback.video:
+        number = round(pts * FPS)
+        segment = first + math.floor(pts / SEGMENT_S + 1e-6)
+        height = heights[rep_of_segment[segment]]
+        assert clip.reference[height][number] == digest, (pts, height)
+        seen.add(number)
+    assert seen == set(range(clip.frames))
+
+
+def _back_to_sd_after_one_hd_segment(player: Player, event: Event) -> None:
+    """Pin 180p once a 360p segment arrived: the key changes back (HD -> SD) mid-stream."""
+    if (
+        isinstance(event, SegmentDownloaded)
+        and event.track == "video"
+        and event.number >= 0
+        and event.representation_id in (HD, "v360.m3u8")
+    ):
+        player.pin_video(SD if event.representation_id == HD else "v180.m3u8")
+
+
+def test_linked_sets_are_one_switchable_ladder(workshop: Workshop, clip: Clip) -> None:
+    path = _path(workshop)
+    data = (clip.folder / path).read_text()
+    assert data.count("urn:mpeg:dash:adaptation-set-switching:2016") == 2
+    presentation = parse_manifest(data.encode(), url="https://x/manifest.mpd")
+    video = [t for t in presentation.periods[0].tracks if t.type == TrackType.VIDEO]
+    assert [len(t.representations) for t in video] == [1, 1]  # one set per key
+    kids = {t.representations[0].kids for t in video}
+    assert kids == {(recipes.MULTI_KEYS["SD"][0],), (recipes.MULTI_KEYS["HD"][0],)}
+
+
+@pytest.mark.parametrize("manifest", ["manifest.mpd", "master.m3u8"])
+def test_abr_switches_between_sets_and_keys_with_every_picture_exact(
+    manifest: str, workshop: Workshop, clip: Clip, lab_server: Served
+) -> None:
+    path = _path(workshop, manifest)
+    playback = play(
+        lab_server,
+        path,
+        keys=KEYS,
+        adjust=eager_abr,
+        on_event=_back_to_sd_after_one_hd_segment,
+    )
+    assert playback.state == "ended", playback.error
+    assert playback.stats["decode_errors"] == 0
+    comparison = compare_pictures(playback, clip)
+    assert comparison.is_exact and comparison.frames == clip.frames, comparison
+    switches = [
+        (e["reason"], e["to_id"]) for e in playback.events if e["type"] == "VariantSwitched"
+    ]
+    sd, hd = (SD, HD) if manifest == "manifest.mpd" else ("v180.m3u8", "v360.m3u8")
+    # ABR climbs from the 180p set to the 360p set (other key), then the pin comes back
+    assert switches == [("initial", sd), ("adaptive", hd), ("manual", sd)]
+    _check_each_picture_is_its_renditions(playback, clip, path)
+    licensed = {k for e in playback.events if e["type"] == "LicenseAcquired" for k in e["kids"]}
+    assert {kid for kid, _ in recipes.MULTI_KEYS.values()} <= licensed
+
+
+def test_max_height_filters_the_merged_ladder_and_is_reported(
+    workshop: Workshop, clip: Clip, lab_server: Served
+) -> None:
+    playback = play(lab_server, _path(workshop), keys=KEYS, adjust=eager_abr, max_video_height=180)
+    assert playback.state == "ended", playback.error
+    comparison = compare_pictures(playback, clip)
+    assert comparison.is_exact and comparison.frames == clip.frames, comparison
+    assert {e["representation_id"] for e in downloads(playback)} == {SD}
+    (filtered,) = [e for e in playback.events if e["type"] == "LadderFiltered"]
+    assert (filtered["kept_ids"], filtered["dropped_ids"]) == ([SD], [HD])
+    (loaded,) = [e for e in playback.events if e["type"] == "ManifestLoaded"]
+    assert len(loaded["video_bitrates_bps"]) == 1
+
+
+def test_a_filter_that_leaves_nothing_is_a_typed_error(
+    workshop: Workshop, lab_server: Served
+) -> None:
+    playback = play(lab_server, _path(workshop), keys=KEYS, max_video_height=100)
+    assert playback.state == "error"
+    assert playback.error_code == "player.restrictions_not_met"
+    error: Any = playback.error
+    assert sorted(h for _, h, _ in error.available) == [180, 360]
+    assert playback.stats["frames_decoded"] == 0
+
+
+def test_without_the_link_merging_of_unlinked_sets_can_be_turned_off(
+    workshop: Workshop, clip: Clip, lab_server: Served
+) -> None:
+    """Linked sets merge whatever ``switch_across_compatible_sets`` says."""
+    playback = play(
+        lab_server,
+        _path(workshop),
+        keys=KEYS,
+        adjust=eager_abr,
+        switch_across_compatible_sets=False,
+    )
+    assert playback.state == "ended", playback.error
+    assert {e["representation_id"] for e in downloads(playback)} == {SD, HD}
+    assert compare_pictures(playback, clip).is_exact
