@@ -9,7 +9,10 @@ decodes to the source's picture of the right size.
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +162,34 @@ def test_without_the_link_merging_of_unlinked_sets_can_be_turned_off(
     assert playback.state == "ended", playback.error
     assert {e["representation_id"] for e in downloads(playback)} == {SD, HD}
     assert compare_pictures(playback, clip).is_exact
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "player", "play", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_cli_max_height_is_honoured_reported_or_refused(
+    workshop: Workshop, lab_server: Served, tmp_path: Path
+) -> None:
+    url = lab_server.url(_path(workshop))
+    assert lab_server.ca_file is not None
+    keys = [f"--keys={kid}:{key}" for kid, key in KEYS.items()]
+    common = ["--ca", lab_server.ca_file, "--virtual-clock", "--quiet", *keys]
+    report = tmp_path / "report.json"
+    done = _cli(url, *common, "--max-height", "180", "--report", str(report))
+    assert done.returncode == 0, done.stderr
+    data = json.loads(report.read_text())
+    events = data["events"]
+    (filtered,) = [e for e in events if e["type"] == "LadderFiltered"]
+    assert (filtered["kept_ids"], filtered["max_height"]) == ([SD], 180)
+    video = {e["representation_id"] for e in events if e["type"] == "SegmentDownloaded"}
+    assert HD not in video and data["frames_decoded"] == 100 and data["decode_errors"] == 0
+    refused = _cli(url, *common, "--max-height", "100")
+    assert refused.returncode == 1
+    assert "RestrictionsNotMet" in refused.stderr and "max_video_height=100" in refused.stderr
