@@ -74,6 +74,10 @@ def origin(url: str) -> str:
 class RangeGuard:
     """Checks answers to ranged requests and serves ranges of whole files from memory.
 
+    Files are kept while they fit in ``cache_bytes``; the least recently used one is dropped
+    to make room (a rung ABR left). Needing a dropped file again fails with
+    ``RangeNotSupported`` rather than downloading whole files over and over.
+
     Args:
         cache_bytes: Most bytes of whole files kept (least recently used dropped first).
     """
@@ -82,17 +86,35 @@ class RangeGuard:
         self._limit = cache_bytes
         self._files: OrderedDict[str, WholeFile] = OrderedDict()
         self._aliases: dict[str, str] = {}
+        self._dropped: set[str] = set()
         self._total = 0
         self.ignoring_origins: set[str] = set()
         """Origins seen answering a ranged request with the whole resource."""
 
     def lookup(self, urls: Sequence[str]) -> WholeFile | None:
-        """The kept whole file for any of ``urls`` (the same resource at each location)."""
+        """The kept whole file for any of ``urls`` (the same resource at each location).
+
+        Raises:
+            RangeNotSupported: The file was kept, then dropped to make room for another: the
+                files played together do not fit, and every range would download a whole
+                file again (the caller must not fetch it).
+        """
         for url in urls:
             key = self._aliases.get(url)
             if key is not None and key in self._files:
                 self._files.move_to_end(key)
                 return self._files[key]
+        for url in urls:
+            key = self._aliases.get(url)
+            if key is not None and key in self._dropped:
+                raise RangeNotSupported(
+                    f"{key}: the server ignores Range and the whole files played together "
+                    f"do not fit in PlaybackConfig.whole_file_cache_bytes={self._limit}: "
+                    "this one was dropped for another and is needed again",
+                    url=key,
+                    status=200,
+                    requested=(0, -1),
+                )
         return None
 
     def expects_whole_file(self, urls: Sequence[str]) -> bool:
@@ -167,8 +189,9 @@ class RangeGuard:
         key = whole.url
         if key not in self._files:
             while self._files and self._total + len(whole.content) > self._limit:
-                _, dropped = self._files.popitem(last=False)
+                dropped_key, dropped = self._files.popitem(last=False)
                 self._total -= len(dropped.content)
+                self._dropped.add(dropped_key)
             self._files[key] = whole
             self._total += len(whole.content)
         for url in (*urls, key):

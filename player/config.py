@@ -225,9 +225,11 @@ class PlaybackConfig:
     whole_file_cache_bytes: int = 128 * 1024 * 1024
     """Memory for whole files from servers that ignore ``Range`` (answer ``200`` with the
     entire resource, e.g. ``python -m http.server``): each such file is downloaded once and
-    every later range of it is cut from memory. A file larger than this fails with
-    ``RangeNotSupported``; older files are dropped first when the total would exceed it.
-    128 MiB holds the video and audio files of about 30 minutes at 0.5 Mb/s."""
+    every later range of it is cut from memory. The least recently used file is dropped to
+    make room; a file larger than this, or a dropped file needed again (the files played
+    together do not fit), fails with ``RangeNotSupported`` instead of downloading whole
+    files over and over. 128 MiB holds the video and audio files of about 30 minutes at
+    0.5 Mb/s."""
 
     switch_across_compatible_sets: bool = True
     """DASH: also let ABR switch between video AdaptationSets that declare no

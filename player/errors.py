@@ -106,10 +106,11 @@ class RangeResponseError(PlayerError):
 
 
 class RangeNotSupported(RangeResponseError):
-    """A server ignores ``Range`` and the whole resource is too large to keep in memory.
+    """A server ignores ``Range`` and its whole files do not fit in memory.
 
     Raised when a ``200`` answer to a ranged request carries more than
-    ``PlaybackConfig.whole_file_cache_bytes`` (docs/player.md, "Byte ranges").
+    ``PlaybackConfig.whole_file_cache_bytes``, or when a whole file dropped to make room for
+    another is needed again (docs/player.md, "Byte ranges"): never a download per segment.
     """
 
     code: ClassVar[str] = "player.range_not_supported"

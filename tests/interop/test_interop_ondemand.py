@@ -156,13 +156,21 @@ def test_server_ignoring_range_plays_the_same_pictures_fetching_each_file_once(
     assert playback.stats["bytes_downloaded"] == sum(whole) <= sum(sizes)
 
 
+@pytest.mark.parametrize("room", ["none", "one file"])
 def test_whole_files_beyond_the_memory_bound_fail_typed(
-    workshop: Workshop, plain_http: Served
+    room: str, workshop: Workshop, clip: Clip, plain_http: Served
 ) -> None:
-    playback = play(plain_http, path_of(workshop, "shaka-on-demand"), whole_file_cache_bytes=10_000)
+    path = path_of(workshop, "shaka-on-demand")
+    folder = clip.folder / Path(path).parent
+    video, audio = ((folder / REP_FILES[r]).stat().st_size for r in ("1", "2"))
+    # "one file": the 180p file fits, but not with the audio file beside it
+    cache = 10_000 if room == "none" else max(video, audio) + 1000
+    playback = play(plain_http, path, whole_file_cache_bytes=cache, max_video_height=180)
     assert playback.state == "error"
     assert playback.error_code == "player.range_not_supported"
-    assert playback.stats["frames_decoded"] == 0
+    # never a whole file downloaded again and again: at most each file once
+    assert playback.stats["bytes_downloaded"] <= video + audio
+    assert playback.stats["decode_errors"] == 0
 
 
 class _ShiftedRangeHandler(http.server.SimpleHTTPRequestHandler):

@@ -110,7 +110,7 @@ def test_a_whole_file_over_the_memory_bound_fails_typed() -> None:
     assert isinstance(info.value, RangeResponseError)
 
 
-def test_least_recently_used_files_leave_first() -> None:
+def test_least_recently_used_files_leave_first_and_are_never_fetched_again() -> None:
     guard = RangeGuard(cache_bytes=2 * len(FILE))
     for name in ("a", "b"):
         url = f"http://127.0.0.1:8000/{name}.mp4"
@@ -122,9 +122,13 @@ def test_least_recently_used_files_leave_first() -> None:
     guard.on_response(
         urls=(url,), answered=answer(FILE, url=url), status=200, headers={}, byte_range=(0, 0)
     )
-    assert guard.lookup(("http://127.0.0.1:8000/b.mp4",)) is None
     assert guard.lookup(("http://127.0.0.1:8000/a.mp4",)) is not None
     assert guard.lookup((url,)) is not None
+    assert guard.lookup(("http://127.0.0.1:8000/never.mp4",)) is None
+    # b was dropped for c: needing it again would download whole files over and over
+    with pytest.raises(RangeNotSupported, match="needed again") as info:
+        guard.lookup(("http://127.0.0.1:8000/b.mp4",))
+    assert info.value.url == "http://127.0.0.1:8000/b.mp4"
 
 
 def _response(status: int, content: bytes, headers: dict[str, str]) -> Response:
