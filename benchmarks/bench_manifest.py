@@ -9,6 +9,10 @@ Reports the median (and best) of N runs for:
   ``parse_manifest`` at a fixed ``now`` (target: under 150 ms);
 * the same playlist through ``m3u8.loads`` alone, for comparison;
 * every corpus manifest (HLS and DASH) through ``parse_manifest``: total and slowest files;
+* hostile shapes (issue 11): the 1.1 KiB live MPD whose ``@duration="1"`` template and ten-year
+  window once expanded to 4,000,000 segments, 9,990 ``EXT-X-MEDIA`` renditions sharing one URI,
+  and 8,000 ``Representation``s in one ``AdaptationSet`` (target: each under 0.1 s / 0.3 s
+  and 50 MB); peak memory is the ``tracemalloc`` peak of one extra parse;
 * the DASH 6-hour ``SegmentTimeline`` cases, by running ``bench_manifest_dash.py`` if present.
 """
 
@@ -19,6 +23,7 @@ import runpy
 import statistics
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -89,6 +94,87 @@ def bench_live_hls(runs: int) -> None:
     )
 
 
+AMPLIFICATION_MPD = b"""<?xml version="1.0" encoding="UTF-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011"
+     type="dynamic" availabilityStartTime="2000-01-01T00:00:00Z"
+     publishTime="2023-11-14T22:13:20Z" minimumUpdatePeriod="PT2S"
+     timeShiftBufferDepth="P3650D" minBufferTime="PT2S">
+  <Period id="0" start="PT0S">
+    <AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true">
+      <SegmentTemplate timescale="1" duration="1" startNumber="1"
+          initialization="$RepresentationID$/init.mp4" media="$RepresentationID$/$Number$.m4s"/>
+      <Representation id="v1" bandwidth="400000" width="640" height="360" codecs="avc1.64001e"/>
+      <Representation id="v2" bandwidth="800000" width="960" height="540" codecs="avc1.64001f"/>
+      <Representation id="v3" bandwidth="1600000" width="1280" height="720" codecs="avc1.64001f"/>
+      <Representation id="v4" bandwidth="3200000" width="1920" height="1080" codecs="avc1.640028"/>
+    </AdaptationSet>
+  </Period>
+</MPD>
+"""
+"""A 1.1 KiB live MPD: a ten-year window of 1-second segments, four representations."""
+
+
+def shared_uri_renditions(count: int = 9_990) -> bytes:
+    """A multivariant playlist whose ``count`` audio renditions all name the same URI."""
+    lines = ["#EXTM3U"]
+    lines += [
+        f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="a{i}",LANGUAGE="en",URI="audio.m3u8"'
+        for i in range(count)
+    ]
+    lines += ['#EXT-X-STREAM-INF:BANDWIDTH=800000,CODECS="avc1.64001f,mp4a.40.2",AUDIO="aud"']
+    lines += ["video.m3u8"]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def wide_adaptation_set(count: int = 8_000) -> bytes:
+    """One ``AdaptationSet`` with ``count`` representations sharing its protection and template."""
+    reps = "".join(
+        f'<Representation id="r{i}" bandwidth="{100_000 + i}" width="640" height="360"/>'
+        for i in range(count)
+    )
+    return (
+        '<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" '
+        'xmlns:cenc="urn:mpeg:cenc:2013" type="static" mediaPresentationDuration="PT60S">'
+        '<Period id="0"><AdaptationSet mimeType="video/mp4" codecs="avc1.64001f">'
+        '<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="cenc" '
+        'cenc:default_KID="0123456789abcdef0123456789abcdef"/>'
+        '<AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_'
+        'configuration:2011" value="2"/>'
+        '<SegmentTemplate timescale="1000" duration="2000" media="$RepresentationID$/$Number$.m4s"'
+        ' initialization="$RepresentationID$/init.mp4"/>'
+        f"{reps}</AdaptationSet></Period></MPD>"
+    ).encode()
+
+
+def _parse_or_refuse(data: bytes, url: str) -> str:
+    try:
+        p = parse_manifest(data, url=url, now=NOW)
+    except ManifestError as exc:
+        return f"refused ({exc.detail})"
+    reps = list(p.representations())
+    segs = sum(len(r.segments or ()) for r in reps)
+    return f"{len(reps)} representations, {segs:,} segments (logical)"
+
+
+def bench_hostile(runs: int) -> None:
+    cases = [
+        ("amplification MPD (10-year window)", AMPLIFICATION_MPD, "https://cdn.example.com/a.mpd"),
+        ("9,990 EXT-X-MEDIA, one URI", shared_uri_renditions(), "https://cdn.example.com/m.m3u8"),
+        ("8,000 Representations, one set", wide_adaptation_set(), "https://cdn.example.com/w.mpd"),
+    ]
+    for label, data, url in cases:
+        outcome = _parse_or_refuse(data, url)
+        ms, best, cpu = timings_ms(lambda d=data, u=url: _parse_or_refuse(d, u), runs)
+        tracemalloc.start()
+        _parse_or_refuse(data, url)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(
+            f"{label:36} {len(data) / 1e3:8.1f} kB: median wall {ms:8.1f} ms  cpu {cpu:8.1f} ms"
+            f"  peak {peak / 1e6:7.1f} MB  -> {outcome}"
+        )
+
+
 def bench_corpus(runs: int) -> None:
     results = []
     failures = 0
@@ -123,7 +209,9 @@ def bench_corpus(runs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--hostile-runs", type=int, default=None, help="default: --runs")
     args = parser.parse_args()
+    bench_hostile(args.hostile_runs or args.runs)
     bench_live_hls(args.runs)
     bench_corpus(max(1, args.runs // 2))
     dash = HERE / "bench_manifest_dash.py"

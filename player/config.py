@@ -28,7 +28,17 @@ class ManifestConfig:
     """Largest manifest accepted. A 24 h live HLS playlist at 2 s segments is about 5 MB."""
 
     max_segments: int = 1_000_000
-    """Most segments one representation may expand to (bounds SegmentTimeline repeats)."""
+    """Most segments one representation may describe (bounds SegmentTimeline repeats and live
+    windows: a live representation keeps its most recent ``max_segments``, a static one with
+    more is refused). A DASH ``SegmentTemplate`` index is computed on demand, so this is a
+    bound on the timeline, not on memory; ``max_materialized_segments`` bounds memory."""
+
+    max_materialized_segments: int = 1_000_000
+    """Most segment entries a whole presentation may hold in memory: one per listed segment
+    (HLS media playlists, DASH ``SegmentList``) and one per ``SegmentTimeline`` run (shared by
+    the representations that inherit it); a ``SegmentTemplate@duration`` index holds none.
+    About 250 bytes each, so at most some 250 MB; a day of 2 s segments in 20 renditions
+    (864,000 entries) fits, and no manifest can multiply a list by its representations."""
 
     max_xml_depth: int = 64
     """Deepest XML element nesting accepted; real MPDs nest fewer than 10 levels."""
@@ -66,6 +76,7 @@ class ManifestConfig:
         for name in (
             "max_manifest_bytes",
             "max_segments",
+            "max_materialized_segments",
             "max_xml_depth",
             "max_representations",
             "max_locations",

@@ -25,6 +25,7 @@ from player.manifest._model import (
     TrackType,
     UtcTiming,
 )
+from player.manifest._segment_runs import SegmentRuns
 from player.manifest._sidx import (
     SegmentIndex,
     SegmentIndexBuilder,
@@ -49,6 +50,7 @@ __all__ = [
     "SegmentIndex",
     "SegmentIndexBuilder",
     "SegmentIndexRef",
+    "SegmentRuns",
     "SidxReference",
     "SteeringInfo",
     "StreamFormat",

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 from player.config import ManifestConfig
 from player.errors import ManifestError, ManifestParseError, UnsupportedManifest
+from player.manifest._budget import SegmentBudget
 from player.manifest._dash_baseurls import Base, child_bases
 from player.manifest._dash_representation import Level, build_representation
 from player.manifest._dash_segments import Scope, Timing
+from player.manifest._dash_tree import ElementIndex
 from player.manifest._dash_values import (
     attr_bool,
     attr_datetime,
@@ -117,8 +119,11 @@ def _parse_mpd(
             detail="unknown MPD type",
         )
     mpd = _mpd_values(root, url=url, now=now, config=config, is_dynamic=kind == "dynamic")
-    bases = child_bases((Base(url),), root, url=url, cap=mpd.base_cap)
-    periods = _periods(root, mpd, bases)
+    tree = ElementIndex()
+    bases = child_bases(
+        (Base(url),), root, url=url, cap=mpd.base_cap, limit=config.max_locations, tree=tree
+    )
+    periods = _periods(root, mpd, bases, tree)
     duration = mpd.duration_s
     if duration is None and not mpd.is_dynamic and periods and periods[-1].duration_s is not None:
         duration = periods[-1].start_s + periods[-1].duration_s
@@ -209,11 +214,14 @@ def _period_spans(elements: list[ET.Element], mpd: _Mpd) -> list[tuple[float, fl
     return spans
 
 
-def _periods(root: ET.Element, mpd: _Mpd, bases: tuple[Base, ...]) -> tuple[Period, ...]:
+def _periods(
+    root: ET.Element, mpd: _Mpd, bases: tuple[Base, ...], tree: ElementIndex
+) -> tuple[Period, ...]:
     elements = root.findall("Period")
     if not elements:
         raise ManifestParseError(f"{mpd.url}: MPD has no Period", url=mpd.url, detail="no Period")
     budget = [mpd.config.max_representations]
+    segment_budget = SegmentBudget(limit=mpd.config.max_materialized_segments, url=mpd.url)
     periods: list[Period] = []
     for index, (el, (start, end)) in enumerate(
         zip(elements, _period_spans(elements, mpd), strict=True)
@@ -228,10 +236,19 @@ def _periods(root: ET.Element, mpd: _Mpd, bases: tuple[Base, ...]) -> tuple[Peri
         )
         level = Level(
             el,
-            child_bases(bases, el, url=mpd.url, cap=mpd.base_cap),
+            child_bases(
+                bases,
+                el,
+                url=mpd.url,
+                cap=mpd.base_cap,
+                limit=mpd.config.max_locations,
+                tree=tree,
+            ),
             (),
             Scope(timing, mpd.url, mpd.config),
             mpd.base_cap,
+            segment_budget,
+            tree,
         )
         tracks = tuple(
             _track(as_el, i, level=level.child(as_el), budget=budget)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
+from player.manifest._dash_tree import ElementIndex
 from player.manifest._dash_values import attr_int, attr_offset, attr_str
 from player.manifest._model import Location
-from player.manifest._urls import resolve_url
 
 __all__: list[str] = []
 
@@ -39,7 +39,13 @@ class Base:
 
 
 def child_bases(
-    parent: tuple[Base, ...], el: ET.Element, *, url: str, cap: int
+    parent: tuple[Base, ...],
+    el: ET.Element,
+    *,
+    url: str,
+    cap: int,
+    limit: int,
+    tree: ElementIndex,
 ) -> tuple[Base, ...]:
     """Combine the parent's base URLs with the ``BaseURL`` children of ``el``.
 
@@ -47,7 +53,11 @@ def child_bases(
         parent: The level above's base URLs, preferred first.
         el: The element whose ``BaseURL`` children are read.
         url: Manifest URL, for errors.
-        cap: Most combinations kept.
+        cap: Most combinations made.
+        limit: Most combinations kept (``ManifestConfig.max_locations``): the preferred
+            ones, as ``to_locations`` would choose them. Keeping no more than that at each
+            level keeps the work per Representation bounded.
+        tree: The parse's element index (URL resolvers by base).
 
     Returns:
         The base URLs at this level (the parent's when ``el`` has none).
@@ -58,10 +68,21 @@ def child_bases(
     children = el.findall("BaseURL")
     if not children:
         return parent
+    return _preferred(_combine(parent, children, url=url, cap=cap, tree=tree), limit)
+
+
+def _combine(
+    parent: tuple[Base, ...],
+    children: list[ET.Element],
+    *,
+    url: str,
+    cap: int,
+    tree: ElementIndex,
+) -> tuple[Base, ...]:
     out: dict[str, Base] = {}
     for above in parent:
         for child in children:
-            resolved = resolve_url(above.url, (child.text or "").strip(), manifest_url=url)
+            resolved = tree.resolve(above.url, (child.text or "").strip(), manifest_url=url)
             if resolved in out:
                 continue
             out[resolved] = Base(
@@ -74,6 +95,20 @@ def child_bases(
             if len(out) >= cap:
                 return tuple(out.values())
     return tuple(out.values())
+
+
+def _preferred(bases: tuple[Base, ...], limit: int) -> tuple[Base, ...]:
+    """The ``limit`` bases ``to_locations`` would keep, in their original order."""
+    if len(bases) <= limit:
+        return bases
+    if all(b.priority is None for b in bases):
+        return bases[:limit]
+    ranked = sorted(range(len(bases)), key=lambda i: _priority(bases[i]))[:limit]
+    return tuple(bases[i] for i in sorted(ranked))
+
+
+def _priority(base: Base) -> int:
+    return _DVB_DEFAULT_PRIORITY if base.priority is None else base.priority
 
 
 def _or(value: int | None, default: int | None) -> int | None:
@@ -95,7 +130,7 @@ def to_locations(bases: tuple[Base, ...], *, limit: int) -> tuple[Location, ...]
         Location(
             b.url,
             service_location=b.service_location,
-            priority=_DVB_DEFAULT_PRIORITY if b.priority is None else b.priority,
+            priority=_priority(b),
             weight=1 if b.weight is None else b.weight,
         )
         for b in bases

@@ -2,44 +2,47 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from player.errors import ManifestParseError
+from player.manifest._budget import SegmentBudget
 from player.manifest._dash_baseurls import Base, child_bases, to_locations
 from player.manifest._dash_protection import parse_protections
+from player.manifest._dash_segment_info import KINDS, merge_segment_info
 from player.manifest._dash_segments import (
     Scope,
     SegmentInfo,
-    SegmentTimes,
     TimelineEntry,
     Timing,
+    compile_template,
+    fill_template,
     list_segments,
     template_pattern,
     template_segments,
 )
+from player.manifest._dash_tree import ElementIndex
 from player.manifest._dash_values import (
     attr_int,
-    attr_offset,
     attr_str,
-    bad_value,
-    parse_byte_range,
     parse_frame_rate,
 )
 from player.manifest._model import (
-    ByteRange,
     InitSegment,
     Representation,
     Segment,
     SegmentIndexRef,
 )
+from player.manifest._segment_runs import RunTable
 from player.manifest._urls import resolve_url
 
 __all__: list[str] = []
 
-_KINDS = ("SegmentTemplate", "SegmentList", "SegmentBase")
-_KIND_NAMES = {"SegmentTemplate": "template", "SegmentList": "list", "SegmentBase": "base"}
+_SAFE_ID = re.compile(r"[A-Za-z0-9_.~-]+")
+"""Representation ids that cannot change the structure of a URL they are put into."""
 _CHANNEL_SCHEME_23003 = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011"
 """Longest segment URL template accepted: RFC 9110 asks servers for at least 8000 octets and
 common servers refuse more. A template's URL is copied into every segment (a memory bound)."""
@@ -55,9 +58,11 @@ class Level:
         ancestors: Elements above, outermost first (the Period for an AdaptationSet).
         scope: The period's timing, the manifest URL and the bounds.
         base_cap: Most base-URL combinations kept (the MPD's ``BaseURL`` count).
+        budget: The presentation's bound on the segment entries it holds.
+        tree: Children of elements by name and memos, for the whole parse.
         timelines: Parsed ``SegmentTimeline``s by element id, shared by the representations
             that inherit one (one parse of the MPD).
-        times: Expanded segment times, shared the same way.
+        times: Run tables of segment times, shared the same way.
     """
 
     element: ET.Element
@@ -65,17 +70,28 @@ class Level:
     ancestors: tuple[ET.Element, ...]
     scope: Scope
     base_cap: int
+    budget: SegmentBudget
+    tree: ElementIndex
     timelines: dict[int, tuple[TimelineEntry, ...]] = field(default_factory=dict)
-    times: dict[object, SegmentTimes] = field(default_factory=dict)
+    times: dict[object, RunTable] = field(default_factory=dict)
 
     def child(self, el: ET.Element) -> Level:
         """The level of a child element (an AdaptationSet of this Period)."""
         return Level(
             el,
-            child_bases(self.bases, el, url=self.scope.url, cap=self.base_cap),
+            child_bases(
+                self.bases,
+                el,
+                url=self.scope.url,
+                cap=self.base_cap,
+                limit=self.scope.config.max_locations,
+                tree=self.tree,
+            ),
             (*self.ancestors, self.element),
             self.scope,
             self.base_cap,
+            self.budget,
+            self.tree,
             self.timelines,
             self.times,
         )
@@ -107,23 +123,34 @@ def build_representation(
     """
     url = parent.scope.url
     adaptation = parent.element
-    bases = child_bases(parent.bases, el, url=url, cap=parent.base_cap)
-    locations = to_locations(bases, limit=parent.scope.config.max_locations)
+    tree = parent.tree
+    limit = parent.scope.config.max_locations
+    bases = child_bases(parent.bases, el, url=url, cap=parent.base_cap, limit=limit, tree=tree)
+    if bases is parent.bases:  # no BaseURL of its own: the AdaptationSet's locations
+        locations = tree.memo(
+            ("locations", id(adaptation)), lambda: to_locations(bases, limit=limit)
+        )
+    else:
+        locations = to_locations(bases, limit=limit)
     base_urls = tuple(loc.url for loc in locations)
     ident = _Ident(attr_str(el, "id") or fallback_id, attr_int(el, "bandwidth", url=url) or 0)
-    protections = parse_protections(
-        adaptation.findall("ContentProtection"), base=base_urls[0], url=url
-    ) + parse_protections(el.findall("ContentProtection"), base=base_urls[0], url=url)
-    info = merge_segment_info(
-        (*parent.ancestors, adaptation, el), url=url, timelines=parent.timelines
+    shared = tree.memo(
+        ("protections", id(adaptation), base_urls[0]),
+        lambda: parse_protections(
+            tree.findall(adaptation, "ContentProtection"), base=base_urls[0], url=url
+        ),
     )
+    protections = shared + parse_protections(
+        el.findall("ContentProtection"), base=base_urls[0], url=url
+    )
+    info = _segment_info(el, parent=parent)
     base_offset = next(b.availability_time_offset_s for b in bases if b.url == base_urls[0])
     if base_offset:
         info = replace(
             info, availability_time_offset_s=info.availability_time_offset_s + base_offset
         )
     segments, init, index = _segments(info, ident=ident, bases=base_urls, parent=parent)
-    media = _media_attributes(el, adaptation, url=url)
+    media = _media_attributes(el, adaptation, url=url, tree=tree)
     return Representation(
         id=ident.rep_id,
         bandwidth_bps=ident.bandwidth,
@@ -143,6 +170,18 @@ def build_representation(
     )
 
 
+def _segment_info(el: ET.Element, *, parent: Level) -> SegmentInfo:
+    """The merged segment description; shared by the Representations that add nothing to it."""
+    tree, url = parent.tree, parent.scope.url
+    chain = (*parent.ancestors, parent.element)
+    if any(el.find(kind) is not None for kind in KINDS):
+        return merge_segment_info((*chain, el), url=url, timelines=parent.timelines, tree=tree)
+    return tree.memo(
+        ("segment info", *map(id, chain)),
+        lambda: merge_segment_info(chain, url=url, timelines=parent.timelines, tree=tree),
+    )
+
+
 class _Media(NamedTuple):
     codecs: str | None
     mime_type: str | None
@@ -153,25 +192,40 @@ class _Media(NamedTuple):
     audio_channels: int | None
 
 
-def _media_attributes(el: ET.Element, adaptation: ET.Element, *, url: str) -> _Media:
-    """Media attributes of a Representation, inherited from its AdaptationSet."""
+def _media_attributes(
+    el: ET.Element, adaptation: ET.Element, *, url: str, tree: ElementIndex
+) -> _Media:
+    """Media attributes of a Representation, inherited from its AdaptationSet.
 
-    def inherited(name: str) -> str | None:
+    The AdaptationSet's own values are read once (and only when some Representation needs
+    them), not once per Representation.
+    """
+    key = id(adaptation)
+
+    def text(name: str) -> str | None:
         value = attr_str(el, name)
-        return value if value is not None else attr_str(adaptation, name)
+        if value is not None:
+            return value
+        return tree.memo((name, key), lambda: attr_str(adaptation, name))
 
-    def inherited_int(name: str) -> int | None:
+    def number(name: str) -> int | None:
         value = attr_int(el, name, url=url)
-        return value if value is not None else attr_int(adaptation, name, url=url)
+        if value is not None:
+            return value
+        return tree.memo((name, key), lambda: attr_int(adaptation, name, url=url))
 
     return _Media(
-        codecs=inherited("codecs"),
-        mime_type=inherited("mimeType"),
-        width=inherited_int("width"),
-        height=inherited_int("height"),
-        frame_rate=parse_frame_rate(inherited("frameRate")),
-        audio_sampling_rate=_sampling_rate(inherited("audioSamplingRate")),
-        audio_channels=_channels(el) or _channels(adaptation),
+        codecs=text("codecs"),
+        mime_type=text("mimeType"),
+        width=number("width"),
+        height=number("height"),
+        frame_rate=parse_frame_rate(text("frameRate")),
+        audio_sampling_rate=_sampling_rate(text("audioSamplingRate")),
+        audio_channels=_channels(el.findall("AudioChannelConfiguration"))
+        or tree.memo(
+            ("channels", key),
+            lambda: _channels(tree.findall(adaptation, "AudioChannelConfiguration")),
+        ),
     )
 
 
@@ -183,8 +237,8 @@ def _sampling_rate(text: str | None) -> int | None:
     return int(first) if first.isdigit() and len(first) < 10 else None
 
 
-def _channels(el: ET.Element) -> int | None:
-    for conf in el.findall("AudioChannelConfiguration"):
+def _channels(configurations: list[ET.Element]) -> int | None:
+    for conf in configurations:
         value = attr_str(conf, "value") or ""
         scheme = (attr_str(conf, "schemeIdUri") or "").lower()
         if scheme == _CHANNEL_SCHEME_23003 and value.isdigit() and len(value) < 4:
@@ -192,130 +246,46 @@ def _channels(el: ET.Element) -> int | None:
     return None
 
 
-def merge_segment_info(
-    chain: tuple[ET.Element, ...],
-    *,
-    url: str,
-    timelines: dict[int, tuple[TimelineEntry, ...]] | None = None,
-) -> SegmentInfo:
-    """Merge the segment description over the levels, innermost winning.
-
-    The kind (template, list, base) is that of the innermost level declaring one; elements
-    of that kind further out supply the attributes and children the inner ones omit.
-
-    Args:
-        chain: Period, AdaptationSet and Representation elements, outermost first.
-        url: Manifest URL, for errors.
-        timelines: Cache of parsed timelines by element id, reused across calls.
-
-    Returns:
-        The merged description (``kind="none"`` when no level has one).
-
-    Raises:
-        ManifestParseError: A value is malformed.
-    """
-    kind = next((k for el in reversed(chain) for k in _KINDS if el.find(k) is not None), None)
-    if kind is None:
-        return SegmentInfo(kind="none")
-    found = [e for el in reversed(chain) if (e := el.find(kind)) is not None]
-
-    def pick(name: str) -> str | None:
-        return next((v for e in found if (v := attr_str(e, name)) is not None), None)
-
-    def pick_int(name: str, default: int | None, minimum: int = 0) -> int | None:
-        e = next((e for e in found if e.get(name) is not None), None)
-        return default if e is None else attr_int(e, name, url=url, minimum=minimum)
-
-    timescale = pick_int("timescale", 1, minimum=1) or 1
-    init_el = next((i for e in found if (i := e.find("Initialization")) is not None), None)
-    init_range = _range_attr(init_el, "range", url=url) if init_el is not None else None
-    index_el = next((e for e in found if e.get("indexRange") is not None), None)
-    return SegmentInfo(
-        kind=_KIND_NAMES[kind],
-        timescale=timescale,
-        pto=pick_int("presentationTimeOffset", 0) or 0,
-        duration=pick_int("duration", None),
-        start_number=pick_int("startNumber", 1) or 0,
-        end_number=pick_int("endNumber", None),
-        media=pick("media"),
-        initialization=pick("initialization"),
-        timeline=_timeline(found, url=url, cache={} if timelines is None else timelines),
-        init_source=attr_str(init_el, "sourceURL") if init_el is not None else None,
-        init_range=init_range,
-        has_init=init_el is not None,
-        segment_urls=_segment_urls(found, url=url),
-        index_range=_range_attr(index_el, "indexRange", url=url) if index_el is not None else None,
-        availability_time_offset_s=_ato(found, url=url),
-    )
-
-
-def _range_attr(el: ET.Element, name: str, *, url: str) -> ByteRange | None:
-    raw = attr_str(el, name)
-    return None if not raw else parse_byte_range(raw, url=url, element=el.tag, name=name)
-
-
-def _ato(found: list[ET.Element], *, url: str) -> float:
-    """``availabilityTimeOffset`` adds up over the Period, AdaptationSet and Representation."""
-    return sum((attr_offset(e, url=url) for e in found), 0.0)
-
-
-def _timeline(
-    found: list[ET.Element], *, url: str, cache: dict[int, tuple[TimelineEntry, ...]]
-) -> tuple[TimelineEntry, ...] | None:
-    tl = next((t for e in found if (t := e.find("SegmentTimeline")) is not None), None)
-    if tl is None:
-        return None
-    cached = cache.get(id(tl))
-    if cached is not None:
-        return cached
-    entries = []
-    for s in tl.findall("S"):
-        d = attr_int(s, "d", url=url)
-        if d is None:
-            raise bad_value(url, "S", "d", "", "missing")
-        entries.append(
-            TimelineEntry(attr_int(s, "t", url=url), d, attr_int(s, "r", url=url, minimum=-1) or 0)
-        )
-    cache[id(tl)] = result = tuple(entries)
-    return result
-
-
-def _segment_urls(
-    found: list[ET.Element], *, url: str
-) -> tuple[tuple[str | None, ByteRange | None], ...]:
-    for e in found:
-        items = e.findall("SegmentURL")
-        if items:
-            return tuple(
-                (attr_str(s, "media"), _range_attr(s, "mediaRange", url=url)) for s in items
-            )
-    return ()
-
-
 def _segments(
     info: SegmentInfo, *, ident: _Ident, bases: tuple[str, ...], parent: Level
-) -> tuple[tuple[Segment, ...] | None, InitSegment | None, SegmentIndexRef | None]:
+) -> tuple[Sequence[Segment] | None, InitSegment | None, SegmentIndexRef | None]:
     """Segments, init segment and pending index of one representation."""
     scope = parent.scope
     url, timing = scope.url, scope.timing
     if info.kind == "template" and info.media:
-        init = _template_init(info, ident=ident, bases=bases, url=url)
-        pattern = template_pattern(
-            info.media, rep_id=ident.rep_id, bandwidth=ident.bandwidth, url=url
-        )
+        init = _template_init(info, ident=ident, bases=bases, parent=parent)
         limit = scope.config.max_url_chars
         media = tuple(
-            _short(resolve_url(b, pattern, manifest_url=url), url=url, limit=limit) for b in bases
+            _short(
+                _resolved_pattern(b, info.media, ident=ident, parent=parent), url=url, limit=limit
+            )
+            for b in bases
         )
         segs = template_segments(info, media=media, init=init, scope=scope, cache=parent.times)
+        parent.budget.charge_index(segs)
         return segs, init, None
     init = _list_init(info, bases=bases, url=url)
     if info.kind == "list" and info.segment_urls:
-        media_list = tuple(
-            (tuple(resolve_url(b, m or "", manifest_url=url) for b in bases), byte_range)
-            for m, byte_range in info.segment_urls
+        # Representations that inherit one list and its base URLs share its resolved URLs.
+        known: dict[int, tuple[str, ...]] = parent.tree.memo(
+            ("list urls", bases, id(info.segment_urls)), dict
         )
-        return list_segments(info, media=media_list, init=init, scope=scope), init, None
+
+        def resolve(index: int) -> tuple[str, ...]:
+            urls = known.get(index)
+            if urls is None:
+                ref = info.segment_urls[index][0] or ""
+                urls = known[index] = tuple(resolve_url(b, ref, manifest_url=url) for b in bases)
+            return urls
+
+        listed = list_segments(info, resolve=resolve, init=init, scope=scope)
+        parent.budget.charge_index(listed)
+        # Every SegmentURL is checked once per list (a bad one is refused now, not in playback).
+        parent.tree.memo(
+            ("list checked", id(info.segment_urls)),
+            lambda: [resolve(i) for i in range(len(info.segment_urls))],
+        )
+        return listed, init, None
     if info.kind == "base" and info.index_range is not None:
         index = SegmentIndexRef(
             bases,
@@ -327,20 +297,50 @@ def _segments(
             period_start_s=timing.period_start_s,
         )
         return None, init, index
+    parent.budget.charge(1)
     return (_whole_resource(bases, init, timing),), init, None
 
 
 def _template_init(
-    info: SegmentInfo, *, ident: _Ident, bases: tuple[str, ...], url: str
+    info: SegmentInfo, *, ident: _Ident, bases: tuple[str, ...], parent: Level
 ) -> InitSegment | None:
     if not info.initialization:
         return None
-    pattern = template_pattern(
-        info.initialization, rep_id=ident.rep_id, bandwidth=ident.bandwidth, url=url
-    )
+    template = info.initialization
     return InitSegment(
-        tuple(resolve_url(b, pattern, manifest_url=url).format(n=0, t=0) for b in bases)
+        tuple(
+            _resolved_pattern(b, template, ident=ident, parent=parent).format(n=0, t=0)
+            for b in bases
+        )
     )
+
+
+def _resolved_pattern(base: str, template: str, *, ident: _Ident, parent: Level) -> str:
+    """``resolve_url(base, template_pattern(template, ...))``, sharing the resolution.
+
+    When the representation id cannot change a URL's structure (no ``/``, ``?``, ``#``, ``:``
+    or dot-segment) and the base holds no ``$``/braces, resolving the template before the id
+    and bandwidth are substituted gives the same URL; that resolution is then done once for
+    all the representations of an AdaptationSet instead of once each.
+    """
+    url = parent.scope.url
+    rep_id = ident.rep_id
+    if (
+        _SAFE_ID.fullmatch(rep_id)
+        and rep_id.strip(".")
+        and "$" not in base
+        and "{" not in base
+        and "}" not in base
+    ):
+        pieces = parent.tree.memo(
+            ("template url", base, template),
+            lambda: compile_template(
+                parent.tree.resolve(base, template, manifest_url=url), url=url
+            ),
+        )
+        return fill_template(pieces, rep_id=rep_id, bandwidth=ident.bandwidth)
+    pattern = template_pattern(template, rep_id=rep_id, bandwidth=ident.bandwidth, url=url)
+    return resolve_url(base, pattern, manifest_url=url)
 
 
 def _short(pattern: str, *, url: str, limit: int) -> str:

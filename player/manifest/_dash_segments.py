@@ -15,12 +15,19 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from player.config import ManifestConfig
 from player.errors import ManifestParseError
-from player.manifest._model import ByteRange, InitSegment, Segment
+from player.manifest._model import ByteRange, InitSegment
+from player.manifest._segment_runs import (
+    ListedUrls,
+    RunClock,
+    RunTable,
+    SegmentRuns,
+    availability,
+)
 
 __all__: list[str] = []
 
@@ -107,14 +114,11 @@ class Scope:
     config: ManifestConfig
 
 
-@dataclass(frozen=True, slots=True)
-class _Run:
-    """``count`` segments of duration ``d`` from media time ``t0``, numbered from ``number``."""
-
-    number: int
-    t0: int
-    d: int
-    count: int | None
+_Run = tuple[int, int, int, int | None]
+"""``(number, t0, d, count)``: ``count`` segments of ``d`` ticks from media time ``t0``,
+numbered from ``number``; ``count`` is ``None`` for an open-ended run (``r="-1"``)."""
+_Window = tuple[int, int, int, int]
+"""``(number, t0, d, count)`` of the segments of a run that are kept (``count`` > 0)."""
 
 
 def template_pattern(template: str, *, rep_id: str, bandwidth: int, url: str) -> str:
@@ -142,14 +146,28 @@ def template_pattern(template: str, *, rep_id: str, bandwidth: int, url: str) ->
     Raises:
         ManifestParseError: A width is too large.
     """
-    pieces: list[str] = []
+    pieces = compile_template(template, url=url)
+    return fill_template(pieces, rep_id=rep_id, bandwidth=bandwidth)
+
+
+TemplatePieces = tuple[tuple[str, str], ...]
+"""A compiled template: ``("text", pattern text)``, ``("id", "")`` or ``("bandwidth", spec)``."""
+
+
+def compile_template(template: str, *, url: str) -> TemplatePieces:
+    """Split a template into pattern text and the places of ``$RepresentationID$``/``$Bandwidth$``.
+
+    Raises:
+        ManifestParseError: A width is too large.
+    """
+    pieces: list[tuple[str, str]] = []
     pos = 0
     for match in _IDENTIFIER.finditer(template):
-        pieces.append(_escape(template[pos : match.start()]))
+        pieces.append(("text", _escape(template[pos : match.start()])))
         pos = match.end()
         name, fmt, width, conv = match.groups()
         if name is None:
-            pieces.append("$" if fmt is None else _escape(match.group(0)))
+            pieces.append(("text", "$" if fmt is None else _escape(match.group(0))))
             continue
         spec = ""
         if fmt is not None:
@@ -161,13 +179,26 @@ def template_pattern(template: str, *, rep_id: str, bandwidth: int, url: str) ->
                 )
             spec = f":0{int(width or 0)}{conv}"
         if name == "RepresentationID":
-            pieces.append(_escape(rep_id))
+            pieces.append(("id", ""))
         elif name == "Bandwidth":
-            pieces.append(_escape(format(bandwidth, spec[1:])))
+            pieces.append(("bandwidth", spec[1:]))
         else:
-            pieces.append("{%s%s}" % ("t" if name == "Time" else "n", spec))
-    pieces.append(_escape(template[pos:]))
-    return "".join(pieces)
+            pieces.append(("text", "{%s%s}" % ("t" if name == "Time" else "n", spec)))
+    pieces.append(("text", _escape(template[pos:])))
+    return tuple(pieces)
+
+
+def fill_template(pieces: TemplatePieces, *, rep_id: str, bandwidth: int) -> str:
+    """The ``str.format`` pattern of a compiled template for one representation."""
+    out = []
+    for kind, text in pieces:
+        if kind == "text":
+            out.append(text)
+        elif kind == "id":
+            out.append(_escape(rep_id))
+        else:
+            out.append(_escape(format(bandwidth, text)))
+    return "".join(out)
 
 
 def _escape(text: str) -> str:
@@ -187,24 +218,29 @@ def timeline_runs(info: SegmentInfo, *, timing: Timing, url: str) -> list[_Run]:
         total = None if period_end is None else math.ceil((period_end - info.pto) / info.duration)
         if info.kind == "list":
             total = len(info.segment_urls) if total is None else min(total, len(info.segment_urls))
-        return [_Run(info.start_number, info.pto, info.duration, _nonneg(total))]
+        return [(info.start_number, info.pto, info.duration, _nonneg(total))]
     runs: list[_Run] = []
+    append = runs.append
     number, t = info.start_number, 0
     entries = info.timeline
     for i, entry in enumerate(entries):
-        t = entry.t if entry.t is not None else t
-        if entry.d <= 0:
-            raise _error(url, f"SegmentTimeline S@d={entry.d} must be positive")
-        count: int | None = entry.r + 1
-        if entry.r < 0:
+        if entry.t is not None:
+            t = entry.t
+        d = entry.d
+        if d <= 0:
+            raise _error(url, f"SegmentTimeline S@d={d} must be positive")
+        if entry.r >= 0:
+            count = entry.r + 1
+        else:
             nxt = entries[i + 1].t if i + 1 < len(entries) else None
             limit = nxt if nxt is not None else period_end
-            count = None if limit is None else max(0, math.ceil((limit - t) / entry.d))
-        runs.append(_Run(number, t, entry.d, count))
-        if count is None:
-            break
+            if limit is None:
+                append((number, t, d, None))
+                break
+            count = max(0, math.ceil((limit - t) / d))
+        append((number, t, d, count))
         number += count
-        t += count * entry.d
+        t += count * d
     return runs
 
 
@@ -225,12 +261,15 @@ def _error(url: str, why: str) -> ManifestParseError:
 
 def select_windows(
     runs: list[_Run], info: SegmentInfo, *, timing: Timing, url: str, config: ManifestConfig
-) -> list[tuple[_Run, int, int]]:
+) -> list[_Window]:
     """Choose, for each run, the range ``[lo, hi)`` of its segments to return.
 
     Static: every segment that starts before the period end. Live: those inside the
     time-shift window at ``timing.now``. At most ``config.max_segments`` are kept: the most
     recent ones for a live presentation; a static one with more is an error.
+
+    Returns:
+        ``(number, t0, d, count)`` of the kept segments of each run that keeps any.
 
     Raises:
         ManifestParseError: A static representation has too many segments, or a run is
@@ -238,26 +277,69 @@ def select_windows(
     """
     period_end = _media_time(timing.period_end_s, info, timing)
     lo_media, hi_media = _live_bounds(info, timing)
-    chosen: list[tuple[_Run, int, int]] = []
+    clock = _clock(info, timing)
+    end_number = info.end_number
+    chosen: list[_Window] = []
     total = 0
-    for run in runs:
-        hi = math.inf if run.count is None else run.count
+    for number, t0, d, count in runs:
+        hi: float = math.inf if count is None else count
         if period_end is not None:
-            hi = min(hi, math.ceil((period_end - run.t0) / run.d - _EDGE_EPSILON))
-        if info.end_number is not None:
-            hi = min(hi, info.end_number - run.number + 1)
+            hi = min(hi, math.ceil((period_end - t0) / d - _EDGE_EPSILON))
+        if end_number is not None:
+            hi = min(hi, end_number - number + 1)
         lo = 0
         if hi_media is not None:  # live: segment end must lie in (lo_media, hi_media]
-            hi = min(hi, math.floor((hi_media - run.t0) / run.d + _EDGE_EPSILON))
+            live_hi = math.floor((hi_media - t0) / d + _EDGE_EPSILON)
             if lo_media is not None:
-                lo = max(0, math.floor((lo_media - run.t0) / run.d - 1) + 1)
+                lo = max(0, math.floor((lo_media - t0) / d - 1) + 1)
+            if _near(lo_media, t0, d, hi) or _near(hi_media, t0, d, hi):
+                lo, live_hi = _exact_edges(clock, t0, d, lo, live_hi, now=timing.now)
+            hi = min(hi, live_hi)
         if hi == math.inf:
             raise _error(url, "open-ended segment run without a period end or live window")
-        lo, hi = int(lo), int(max(lo, hi))
         if hi > lo:
-            chosen.append((run, lo, hi))
-            total += hi - lo
+            kept = int(hi) - lo
+            chosen.append((number + lo, t0 + lo * d, d, kept))
+            total += kept
     return _cap(chosen, total, is_live=hi_media is not None, url=url, config=config)
+
+
+def _exact_edges(
+    clock: RunClock, t0: int, d: int, lo: int, hi: int, *, now: float | None
+) -> tuple[int, int]:
+    """Move a run's window edges to agree with the availability its segments report.
+
+    Segment ``k`` is kept exactly when ``available_from <= now < available_until`` with the
+    values its ``Segment`` carries; the arithmetic on media times can differ from those by a
+    rounding at an edge.
+    """
+    if now is None:
+        return lo, hi
+    for _ in range(2):
+        if lo > 0 and _until(clock, t0 + (lo - 1) * d, d) > now:
+            lo -= 1
+        elif _until(clock, t0 + lo * d, d) <= now:
+            lo += 1
+        if hi > lo and _from(clock, t0 + (hi - 1) * d, d) > now:
+            hi -= 1
+        elif _from(clock, t0 + hi * d, d) <= now:
+            hi += 1
+    return lo, hi
+
+
+def _near(edge: float | None, t0: int, d: int, count: float) -> bool:
+    """Whether a window edge (media time) falls within a segment or two of a run."""
+    return edge is not None and t0 - 2 * d <= edge <= t0 + (count + 2) * d
+
+
+def _from(clock: RunClock, t: int, d: int) -> float:
+    available_from = availability(clock, t, d)[0]
+    return -math.inf if available_from is None else available_from
+
+
+def _until(clock: RunClock, t: int, d: int) -> float:
+    available_until = availability(clock, t, d)[1]
+    return math.inf if available_until is None else available_until
 
 
 def _live_bounds(info: SegmentInfo, timing: Timing) -> tuple[float | None, float | None]:
@@ -274,13 +356,8 @@ def _live_bounds(info: SegmentInfo, timing: Timing) -> tuple[float | None, float
 
 
 def _cap(
-    chosen: list[tuple[_Run, int, int]],
-    total: int,
-    *,
-    is_live: bool,
-    url: str,
-    config: ManifestConfig,
-) -> list[tuple[_Run, int, int]]:
+    chosen: list[_Window], total: int, *, is_live: bool, url: str, config: ManifestConfig
+) -> list[_Window]:
     excess = total - config.max_segments
     if excess <= 0:
         return chosen
@@ -291,65 +368,38 @@ def _cap(
             url=url,
             detail="too many segments",
         )
-    trimmed: list[tuple[_Run, int, int]] = []
-    for run, lo, hi in chosen:
-        drop = min(excess, hi - lo)
+    trimmed: list[_Window] = []
+    for number, t0, d, count in chosen:
+        drop = min(excess, count)
         excess -= drop
-        if hi > lo + drop:
-            trimmed.append((run, lo + drop, hi))
+        if count > drop:
+            trimmed.append((number + drop, t0 + drop * d, d, count - drop))
     return trimmed
 
 
-def iter_segment_times(
-    chosen: list[tuple[_Run, int, int]], info: SegmentInfo, timing: Timing
-) -> Iterator[tuple[int, int, float, float, float | None, float | None]]:
-    """Yield ``(number, t, start_s, duration_s, available_from, available_until)``."""
-    scale = info.timescale
-    pto = info.pto
-    period_start = timing.period_start_s
-    period_end = _media_time(timing.period_end_s, info, timing)
-    ast = timing.availability_start if timing.is_live else None
-    ato = info.availability_time_offset_s
-    tsbd = timing.time_shift_buffer_s
-    for run, lo, hi in chosen:
-        for k in range(lo, hi):
-            t = run.t0 + k * run.d
-            end = t + run.d if period_end is None or t + run.d <= period_end else period_end
-            start_s = period_start + (t - pto) / scale
-            duration_s = (end - t) / scale
-            if ast is None:
-                yield run.number + k, t, start_s, duration_s, None, None
-                continue
-            end_s = period_start + (end - pto) / scale
-            frm = None if math.isinf(ato) else ast + end_s - ato
-            until = None if tsbd is None else ast + end_s + tsbd
-            yield run.number + k, t, start_s, duration_s, frm, until
+def _clock(info: SegmentInfo, timing: Timing) -> RunClock:
+    return RunClock(
+        timescale=info.timescale,
+        pto=info.pto,
+        period_start_s=timing.period_start_s,
+        period_end=_media_time(timing.period_end_s, info, timing),
+        availability_start=timing.availability_start if timing.is_live else None,
+        availability_offset_s=info.availability_time_offset_s,
+        time_shift_buffer_s=timing.time_shift_buffer_s,
+        discontinuity_seq=timing.period_index,
+    )
 
 
-SegmentTimes = list[tuple[int, int, float, float, float | None, float | None]]
-"""``(number, t, start_s, duration_s, available_from, available_until)`` of each segment."""
-
-
-def template_segments(
-    info: SegmentInfo,
-    *,
-    media: tuple[str, ...],
-    init: InitSegment | None,
-    scope: Scope,
-    cache: dict[object, SegmentTimes] | None = None,
-) -> tuple[Segment, ...]:
-    """Expand a ``SegmentTemplate`` into segments, one URL per location.
+def run_table(
+    info: SegmentInfo, *, scope: Scope, cache: dict[object, RunTable] | None = None
+) -> RunTable:
+    """The runs of segments a description gives inside the window, as a shared ``RunTable``.
 
     Args:
         info: The merged segment information.
-        media: One resolved ``template_pattern`` per location.
-        init: The init segment, if any.
         scope: Period placement, live clock, bounds.
-        cache: Segment times by description, shared by the representations of one parse
-            (the representations of an AdaptationSet usually share one timeline).
-
-    Returns:
-        The segments, in order.
+        cache: Tables by description, shared by the representations of one parse (those of
+            an AdaptationSet usually share one timeline).
 
     Raises:
         ManifestParseError: The description is inconsistent or too large.
@@ -365,66 +415,72 @@ def template_segments(
         info.availability_time_offset_s,
         timing,
     )
-    times = None if cache is None else cache.get(key)
-    if times is None:
+    table = None if cache is None else cache.get(key)
+    if table is None:
         runs = timeline_runs(info, timing=timing, url=url)
         chosen = select_windows(runs, info, timing=timing, url=url, config=scope.config)
-        times = list(iter_segment_times(chosen, info, timing))
+        table = RunTable(chosen, _clock(info, timing))
         if cache is not None:
-            cache[key] = times
-    seq = timing.period_index
-    out: list[Segment] = []
-    append = out.append
-    single = media[0] if len(media) == 1 else None
-    for number, t, start_s, dur, frm, until in times:
-        urls = (
-            (single.format(n=number, t=t),)
-            if single is not None
-            else tuple([p.format(n=number, t=t) for p in media])
-        )
-        append(Segment(urls, number, start_s, dur, None, init, seq, None, frm, until))
-    return tuple(out)
+            cache[key] = table
+    return table
+
+
+def template_segments(
+    info: SegmentInfo,
+    *,
+    media: tuple[str, ...],
+    init: InitSegment | None,
+    scope: Scope,
+    cache: dict[object, RunTable] | None = None,
+) -> SegmentRuns:
+    """Describe a ``SegmentTemplate``'s segments as a computed index, one URL per location.
+
+    Args:
+        info: The merged segment information.
+        media: One resolved ``template_pattern`` per location.
+        init: The init segment, if any.
+        scope: Period placement, live clock, bounds.
+        cache: Run tables by description, shared by the representations of one parse.
+
+    Returns:
+        The segments, built when they are read.
+
+    Raises:
+        ManifestParseError: The description is inconsistent or too large.
+    """
+    return SegmentRuns(run_table(info, scope=scope, cache=cache), media, init)
 
 
 def list_segments(
     info: SegmentInfo,
     *,
-    media: tuple[tuple[tuple[str, ...], ByteRange | None], ...],
+    resolve: Callable[[int], tuple[str, ...]],
     init: InitSegment | None,
     scope: Scope,
-) -> tuple[Segment, ...]:
-    """Expand a ``SegmentList``: ``media[i]`` is the i-th ``SegmentURL`` (URLs, range).
+) -> SegmentRuns:
+    """Describe a ``SegmentList``'s segments: ``info.segment_urls[i]`` is the i-th ``SegmentURL``.
+
+    Args:
+        info: The merged segment information.
+        resolve: The URLs (one per location) of the i-th ``SegmentURL``.
+        init: The init segment, if any.
+        scope: Period placement, live clock, bounds.
+
+    Returns:
+        The segments, built when they are read (their URLs resolved then).
 
     Raises:
         ManifestParseError: The description is inconsistent or too large.
     """
     timing, url = scope.timing, scope.url
+    media = info.segment_urls
     if info.timeline is None and info.duration is None:
         if len(media) != 1:
             raise _error(url, "SegmentList of several segments has no @duration or timeline")
         info = _whole_period(info, timing)
-    runs = timeline_runs(info, timing=timing, url=url)
-    chosen = select_windows(runs, info, timing=timing, url=url, config=scope.config)
-    out: list[Segment] = []
-    for number, _t, start_s, dur, frm, until in iter_segment_times(chosen, info, timing):
-        index = number - info.start_number
-        if index >= len(media):
-            break
-        urls, byte_range = media[index]
-        out.append(
-            Segment(
-                urls=urls,
-                number=number,
-                start_s=start_s,
-                duration_s=dur,
-                byte_range=byte_range,
-                init=init,
-                discontinuity_seq=timing.period_index,
-                available_from=frm,
-                available_until=until,
-            )
-        )
-    return tuple(out)
+    table = run_table(info, scope=scope)
+    count = min(len(table), table.count_below(info.start_number + len(media)))
+    return SegmentRuns(table, ListedUrls(media, info.start_number, resolve), init, hi=count)
 
 
 def _whole_period(info: SegmentInfo, timing: Timing) -> SegmentInfo:

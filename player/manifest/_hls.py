@@ -13,11 +13,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import posixpath
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from player.config import ManifestConfig
 from player.errors import ManifestError, ManifestParseError, UsageError
+from player.manifest._budget import SegmentBudget
 from player.manifest._hls_media import MediaPlaylist, build_media_playlist, epoch
 from player.manifest._hls_multivariant import build_multivariant, build_session_keys
 from player.manifest._hls_scan import parse_error, scan_playlist
@@ -120,6 +122,7 @@ def _parse_playlist(
             start_offset_s=_start_offset(parsed),
         )
     media = build_media_playlist(parsed, resolver=resolver, now=now, config=config)
+    SegmentBudget(limit=config.max_materialized_segments, url=url).charge(len(media.segments))
     name = posixpath.basename(urlsplit(url).path) or "media"
     rep = _with_media(
         Representation(id=name, bandwidth_bps=0, playlist_urls=(url,), locations=(Location(url),)),
@@ -182,7 +185,7 @@ def _find(presentation: Presentation, representation_id: str) -> Representation:
     raise UsageError(f"no representation {representation_id!r} in {presentation.url}")
 
 
-def _continuity(old: tuple[Segment, ...], parsed: dict[str, Any], target_s: float) -> float:
+def _continuity(old: Sequence[Segment], parsed: dict[str, Any], target_s: float) -> float:
     """Presentation time of the first listed segment, continuing the previous load's times."""
     listed = [raw for raw in parsed["segments"] if "uri" in raw]
     if not old or not listed:
@@ -235,7 +238,7 @@ def _aligned_start(
     return 0.0
 
 
-def _merge_skipped(old: tuple[Segment, ...], media: MediaPlaylist, first: int) -> MediaPlaylist:
+def _merge_skipped(old: Sequence[Segment], media: MediaPlaylist, first: int) -> MediaPlaylist:
     """Fill an ``EXT-X-SKIP`` delta update with the previously known skipped segments."""
     if not media.segments:
         return media
@@ -276,6 +279,9 @@ def _build_for(
     media = build_media_playlist(parsed, resolver=resolver, now=now, config=config, start_s=start)
     if (parsed.get("skip") or {}).get("skipped_segments"):
         media = _merge_skipped(old, media, int(parsed.get("media_sequence") or 0))
+    budget = SegmentBudget(limit=config.max_materialized_segments, url=url)
+    budget.charge_all(r for r in presentation.representations() if r.id != rep.id)
+    budget.charge(len(media.segments))
     return media
 
 

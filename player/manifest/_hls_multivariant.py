@@ -77,19 +77,29 @@ class _Stream:
     info: dict[str, Any]
     refs: list[str] = field(default_factory=list)
     locations: list[Location] = field(default_factory=list)
+    urls: set[str] = field(default_factory=set)
 
 
 class _Ids:
-    """Unique representation ids derived from URIs."""
+    """Unique representation ids derived from URIs: ``ref``, then ``ref#2``, ``ref#3``...
+
+    The next suffix to try is remembered per URI, so many renditions naming one URI cost
+    linear time, not quadratic.
+    """
 
     def __init__(self) -> None:
         self.used: set[str] = set()
+        self.next_suffix: dict[str, int] = {}
 
     def take(self, ref: str) -> str:
-        candidate, n = ref, 1
+        candidate, n = ref, self.next_suffix.get(ref, 1)
+        if candidate in self.used:
+            n += 1
+            candidate = f"{ref}#{n}"
         while candidate in self.used:
             n += 1
             candidate = f"{ref}#{n}"
+        self.next_suffix[ref] = n
         self.used.add(candidate)
         return candidate
 
@@ -101,6 +111,25 @@ class _Builder:
         self.url = resolver.manifest_url
         self.ids = _Ids()
         self.aliases: dict[tuple[str, str], tuple[str, str | None]] = {}
+        self.first_variant: dict[tuple[str, str], dict[str, Any]] = {}
+        for stream_info in parsed["playlists"]:
+            info = stream_info.get("stream_info") or {}
+            for attribute in _GROUP_KINDS:
+                group = info.get(attribute)
+                if isinstance(group, str):
+                    self.first_variant.setdefault((attribute, group), info)
+        self._group_codecs: dict[tuple[str, str], str | None] = {}
+
+    def group_codecs(self, kind: str, group: str) -> str | None:
+        """Codecs of a rendition group's kind, from the first variant that uses the group."""
+        key = (kind, group)
+        if key not in self._group_codecs:
+            info = self.first_variant.get((kind.lower(), group))
+            codecs = None
+            if info is not None:
+                codecs = _codecs_of(info.get("codecs"), "audio" if kind == "AUDIO" else "video")
+            self._group_codecs[key] = codecs
+        return self._group_codecs[key]
 
     def group_streams(self, entries: list[dict[str, Any]], info_key: str) -> list[_Stream]:
         streams: list[_Stream] = []
@@ -113,7 +142,7 @@ class _Builder:
             url = self.resolver.resolve(ref)
             key = tuple(sorted((k, str(v)) for k, v in info.items() if k not in _NOT_COMPARED))
             stream = by_key.get(key)
-            if stream is None or any(loc.url == url for loc in stream.locations):
+            if stream is None or url in stream.urls:
                 stream = _Stream(info)
                 streams.append(stream)
                 by_key[key] = stream
@@ -121,6 +150,7 @@ class _Builder:
                 self._alias_groups(stream.info, info)
             pathway = info.get("pathway_id")
             stream.refs.append(ref)
+            stream.urls.add(url)
             stream.locations.append(Location(url, pathway, len(stream.locations)))
         return streams
 
@@ -173,12 +203,7 @@ def _rendition_track(
     kind = str(media.get("type", "")).upper()
     group = str(media.get("group_id") or "")
     name = media.get("name") or None
-    codecs = None
-    for stream_info in builder.parsed["playlists"]:
-        info = stream_info.get("stream_info") or {}
-        if info.get(kind.lower()) == group:
-            codecs = _codecs_of(info.get("codecs"), "audio" if kind == "AUDIO" else "video")
-            break
+    codecs = builder.group_codecs(kind, group)
     refs = [str(media["uri"])] + [str(copy["uri"]) for copy, _ in copies]
     locations = [Location(builder.resolver.resolve(refs[0]), None, 0)]
     for index, (copy, pathway) in enumerate(copies, start=1):

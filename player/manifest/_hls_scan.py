@@ -26,8 +26,10 @@ hook, without ``m3u8``'s chain of about forty prefix tests per line.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +42,19 @@ __all__: list[str] = []
 
 _ATTRIBUTE = re.compile(r'\s*([A-Za-z0-9_-]+)\s*=\s*("[^"]*"|[^,]*)\s*,?')
 _BOM = "\ufeff"
+_VARIANT_NUMBERS: dict[str, dict[str, Callable[[str], float]]] = {
+    # Attributes m3u8 converts, with its conversion: a value it cannot convert fails the parse.
+    "#EXT-X-STREAM-INF": {
+        "BANDWIDTH": lambda x: int(float(x)),
+        "AVERAGE-BANDWIDTH": int,
+        "PROGRAM-ID": int,
+        "FRAME-RATE": float,
+    },
+    "#EXT-X-I-FRAME-STREAM-INF": {"BANDWIDTH": int, "AVERAGE-BANDWIDTH": int, "PROGRAM-ID": int},
+    "#EXT-X-IMAGE-STREAM-INF": {"BANDWIDTH": int, "AVERAGE-BANDWIDTH": int, "PROGRAM-ID": int},
+}
+_RAW_ATTRIBUTE = re.compile(r'([^,="]+)=("[^"]*"|[^,]*)')
+log = logging.getLogger(__name__)
 
 
 def parse_error(url: str, message: str, *, detail: str) -> ManifestParseError:
@@ -66,6 +81,28 @@ def parse_attributes(text: str) -> dict[str, str]:
             value = value[1:-1]
         found[match.group(1).upper()] = value
     return found
+
+
+def _variant_problem(tag: str, text: str) -> str | None:
+    """What makes a variant tag's numbers unusable (as ``m3u8`` reads them), or ``None``.
+
+    A ``BANDWIDTH`` that is not a number (``"INVALIDBW"``) or is negative makes the variant
+    unusable; so does any other number ``m3u8`` converts and cannot.
+    """
+    casts = _VARIANT_NUMBERS[tag]
+    for match in _RAW_ATTRIBUTE.finditer(text):
+        name = match.group(1).strip().upper()
+        cast = casts.get(name)
+        if cast is None:
+            continue
+        raw = match.group(2)
+        try:
+            number = cast(raw)
+        except (ValueError, OverflowError):
+            return f"{name}={raw[:40]} is not a number"
+        if name == "BANDWIDTH" and number < 0:
+            return f"BANDWIDTH={raw[:40]} is negative"
+    return None
 
 
 def decode_playlist(data: bytes, *, url: str, config: ManifestConfig) -> str:
@@ -148,33 +185,66 @@ class TagHook:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._handlers: dict[str, Any] = {
+            "#EXTINF": self._extinf,
+            "#EXT-X-PROGRAM-DATE-TIME": self._date,
+            "#EXT-X-KEY": self._key,
+            "#EXT-X-MAP": self._map,
+            "#EXT-X-TARGETDURATION": self._target,
+            "#EXT-X-PRELOAD-HINT": self._hint,
+            "#EXT-X-SESSION-KEY": self._session_key,
+            "#EXT-X-VERSION": self._version,
+            "#EXT-X-STREAM-INF": self._variant,
+            "#EXT-X-I-FRAME-STREAM-INF": self._variant,
+            "#EXT-X-IMAGE-STREAM-INF": self._variant,
+        }
 
     def __call__(self, line: str, lineno: int, data: dict[str, Any], state: dict[str, Any]) -> bool:
-        if line.startswith("#EXTINF:"):
-            self._extinf(line, lineno, state)
-            return True
-        if line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
-            when = _parse_date(line[25:])
-            if when is not None:
-                data.setdefault("program_date_time", when)
-                state["program_date_time"] = when
-            return True
-        if line.startswith("#EXT-X-KEY:"):
-            self._key(line, data, state)
-            return True
-        if line.startswith("#EXT-X-MAP:"):
-            self._map(line, data, state)
-            return True
-        if line.startswith("#EXT-X-TARGETDURATION:"):
-            data["targetduration"] = self._number(line[22:], lineno, "EXT-X-TARGETDURATION")
-            return True
-        if line.startswith("#EXT-X-PRELOAD-HINT:"):
-            data.setdefault("preload_hints", []).append(parse_attributes(line[20:]))
-            return True
-        if line.startswith("#EXT-X-SESSION-KEY:"):
-            data["session_keys"].append(parse_attributes(line[19:]))
-            return True
+        name, colon, value = line.partition(":")
+        handler = self._handlers.get(name) if colon else None
+        if handler is not None:
+            return bool(handler(name, value, lineno, data, state))
         return line.startswith(("#EXT-X-RENDITION-REPORT", "#EXT-X-DATERANGE"))
+
+    def _date(self, _name: str, value: str, _lineno: int, data: dict[str, Any], state: Any) -> bool:
+        when = _parse_date(value)
+        if when is not None:
+            data.setdefault("program_date_time", when)
+            state["program_date_time"] = when
+        return True
+
+    def _target(self, _name: str, value: str, lineno: int, data: dict[str, Any], _s: Any) -> bool:
+        data["targetduration"] = self._number(value, lineno, "EXT-X-TARGETDURATION")
+        return True
+
+    def _hint(self, _name: str, value: str, _lineno: int, data: dict[str, Any], _s: Any) -> bool:
+        data.setdefault("preload_hints", []).append(parse_attributes(value))
+        return True
+
+    def _session_key(self, _n: str, value: str, _l: int, data: dict[str, Any], _s: Any) -> bool:
+        data["session_keys"].append(parse_attributes(value))
+        return True
+
+    def _version(self, _name: str, value: str, lineno: int, data: dict[str, Any], _s: Any) -> bool:
+        """``EXT-X-VERSION``; an unreadable one (``NaN``) is ignored, as players do."""
+        try:
+            data["version"] = int(value.strip())
+        except ValueError:
+            log.warning("%s: line %d: ignoring EXT-X-VERSION:%.40s", self.url, lineno, value)
+        return True
+
+    def _variant(self, name: str, value: str, lineno: int, data: dict[str, Any], _s: Any) -> bool:
+        """Drop (with a warning) a variant whose numbers ``m3u8`` cannot read, else defer to it.
+
+        Returning ``True`` consumes the tag; the URI line of a dropped ``EXT-X-STREAM-INF`` is
+        then not expected by ``m3u8`` and is ignored.
+        """
+        problem = _variant_problem(name, value)
+        if problem is None:
+            return False
+        log.warning("%s: line %d: dropping a variant stream: %s", self.url, lineno, problem)
+        data["dropped_variants"] = data.get("dropped_variants", 0) + 1
+        return True
 
     def _number(self, text: str, lineno: int, tag: str) -> float:
         token = text.strip().split(None, 1)[0] if text.strip() else ""
@@ -190,24 +260,25 @@ class TagHook:
             )
         return value
 
-    def _extinf(self, line: str, lineno: int, state: dict[str, Any]) -> None:
-        duration, _, title = line[8:].partition(",")
+    def _extinf(self, _name: str, value: str, lineno: int, _d: Any, state: dict[str, Any]) -> bool:
+        duration, _, title = value.partition(",")
         try:
-            value = float(duration)
+            number = float(duration)
         except ValueError:
-            value = self._number(duration, lineno, "EXTINF")  # "10 tvg-id=..." and the like
-        if not 0.0 <= value < math.inf:
-            value = self._number(duration, lineno, "EXTINF")  # raises
+            number = self._number(duration, lineno, "EXTINF")  # "10 tvg-id=..." and the like
+        if not 0.0 <= number < math.inf:
+            number = self._number(duration, lineno, "EXTINF")  # raises
         segment = state.setdefault("segment", {})
-        segment["duration"] = value
+        segment["duration"] = number
         segment["title"] = title
         state["expect_segment"] = True
+        return True
 
-    def _key(self, line: str, data: dict[str, Any], state: dict[str, Any]) -> None:
-        attributes = parse_attributes(line[11:])
+    def _key(self, _name: str, value: str, _l: int, data: dict[str, Any], state: Any) -> bool:
+        attributes = parse_attributes(value)
         if attributes.get("METHOD", "").upper() == "NONE":
             state["current_key"] = None
-            return
+            return True
         # Keys of different KEYFORMATs given together (one per key system) form one set; a key
         # of a format already in the set replaces the set.
         count = len(data["segments"])
@@ -222,9 +293,10 @@ class TagHook:
         else:
             state["current_key"] = [attributes]
             state["key_set_at"] = count
+        return True
 
-    def _map(self, line: str, data: dict[str, Any], state: dict[str, Any]) -> None:
-        attributes = parse_attributes(line[11:])
+    def _map(self, _name: str, value: str, _l: int, data: dict[str, Any], state: Any) -> bool:
+        attributes = parse_attributes(value)
         section = {
             "uri": attributes.get("URI"),
             "byterange": attributes.get("BYTERANGE"),
@@ -232,6 +304,7 @@ class TagHook:
         }
         state["current_segment_map"] = section
         data["segment_map"].append(section)
+        return True
 
 
 _HOOK_TAGS = frozenset(
@@ -245,6 +318,7 @@ _HOOK_TAGS = frozenset(
         "#EXT-X-SESSION-KEY",
         "#EXT-X-RENDITION-REPORT",
         "#EXT-X-DATERANGE",
+        "#EXT-X-VERSION",
     }
 )
 
@@ -285,7 +359,6 @@ _SIMPLE_TAGS = {
     "#EXT-X-BYTERANGE": _byterange,
     "#EXT-X-MEDIA-SEQUENCE": _set_value("media_sequence", int),
     "#EXT-X-DISCONTINUITY-SEQUENCE": _set_value("discontinuity_sequence", int),
-    "#EXT-X-VERSION": _set_value("version", int),
     "#EXT-X-PLAYLIST-TYPE": _set_value("playlist_type", str),
     "#EXT-X-ALLOW-CACHE": _set_value("allow_cache", str),
     "#EXT-X-DISCONTINUITY": _set_state("discontinuity"),
@@ -398,4 +471,13 @@ def scan_playlist(
             f"malformed HLS playlist ({type(exc).__name__}: {str(exc)[:200]})",
             detail="malformed playlist",
         ) from exc
+    dropped = parsed.get("dropped_variants", 0)
+    if dropped and not (
+        parsed["playlists"] or parsed["iframe_playlists"] or parsed["image_playlists"]
+    ):
+        raise parse_error(
+            url,
+            f"no usable variant stream: all {dropped} have unusable attributes (see the log)",
+            detail="no usable variant",
+        )
     return parsed

@@ -7,7 +7,10 @@ Key material never appears: ``data:`` key URIs (which may hold the key itself) a
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+from player.manifest._segment_runs import SegmentRuns
 
 if TYPE_CHECKING:
     from player.manifest._model import (
@@ -18,6 +21,7 @@ if TYPE_CHECKING:
         LiveTiming,
         Presentation,
         Representation,
+        Segment,
         Track,
     )
 
@@ -61,6 +65,13 @@ def _init(init: InitSegment | None) -> dict[str, Any] | None:
     return {"url": init.url, "byte_range": _range(init.byte_range)}
 
 
+def _total_duration_s(segments: Sequence[Segment]) -> float:
+    """Sum of the durations; a computed index adds them up run by run."""
+    if isinstance(segments, SegmentRuns):
+        return segments.total_duration_s
+    return sum(s.duration_s for s in segments)
+
+
 def _representation(rep: Representation, track: Track, period_id: str) -> dict[str, Any]:
     segments = rep.segments
     return {
@@ -78,7 +89,7 @@ def _representation(rep: Representation, track: Track, period_id: str) -> dict[s
         "audio_sampling_rate": rep.audio_sampling_rate,
         "audio_channels": rep.audio_channels,
         "segment_count": None if segments is None else len(segments),
-        "segments_duration_s": None if segments is None else sum(s.duration_s for s in segments),
+        "segments_duration_s": None if segments is None else _total_duration_s(segments),
         "first_segment_number": segments[0].number if segments else None,
         "pending_part_count": len(rep.pending_parts),
         "init": _init(rep.init),

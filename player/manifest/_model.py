@@ -8,7 +8,7 @@ the same unit as the ``now`` given to the parsers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -300,8 +300,10 @@ class Representation:
         frame_rate: Frames per second, if known.
         audio_sampling_rate: Hz, if audio.
         audio_channels: Channel count, if known.
-        segments: The segments known now, in order; ``None`` until loaded (an HLS media
-            playlist not yet fetched, or a DASH ``SegmentBase`` whose ``sidx`` is pending).
+        segments: The segments known now, in order, as a ``Sequence`` (a tuple, or for a
+            DASH ``SegmentTemplate`` a ``SegmentRuns`` that builds each segment when it is
+            read); ``None`` until loaded (an HLS media playlist not yet fetched, or a DASH
+            ``SegmentBase`` whose ``sidx`` is pending).
         init: Init segment common to all segments, if any.
         locations: Alternative locations (DASH ``BaseURL``s; HLS redundant media playlists).
         playlist_urls: HLS media playlist URL at each location, preferred first.
@@ -325,7 +327,7 @@ class Representation:
     frame_rate: float | None = None
     audio_sampling_rate: int | None = None
     audio_channels: int | None = None
-    segments: tuple[Segment, ...] | None = None
+    segments: Sequence[Segment] | None = None
     init: InitSegment | None = None
     locations: tuple[Location, ...] = ()
     playlist_urls: tuple[str, ...] = ()
@@ -343,9 +345,10 @@ class Representation:
         """Every KID this representation needs (32 lowercase hex digits), sorted, unique."""
         found = {kid for p in self.protections for kid in p.default_kids}
         found.update(k.key_id for k in self.hls_keys if k.key_id)
-        for seg in self.segments or ():
-            if seg.key is not None and seg.key.key_id:
-                found.add(seg.key.key_id)
+        if isinstance(self.segments, tuple):  # only listed segments carry keys (HLS)
+            for seg in self.segments:
+                if seg.key is not None and seg.key.key_id:
+                    found.add(seg.key.key_id)
         return tuple(sorted(found))
 
 

@@ -36,22 +36,32 @@ class _LocalNameBuilder(ET.TreeBuilder):
         super().__init__()
         self._depth = 0
         self._max_depth = max_depth
+        self._names: dict[str, str] = {}
 
     def start(self, tag: str, attrs: dict[str, str], /) -> ET.Element:
         self._depth += 1
         if self._depth > self._max_depth:
             raise _DepthExceededError
-        local: dict[str, str] = {}
-        for key, value in attrs.items():
-            if key[0] == "{":
-                local.setdefault(key[key.index("}") + 1 :], value)
-            else:
-                local[key] = value
-        return super().start(_local(tag), local)
+        local = attrs
+        if any(key[0] == "{" for key in attrs):
+            local = {}
+            for key, value in attrs.items():
+                if key[0] == "{":
+                    local.setdefault(key[key.index("}") + 1 :], value)
+                else:
+                    local[key] = value
+        return super().start(self._name(tag), local)
 
     def end(self, tag: str, /) -> ET.Element:
         self._depth -= 1
-        return super().end(_local(tag))
+        return super().end(self._name(tag))
+
+    def _name(self, tag: str) -> str:
+        """Local name of ``tag``, remembered (a document repeats a few names many times)."""
+        name = self._names.get(tag)
+        if name is None:
+            name = self._names[tag] = _local(tag)
+        return name
 
 
 def _local(name: str) -> str:
