@@ -36,6 +36,8 @@ class DecodeResult:
         gap_s: Timestamp gap between the previous segment's end and this one's first
             frame (positive: missing media; negative: overlap), ``None`` for the first.
         frame_hashes: ``frame_digest`` of each video frame when hashing was asked for.
+        samples: Audio samples decoded (per channel), 0 for video.
+        sample_rate: Audio sample rate, Hz, if audio was decoded.
         messages: The first error messages, for reports.
     """
 
@@ -44,6 +46,8 @@ class DecodeResult:
     pts_s: tuple[float, ...] = ()
     gap_s: float | None = None
     frame_hashes: tuple[str, ...] = ()
+    samples: int = 0
+    sample_rate: int | None = None
     messages: tuple[str, ...] = field(default=(), repr=False)
 
 
@@ -96,6 +100,24 @@ def _is_before_start(frame: av.VideoFrame | av.AudioFrame, at_s: float) -> bool:
     return at_s < -_BEFORE_START_S
 
 
+@dataclass(slots=True)
+class _Found:
+    """What one segment's decode has found so far."""
+
+    frames: int = 0
+    errors: int = 0
+    samples: int = 0
+    sample_rate: int | None = None
+    pts: list[float] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+
+    def error(self, message: str) -> None:
+        self.errors += 1
+        if len(self.messages) < _MAX_MESSAGES:
+            self.messages.append(message)
+
+
 class TrackDecoder:
     """Decodes the segments of one track in presentation order.
 
@@ -142,25 +164,27 @@ class TrackDecoder:
             DecodeError: The container cannot be opened at all.
         """
         clear_init, shift_s = self._prepare(init)
+        found = _Found()
         with av.logging.Capture(True) as logs:
-            frames, errors, pts, hashes, messages = self._decode_all(clear_init + data, shift_s)
+            self._decode_all(clear_init + data, shift_s, found)
         for level, _name, message in logs:
             if level <= av.logging.ERROR:
-                errors += 1
-                if len(messages) < _MAX_MESSAGES:
-                    messages.append(message.strip())
+                found.error(message.strip())
+        pts = found.pts
         gap = None
         if pts and self._next_pts_s is not None:
             gap = min(pts) - self._next_pts_s
         if pts:
             self._next_pts_s = max(pts) + self._frame_duration(pts)
         return DecodeResult(
-            frames=frames,
-            errors=errors,
+            frames=found.frames,
+            errors=found.errors,
             pts_s=tuple(pts),
             gap_s=gap,
-            frame_hashes=tuple(hashes),
-            messages=tuple(messages),
+            frame_hashes=tuple(found.hashes),
+            samples=found.samples,
+            sample_rate=found.sample_rate,
+            messages=tuple(found.messages),
         )
 
     def _prepare(self, init: bytes) -> tuple[bytes, float]:
@@ -178,13 +202,7 @@ class TrackDecoder:
             self._prepared = (without_edit_lists(init) if edits else init, shift)
         return self._prepared
 
-    def _decode_all(
-        self, blob: bytes, shift_s: float
-    ) -> tuple[int, int, list[float], list[str], list[str]]:
-        frames = errors = 0
-        pts: list[float] = []
-        hashes: list[str] = []
-        messages: list[str] = []
+    def _decode_all(self, blob: bytes, shift_s: float, found: _Found) -> None:
         try:
             container = av.open(io.BytesIO(blob), mode="r")
         except (av.error.FFmpegError, ValueError, OSError) as exc:
@@ -193,35 +211,36 @@ class TrackDecoder:
             streams = container.streams.video if self.kind == "video" else container.streams.audio
             if not streams:
                 raise DecodeError(f"segment has no {self.kind} stream")
-            stream = streams[0]
             try:
-                packets = list(container.demux(stream))
+                packets = list(container.demux(streams[0]))
             except av.error.FFmpegError as exc:
-                errors += 1
-                messages.append(f"demux: {exc}")
+                found.error(f"demux: {exc}")
                 packets = []
             for packet in packets:
                 try:
                     decoded = packet.decode()
                 except av.error.FFmpegError as exc:
-                    errors += 1
-                    if len(messages) < _MAX_MESSAGES:
-                        messages.append(f"decode: {exc}")
+                    found.error(f"decode: {exc}")
                     continue
                 for frame in decoded:
-                    if not isinstance(frame, av.VideoFrame | av.AudioFrame):
-                        continue
-                    at = _presentation_s(frame, shift_s)
-                    if at is not None and _is_before_start(frame, at):
-                        continue  # before the edit's first presented time (audio priming)
-                    frames += 1
-                    if at is not None:
-                        pts.append(at)
-                    if self._thumbnails and isinstance(frame, av.VideoFrame) and pts:
-                        self._maybe_thumbnail(frame, pts[-1])
-                    if self.hash_frames and isinstance(frame, av.VideoFrame):
-                        hashes.append(frame_digest(frame))
-        return frames, errors, pts, hashes, messages
+                    if isinstance(frame, av.VideoFrame | av.AudioFrame):
+                        self._take(frame, shift_s, found)
+
+    def _take(self, frame: av.VideoFrame | av.AudioFrame, shift_s: float, found: _Found) -> None:
+        at = _presentation_s(frame, shift_s)
+        if at is not None and _is_before_start(frame, at):
+            return  # before the edit's first presented time (audio priming)
+        found.frames += 1
+        if at is not None:
+            found.pts.append(at)
+        if isinstance(frame, av.AudioFrame):
+            found.samples += frame.samples
+            found.sample_rate = found.sample_rate or frame.sample_rate or None
+            return
+        if self._thumbnails and at is not None:
+            self._maybe_thumbnail(frame, at)
+        if self.hash_frames:
+            found.hashes.append(frame_digest(frame))
 
     def _maybe_thumbnail(self, frame: av.VideoFrame, pts_s: float) -> None:
         """Save the first frame at or after each requested position as a PNG."""

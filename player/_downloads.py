@@ -327,7 +327,12 @@ class SegmentDownloader:
             )
             if track.decoder is not None:
                 result = await decode_segment(
-                    track.decoder, init, data, track.tally, is_boundary=boundary
+                    track.decoder,
+                    init,
+                    data,
+                    track.tally,
+                    is_boundary=boundary,
+                    start_s=segment.start_s,
                 )
                 if result.pts_s:
                     self._note_offset(track.kind, segment, min(result.pts_s))

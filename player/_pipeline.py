@@ -8,7 +8,7 @@ Decoding runs in a worker thread (STYLE.md section 7: CPU work off the event loo
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from player._decode import DecodeResult, TrackDecoder
@@ -64,6 +64,13 @@ class DecodeTally:
         pts_s: Every frame time decoded, in order (kept for QA checks when asked).
         frame_hashes: ``frame_digest`` of every video frame decoded, in the order of
             ``pts_s``, when hashing was asked for.
+        positions_s: Every frame's place on the presentation timeline, in the order of
+            ``pts_s``: its time minus the track's offset from the manifest timeline, taken
+            at the first segment after each boundary (start, seek, discontinuity). QA
+            counts the frames inside the span played with it.
+        samples: Audio samples decoded (per channel).
+        sample_rate: Audio sample rate, Hz, once known.
+        offset_s: Decoded time minus manifest time since the last boundary.
     """
 
     frames: int = 0
@@ -72,13 +79,23 @@ class DecodeTally:
     dropped_frames: int = 0
     pts_s: list[float] | None = None
     frame_hashes: list[str] | None = None
+    positions_s: list[float] = field(default_factory=list)
+    samples: int = 0
+    sample_rate: int | None = None
+    offset_s: float | None = None
 
 
 _GAP_TOLERANCE_S = 0.001  # below one frame at any real frame rate (not a tunable)
 
 
 async def decode_segment(
-    decoder: TrackDecoder, init: bytes, data: bytes, tally: DecodeTally, *, is_boundary: bool
+    decoder: TrackDecoder,
+    init: bytes,
+    data: bytes,
+    tally: DecodeTally,
+    *,
+    is_boundary: bool,
+    start_s: float | None = None,
 ) -> DecodeResult:
     """Decode one segment in a worker thread and add its figures to ``tally``.
 
@@ -88,22 +105,37 @@ async def decode_segment(
         data: Clear media segment bytes.
         tally: Figures to update.
         is_boundary: A discontinuity or seek precedes this segment: gaps are expected.
+        start_s: The segment's start on the manifest timeline (places frames for QA).
 
     Returns:
         The decoder's result for the segment.
     """
     if is_boundary:
         decoder.reset()
+        tally.offset_s = None
     result = await asyncio.to_thread(decoder.decode, init, data)
+    _place(tally, result, start_s)
     tally.frames += result.frames
     tally.errors += result.errors
     if tally.pts_s is not None:
         tally.pts_s.extend(result.pts_s)
     if tally.frame_hashes is not None:
         tally.frame_hashes.extend(result.frame_hashes)
+    tally.samples += result.samples
+    tally.sample_rate = tally.sample_rate or result.sample_rate
     if result.gap_s is not None and abs(result.gap_s) > _GAP_TOLERANCE_S:
         tally.gaps += 1
         if result.gap_s > 0 and len(result.pts_s) > 1:
             step = (max(result.pts_s) - min(result.pts_s)) / (len(result.pts_s) - 1)
             tally.dropped_frames += round(result.gap_s / step) if step > 0 else 0
     return result
+
+
+def _place(tally: DecodeTally, result: DecodeResult, start_s: float | None) -> None:
+    """Put the segment's frames on the presentation timeline (``DecodeTally.positions_s``)."""
+    if not result.pts_s:
+        return
+    if tally.offset_s is None:
+        tally.offset_s = min(result.pts_s) - start_s if start_s is not None else 0.0
+    offset = tally.offset_s
+    tally.positions_s.extend(pts - offset for pts in result.pts_s)

@@ -40,7 +40,8 @@ class PlaybackStats:
         bytes_by_protocol: Bytes per HTTP protocol.
         bytes_by_edge: Bytes per CDN location.
         segments_downloaded: Segments received (init segments included).
-        license_latency_s: Total license round-trip time, seconds.
+        license_latency_s: Total license round-trip time, seconds; ``None`` when no license
+            was fetched from a server (clear content, or keys given in advance).
         license_requests: License exchanges that went to a server.
         failover_count: ``EdgeFailedOver`` events.
         frames_decoded: Frames decoded (0 when decoding is off).
@@ -64,7 +65,7 @@ class PlaybackStats:
     bytes_by_protocol: dict[str, int] = field(default_factory=dict)
     bytes_by_edge: dict[str, int] = field(default_factory=dict)
     segments_downloaded: int = 0
-    license_latency_s: float = 0.0
+    license_latency_s: float | None = None
     license_requests: int = 0
     failover_count: int = 0
     frames_decoded: int = 0
@@ -168,7 +169,7 @@ class StatsCollector:
             bytes_by_protocol=dict(self._bytes_protocol),
             bytes_by_edge=dict(self._bytes_edge),
             segments_downloaded=self._segments,
-            license_latency_s=self._license_s,
+            license_latency_s=self._license_s if self._license_requests else None,
             license_requests=self._license_requests,
             failover_count=self._failovers,
             frames_decoded=self.frames_decoded,

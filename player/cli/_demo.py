@@ -158,7 +158,8 @@ async def _play(plan: DemoPlan, cdn: Any, services: _Services, path: str) -> dic
     try:
         config = PlayerConfig(
             transport=TransportConfig(ca_file=cdn.ca_file),
-            drm=DrmConfig(license_headers=auth),
+            # HLS playlists carry no license URL (DASH's MPD does): name the server here.
+            drm=DrmConfig(license_url=license_url, license_headers=auth),
             playback=PlaybackConfig(
                 alternate_origins=(cdn.edges[1].base_url, cdn.origin.base_url),
                 buffering_goal_s=plan.buffering_goal_s,

@@ -9,6 +9,7 @@ from typing import Any
 
 from player._clock import RealClock, VirtualClock
 from player._player import Player
+from player.cli._evidence import collect_evidence
 from player.cli._report import build_report
 from player.config import PlayerConfig
 from player.events import Event
@@ -62,6 +63,7 @@ async def play_to_report(
                 live.stop()
         final_state = player.state.value
         await player.stop()
+        evidence = collect_evidence(player, stop_after_s=stop_after_s)
         report = build_report(
             url=url,
             final_state=final_state,
@@ -71,6 +73,7 @@ async def play_to_report(
             extra={
                 "real_time_s": time.monotonic() - started,
                 "clock": "virtual" if virtual_clock else "real",
+                **evidence,
                 **(extra or {}),
             },
         )

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from player.cli._verdict import verdict_checks
+
 __all__ = ["Thresholds", "build_report", "check_thresholds", "write_junit", "write_plot"]
 
 
@@ -20,12 +22,28 @@ class Thresholds:
         max_rebuffer_ratio: Largest acceptable share of time spent stalled.
         max_decode_errors: Most decoder errors allowed (0 by default).
         require_end: Playback must reach the end (VOD) without a fatal error.
+        frames_tolerance: ``frames_decoded``: largest share by which frames (or audio
+            seconds) decoded in the played span may differ from span x rate; 2 %, about
+            one frame in two seconds, well above rounding at segment edges.
+        span_tolerance: ``played_span``: largest share of the requested span not played.
+        span_slack_s: Seconds of slack added to both (timestamps round to the timescale,
+            the run stops on a 0.25 s poll).
+        max_bytes_ratio_index: ``bytes_plausible`` where the index declares each segment's
+            size: fetched / declared must lie within [1/x, x]; a whole file sent for each
+            range, or a segment fetched twice, is 2x or more.
+        max_bytes_ratio: Where only bandwidth x duration is known: fetched / declared at
+            most this (``BANDWIDTH`` is a peak, so there is no lower bound).
     """
 
     max_startup_s: float | None = None
     max_rebuffer_ratio: float | None = None
     max_decode_errors: int | None = 0
     require_end: bool = True
+    frames_tolerance: float = 0.02
+    span_tolerance: float = 0.02
+    span_slack_s: float = 0.1
+    max_bytes_ratio_index: float = 1.25
+    max_bytes_ratio: float = 3.0
 
 
 def build_report(
@@ -53,7 +71,11 @@ def build_report(
 
 
 def check_thresholds(report: dict[str, Any], limits: Thresholds) -> list[tuple[str, str | None]]:
-    """Evaluate each check: a list of ``(name, failure message or None)``."""
+    """Evaluate each check: a list of ``(name, failure message or None)``.
+
+    Besides the limits, a report with evidence (``play_to_report``) gets the checks that
+    fail whenever the stream did not really play (``player.cli._verdict``).
+    """
     checks: list[tuple[str, str | None]] = []
     startup = report.get("startup_s")
     if limits.max_startup_s is not None:
@@ -82,6 +104,7 @@ def check_thresholds(report: dict[str, Any], limits: Thresholds) -> list[tuple[s
     if limits.require_end:
         state = report.get("final_state")
         checks.append(("playback_completed", None if state == "ended" else f"final state {state}"))
+    checks.extend(verdict_checks(report, limits))
     fatal = [
         e for e in report.get("events", []) if e.get("type") == "ErrorOccurred" and e.get("fatal")
     ]

@@ -106,18 +106,27 @@ def test_untrusted_lab_certificate_fails_without_the_ca(lab: Any) -> None:
     assert "error" in result.stderr.lower()
 
 
-def test_demo_shows_failover_switches_and_license(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stream_format", ["dash", "hls"])
+def test_demo_shows_failover_switches_and_license(tmp_path: Path, stream_format: str) -> None:
+    """Both formats pass every demo check (HLS used to fail: no license URL in playlists)."""
     report = tmp_path / "demo.json"
-    result = run_cli("demo", "--duration", "24", "--report", str(report), timeout=300)
+    result = run_cli(
+        "demo", "--duration", "20", "--format", stream_format, "--report", str(report),
+        timeout=300,
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    for check in ("frames_decoded", "played_span", "bytes_plausible", "heartbeats_delivered"):
+        assert f"PASS {check}" in result.stdout
+    assert "FAIL" not in result.stdout
     data = json.loads(report.read_text())
     types = [e["type"] for e in data["events"]]
     assert "EdgeFailedOver" in types
     assert "LicenseAcquired" in types
     assert types.count("VariantSwitched") >= 2
     assert data["decode_errors"] == 0
-    assert data["frames_decoded"] == 24 * 25
+    assert data["frames_decoded"] == 20 * 25
     assert data["final_state"] == "ended"
+    assert data["license_latency_s"] is not None and data["license_latency_s"] > 0
     assert [a["action"] for a in data["demo"]["actions"]] == [
         "throttle", "unthrottle", "kill_primary_edge",
     ]  # fmt: skip

@@ -1,0 +1,202 @@
+"""What a QA run's verdict is judged on: per track, what was decoded, delivered and fetched.
+
+``collect_evidence`` reads a finished player (its session's tracks, the segments they
+fetched, the decoded frames' places on the timeline) and returns plain JSON for the report:
+``span`` (where playback started and got to), ``tracks`` (per selected video/audio track:
+frame rate and its source, frames and audio seconds decoded inside the played span, media
+seconds delivered, bytes fetched against the bytes the manifest or index declares), with
+frame hashing on ``frame_hashes``, and ``heartbeat`` (the interval) when heartbeats were
+configured. ``player.cli._verdict`` turns it into checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from collections import defaultdict
+from typing import Any
+
+from player._player import Player
+from player._track_runtime import TrackRuntime
+from player.manifest import Representation, Segment
+
+__all__: list[str] = []
+
+_EDGE_S = 1e-3
+"""Frames this close to the span's ends count as inside (timestamps round; not a tunable)."""
+
+
+def collect_evidence(player: Player, *, stop_after_s: float | None) -> dict[str, Any]:
+    """Return ``{"span": ..., "tracks": ..., "frame_hashes"?: ...}`` for a finished run.
+
+    Args:
+        player: The player, after playback (stopped or ended).
+        stop_after_s: The session time the run was limited to, if any.
+    """
+    events = player.event_log()
+    start = next((e["position_s"] for e in events if e["type"] == "PlaybackStarted"), None)
+    presentation = player.presentation
+    session = player._session  # noqa: SLF001 - the CLI judges its own player
+    span = {
+        "start_s": start,
+        "reached_s": player.position_s,
+        "duration_s": presentation.duration_s if presentation is not None else None,
+        "is_live": bool(presentation is not None and presentation.is_live),
+        "stop_after_s": stop_after_s,
+    }
+    out: dict[str, Any] = {"span": span, "tracks": {}}
+    if player.config.heartbeat.service_url is not None:
+        out["heartbeat"] = {"interval_s": player.config.heartbeat.interval_s}
+    if session is None:
+        return out
+    downloads = [e for e in events if e["type"] == "SegmentDownloaded"]
+    reached = player.position_s
+    for track in session.media_tracks:
+        mine = [e for e in downloads if e.get("track") == track.kind]
+        out["tracks"][track.kind] = _track(track, mine, presentation_reps(player), start, reached)
+    hashes = player.frame_hashes("video") if session.video() is not None else []
+    if hashes:
+        times = player.frame_times("video")
+        out["frame_hashes"] = frame_hash_report(times, hashes)
+    return out
+
+
+def presentation_reps(player: Player) -> dict[str, Representation]:
+    """Every representation the run may have used, by id (loaded ladders win)."""
+    reps: dict[str, Representation] = {}
+    if player.presentation is not None:
+        for period in player.presentation.periods:
+            for rep in period.representations():
+                reps[rep.id] = rep
+    session = player._session  # noqa: SLF001
+    for track in session.tracks if session is not None else ():
+        for rep in track.ladder:
+            reps[rep.id] = rep
+    return reps
+
+
+def frame_hash_report(times: list[float], hashes: list[str]) -> dict[str, Any]:
+    """``--hash-frames`` in the report: count, one digest over all, each frame's hash.
+
+    The digest is the SHA-1 of the frame hashes joined by newlines in presentation order,
+    so two runs (or two streams) decoding the same pictures at the same times match.
+    """
+    frames = sorted(zip(times, hashes, strict=False))
+    digest = hashlib.sha1("\n".join(h for _, h in frames).encode(), usedforsecurity=False)
+    return {
+        "video": {
+            "count": len(frames),
+            "digest": digest.hexdigest(),
+            "frames": [[round(t, 6), h] for t, h in frames],
+        }
+    }
+
+
+def _track(
+    track: TrackRuntime,
+    downloads: list[dict[str, Any]],
+    reps: dict[str, Representation],
+    start: float | None,
+    reached: float,
+) -> dict[str, Any]:
+    used = sorted({str(e["representation_id"]) for e in downloads})
+    tally = track.tally
+    inside = _inside(tally.positions_s, start, reached)
+    rate, rate_from = _frame_rate(track, [reps[r] for r in used if r in reps])
+    info: dict[str, Any] = {
+        "representations": used,
+        "decoding": track.decoder is not None,
+        "frames_decoded": tally.frames,
+        "frames_in_span": inside,
+        "delivered_s": sum(float(e["duration_s"]) for e in downloads if e["number"] >= 0),
+        **_bytes(downloads, reps),
+    }
+    if track.kind == "video":
+        info.update(frame_rate=rate, frame_rate_from=rate_from)
+    else:
+        per_frame = tally.samples / tally.frames if tally.frames else 0.0
+        rate_hz = tally.sample_rate
+        info.update(
+            sample_rate=rate_hz,
+            samples_decoded=tally.samples,
+            audio_frame_s=per_frame / rate_hz if rate_hz else None,
+            audio_s_in_span=inside * per_frame / rate_hz if rate_hz else 0.0,
+        )
+    return info
+
+
+def _inside(positions: list[float], start: float | None, reached: float) -> int:
+    if start is None:
+        return 0
+    return sum(1 for p in positions if start - _EDGE_S <= p < reached - _EDGE_S / 10)
+
+
+def _frame_rate(track: TrackRuntime, used: list[Representation]) -> tuple[float | None, str | None]:
+    """The video frame rate and where it came from.
+
+    From the manifest when every rendition used declares the same one, else from the
+    decoded pictures' spacing.
+    """
+    declared = {rep.frame_rate for rep in used}
+    if len(declared) == 1 and (rate := declared.pop()) is not None and rate > 0:
+        return float(rate), "manifest"
+    times = sorted(set(track.tally.positions_s))
+    steps = [b - a for a, b in zip(times, times[1:], strict=False) if b - a > 0]
+    if not steps:
+        return None, None
+    return 1.0 / statistics.median(steps), "decoded"
+
+
+def _bytes(downloads: list[dict[str, Any]], reps: dict[str, Representation]) -> dict[str, Any]:
+    """Bytes fetched for a track, against what its manifest or index declares.
+
+    A media segment with a byte range declares exactly that many bytes (``index``);
+    otherwise the rendition's bandwidth x the segment's duration does (``bitrate``). Init
+    segments count only when their range is declared.
+    """
+    fetched = declared = 0.0
+    sources: set[str] = set()
+    by_number: dict[str, dict[int, Segment]] = defaultdict(dict)
+    for rep_id, known in reps.items():
+        by_number[rep_id] = {seg.number: seg for seg in known.segments or ()}
+    for event in downloads:
+        rep_id = str(event["representation_id"])
+        number = int(event["number"])
+        size = _declared(reps.get(rep_id), by_number[rep_id], number, event)
+        if size is None:
+            if number < 0:
+                continue  # an init without a declared range: neither side counts it
+            return {"bytes": _total(downloads), "declared_bytes": None, "declared_from": None}
+        fetched += int(event["nbytes"])
+        declared += size[0]
+        sources.add(size[1])
+    source = "bitrate" if "bitrate" in sources else ("index" if sources else None)
+    return {
+        "bytes": _total(downloads),
+        "bytes_compared": int(fetched),
+        "declared_bytes": int(declared) if sources else None,
+        "declared_from": source,
+    }
+
+
+def _declared(
+    rep: Representation | None,
+    segments: dict[int, Segment],
+    number: int,
+    event: dict[str, Any],
+) -> tuple[float, str] | None:
+    if rep is None:
+        return None
+    if number < 0:
+        init = rep.init
+        return (float(init.byte_range.length), "index") if init and init.byte_range else None
+    segment = segments.get(number)
+    if segment is not None and segment.byte_range is not None:
+        return float(segment.byte_range.length), "index"
+    if rep.bandwidth_bps > 0:
+        return rep.bandwidth_bps * float(event["duration_s"]) / 8, "bitrate"
+    return None
+
+
+def _total(downloads: list[dict[str, Any]]) -> int:
+    return sum(int(e["nbytes"]) for e in downloads)

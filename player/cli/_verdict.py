@@ -1,0 +1,215 @@
+"""Checks that fail whenever a stream did not really play (docs/qa.md, "An honest verdict").
+
+Each check reads the report (``player.cli._evidence`` adds ``span`` and ``tracks``) and
+returns ``(name, None)`` on success or ``(name, message)`` saying what is wrong:
+
+- ``frames_decoded``: video frames decoded inside the played span against span x frame
+  rate (from the manifest, else from the decoded pictures), audio seconds likewise; never 0.
+- ``played_span``: the position reached and the media time played against the span asked
+  for (the whole VOD, or ``--stop-after`` minus startup), every selected track delivering
+  media for it.
+- ``bytes_plausible``: bytes fetched per track against the segment sizes the index
+  declares, or bandwidth x duration where sizes are unknown.
+- ``heartbeats_delivered`` (when heartbeats are configured): playback reported as running,
+  at least one heartbeat per interval played, and the final ``ended``/``error`` one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from player.cli._report import Thresholds
+
+__all__: list[str] = []
+
+Check = tuple[str, str | None]
+_RUNNING = frozenset({"playing", "paused", "buffering", "rebuffering", "seeking"})
+_FINAL = frozenset({"ended", "error"})
+
+
+def verdict_checks(report: dict[str, Any], limits: Thresholds) -> list[Check]:
+    """``frames_decoded``, ``played_span``, ``bytes_plausible`` and ``heartbeats_delivered``.
+
+    Reports without ``span``/``tracks`` (built by hand) get none of them; heartbeats are
+    checked when the report says they were configured (``heartbeat``).
+    """
+    span, tracks = report.get("span"), report.get("tracks")
+    if not isinstance(span, dict) or not isinstance(tracks, dict):
+        return []
+    requested = requested_span_s(report, limits)
+    checks: list[Check] = []
+    frames = _frames_check(report, limits)
+    if frames is not None:
+        checks.append(frames)
+    checks.append(("played_span", _span_failure(report, requested, limits)))
+    bytes_check = _bytes_failure(tracks, limits)
+    if bytes_check is not None:
+        checks.append(bytes_check)
+    heartbeat = report.get("heartbeat")
+    if isinstance(heartbeat, dict):
+        checks.append(heartbeats_check(report, interval_s=float(heartbeat["interval_s"])))
+    return checks
+
+
+def requested_span_s(report: dict[str, Any], limits: Thresholds) -> float | None:
+    """Media seconds the run should have played.
+
+    The rest of a VOD from the start position, or ``--stop-after`` minus startup (less the
+    rebuffering share allowed, if a limit was given); ``None`` for live without
+    ``--stop-after``.
+    """
+    span = report["span"]
+    start = span.get("start_s") or 0.0
+    duration = span.get("duration_s")
+    available = None
+    if not span.get("is_live") and duration is not None:
+        available = max(0.0, float(duration) - float(start))
+    stop_after = span.get("stop_after_s")
+    if stop_after is None:
+        return available
+    running = max(0.0, float(stop_after) - float(report.get("startup_s") or 0.0))
+    if limits.max_rebuffer_ratio is not None:
+        running *= 1.0 - limits.max_rebuffer_ratio
+    return running if available is None else min(running, available)
+
+
+def _played(report: dict[str, Any]) -> float:
+    span = report["span"]
+    if span.get("start_s") is None:
+        return 0.0
+    return max(0.0, float(span["reached_s"]) - float(span["start_s"]))
+
+
+def _slack(expected: float, limits: Thresholds) -> float:
+    return expected * limits.span_tolerance + limits.span_slack_s
+
+
+def _span_failure(
+    report: dict[str, Any], requested: float | None, limits: Thresholds
+) -> str | None:
+    span = report["span"]
+    if span.get("start_s") is None:
+        return f"playback never started (final state {report.get('final_state')})"
+    played = _played(report)
+    if played <= 0:
+        return f"played nothing: position stayed at {span['reached_s']:.2f} s"
+    if requested is not None and played < requested - _slack(requested, limits):
+        stalls = float(report.get("rebuffer_s") or 0.0)
+        return (
+            f"played {played:.2f} s of the {requested:.2f} s requested "
+            f"(position {span['start_s']:.2f} -> {span['reached_s']:.2f} s, stalled {stalls:.2f} s)"
+        )
+    media = float(report.get("time_played_s") or 0.0)
+    if "video" in report["tracks"] and media < played - _slack(played, limits):
+        return f"media time played {media:.2f} s < {played:.2f} s of position advanced"
+    for kind, track in report["tracks"].items():
+        delivered = float(track.get("delivered_s") or 0.0)
+        if delivered < played - _slack(played, limits):
+            return f"{kind} delivered {delivered:.2f} s of media for {played:.2f} s played"
+    return None
+
+
+def _frames_check(report: dict[str, Any], limits: Thresholds) -> Check | None:
+    """``frames_decoded`` when decoding was on, ``None`` otherwise (``--no-decode``)."""
+    tracks = report["tracks"]
+    decoded = {k: t for k, t in tracks.items() if t.get("decoding")}
+    if not decoded:
+        return None
+    played = _played(report)
+    problems = []
+    if "video" in decoded:
+        problems.append(_video_frames(decoded["video"], played, limits))
+    if "audio" in decoded:
+        problems.append(_audio_seconds(decoded["audio"], played, limits))
+    found = [p for p in problems if p is not None]
+    return ("frames_decoded", "; ".join(found) if found else None)
+
+
+def _video_frames(track: dict[str, Any], played: float, limits: Thresholds) -> str | None:
+    inside, total = int(track["frames_in_span"]), int(track["frames_decoded"])
+    if inside == 0:
+        return f"video: no frame decoded in the {played:.2f} s played ({total} decoded in all)"
+    rate = track.get("frame_rate")
+    if not rate:
+        return f"video: frame rate unknown ({inside} frames in the {played:.2f} s played)"
+    expected = played * float(rate)
+    if abs(inside - expected) > expected * limits.frames_tolerance + 1:
+        return (
+            f"video: {inside} frames decoded in the {played:.2f} s played, expected "
+            f"{expected:.0f} at {float(rate):g} fps ({track.get('frame_rate_from')}), "
+            f"{inside / expected if expected else float('inf'):.2f}x"
+        )
+    return None
+
+
+def _audio_seconds(track: dict[str, Any], played: float, limits: Thresholds) -> str | None:
+    seconds = float(track.get("audio_s_in_span") or 0.0)
+    if seconds <= 0:
+        return f"audio: nothing decoded in the {played:.2f} s played"
+    frame_s = float(track.get("audio_frame_s") or 0.0)
+    if abs(seconds - played) > played * limits.frames_tolerance + frame_s:
+        return (
+            f"audio: {seconds:.2f} s decoded in the {played:.2f} s played "
+            f"({track.get('samples_decoded')} samples at {track.get('sample_rate')} Hz)"
+        )
+    return None
+
+
+def _bytes_failure(tracks: dict[str, Any], limits: Thresholds) -> Check | None:
+    """``bytes_plausible`` for the tracks whose sizes or bitrates are declared."""
+    found, checked = [], 0
+    for kind, track in tracks.items():
+        declared = track.get("declared_bytes")
+        if not declared:
+            continue
+        checked += 1
+        ratio = float(track["bytes_compared"]) / float(declared)
+        source = track.get("declared_from")
+        limit = limits.max_bytes_ratio_index if source == "index" else limits.max_bytes_ratio
+        low = 1.0 / limit if source == "index" else 0.0
+        if not low <= ratio <= limit:
+            what = "the index's segment sizes" if source == "index" else "bandwidth x duration"
+            found.append(
+                f"{kind}: fetched {int(track['bytes_compared'])} bytes for "
+                f"{int(declared)} declared by {what} ({ratio:.2f}x, allowed "
+                f"{low:.2f}-{limit:.2f}x)"
+            )
+    if not checked:
+        return None
+    return ("bytes_plausible", "; ".join(found) if found else None)
+
+
+def heartbeats_check(report: dict[str, Any], *, interval_s: float) -> Check:
+    """``heartbeats_delivered``: the service heard the whole run, not just its first beat.
+
+    Passes when a heartbeat reported playback running, at least ``1 + played / interval``
+    were delivered (on the real clock), and, for a run that ended or failed, its final
+    heartbeat (``ended`` or ``error``) was delivered.
+
+    Args:
+        report: The run's report (its ``HeartbeatSent`` events).
+        interval_s: The periodic heartbeat interval the run used.
+    """
+    beats = [e for e in report.get("events", []) if e.get("type") == "HeartbeatSent"]
+    states = [str(e.get("state")) for e in beats]
+    summary = f"{len(beats)} delivered ({', '.join(states) or 'none'})"
+    if not any(state in _RUNNING for state in states):
+        return ("heartbeats_delivered", f"playback never reported as running: {summary}")
+    played = float(report.get("time_played_s") or 0.0)
+    wanted = 1 + int(played // interval_s) if interval_s > 0 else 1
+    # On the virtual clock session time can jump past a periodic beat while another is in
+    # flight (they coalesce), so the count is only required on the real clock.
+    if report.get("clock") != "virtual" and len(beats) < wanted:
+        return (
+            "heartbeats_delivered",
+            f"{summary} for {played:.1f} s played at one per {interval_s:g} s "
+            f"(expected >= {wanted})",
+        )
+    final = report.get("final_state")
+    if final in _FINAL and final not in states:
+        return (
+            "heartbeats_delivered",
+            f"the final {final!r} heartbeat was not delivered: {summary}",
+        )
+    return ("heartbeats_delivered", None)
