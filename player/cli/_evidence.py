@@ -152,10 +152,12 @@ def _bytes(downloads: list[dict[str, Any]], reps: dict[str, Representation]) -> 
 
     A media segment with a byte range declares exactly that many bytes (``index``);
     otherwise the rendition's bandwidth x the segment's duration does (``bitrate``). Init
-    segments count only when their range is declared.
+    segments count only when their range is declared. Each segment is declared once, however
+    often it was fetched, so fetching one twice shows up as bytes over the declared size.
     """
     fetched = declared = 0.0
     sources: set[str] = set()
+    seen: set[tuple[str, int]] = set()
     by_number: dict[str, dict[int, Segment]] = defaultdict(dict)
     for rep_id, known in reps.items():
         by_number[rep_id] = {seg.number: seg for seg in known.segments or ()}
@@ -168,8 +170,10 @@ def _bytes(downloads: list[dict[str, Any]], reps: dict[str, Representation]) -> 
                 continue  # an init without a declared range: neither side counts it
             return {"bytes": _total(downloads), "declared_bytes": None, "declared_from": None}
         fetched += int(event["nbytes"])
-        declared += size[0]
         sources.add(size[1])
+        if (rep_id, number) not in seen:
+            seen.add((rep_id, number))
+            declared += size[0]
     source = "bitrate" if "bitrate" in sources else ("index" if sources else None)
     return {
         "bytes": _total(downloads),

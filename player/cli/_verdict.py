@@ -16,12 +16,38 @@ returns ``(name, None)`` on success or ``(name, message)`` saying what is wrong:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from player.cli._report import Thresholds
+from typing import Any, Protocol
 
 __all__: list[str] = []
+
+
+class Thresholds(Protocol):
+    """The limits the checks read (``player.cli._report.Thresholds`` has them)."""
+
+    @property
+    def max_rebuffer_ratio(self) -> float | None:
+        """Share of stalling the user accepts (shortens a ``--stop-after`` span)."""
+
+    @property
+    def frames_tolerance(self) -> float:
+        """Share by which frames or audio seconds in the span may differ from expected."""
+
+    @property
+    def span_tolerance(self) -> float:
+        """Share of the requested span that may be missing."""
+
+    @property
+    def span_slack_s(self) -> float:
+        """Seconds of slack added to both."""
+
+    @property
+    def max_bytes_ratio_index(self) -> float:
+        """Fetched / declared bound where the index declares segment sizes."""
+
+    @property
+    def max_bytes_ratio(self) -> float:
+        """Fetched / declared bound where only bandwidth x duration is known."""
+
 
 Check = tuple[str, str | None]
 _RUNNING = frozenset({"playing", "paused", "buffering", "rebuffering", "seeking"})

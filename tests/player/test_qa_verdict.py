@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 
+from player.cli._evidence import _bytes
 from player.cli._qa import play_to_report
 from player.cli._report import Thresholds, check_thresholds
 from player.cli._verdict import heartbeats_check
 from player.config import HeartbeatConfig, PlaybackConfig, PlayerConfig, SessionServiceConfig
 from player.lab import ContentInfo, ContentSpec, RenditionSpec, generate_content
+from player.manifest import parse_dash
 from player.sessions import SessionService
 from transport import TransportConfig
 from transport.lab import LabCdn, LabServer, TestCA
@@ -247,3 +249,30 @@ def test_heartbeats_check_rules(
         assert failure is None
     else:
         assert failure is not None and expected in failure
+
+
+def test_a_segment_fetched_twice_counts_twice_against_one_declared_size(
+    origin: Any, content: ContentInfo
+) -> None:
+    """Declared sizes count each segment once; a second fetch of it is bytes over them.
+
+    The downloader never refetches a segment on its own (whole files from servers that
+    ignore ``Range`` are kept; abandoned downloads are not reported), so this feeds a good
+    run's downloads, each media segment repeated, to the evidence, as a refetching
+    regression would produce them.
+    """
+    report = run(origin, "manifest.mpd")
+    mpd = (content.root / content.dash_path).read_bytes()
+    url = f"{origin.origin.base_url}/manifest.mpd"
+    reps = {r.id: r for r in parse_dash(mpd, url=url, now=0.0).periods[0].representations()}
+    video = [e for e in report["events"] if e["type"] == "SegmentDownloaded"]
+    video = [e for e in video if e["track"] == "video"]
+    once, twice = _bytes(video, reps), _bytes(video + [e for e in video if e["number"] >= 0], reps)
+    assert once["declared_bytes"] == twice["declared_bytes"]
+    assert twice["bytes_compared"] > 1.9 * once["bytes_compared"]
+    ratio = once["bytes_compared"] / once["declared_bytes"]
+    limits = {"max_bytes_ratio": 1.5 * ratio}  # the good run passes with room to spare
+    assert "bytes_plausible" not in failures(report, **limits)
+    tracks = {**report["tracks"], "video": {**report["tracks"]["video"], **twice}}
+    found = failures({**report, "tracks": tracks}, **limits)
+    assert "video: fetched" in found["bytes_plausible"]
