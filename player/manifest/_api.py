@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+from collections.abc import Mapping
 
 from player.config import ManifestConfig
 from player.errors import ManifestParseError, UnsupportedManifest
@@ -61,6 +62,7 @@ def parse_manifest(
     url: str,
     now: float | None = None,
     config: ManifestConfig = _DEFAULT_CONFIG,
+    imports: Mapping[str, str] | None = None,
 ) -> Presentation:
     """Parse an HLS or DASH manifest into a presentation.
 
@@ -69,6 +71,8 @@ def parse_manifest(
         url: The manifest's absolute URL after redirects; relative URLs resolve against it.
         now: Wall-clock time of the fetch (UTC epoch s), for live availability and refresh.
         config: Parsing bounds.
+        imports: HLS: the multivariant playlist's ``EXT-X-DEFINE`` variables, when ``data`` is
+            one of its media playlists (see ``parse_hls``); ignored for DASH.
 
     Returns:
         The presentation. An HLS multivariant playlist gives representations whose media
@@ -86,5 +90,5 @@ def parse_manifest(
             detail="too large",
         )
     if detect_format(data, url=url) is StreamFormat.HLS:
-        return parse_hls(data, url=url, now=now, config=config)
+        return parse_hls(data, url=url, now=now, config=config, imports=imports)
     return parse_dash(data, url=url, now=now, config=config)

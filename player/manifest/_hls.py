@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -104,9 +104,15 @@ def _timing(media: MediaPlaylist) -> tuple[PresentationType, float | None]:
 
 
 def _parse_playlist(
-    data: bytes, *, url: str, now: float | None, config: ManifestConfig
+    data: bytes,
+    *,
+    url: str,
+    now: float | None,
+    config: ManifestConfig,
+    imports: Mapping[str, str] | None,
 ) -> Presentation:
-    parsed = scan_playlist(data, url=url, config=config)
+    parsed = scan_playlist(data, url=url, config=config, imports=imports)
+    variables = tuple(parsed["variables"].items())
     resolver = UrlResolver(url, manifest_url=url)
     if _is_multivariant(parsed):
         tracks, steering, session_keys = build_multivariant(parsed, resolver=resolver)
@@ -120,6 +126,7 @@ def _parse_playlist(
             is_multivariant=True,
             fetched_at=now,
             start_offset_s=_start_offset(parsed),
+            variables=variables,
         )
     media = build_media_playlist(parsed, resolver=resolver, now=now, config=config)
     SegmentBudget(limit=config.max_materialized_segments, url=url).charge(len(media.segments))
@@ -140,6 +147,7 @@ def _parse_playlist(
         session_keys=build_session_keys(parsed, resolver),
         fetched_at=now,
         start_offset_s=_start_offset(parsed),
+        variables=variables,
     )
 
 
@@ -149,8 +157,12 @@ def parse_hls(
     url: str,
     now: float | None = None,
     config: ManifestConfig = _DEFAULT_CONFIG,
+    imports: Mapping[str, str] | None = None,
 ) -> Presentation:
     r"""Parse an HLS multivariant or media playlist.
+
+    ``EXT-X-DEFINE`` variables are substituted as RFC 8216bis section 4.3 says (see
+    ``docs/manifest.md``); ``QUERYPARAM`` values come from ``url``'s query.
 
     Args:
         data: The playlist bytes (UTF-8).
@@ -158,20 +170,23 @@ def parse_hls(
         now: Wall-clock time of the fetch (UTC epoch s); gives live segments their
             ``available_until`` and the presentation its ``fetched_at``.
         config: Parsing bounds.
+        imports: For a media playlist, the variables of its multivariant playlist
+            (``Presentation.variables``), which its ``EXT-X-DEFINE:IMPORT`` tags read.
 
     Returns:
         A multivariant presentation (``is_multivariant``, media playlists still to load with
         ``load_media_playlist``) or a one-representation presentation.
 
     Raises:
-        ManifestParseError: The playlist is malformed, too large, or names a non-http(s) URI.
+        ManifestParseError: The playlist is malformed, too large, or names a non-http(s) URI;
+            or a variable is undefined or defined twice.
 
     >>> p = parse_hls(b"#EXTM3U\n#EXTINF:4,\na.ts\n#EXT-X-ENDLIST\n", url="https://cdn/x.m3u8")
     >>> p.duration_s, next(p.representations()).segments[0].url
     (4.0, 'https://cdn/a.ts')
     """
     try:
-        return _parse_playlist(data, url=url, now=now, config=config)
+        return _parse_playlist(data, url=url, now=now, config=config, imports=imports)
     except ManifestError:
         raise
     except _SHAPE_ERRORS as exc:
@@ -315,6 +330,7 @@ def load_media_playlist(
     url: str,
     now: float | None = None,
     config: ManifestConfig = _DEFAULT_CONFIG,
+    imports: Mapping[str, str] | None = None,
 ) -> Presentation:
     """Put a fetched (or refreshed) media playlist into a presentation.
 
@@ -325,6 +341,8 @@ def load_media_playlist(
         url: The media playlist's URL after redirects; its URIs are resolved against it.
         now: Wall-clock time of the fetch (UTC epoch s).
         config: Parsing bounds.
+        imports: The multivariant playlist's ``EXT-X-DEFINE`` variables, for ``IMPORT``;
+            ``None``: those of ``presentation`` when it came from a multivariant playlist.
 
     Returns:
         A new presentation in which the representation has its segments. The presentation's
@@ -333,11 +351,14 @@ def load_media_playlist(
         section 6.3.4); the caller reloads at ``fetched_at + minimum_update_period_s``.
 
     Raises:
-        ManifestParseError: The playlist is malformed or is not a media playlist.
+        ManifestParseError: The playlist is malformed or is not a media playlist, or a
+            variable is undefined or defined twice.
         UsageError: No representation has that id.
     """
     rep = _find(presentation, representation_id)
-    parsed = scan_playlist(data, url=url, config=config)
+    if imports is None and presentation.is_multivariant:
+        imports = dict(presentation.variables)
+    parsed = scan_playlist(data, url=url, config=config, imports=imports)
     if _is_multivariant(parsed):
         raise parse_error(
             url,

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ import m3u8
 
 from player.config import ManifestConfig
 from player.errors import ManifestError, ManifestParseError
+from player.manifest._hls_define import substitute_variables
 
 __all__: list[str] = []
 
@@ -439,7 +440,12 @@ def _fast_parse(text: str, hook: TagHook) -> dict[str, Any] | None:
 
 
 def scan_playlist(
-    data: bytes, *, url: str, config: ManifestConfig, fast: bool = True
+    data: bytes,
+    *,
+    url: str,
+    config: ManifestConfig,
+    fast: bool = True,
+    imports: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Parse playlist bytes into ``m3u8.parse``'s dictionary form, within bounds.
 
@@ -448,15 +454,18 @@ def scan_playlist(
         url: The playlist URL, named in errors.
         config: Parsing bounds.
         fast: Try the fast path for plain media playlists first (``False``: ``m3u8`` only).
+        imports: The multivariant playlist's variables, for ``EXT-X-DEFINE:IMPORT``.
 
     Returns:
-        The dictionary ``m3u8.parse`` builds; ``EXT-X-KEY`` sets are lists of attribute dicts
-        and ``preload_hints`` lists every ``EXT-X-PRELOAD-HINT``.
+        The dictionary ``m3u8.parse`` builds; ``EXT-X-KEY`` sets are lists of attribute dicts,
+        ``preload_hints`` lists every ``EXT-X-PRELOAD-HINT`` and ``variables`` holds the
+        playlist's ``EXT-X-DEFINE`` variables (already substituted into the text).
 
     Raises:
         ManifestParseError: The playlist is malformed or exceeds a bound.
     """
     text = decode_playlist(data, url=url, config=config)
+    text, variables = substitute_variables(text, url=url, imports=imports, config=config)
     _check_counts(text, url=url, config=config)
     hook = TagHook(url)
     try:
@@ -471,6 +480,7 @@ def scan_playlist(
             f"malformed HLS playlist ({type(exc).__name__}: {str(exc)[:200]})",
             detail="malformed playlist",
         ) from exc
+    parsed["variables"] = variables
     dropped = parsed.get("dropped_variants", 0)
     if dropped and not (
         parsed["playlists"] or parsed["iframe_playlists"] or parsed["image_playlists"]

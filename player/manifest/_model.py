@@ -458,6 +458,10 @@ class Presentation:
         session_keys: HLS ``EXT-X-SESSION-KEY``s.
         is_multivariant: HLS multivariant playlist whose media playlists are still to load.
         fetched_at: The ``now`` the manifest was parsed at (UTC epoch s), if given.
+        variables: HLS ``EXT-X-DEFINE`` variables of the playlist parsed, ``(name, value)`` in
+            definition order; a multivariant playlist's are what its media playlists
+            ``IMPORT`` (``load_media_playlist`` uses them). They may hold tokens: they are not
+            part of ``to_json``.
         start_offset_s: HLS ``EXT-X-START TIME-OFFSET``: where playback should start, seconds
             from the start (negative: from the end, i.e. the live edge), if given.
     """
@@ -476,6 +480,7 @@ class Presentation:
     is_multivariant: bool = False
     fetched_at: float | None = None
     start_offset_s: float | None = None
+    variables: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_live(self) -> bool:
