@@ -345,3 +345,28 @@ def hierarchical_sidx(path: Path, *, per_box: int, levels: int) -> tuple[int, in
     path.write_bytes(rewritten)
     top_size = _BOX.unpack_from(rewritten, start)[0]
     return start, start + top_size - 1
+
+
+def shaka_sample_aes_ts(folder: Path, clip: Clip) -> str:
+    """Shaka Packager HLS MPEG-TS with SAMPLE-AES (``cbcs``, a raw key; the playlists carry
+    the KID as an identity ``data:`` URI), two video variants and an audio group."""
+    source = str(clip.path)
+    streams = [
+        f"in={source},stream={index},segment_template={name}/$Number$.ts,playlist_name={name}.m3u8"
+        for index, name in ((0, "v360"), (1, "v180"))
+    ]
+    streams.append(
+        f"in={source},stream=audio,segment_template=audio/$Number$.ts,"
+        "playlist_name=audio.m3u8,hls_group_id=audio,hls_name=audio"
+    )
+    # fmt: off
+    run(
+        [
+            packager(), *streams, "--segment_duration", str(SEGMENT_S),
+            "--hls_master_playlist_output", "master.m3u8",
+            *_raw_key("--protection_scheme", "cbcs", "--clear_lead", "0"),
+        ],
+        folder,
+    )
+    # fmt: on
+    return "master.m3u8"
