@@ -16,12 +16,10 @@ import logging
 import socket
 import ssl
 from collections.abc import Callable, Sequence
-from typing import Any
 
-from aioquic.h3.connection import H3_ALPN, FrameType, H3Connection
-from aioquic.h3.events import DataReceived, HeadersReceived
+from aioquic.h3.connection import H3_ALPN
+from aioquic.h3.events import DataReceived, H3Event, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
-from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import (
     ConnectionTerminated,
     HandshakeCompleted,
@@ -31,6 +29,7 @@ from aioquic.quic.events import (
 )
 from aioquic.tls import SessionTicket
 
+from transport._quic_rx import FastQuicConnection, H3Session
 from transport.config import TransportConfig
 from transport.errors import ConnectError, ReadError, TlsVerificationError, TransportError
 
@@ -46,30 +45,6 @@ _TLS_CERTIFICATE_ALERTS = frozenset(0x100 + alert for alert in (42, 43, 44, 45, 
 alerts (RFC 8446 section 6.2: bad, unsupported, revoked, expired, unknown, unknown_ca)."""
 _H3_REQUEST_CANCELLED = 0x10C
 _CRYPTO_ERROR_BASE = 0x100
-
-
-class _H3(H3Connection):
-    """aioquic's H3Connection, plus two things it lacks.
-
-    It remembers a GOAWAY (aioquic skips the frame), and it does not hold a response to a
-    HEAD request to its ``content-length`` (aioquic would fail the connection: RFC 9110
-    section 9.3.2 says a HEAD response announces the length a GET would have).
-    """
-
-    is_goaway_received = False
-
-    def __init__(self, quic: QuicConnection) -> None:
-        super().__init__(quic)
-        self.head_stream_ids: set[int] = set()
-
-    def _check_control_frame_type(self, frame_type: int) -> None:
-        if frame_type == FrameType.GOAWAY:
-            self.is_goaway_received = True
-        super()._check_control_frame_type(frame_type)
-
-    def _check_content_length(self, stream: Any) -> None:
-        if stream.stream_id not in self.head_stream_ids:
-            super()._check_content_length(stream)
 
 
 def quic_configuration(
@@ -158,7 +133,9 @@ class H3Stream:
                 self.conn.pause_for(self)
         if is_ended:
             self.is_ended = True
-        self._wake()
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def on_error(self, error: TransportError) -> None:
         """Fail the stream; waiting readers see ``error``."""
@@ -170,16 +147,17 @@ class H3Stream:
         self._wake()
 
     def pop(self) -> bytes | None:
-        """Return the next buffered chunk, ``b""`` at the end, ``None`` if none is ready.
+        """Return every buffered byte as one chunk, ``b""`` at the end, ``None`` if none is ready.
 
         Raises:
             TransportError: The stream failed.
         """
-        if self.chunks:
-            chunk = self.chunks.popleft()
-            self.buffered -= len(chunk)
-            if self.buffered <= self.conn.buffer_limit // 2:
-                self.conn.resume_for(self)
+        chunks = self.chunks
+        if chunks:
+            chunk = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+            chunks.clear()
+            self.buffered = 0
+            self.conn.on_consumed(self)
             return chunk
         if self.error is not None:
             raise self.error
@@ -222,8 +200,10 @@ class QuicConn:
         self.buffer_limit = config.stream_buffer_bytes
         self.idle_timeout_s = config.quic_idle_timeout_s
         qconf = quic_configuration(config, host, ticket)
-        self.quic = QuicConnection(configuration=qconf, session_ticket_handler=on_ticket)
-        self.h3: _H3 | None = None
+        self.quic = FastQuicConnection(
+            configuration=qconf, session_ticket_handler=on_ticket, sink=self._take_body
+        )
+        self.h3: H3Session | None = None
         self.streams: dict[int, H3Stream] = {}
         self.handshake: asyncio.Future[None] = self.loop.create_future()
         self.is_closed = False
@@ -257,7 +237,7 @@ class QuicConn:
     def start(self) -> None:
         """Begin the handshake; ``handshake`` resolves when it completes or fails."""
         self.quic.connect(self.addr, now=self.loop.time())
-        self.h3 = _H3(self.quic)
+        self.h3 = H3Session(self.quic)
         self._start_reading()
         self._transmit()
 
@@ -335,6 +315,7 @@ class QuicConn:
         stream_id = self.quic.get_next_available_stream_id()
         stream = H3Stream(self, stream_id)
         self.streams[stream_id] = stream
+        self.quic.use_window(stream_id)
         if (b":method", b"HEAD") in headers:
             self.h3.head_stream_ids.add(stream_id)
         self.h3.send_headers(stream_id, list(headers), end_stream=not body)
@@ -346,6 +327,7 @@ class QuicConn:
     def cancel(self, stream: H3Stream) -> None:
         """Abandon a stream: reset it both ways and drop its buffer."""
         self.resume_for(stream)
+        self.quic.forget_window(stream.stream_id)
         if self.h3 is not None:
             self.h3.head_stream_ids.discard(stream.stream_id)
         if self.streams.pop(stream.stream_id, None) is None or self.is_closed:
@@ -361,6 +343,7 @@ class QuicConn:
     def finish(self, stream: H3Stream) -> None:
         """Forget a completed stream."""
         self.resume_for(stream)
+        self.quic.forget_window(stream.stream_id)
         self.streams.pop(stream.stream_id, None)
         if self.h3 is not None:
             self.h3.head_stream_ids.discard(stream.stream_id)
@@ -371,6 +354,14 @@ class QuicConn:
         """Stop reading the socket while ``stream`` holds more than the buffer bound."""
         self._paused_by.add(stream.stream_id)
         self._stop_reading()
+
+    def on_consumed(self, stream: H3Stream) -> None:
+        """The reader took a stream's buffered bytes: resume reading, slide its window."""
+        self.resume_for(stream)
+        if not self.is_closed and self.quic.on_consumed(
+            stream.stream_id, unread=stream.buffered, window=self.buffer_limit
+        ):
+            self._schedule_transmit()
 
     def resume_for(self, stream: H3Stream) -> None:
         """Resume reading once no stream is over its bound."""
@@ -396,22 +387,20 @@ class QuicConn:
         if self.is_closed or self._paused_by:
             return
         recv = self._sock.recv
-        receive = self.quic.receive_datagram
-        addr = self.addr
-        now = self.loop.time()
-        count = 0
+        datagrams: list[bytes] = []
+        append = datagrams.append
         for _ in range(_RECV_BATCH):
             try:
-                data = recv(_RECV_SIZE)
+                append(recv(_RECV_SIZE))
             except BlockingIOError:
                 break
             except OSError as exc:
                 self._on_socket_error(exc)
                 return
-            receive(data, addr, now)
-            count += 1
-        if count:
+        if datagrams:
+            now = self.loop.time()
             self.last_activity = now
+            self.quic.receive_datagrams(datagrams, self.addr, now)
         self._process()
         self._transmit()
 
@@ -460,21 +449,44 @@ class QuicConn:
         self._process()
         self._transmit()
 
+    def _take_body(self, stream_id: int, data: bytes) -> bool:
+        """Take in-order bytes of one of our request streams from the QUIC fast path.
+
+        Bytes inside a DATA frame go straight to the stream (the hot path of a download);
+        others (frame headers, trailers) go through the HTTP/3 parser at once, so the
+        stream's bytes stay in order.
+        """
+        stream = self.streams.get(stream_id)
+        h3 = self.h3
+        if stream is None or h3 is None:
+            return False
+        if h3.take_data(stream_id, len(data)):
+            stream.on_data(data, False)
+        else:
+            event = StreamDataReceived(data=data, end_stream=False, stream_id=stream_id)
+            self._dispatch(h3.handle_event(event))
+        return True
+
+    def _dispatch(self, h3_events: list[H3Event]) -> None:
+        streams = self.streams
+        for h3_event in h3_events:
+            stream = streams.get(h3_event.stream_id)  # type: ignore[attr-defined]
+            if stream is None:
+                continue
+            if type(h3_event) is DataReceived:
+                stream.on_data(h3_event.data, h3_event.stream_ended)
+            elif isinstance(h3_event, HeadersReceived):
+                stream.on_headers(h3_event.headers, h3_event.stream_ended)
+
     def _process(self) -> None:
         quic = self.quic
         h3 = self.h3
         assert h3 is not None
-        streams = self.streams
         while (event := quic.next_event()) is not None:
-            if type(event) is StreamDataReceived:  # the hot path: body bytes
-                for h3_event in h3.handle_event(event):
-                    stream = streams.get(h3_event.stream_id)  # type: ignore[attr-defined]
-                    if stream is None:
-                        continue
-                    if type(h3_event) is DataReceived:
-                        stream.on_data(h3_event.data, h3_event.stream_ended)
-                    elif isinstance(h3_event, HeadersReceived):
-                        stream.on_headers(h3_event.headers, h3_event.stream_ended)
+            if type(event) is StreamDataReceived:
+                if not event.end_stream and self._take_body(event.stream_id, event.data):
+                    continue
+                self._dispatch(h3.handle_event(event))
             elif self._on_connection_event(event):
                 return
 
