@@ -282,7 +282,9 @@ class SegmentDownloader:
             return track.inits[key]
         raw = b""
         prefetched = None if init_ref is None else self.indexes.take_init(init_ref)
-        if prefetched is not None:
+        if init_ref is not None and init_ref.data is not None:
+            raw = init_ref.data  # carried by the manifest (a data: URI): nothing to fetch
+        elif prefetched is not None:
             raw = prefetched
         elif init_ref is not None:
             rng = init_ref.byte_range

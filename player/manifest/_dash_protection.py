@@ -64,14 +64,15 @@ def parse_protections(
     """
     scheme: str | None = None
     shared_kids: list[str] = []
-    for el in elements:
+    own_kids = [_kids(el, url=url) for el in elements]
+    for el, found in zip(elements, own_kids, strict=True):
         if (attr_str(el, "schemeIdUri") or "").lower() == MP4_PROTECTION:
             scheme = scheme or attr_str(el, "value")
-            shared_kids.extend(_kids(el, url=url))
+            shared_kids.extend(found)
     out: list[ContentProtection] = []
-    for el in elements:
+    for el, found in zip(elements, own_kids, strict=True):
         scheme_uri = (attr_str(el, "schemeIdUri") or "").lower()
-        kids = tuple(dict.fromkeys(_kids(el, url=url) or shared_kids))
+        kids = tuple(dict.fromkeys(found or shared_kids))
         if scheme_uri == MP4_PROTECTION:
             out.append(ContentProtection(None, scheme=attr_str(el, "value"), default_kids=kids))
         elif scheme_uri == SEA_PROTECTION:
@@ -91,10 +92,21 @@ def parse_protections(
 
 
 def _kids(el: ET.Element, *, url: str) -> list[str]:
+    """The element's default KIDs.
+
+    One that is not a 16-byte hex id is ignored with a warning, as players do: the rest of the
+    MPD stays playable.
+    """
     raw = attr_str(el, "default_KID")
     if not raw:
         return []
-    return [normalize_kid(part, url=url) for part in raw.split()]
+    kids = []
+    for part in raw.split():
+        try:
+            kids.append(normalize_kid(part, url=url))
+        except ManifestParseError:
+            log.warning("%s: ignoring cenc:default_KID %r: not a 16-byte key id", url, part[:60])
+    return kids
 
 
 def _system_id(scheme_uri: str) -> str | None:

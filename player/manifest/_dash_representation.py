@@ -31,13 +31,14 @@ from player.manifest._dash_values import (
     parse_frame_rate,
 )
 from player.manifest._model import (
+    ByteRange,
     InitSegment,
     Representation,
     Segment,
     SegmentIndexRef,
 )
 from player.manifest._segment_runs import RunTable
-from player.manifest._urls import resolve_url
+from player.manifest._urls import decode_data_uri, is_data_uri, resolve_url
 
 __all__: list[str] = []
 
@@ -307,6 +308,8 @@ def _template_init(
     if not info.initialization:
         return None
     template = info.initialization
+    if is_data_uri(template):
+        return _data_init(template, None, url=parent.scope.url)
     return InitSegment(
         tuple(
             _resolved_pattern(b, template, ident=ident, parent=parent).format(n=0, t=0)
@@ -343,6 +346,14 @@ def _resolved_pattern(base: str, template: str, *, ident: _Ident, parent: Level)
     return resolve_url(base, pattern, manifest_url=url)
 
 
+def _data_init(uri: str, byte_range: ByteRange | None, *, url: str) -> InitSegment:
+    """An init segment the MPD carries in a ``data:`` URI (decoded now; nothing to fetch)."""
+    data = decode_data_uri(uri, manifest_url=url)
+    if byte_range is not None:
+        data = data[byte_range.first : byte_range.last + 1]
+    return InitSegment((uri.strip(),), data=data)
+
+
 def _short(pattern: str, *, url: str, limit: int) -> str:
     """Refuse a media URL template longer than ``limit`` (it is copied per segment)."""
     if len(pattern) > limit:
@@ -358,6 +369,8 @@ def _list_init(info: SegmentInfo, *, bases: tuple[str, ...], url: str) -> InitSe
     if not info.has_init:
         return None
     source = info.init_source or ""
+    if is_data_uri(source):
+        return _data_init(source, info.init_range, url=url)
     return InitSegment(
         tuple(resolve_url(b, source, manifest_url=url) for b in bases), info.init_range
     )

@@ -19,6 +19,7 @@ from player.manifest._model import (
     Part,
     Segment,
 )
+from player.manifest._urls import decode_data_uri, is_data_uri
 
 __all__: list[str] = []
 
@@ -44,8 +45,12 @@ class MediaPlaylist:
 
 
 def _parse_range(text: str, *, url: str) -> tuple[int, int | None]:
-    """Split ``length[@offset]``."""
-    length_text, sep, offset_text = str(text).strip().partition("@")
+    """Split ``length[@offset]``.
+
+    Quotes around it are tolerated: ``EXT-X-PART``'s BYTERANGE is a quoted-string in RFC
+    8216bis, and unquoted in many playlists.
+    """
+    length_text, sep, offset_text = str(text).strip().strip('"').partition("@")
     try:
         length = int(length_text)
         offset = int(offset_text) if sep else None
@@ -123,7 +128,14 @@ class _Context:
                 length, offset = _parse_range(section["byterange"], url=self.url)
                 start = offset or 0
                 byte_range = ByteRange(start, start + length - 1)
-            init = InitSegment((self.resolver.resolve(uri),), byte_range, self.key(section["key"]))
+            key = self.key(section["key"])
+            if is_data_uri(uri):  # carried by the playlist: nothing to fetch
+                data = decode_data_uri(uri, manifest_url=self.url)
+                if byte_range is not None:
+                    data = data[byte_range.first : byte_range.last + 1]
+                init = InitSegment((uri.strip(),), byte_range, key, data)
+            else:
+                init = InitSegment((self.resolver.resolve(uri),), byte_range, key)
             cached = (section, init)
             self.inits[id(section)] = cached
         return cached[1]

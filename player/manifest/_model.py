@@ -183,11 +183,15 @@ class InitSegment:
         byte_range: Range within the resource, if any.
         key: HLS key the init segment is encrypted with (the ``EXT-X-KEY`` in force at the
             ``EXT-X-MAP``), if any.
+        data: The init segment's bytes when the manifest carries them in a ``data:`` URI
+            (RFC 2397; then ``urls`` holds that URI): use them, fetch nothing. Decoded, and
+            cut to ``byte_range`` if one was given, when the manifest is parsed.
     """
 
     urls: tuple[str, ...]
     byte_range: ByteRange | None = None
     key: HlsKey | None = None
+    data: bytes | None = None
 
     @property
     def url(self) -> str:

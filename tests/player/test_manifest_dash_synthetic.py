@@ -331,7 +331,6 @@ def test_size_limit() -> None:
         timeline('<S t="0" r="2"/>'),
         '<SegmentList duration="2"><SegmentURL media="a" mediaRange="9-1"/></SegmentList>',
         '<SegmentBase indexRange="x-y"/>',
-        '<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" default_KID="nope"/>',
     ],
 )
 def test_bad_values_raise_parse_errors(inner: str) -> None:
