@@ -9,10 +9,12 @@ decodes to the source's picture of the right size.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +33,11 @@ from foreign import (
     play,
 )
 
+from drm import DrmConfig, LicenseServerApp
 from player._player import Player
 from player.events import Event, SegmentDownloaded
 from player.manifest import TrackType, parse_manifest
+from transport.lab import LabServer, TestCA
 
 KEYS = {kid: key for kid, key in recipes.MULTI_KEYS.values()}
 SD, HD = "1", "0"  # representation ids: stream order 360p, 180p, audio
@@ -193,3 +197,38 @@ def test_cli_max_height_is_honoured_reported_or_refused(
     refused = _cli(url, *common, "--max-height", "100")
     assert refused.returncode == 1
     assert "RestrictionsNotMet" in refused.stderr and "max_video_height=100" in refused.stderr
+
+
+@pytest.fixture(scope="module")
+def license_server(interop_ca: TestCA) -> Iterator[Any]:
+    keys = dict(recipes.MULTI_KEYS.values())
+    app = LicenseServerApp(keys, {"viewer-token": list(keys)})
+    handle = LabServer(app, ca=interop_ca).start_in_thread()  # type: ignore[arg-type]
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+def test_keys_from_a_license_server_follow_the_switches(
+    workshop: Workshop, clip: Clip, lab_server: Served, license_server: Any
+) -> None:
+    """No key configured: the ClearKey license request must cover both video sets' KIDs."""
+    drm = DrmConfig(
+        license_url=f"{license_server.base_url}/license",
+        license_headers={"Authorization": "Bearer viewer-token"},
+    )
+    path = _path(workshop)
+    playback = play(
+        lab_server,
+        path,
+        adjust=lambda config: dataclasses.replace(eager_abr(config), drm=drm),
+        on_event=_back_to_sd_after_one_hd_segment,
+    )
+    assert playback.state == "ended", playback.error
+    assert playback.stats["decode_errors"] == 0
+    switches = [e["to_id"] for e in playback.events if e["type"] == "VariantSwitched"]
+    assert switches == [SD, HD, SD]
+    _check_each_picture_is_its_renditions(playback, clip, path)
+    sources = {e["source"] for e in playback.events if e["type"] == "LicenseAcquired"}
+    assert "license-server" in sources
