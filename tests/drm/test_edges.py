@@ -318,3 +318,18 @@ def test_license_errors_do_not_show_the_license_url_query() -> None:
     with pytest.raises(LicenseError) as info:
         exchange.receive_response(LicenseResponse(200, b'{"keys": 1}'), now=0.0)
     assert "s3cret" not in str(info.value)
+
+
+def test_constant_iv_whole_samples_need_no_senc() -> None:
+    """cbcs audio: constant IV in tenc and no subsamples, so senc carries nothing per sample."""
+    data = (MEDIA / "shaka-packager/cbcs/bear-640x360-audio.mp4").read_bytes()
+    keys = {"31323334353637383930313233343536": bytes.fromhex("32333435363738393021323334353637")}
+    without = data.replace(b"senc", b"free")
+    assert without.count(b"free") - data.count(b"free") == data.count(b"senc") >= 2
+    expected = samples(bytes(decrypt_mp4(data, keys)))
+    assert samples(bytes(decrypt_mp4(without, keys))) == expected
+    assert sha1_of(expected) == next(
+        e["decrypted_samples_sha1"]
+        for e in corpus_keys()["fmp4_cenc"]
+        if e["file"] == "shaka-packager/cbcs/bear-640x360-audio.mp4"
+    )
