@@ -25,6 +25,7 @@ from transport.config import (
 from transport.errors import (
     AllEdgesFailed,
     ConnectError,
+    ConnectionRefused,
     ConnectTimeout,
     HttpStatusError,
     NetworkError,
@@ -36,6 +37,7 @@ from transport.errors import (
     TlsVerificationError,
     TransportConfigError,
     TransportError,
+    UnknownHost,
     UnsafeUrl,
 )
 
@@ -43,6 +45,7 @@ __all__ = [
     "AllEdgesFailed",
     "ConnectError",
     "ConnectTimeout",
+    "ConnectionRefused",
     "EdgeHealth",
     "FailureInfo",
     "FailureKind",
@@ -69,6 +72,7 @@ __all__ = [
     "TransportConfig",
     "TransportConfigError",
     "TransportError",
+    "UnknownHost",
     "UnsafeUrl",
     "WireProtocol",
     "classify_failure",

@@ -1,10 +1,5 @@
 """``python -m transport fetch``: download with failover and print one JSON line per request.
 
-Example::
-
-    python -m transport fetch https://127.0.0.1:4433/a.bin https://127.0.0.1:4434/a.bin \\
-        --protocol auto --ca /tmp/lab-ca/ca.pem -o a.bin
-
 Each URL given is one location of the same resource, in failover order. With ``--repeat N``
 the resource is fetched N times over the same client (pooled connections, shared edge health).
 """
@@ -15,32 +10,99 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
+import ssl
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from transport._cli import fail, positive_float, positive_int
 from transport._client import HttpClient
+from transport._urls import check_url
 from transport.config import RetryConfig, Timeouts, TransportConfig
 from transport.errors import AllEdgesFailed, TransportError, UnsafeUrl
 
 __all__: list[str] = []
 
+DESCRIPTION = """\
+Download a resource over HTTP/3 or HTTP/1.1-2 and print one JSON line per download:
+url, status, bytes, protocol, edge, ttfb_s, duration_s and the body's sha256.
+
+The URLs are locations of the same resource (CDN edges, then the origin), tried in
+order: when one fails (refused, timed out, 5xx, reset) the next one is used, the way the
+player fails over between CDNs. TLS certificates are always verified; pass --ca to trust
+a test CA such as the lab's."""
+
+EPILOG = """\
+examples:
+  python -m transport fetch https://127.0.0.1:4433/a.bin --ca /tmp/lab-ca/ca.pem -o a.bin
+  python -m transport fetch https://edge1/a.bin https://edge2/a.bin --protocol h3 --repeat 3
+
+exit status: 0 downloaded, 1 every location failed (the JSON line says why), 2 bad input."""
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "fetch",
-        help="download a resource with failover across the URLs given",
-        description=__doc__.splitlines()[0],
+        help="download a resource from the first of several locations that works",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("urls", nargs="+", metavar="url", help="locations, in failover order")
-    parser.add_argument("--protocol", choices=("h3", "h1", "auto"), default="auto")
-    parser.add_argument("--ca", metavar="FILE", help="extra CA certificate (PEM) to trust")
-    parser.add_argument("-o", "--output", metavar="FILE", help="write the body here")
-    parser.add_argument("--repeat", type=int, default=1, help="fetch this many times")
-    parser.add_argument("--range", metavar="FIRST-LAST", help="inclusive byte range")
-    parser.add_argument("--timeout", type=float, default=None, help="total timeout, seconds")
-    parser.add_argument("--datagram-size", type=int, default=None, help="QUIC datagram size")
-    parser.add_argument("--max-attempts", type=int, default=None, help="retry budget per request")
+    parser.add_argument(
+        "urls",
+        nargs="+",
+        metavar="URL",
+        help="an http:// or https:// location of the resource; give several to fail over",
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=("auto", "h3", "h1"),
+        default="auto",
+        help="auto: HTTP/3 first, HTTP/1.1-2 if QUIC is blocked (default); h3: HTTP/3 only; "
+        "h1: HTTP/1.1 or HTTP/2 over TCP only",
+    )
+    parser.add_argument(
+        "--ca",
+        metavar="FILE",
+        help="also trust the CA certificate(s) in this PEM file (e.g. the lab's test CA)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the body to this file (its folder must exist)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="download N times over the same connections (default 1)",
+    )
+    parser.add_argument(
+        "--range",
+        metavar="FIRST-LAST",
+        help="download only bytes FIRST to LAST (inclusive; LAST may be left out: FIRST-)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=positive_float,
+        metavar="SECONDS",
+        help="give up on one download after this many seconds (default 60)",
+    )
+    parser.add_argument(
+        "--datagram-size",
+        type=positive_int,
+        metavar="BYTES",
+        help="largest QUIC datagram to send, 1200 to 65527 (default 1200)",
+    )
+    parser.add_argument(
+        "--max-attempts",
+        type=positive_int,
+        metavar="N",
+        help="attempts per download across all locations before giving up (default 6)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -58,16 +120,68 @@ def _byte_range(text: str | None) -> tuple[int, int] | None:
     if text is None:
         return None
     first, _, last = text.partition("-")
-    if not first.isdigit() or (last and not last.isdigit()):
-        raise ValueError(f"bad --range {text!r}; use FIRST-LAST")
+    if not first.isdigit() or (last and not last.isdigit()) or (last and int(last) < int(first)):
+        raise ValueError(f"bad --range {text!r}: use FIRST-LAST or FIRST- (byte offsets)")
     return int(first), int(last) if last else -1
+
+
+def check_inputs(args: argparse.Namespace) -> str | None:
+    """Check every input before any work starts.
+
+    Returns:
+        What is wrong, naming the URL, file or option; ``None`` if all is well.
+    """
+    for url in args.urls:
+        try:
+            check_url(url)
+        except UnsafeUrl as exc:
+            return f"bad URL {url!r}: {_why_url(exc)}"
+    if args.ca is not None:
+        problem = _check_ca(args.ca)
+        if problem:
+            return problem
+    if args.datagram_size is not None and not 1200 <= args.datagram_size <= 65527:
+        return f"--datagram-size {args.datagram_size} is not within 1200 to 65527"
+    if args.output is not None:
+        folder = Path(args.output).parent
+        if not folder.is_dir():
+            return f"--output {args.output}: the folder {folder} does not exist"
+        if not os.access(folder, os.W_OK) or Path(args.output).is_dir():
+            return f"--output {args.output}: cannot write there"
+    try:
+        _byte_range(args.range)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _why_url(exc: UnsafeUrl) -> str:
+    text = str(exc)
+    if "scheme" in text:
+        return "only http:// and https:// URLs can be fetched"
+    return text
+
+
+def _check_ca(path: str) -> str | None:
+    ca = Path(path)
+    if not ca.exists():
+        return f"--ca {path}: no such file"
+    if not ca.is_file():
+        return f"--ca {path}: not a file"
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=path)
+    except PermissionError:
+        return f"--ca {path}: permission denied"
+    except (ssl.SSLError, OSError, ValueError):
+        return f"--ca {path}: not a PEM certificate file"
+    return None
 
 
 async def _run(args: argparse.Namespace, out: TextIO) -> int:
     config = _config(args)
     byte_range = _byte_range(args.range)
     async with HttpClient(config) as client:
-        for _ in range(max(args.repeat, 1)):
+        for _ in range(args.repeat):
             response = await client.fetch(args.urls, byte_range=byte_range)
             sample = response.sample
             record = {
@@ -88,18 +202,27 @@ async def _run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    problem = check_inputs(args)
+    if problem is not None:
+        return fail(problem)
+    try:
+        _config(args)
+    except ValueError as exc:  # TransportConfigError: a value out of range
+        return fail(str(exc))
     try:
         return asyncio.run(_run(args, sys.stdout))
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except UnsafeUrl as exc:
-        print(json.dumps({"error": exc.code, "message": str(exc)}))
-        return 2
     except AllEdgesFailed as exc:
-        record = {"error": exc.code, "message": str(exc), "attempts": len(exc.attempts)}
+        record = {
+            "error": exc.code,
+            "message": str(exc),
+            "attempts": len(exc.attempts),
+            "attempt_errors": [error.code for error in exc.attempts],
+        }
         print(json.dumps(record))
         return 1
     except TransportError as exc:
         print(json.dumps({"error": exc.code, "message": str(exc)}))
+        return 1
+    except OSError as exc:  # writing --output failed after the download
+        print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -1,14 +1,7 @@
 """``python -m transport lab``: serve a directory from lab CDN edges and an origin.
 
-Example::
-
-    python -m transport lab --root ./media --edges 2
-    {"edges": ["https://127.0.0.1:40001", "https://127.0.0.1:40002"],
-     "origin": "https://127.0.0.1:40003", "ca_file": "/tmp/lab-ca-xxxx/ca.pem"}
-
 Prints one JSON line (each URL serves HTTP/1.1 and HTTP/2 on TCP and HTTP/3 on UDP at the
 same port), then serves until SIGINT or SIGTERM (or ``--duration`` seconds) and exits 0.
-
 With ``--trace``, ``--delay-s`` or ``--loss`` each edge gets a network emulator in front of it:
 ``edges`` then lists the emulated URLs (what clients should use) and ``direct_edges`` the
 edges themselves.
@@ -20,11 +13,13 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
+from transport._cli import fail, non_negative_float, non_negative_int, positive_float
 from transport.errors import TransportConfigError
 from transport.lab import LabCdn, NetworkEmulator, TestCA, ThroughputTrace, load_trace
 
@@ -33,46 +28,136 @@ _EMULATE_S = 24 * 3600.0
 
 __all__: list[str] = []
 
+DESCRIPTION = """\
+Serve the files of a directory from local CDN edges and an origin, over HTTPS with
+HTTP/1.1, HTTP/2 and HTTP/3 at the same port, with a test CA made at start-up.
+
+When the servers are up, one JSON line is printed:
+  {"edges": [URL, ...], "origin": URL, "ca_file": PATH}
+Clients must trust ca_file (e.g. "python -m transport fetch URL --ca PATH"). The lab then
+serves until Ctrl-C or SIGTERM (or --duration seconds) and exits with status 0.
+
+With --trace, --delay-s or --loss, a network emulator stands in front of each edge: "edges"
+then lists the emulated URLs (use these) and "direct_edges" the unshaped ones."""
+
+EPILOG = """\
+examples:
+  python -m transport lab --root ./content
+  python -m transport lab --root ./content --edges 1 --trace 3g.npz --delay-s 0.04
+
+exit status: 0 stopped, 1 cannot serve (e.g. the port is taken), 2 bad input."""
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "lab",
-        help="serve a directory from lab CDN edges (HTTPS, h1/h2/h3) until interrupted",
-        description=__doc__.splitlines()[0],
+        help="serve a directory from local CDN edges over HTTPS (HTTP/1.1, HTTP/2, HTTP/3)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--root", required=True, type=Path, help="directory to serve")
-    parser.add_argument("--edges", type=int, default=2, help="number of edges (default 2)")
-    parser.add_argument("--host", default="127.0.0.1", help="listen address (loopback)")
-    parser.add_argument("--no-http3", action="store_true", help="serve TCP only")
     parser.add_argument(
-        "--datagram-size", type=int, default=1200, help="largest QUIC datagram sent (1200-1452)"
+        "--root", required=True, type=Path, metavar="DIR", help="the directory to serve"
     )
-    parser.add_argument("--ca-dir", type=Path, help="write the test CA here (kept on exit)")
-    parser.add_argument("--duration", type=float, help="stop by itself after this many seconds")
+    parser.add_argument(
+        "--edges",
+        type=non_negative_int,
+        default=2,
+        metavar="N",
+        help="number of CDN edges besides the origin (default 2)",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; the certificate names 127.0.0.1, "
+        "::1 and localhost)",
+    )
+    parser.add_argument(
+        "--no-http3", action="store_true", help="serve HTTP/1.1 and HTTP/2 only (no UDP)"
+    )
+    parser.add_argument(
+        "--datagram-size",
+        type=int,
+        default=1200,
+        metavar="BYTES",
+        help="largest QUIC datagram the servers send, 1200 to 1452 (default 1200)",
+    )
+    parser.add_argument(
+        "--ca-dir",
+        type=Path,
+        metavar="DIR",
+        help="write the test CA to this folder and keep it after exit (default: a "
+        "temporary folder, removed on exit)",
+    )
+    parser.add_argument(
+        "--duration",
+        type=positive_float,
+        metavar="SECONDS",
+        help="stop by itself after this many seconds (default: run until interrupted)",
+    )
     parser.add_argument(
         "--trace",
         type=Path,
-        help="shape each edge: a .npz trace (python -m abr traces convert IN --to npz --out DIR)",
+        metavar="FILE",
+        help="shape each edge's download rate to this throughput trace, looping: a .npz "
+        "archive, which 'python -m abr traces convert FILE --to npz --out DIR' writes from "
+        "any trace format",
     )
-    parser.add_argument("--delay-s", type=float, default=0.0, help="emulated one-way delay")
-    parser.add_argument("--loss", type=float, default=0.0, help="emulated UDP loss probability")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the emulated loss")
+    parser.add_argument(
+        "--delay-s",
+        type=non_negative_float,
+        default=0.0,
+        metavar="SECONDS",
+        help="one-way delay the emulator adds in each direction (default 0)",
+    )
+    parser.add_argument(
+        "--loss",
+        type=non_negative_float,
+        default=0.0,
+        metavar="P",
+        help="probability that the emulator drops a UDP datagram, 0 to below 1 (default 0)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed of the emulated loss, for repeatable runs (default 0)",
+    )
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def check_inputs(args: argparse.Namespace) -> str | None:
+    """Check the inputs before anything starts; return what is wrong, or ``None``."""
     if not args.root.is_dir():
-        print(f"error: --root {args.root} is not a directory", file=sys.stderr)
-        return 2
-    if args.edges < 0 or (args.duration is not None and args.duration <= 0):
-        print("error: --edges must be >= 0 and --duration positive", file=sys.stderr)
-        return 2
+        return f"--root {args.root}: not a directory"
+    if not os.access(args.root, os.R_OK | os.X_OK):
+        return f"--root {args.root}: cannot read it"
+    if not 1200 <= args.datagram_size <= 1452:
+        return f"--datagram-size {args.datagram_size} is not within 1200 to 1452"
+    if args.loss >= 1:
+        return f"--loss {args.loss} must be below 1"
+    if args.trace is not None and not args.trace.is_file():
+        return f"--trace {args.trace}: no such file"
+    if args.ca_dir is not None:
+        existing = next((p for p in (args.ca_dir, *args.ca_dir.parents) if p.exists()), None)
+        if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK):
+            return f"--ca-dir {args.ca_dir}: cannot create or write that folder"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    problem = check_inputs(args)
+    if problem is not None:
+        return fail(problem)
     try:
         trace = None if args.trace is None else load_trace(args.trace)
+    except TransportConfigError as exc:
+        return fail(f"--trace {exc}")
+    try:
         return asyncio.run(_serve(args, trace))
     except TransportConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     except OSError as exc:
         print(f"error: cannot serve: {exc}", file=sys.stderr)
         return 1

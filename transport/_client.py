@@ -206,7 +206,7 @@ class HttpClient:
         attempts.errors.append(error)
         self.last_failure_codes[request.edges[attempts.edge_index]] = error.code
         kind = classify_failure(error)
-        if kind is FailureKind.NOT_FOUND or kind is FailureKind.UNTRUSTED:
+        if kind in (FailureKind.NOT_FOUND, FailureKind.UNTRUSTED, FailureKind.UNREACHABLE):
             attempts.not_found.add(attempts.edge_index)  # never this edge again here
         loop = asyncio.get_running_loop()
         info = FailureInfo(

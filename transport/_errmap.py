@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 from typing import Literal
 
@@ -12,6 +13,7 @@ from aioquic.quic.connection import QuicConnectionError
 
 from transport.errors import (
     ConnectError,
+    ConnectionRefused,
     ConnectTimeout,
     NetworkError,
     ProtocolError,
@@ -20,6 +22,7 @@ from transport.errors import (
     StallTimeout,
     TlsVerificationError,
     TransportError,
+    UnknownHost,
     UnsafeUrl,
 )
 
@@ -42,10 +45,14 @@ def map_exception(exc: BaseException, *, url: str, stage: Stage) -> TransportErr
         The typed error to raise.
 
     >>> map_exception(ConnectionRefusedError(111, "refused"), url="https://a/", stage="connect")
-    ConnectError('cannot connect to https://a/: [Errno 111] refused')
+    ConnectionRefused('connection to https://a/ refused: [Errno 111] refused')
     """
     if isinstance(exc, TransportError):
         return exc
+    if stage != "body":
+        unreachable = unreachable_error(exc, url)
+        if unreachable is not None:
+            return unreachable
     if isinstance(exc, httpx.HTTPError):
         return _map_httpx(exc, url=url, stage=stage)
     if isinstance(exc, h2.exceptions.ProtocolError):
@@ -63,6 +70,33 @@ def map_exception(exc: BaseException, *, url: str, stage: Stage) -> TransportErr
             return ReadError(f"connection broke reading {url}: {exc}", url=url)
         return ConnectError(f"cannot connect to {url}: {exc}", url=url)
     return NetworkError(f"unexpected failure for {url}: {exc!r}", url=url)
+
+
+def unreachable_error(exc: BaseException, url: str) -> ConnectError | None:
+    """Recognise a refused connection or an unresolvable host anywhere in a cause chain.
+
+    httpx wraps the OS error twice (httpcore, then httpx), so the chain is walked.
+
+    Args:
+        exc: The exception raised while connecting.
+        url: The request URL, for the message.
+
+    Returns:
+        ``ConnectionRefused`` or ``UnknownHost``, or ``None`` for any other failure.
+
+    >>> unreachable_error(socket.gaierror(-2, "not known"), "https://x.invalid/")
+    UnknownHost('cannot resolve the host of https://x.invalid/: [Errno -2] not known')
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, socket.gaierror):
+            return UnknownHost(f"cannot resolve the host of {url}: {cause}", url=url)
+        if isinstance(cause, ConnectionRefusedError):
+            return ConnectionRefused(f"connection to {url} refused: {cause}", url=url)
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _map_httpx(exc: httpx.HTTPError, *, url: str, stage: Stage) -> TransportError:

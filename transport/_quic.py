@@ -31,7 +31,13 @@ from aioquic.tls import SessionTicket
 
 from transport._quic_rx import FastQuicConnection, H3Session
 from transport.config import TransportConfig
-from transport.errors import ConnectError, ReadError, TlsVerificationError, TransportError
+from transport.errors import (
+    ConnectError,
+    ConnectionRefused,
+    ReadError,
+    TlsVerificationError,
+    TransportError,
+)
 
 __all__: list[str] = []
 
@@ -408,6 +414,8 @@ class QuicConn:
         where = f"{self.host}:{self.addr[1]}"
         if self.handshake.done():
             self._terminate(ReadError(f"QUIC connection to {where} broke: {exc}", url=None))
+        elif isinstance(exc, ConnectionRefusedError):  # ICMP port unreachable: nobody listens
+            self._terminate(ConnectionRefused(f"{where} refused QUIC: {exc}", url=None))
         else:
             self._terminate(ConnectError(f"cannot reach {where} over QUIC: {exc}", url=None))
 

@@ -18,12 +18,14 @@ import numpy as np
 from transport.config import RetryConfig
 from transport.errors import (
     AllEdgesFailed,
+    ConnectionRefused,
     HttpStatusError,
     NetworkError,
     ProtocolError,
     RequestTimeout,
     TlsVerificationError,
     TransportError,
+    UnknownHost,
 )
 
 __all__ = [
@@ -58,6 +60,19 @@ class FailureKind(enum.Enum):
     UNTRUSTED = "untrusted"
     """The edge's certificate did not verify: exclude it, fail over at once, never retry it."""
 
+    UNREACHABLE = "unreachable"
+    """Nothing listens at the edge, or its name does not resolve: exclude it and fail over at
+    once; the request does not retry it (a backoff would only delay the error)."""
+
+
+_EXCLUDING = frozenset(
+    {FailureKind.EDGE, FailureKind.TRANSIENT, FailureKind.UNTRUSTED, FailureKind.UNREACHABLE}
+)
+"""Failures that count against the edge's health (its circuit breaker)."""
+
+_SKIPPING = frozenset({FailureKind.NOT_FOUND, FailureKind.UNTRUSTED, FailureKind.UNREACHABLE})
+"""Failures after which the request moves to another edge at once and never comes back."""
+
 
 def classify_failure(error: TransportError) -> FailureKind:
     """Classify an error for retrying, from its type and status alone.
@@ -85,6 +100,8 @@ def classify_failure(error: TransportError) -> FailureKind:
         return FailureKind.FATAL
     if isinstance(error, TlsVerificationError):
         return FailureKind.UNTRUSTED
+    if isinstance(error, ConnectionRefused | UnknownHost):
+        return FailureKind.UNREACHABLE
     if isinstance(error, RequestTimeout | NetworkError | ProtocolError):
         return FailureKind.EDGE
     return FailureKind.FATAL
@@ -100,7 +117,8 @@ class FailureInfo:
         error: What the attempt raised.
         attempt: Attempts made for this request so far, this one included (1-based).
         now: Monotonic time of the failure, in seconds.
-        not_found: Indices of edges that already answered 404 for this request.
+        not_found: Indices of edges not to try again for this request: they answered 404,
+            presented an untrusted certificate, or were unreachable.
     """
 
     edges: tuple[str, ...]
@@ -394,11 +412,11 @@ class RetryPolicy:
         if kind is FailureKind.FATAL:
             return None
         retry_after = self._retry_after(info.error)
-        if kind in (FailureKind.EDGE, FailureKind.TRANSIENT, FailureKind.UNTRUSTED):
+        if kind in _EXCLUDING:
             self.health.on_failure(edge, info.now, min_exclusion_s=retry_after)
         if info.attempt >= self._config.max_attempts:
             return None
-        if kind is FailureKind.NOT_FOUND or kind is FailureKind.UNTRUSTED:
+        if kind in _SKIPPING:
             skip = info.not_found | {info.edge_index}
             index = self.health.select(info.edges, info.now, skip=skip)
             if index is None:

@@ -9,6 +9,7 @@ __all__ = [
     "AllEdgesFailed",
     "ConnectError",
     "ConnectTimeout",
+    "ConnectionRefused",
     "HttpStatusError",
     "NetworkError",
     "ProtocolError",
@@ -19,6 +20,7 @@ __all__ = [
     "TlsVerificationError",
     "TransportConfigError",
     "TransportError",
+    "UnknownHost",
     "UnsafeUrl",
 ]
 
@@ -93,6 +95,25 @@ class TlsVerificationError(ConnectError):
     """
 
     code: ClassVar[str] = "transport.tls_verification"
+
+
+class ConnectionRefused(ConnectError):
+    """Nothing listens at the edge's address and port: the connection was refused.
+
+    The retry policy does not retry the same edge for it within a request (another edge is
+    tried at once): a server that is not there answers the same way a second later.
+    """
+
+    code: ClassVar[str] = "transport.connection_refused"
+
+
+class UnknownHost(ConnectError):
+    """The edge's host name does not resolve to an address.
+
+    Like ``ConnectionRefused``, never retried on the same edge within a request.
+    """
+
+    code: ClassVar[str] = "transport.unknown_host"
 
 
 class ReadError(NetworkError):

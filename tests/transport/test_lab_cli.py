@@ -19,6 +19,7 @@ from conftest import H3Get
 
 from abr._cli import main as abr_main
 from transport._cli import build_parser
+from transport._cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,7 +94,7 @@ def test_lab_command_rejects_a_missing_root(
 ) -> None:
     args = build_parser().parse_args(["lab", "--root", str(tmp_path / "nope")])
     assert args.func(args) == 2
-    assert "is not a directory" in capsys.readouterr().err
+    assert capsys.readouterr().err == f"error: --root {tmp_path / 'nope'}: not a directory\n"
 
 
 async def test_lab_command_with_emulated_edges(media: Path, tmp_path: Path) -> None:
@@ -137,3 +138,31 @@ def test_lab_command_rejects_a_bad_trace(
     assert args.func(args) == 2
     err = capsys.readouterr().err
     assert "not a trace archive" in err and "python -m abr traces convert" in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--loss", "1.5"], "--loss 1.5 must be below 1"),
+        (["--loss", "x"], "argument --loss: 'x' is not a number"),
+        (["--datagram-size", "9000"], "--datagram-size 9000 is not within 1200 to 1452"),
+        (["--edges", "-1"], "argument --edges: '-1' must not be negative"),
+        (["--duration", "0"], "argument --duration: '0' must be a number greater than 0"),
+        (["--delay-s", "-0.1"], "argument --delay-s: '-0.1' must be a number of at least 0"),
+        (["--trace", "/nope.npz"], "--trace /nope.npz: no such file"),
+        (["--ca-dir", "{root}/a-file/ca"], "--ca-dir {root}/a-file/ca: cannot create or write"),
+    ],
+)
+def test_lab_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], expected: str
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    extra = [arg.format(root=tmp_path) for arg in extra]
+    expected = expected.format(root=tmp_path)
+    try:
+        status = cli_main(["lab", "--root", str(tmp_path), *extra])
+    except SystemExit as exit_:
+        status = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    assert (status, out) == (2, "")
+    assert len(err.splitlines()) == 1 and expected in err, err

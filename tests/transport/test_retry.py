@@ -10,6 +10,7 @@ import pytest
 from transport import (
     AllEdgesFailed,
     ConnectError,
+    ConnectionRefused,
     ConnectTimeout,
     FailureInfo,
     FailureKind,
@@ -24,6 +25,7 @@ from transport import (
     RetryPolicy,
     StallTimeout,
     TransportConfigError,
+    UnknownHost,
     UnsafeUrl,
     classify_failure,
 )
@@ -68,7 +70,9 @@ def rng() -> np.random.Generator:
         (status(503), FailureKind.EDGE),
         (status(504), FailureKind.EDGE),
         (status(501), FailureKind.FATAL),
-        (ConnectError("refused", url=URL), FailureKind.EDGE),
+        (ConnectError("handshake failed", url=URL), FailureKind.EDGE),
+        (ConnectionRefused("refused", url=URL), FailureKind.UNREACHABLE),
+        (UnknownHost("no such name", url=URL), FailureKind.UNREACHABLE),
         (ConnectTimeout("slow", url=URL), FailureKind.EDGE),
         (StallTimeout("stalled", url=URL), FailureKind.EDGE),
         (RequestTimeout("ttfb", url=URL), FailureKind.EDGE),
@@ -110,6 +114,49 @@ def test_not_found_tries_each_other_edge_once_without_penalty() -> None:
     )
     assert last is None
     assert all(policy.health.is_available(e, 100.0) for e in EDGES)
+
+
+@pytest.mark.parametrize(
+    "error", [ConnectionRefused("refused", url=URL), UnknownHost("no name", url=URL)]
+)
+def test_unreachable_only_edge_gives_up_at_once(error: ConnectError) -> None:
+    # issue 12: a refused connection on the only origin was retried for 19 s (6 attempts)
+    policy = RetryPolicy(RetryConfig())
+    one_edge = ("https://a:443",)
+    failure = FailureInfo(edges=one_edge, edge_index=0, error=error, attempt=1, now=5.0)
+    assert policy.on_error(failure, rng=rng()) is None
+    assert policy.health.get(one_edge[0]).state(5.0) == "open"  # later requests skip it too
+
+
+def test_unreachable_edge_fails_over_at_once_and_is_not_retried_in_the_request() -> None:
+    policy = RetryPolicy(RetryConfig())
+    refused = ConnectionRefused("refused", url=URL)
+    first = policy.on_error(info(refused), rng=rng())
+    assert first == RetryDecision(delay_s=0.0, edge_index=1)
+    # the other edges time out: backoff goes to them, never back to the refused edge
+    later = policy.on_error(
+        info(StallTimeout("stall", url=URL), edge=1, attempt=2, not_found=frozenset({0})),
+        rng=rng(),
+    )
+    assert later == RetryDecision(delay_s=0.0, edge_index=2)
+    last = policy.on_error(
+        info(RequestTimeout("ttfb", url=URL), edge=2, attempt=3, not_found=frozenset({0})),
+        rng=rng(),
+    )
+    assert last is not None and last.edge_index in (1, 2) and last.delay_s > 0
+
+
+def test_timeouts_and_5xx_on_the_only_edge_are_still_retried_with_backoff() -> None:
+    policy = RetryPolicy(RetryConfig())
+    one_edge = ("https://a:443",)
+    for attempt, error in enumerate(
+        [StallTimeout("stall", url=URL), status(503), ReadError("reset mid-body", url=URL)], 1
+    ):
+        failure = FailureInfo(
+            edges=one_edge, edge_index=0, error=error, attempt=attempt, now=float(attempt)
+        )
+        decision = policy.on_error(failure, rng=rng())
+        assert decision is not None and decision.edge_index == 0 and decision.delay_s > 0
 
 
 def test_budget_is_bounded_by_max_attempts() -> None:
