@@ -35,7 +35,7 @@ from player.manifest import (
     load_media_playlist,
     parse_manifest,
 )
-from transport import HttpClient
+from transport import HttpClient, with_alternates
 
 __all__ = ["Player"]
 
@@ -243,12 +243,14 @@ class Player:
         )
 
     async def _fetch_presentation(self, url: str) -> Presentation:
+        # alternate origins serve the manifest too (docs/configuration.md); relative URLs
+        # still resolve against the given one, so every later request lists them as well
+        locations = with_alternates((url,), self.config.playback.alternate_origins)
         with self.clock.busy():
-            response = await self.http.fetch((url,))
+            response = await self.http.fetch(locations)
         now = self.clock.now() + wall_clock_offset(self.clock)
-        return parse_manifest(
-            response.content, url=response.url, now=now, config=self.config.manifest
-        )
+        base = url if response.url in locations else response.url
+        return parse_manifest(response.content, url=base, now=now, config=self.config.manifest)
 
     async def _load_media_playlists(
         self, session: PlaybackSession, *, reload: bool = False

@@ -16,6 +16,7 @@ from transport._retry import (
     RetryPolicy,
     classify_failure,
 )
+from transport._urls import with_alternates
 from transport.config import (
     Protocol,
     RetryConfig,
@@ -76,4 +77,5 @@ __all__ = [
     "UnsafeUrl",
     "WireProtocol",
     "classify_failure",
+    "with_alternates",
 ]

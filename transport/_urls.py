@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from collections.abc import Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 from transport.errors import UnsafeUrl
 
-__all__: list[str] = []
+__all__ = ["with_alternates"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -66,3 +67,31 @@ def origin_of(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"{scheme}://{host}:{port}"
+
+
+def with_alternates(urls: Sequence[str], origins: Sequence[str]) -> tuple[str, ...]:
+    """Add the same paths on other origins (CDN edges, the origin) as failover locations.
+
+    Each URL keeps its place; after all of them come, in order, their path and query on each
+    alternate origin (the scheme and host of ``origins``; their paths are ignored), without
+    duplicates. ``HttpClient.fetch`` then tries them in that order.
+
+    Args:
+        urls: The resource's own locations, in preference order.
+        origins: Alternate origins serving the same paths, e.g. ``https://edge2:443``.
+
+    Returns:
+        The locations to fetch from.
+
+    >>> with_alternates(("https://a/v/1.m4s?t=2",), ("https://b:8443", "https://a"))
+    ('https://a/v/1.m4s?t=2', 'https://b:8443/v/1.m4s?t=2')
+    """
+    out = list(urls)
+    for url in urls:
+        parts = urlsplit(url)
+        for base in origins:
+            alt = urlsplit(base)
+            candidate = urlunsplit((alt.scheme, alt.netloc, parts.path, parts.query, ""))
+            if candidate not in out:
+                out.append(candidate)
+    return tuple(out)
