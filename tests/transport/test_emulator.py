@@ -48,12 +48,6 @@ def edge(lab_ca: TestCA, payload: bytes) -> Iterator[LabServerThread]:
         handle.stop()
 
 
-def goodput_bps(arrivals: list[tuple[float, int]]) -> float:
-    """Bytes after the first piece over the time from first to last piece, bit/s."""
-    span = arrivals[-1][0] - arrivals[0][0]
-    return sum(n for _, n in arrivals[1:]) * 8 / span
-
-
 async def tcp_arrivals(
     url: str, ca_file: str, *, range_header: str | None = None
 ) -> list[tuple[float, int]]:
@@ -88,31 +82,58 @@ async def test_two_mbit_trace_gives_two_mbit_goodput_over_quic_and_tcp(
     )
     async with quic_emu, tcp_emu:
         h3, tcp = await asyncio.gather(
-            h3_get(quic_emu.base_url + "/p.bin", headers=[("range", window)], timeout_s=20.0),
+            h3_get(quic_emu.base_url + "/p.bin", headers=[("range", window)], timeout_s=30.0),
             tcp_arrivals(tcp_emu.base_url + "/p.bin", str(lab_ca.ca_file), range_header=window),
         )
     assert h3.status == 206 and h3.body == payload[:GOODPUT_BYTES]
     assert sum(n for _, n in tcp) == GOODPUT_BYTES
-    quic_bps, tcp_bps = goodput_bps(h3.arrivals), goodput_bps(tcp)
-    print(f"goodput at 2 Mbit/s: QUIC {quic_bps / 1e6:.3f} Mbit/s, TCP {tcp_bps / 1e6:.3f} Mbit/s")
-    assert quic_bps == pytest.approx(2e6, rel=0.10)
-    assert tcp_bps == pytest.approx(2e6, rel=0.10)
+    # The shaping is measured by the emulator's own schedule, not by when the client's event
+    # loop got round to reading (issue 11: 1.79 Mbit/s on a machine at load average 6-11).
+    for name, emu in (("QUIC", quic_emu), ("TCP", tcp_emu)):
+        stats = emu.stats()
+        assert stats.link_bytes >= GOODPUT_BYTES  # everything went through the bottleneck
+        assert stats.link_bytes <= stats.bytes_down + 200_000  # ... and nothing around it
+        shaped_bps = stats.link_bytes * 8 / stats.link_busy_s
+        pieces = emu.transmissions()
+        rates = [p.nbytes * 8 / (p.end_s - p.start_s) for p in pieces if p.end_s > p.start_s]
+        span = pieces[-1].end_s - pieces[0].start_s
+        print(
+            f"{name} at 2 Mbit/s: shaped {shaped_bps / 1e6:.4f} Mbit/s over {len(pieces)} pieces,"
+            f" link busy {stats.link_busy_s / span:.0%} of {span:.2f} s"
+        )
+        assert shaped_bps == pytest.approx(2e6, rel=0.01)
+        assert min(rates) == pytest.approx(2e6, rel=0.01)  # every single piece, not an average
+        assert max(rates) == pytest.approx(2e6, rel=0.01)
+        # the client cannot have had it sooner than the link let it through
+        assert span >= (GOODPUT_BYTES * 8 / 2e6) * 0.99
     assert quic_emu.stats().bytes_down >= GOODPUT_BYTES
     assert tcp_emu.stats().tcp_connections == 1
 
 
-def window_bps(arrivals: list[tuple[float, int]], start: float, end: float) -> float:
-    inside = [n for t, n in arrivals if start <= t < end]
-    return sum(inside) * 8 / (end - start)
+def piece_rates(emu: NetworkEmulator, start: float, end: float) -> list[float]:
+    """Rates the emulator's link applied to the pieces it sent within [start, end] (loop time).
+
+    From the emulator's own schedule: independent of when the client got round to reading.
+    """
+    return [
+        p.nbytes * 8 / (p.end_s - p.start_s)
+        for p in emu.transmissions()
+        if start <= p.start_s and p.end_s <= end and p.end_s > p.start_s
+    ]
+
+
+def all_near(rates: list[float], rate: float) -> bool:
+    return bool(rates) and all(abs(r - rate) <= 0.01 * rate for r in rates)
 
 
 async def test_throttle_changes_the_rate_at_run_time(edge: LabServerThread, lab_ca: TestCA) -> None:
     emu = NetworkEmulator(edge.base_url, trace=ThroughputTrace.constant(4e6))
+    throttled_at: list[float] = []
     async with emu:
-        began = time.monotonic()
 
         async def throttle_later() -> None:
             await asyncio.sleep(1.0)
+            throttled_at.append(time.monotonic())  # the emulator runs on this loop's clock
             emu.throttle(1e6, for_s=1.2)
 
         throttler = asyncio.create_task(throttle_later())
@@ -120,12 +141,12 @@ async def test_throttle_changes_the_rate_at_run_time(edge: LabServerThread, lab_
             emu.base_url + "/p.bin", str(lab_ca.ca_file), range_header="bytes=0-1299999"
         )
         await throttler
-    before = window_bps(arrivals, began + 0.3, began + 1.0)
-    during = window_bps(arrivals, began + 1.3, began + 2.1)
-    after = window_bps(arrivals, began + 2.5, arrivals[-1][0])
-    assert before == pytest.approx(4e6, rel=0.2)
-    assert during == pytest.approx(1e6, rel=0.2)
-    assert after == pytest.approx(4e6, rel=0.2)
+    assert sum(n for _, n in arrivals) == 1_300_000
+    t = throttled_at[0]
+    # a piece is shaped when it is queued, at most one read-ahead (~10 ms) before it starts
+    assert all_near(piece_rates(emu, 0.0, t), 4e6)
+    assert all_near(piece_rates(emu, t + 0.05, t + 1.15), 1e6)
+    assert all_near(piece_rates(emu, t + 1.25, float("inf")), 4e6)
     emu.set_rate(2e6)
     assert emu._override_rate() == 2e6
     emu.set_rate(None)
@@ -136,13 +157,15 @@ async def test_rate_follows_a_varying_trace(edge: LabServerThread, lab_ca: TestC
     trace = ThroughputTrace(np.array([1.0, 1.0]), np.array([4e6, 1e6]))  # loops: 4, 1, 4 ...
     emu = NetworkEmulator(edge.base_url, trace=trace)
     async with emu:
-        began = time.monotonic()
+        began = time.monotonic()  # the trace starts with the emulator, just before
         arrivals = await tcp_arrivals(
             emu.base_url + "/p.bin", str(lab_ca.ca_file), range_header="bytes=0-1099999"
         )
-    assert window_bps(arrivals, began + 0.2, began + 0.9) == pytest.approx(4e6, rel=0.2)
-    assert window_bps(arrivals, began + 1.2, began + 1.9) == pytest.approx(1e6, rel=0.2)
-    assert window_bps(arrivals, began + 2.2, began + 2.7) == pytest.approx(4e6, rel=0.2)
+    assert sum(n for _, n in arrivals) == 1_100_000
+    # pieces wholly inside one period of the trace went at that period's rate
+    assert all_near(piece_rates(emu, began + 0.05, began + 0.95), 4e6)
+    assert all_near(piece_rates(emu, began + 1.05, began + 1.95), 1e6)
+    assert all_near(piece_rates(emu, began + 2.05, began + 2.95), 4e6)
 
 
 class _UdpEcho(asyncio.DatagramProtocol):

@@ -27,6 +27,7 @@ from transport.lab._faults import (
     StatusFault,
     TruncateFault,
 )
+from transport.lab._relays import Transmission
 from transport.lab._server import AsgiApp, LabServer, LabServerThread
 from transport.lab._traces import PeriodTrace, ThroughputTrace, load_trace
 
@@ -49,14 +50,15 @@ __all__ = [
     "LabServerThread",
     "MemoryContent",
     "NetworkEmulator",
+    "PeriodTrace",
     "RequestRecord",
     "ResetFault",
-    "PeriodTrace",
     "Resource",
     "StallFault",
     "StatusFault",
     "TestCA",
     "ThroughputTrace",
+    "Transmission",
     "TruncateFault",
     "load_trace",
 ]

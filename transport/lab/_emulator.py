@@ -25,7 +25,7 @@ import numpy as np
 
 from transport.errors import TransportConfigError
 from transport.lab._loop import AsyncStartStop, ThreadedPart
-from transport.lab._relays import CONNECT_TIMEOUT_S, Link, TcpPipe, UdpRelay
+from transport.lab._relays import CONNECT_TIMEOUT_S, Link, TcpPipe, Transmission, UdpRelay
 from transport.lab._server import bind_port_pair
 from transport.lab._traces import PeriodTrace, ThroughputTrace
 
@@ -50,6 +50,15 @@ class EmulatorStats:
 
     tcp_connections: int
     """TCP connections relayed so far."""
+
+    link_bytes: int = 0
+    """Downlink bytes the bottleneck link scheduled (shaped), datagrams dropped at its queue
+    excluded."""
+
+    link_busy_s: float = 0.0
+    """Time the bottleneck link spent transmitting them, seconds, by its own schedule: with
+    a constant rate, ``link_bytes * 8 / link_busy_s`` is that rate however busy the CPU was
+    (an idle link, e.g. a sender starved of CPU, adds no busy time)."""
 
 
 class NetworkEmulator(AsyncStartStop):
@@ -209,7 +218,20 @@ class NetworkEmulator(AsyncStartStop):
             datagrams_lost=self.datagrams_lost,
             datagrams_queue_dropped=self.datagrams_queue_dropped,
             tcp_connections=self.tcp_connections,
+            link_bytes=self.link.nbytes,
+            link_busy_s=self.link.busy_s,
         )
+
+    def transmissions(self) -> tuple[Transmission, ...]:
+        """The downlink pieces the bottleneck link scheduled, oldest first (the last 100,000).
+
+        Each one's ``nbytes * 8 / (end_s - start_s)`` is the rate the shaping applied to it:
+        the trace's, or a ``throttle``/``set_rate`` override. Times are loop times.
+
+        Returns:
+            The transmissions.
+        """
+        return tuple(self.link.transmissions)
 
     async def start(self) -> None:
         """Bind the port (TCP and UDP) and start relaying; the stop timer starts now."""

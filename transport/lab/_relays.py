@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 if TYPE_CHECKING:
     from transport.lab._emulator import NetworkEmulator
 
-__all__: list[str] = []
+__all__ = ["Transmission"]
 
 _TCP_CHUNK_S = 0.01
 """Downlink TCP bytes are read in pieces worth this much link time: smooth at any rate."""
@@ -30,13 +30,39 @@ CONNECT_TIMEOUT_S = 5.0
 _WRITE_HIGH_BYTES = 256 * 1024
 """Client-side write buffer above which the downlink pump waits for the client to read."""
 
+_TRANSMISSION_LOG_LEN = 100_000
+"""Downlink transmissions the link remembers (a 10 s transfer at 2 Mbit/s is ~2,000)."""
+
+
+class Transmission(NamedTuple):
+    """One piece of downlink traffic on the emulated bottleneck, as the link scheduled it."""
+
+    start_s: float
+    """Loop time the piece started on the link (after what was queued before it)."""
+
+    end_s: float
+    """Loop time its last bit left the link (delivery is ``delay_s`` later)."""
+
+    nbytes: int
+    """Its size: a UDP datagram, or a piece of a TCP stream."""
+
 
 class Link:
-    """A FIFO bottleneck: reserves transmission time for each piece of traffic."""
+    """A FIFO bottleneck: reserves transmission time for each piece of traffic.
+
+    It keeps its own account of what it sent and when (``busy_s``, ``nbytes``,
+    ``transmissions``): the schedule the shaping decided, independent of how promptly the
+    event loop then carried it out.
+    """
 
     def __init__(self, transmit_end: Callable[[float, int], float]) -> None:
         self._transmit_end = transmit_end
         self.next_free = 0.0
+        self.busy_s = 0.0
+        self.nbytes = 0
+        self.transmissions: collections.deque[Transmission] = collections.deque(
+            maxlen=_TRANSMISSION_LOG_LEN
+        )
 
     def backlog_s(self, now: float) -> float:
         """Time the traffic already queued still needs, seconds."""
@@ -44,7 +70,11 @@ class Link:
 
     def reserve(self, nbytes: int, now: float) -> float:
         """Queue ``nbytes`` and return (loop time) when their transmission ends."""
-        self.next_free = self._transmit_end(max(now, self.next_free), nbytes)
+        start = max(now, self.next_free)
+        self.next_free = self._transmit_end(start, nbytes)
+        self.busy_s += self.next_free - start
+        self.nbytes += nbytes
+        self.transmissions.append(Transmission(start, self.next_free, nbytes))
         return self.next_free
 
 
