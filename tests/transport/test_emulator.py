@@ -200,7 +200,13 @@ async def test_udp_delay_and_seeded_loss() -> None:
                 client.sendto(i.to_bytes(4, "big") + b"x" * 100)
                 if i % 50 == 49:
                     await asyncio.sleep(0.005)
-            await asyncio.sleep(0.3)
+            # wait for what is still in the delay lines (a busy machine delays the relay)
+            deadline = time.monotonic() + 5.0
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                if len(collector.received) + emu.stats().datagrams_lost >= 1000:
+                    break
+            await asyncio.sleep(0.1)
             client.close()
             stats = emu.stats()
     finally:
