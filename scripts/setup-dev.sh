@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Set up everything the test suite needs on a Debian/Ubuntu machine, idempotently:
 #   - system tools the interoperability tests drive: ffmpeg, caddy (HTTP/3), nginx,
-#     Node.js/npm, and python3-venv where the system Python lacks venv (apt-get, through
-#     sudo when not root);
+#     Node.js/npm (apt-get, through sudo when not root);
 #   - Shaka Packager from npm (package shaka-packager) in .tools/, linked as .tools/bin/packager;
-#   - a virtual environment in .venv with the SDK and its lab, plots and dev extras.
+#   - a virtual environment in .venv with the SDK and its lab, plots and dev extras
+#     (scripts/install.sh, which also installs python3-venv where the system Python lacks it).
 # Tools already present are not reinstalled. Run from anywhere; works on the checkout it is in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,9 +17,6 @@ need ffmpeg ffmpeg
 need caddy caddy
 need nginx nginx
 need npm npm
-if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-    APT_PACKAGES+=("python3-venv")
-fi
 
 if ((${#APT_PACKAGES[@]})); then
     SUDO=""
@@ -45,9 +42,5 @@ fi
 mkdir -p .tools/bin
 ln -sf "../node_modules/shaka-packager/bin/${PACKAGER_BIN}" .tools/bin/packager
 
-if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[all]'
+bash scripts/install.sh lab,plots,dev
 echo "setup-dev: ready (.venv, .tools/bin/packager, ffmpeg, caddy, nginx)" >&2

@@ -1,4 +1,4 @@
-"""The lab: real local servers for tests, QA and the demo (DESIGN.md, "The lab").
+"""The lab: real local servers for tests, QA and the demo (docs/design.md, "The lab").
 
 ``TestCA`` makes a throwaway certificate authority; ``LabServer`` serves any ASGI app
 over HTTPS on HTTP/1.1, HTTP/2 and HTTP/3 at one port number; ``LabCdn`` runs CDN edges
