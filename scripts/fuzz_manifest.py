@@ -186,7 +186,7 @@ def mutate_manifest(seed: bytes, rng: random.Random) -> bytes:
 def _repeat_line(data: bytes, rng: random.Random) -> bytes:
     lines = data.split(b"\n")
     at = rng.randrange(len(lines))
-    lines[at:at] = [lines[at]] * rng.choice((2, 10, 100, 3000))
+    lines[at:at] = [lines[at]] * rng.choice((2, 3, 10, 50, 200, 1000))
     return b"\n".join(lines)
 
 
@@ -195,7 +195,11 @@ def _repeat_element(data: bytes, rng: random.Random) -> bytes:
     if not found:
         return _repeat_line(data, rng)
     match = rng.choice(found)
-    return data[: match.end()] + match.group(0) * rng.choice((2, 100, 2000)) + data[match.end() :]
+    return (
+        data[: match.end()]
+        + match.group(0) * rng.choice((2, 3, 10, 50, 200, 1000))
+        + data[match.end() :]
+    )
 
 
 def _replace(pattern: re.Pattern[bytes], choices: tuple[bytes, ...]) -> object:

@@ -1,10 +1,12 @@
-"""Expanding DASH segment descriptions into ``Segment``s: templates, timelines, lists, live windows.
+"""DASH segment descriptions into segment indexes: templates, timelines, lists, live windows.
 
 Everything is computed in the representation's timescale with integers, run by run: a
 ``SegmentTimeline`` ``<S>`` element (with its repeats) or a ``@duration``-based template is
 one *run* of equally long segments. For a live presentation the segments of a run that are
 inside the time-shift window at ``now`` are found arithmetically, so a window far from the
-first segment (or ``r="-1"``) never loops over segments that are not returned.
+first segment (or ``r="-1"``) never loops over segments that are not returned. The kept runs
+become a ``RunTable`` and each representation a ``SegmentRuns`` over it (``_segment_runs.py``),
+which builds a ``Segment`` only when it is read.
 
 Timing (DASH-IF timing model): a segment whose presentation end time is ``end_s`` becomes
 available at ``availabilityStartTime + end_s - availabilityTimeOffset`` and stays available

@@ -275,6 +275,29 @@ def test_data_uri_init_in_a_segment_list_and_an_hls_map() -> None:
     assert rep.init is not None and rep.init.data == init and rep.init.url == uri
 
 
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("data:,%00%01abc", b"\x00\x01abc"),  # percent-encoded payload
+        ("DATA:video/mp4;BASE64, AAEC\tAw== ", b"\x00\x01\x02\x03"),  # white space, case
+        ("data:;base64,AAECAw", b"\x00\x01\x02\x03"),  # padding left out
+        ("data:video/mp4;base64", None),  # no comma
+        ("data:;base64,AAECA", None),  # one character too many
+        ("data:;base64,AA=C", None),  # padding inside
+        ("data:;base64,AAéC", None),  # not ASCII
+    ],
+)
+def test_data_uris_decode_as_browsers_do(uri: str, expected: bytes | None) -> None:
+    playlist = f'#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI="{uri}"\n#EXTINF:2,\na.m4s\n'
+    url = "https://cdn.example.com/p.m3u8"
+    if expected is None:
+        with pytest.raises(ManifestParseError, match="data: URI"):
+            parse_hls(playlist.encode(), url=url)
+        return
+    (rep,) = list(parse_hls(playlist.encode(), url=url).representations())
+    assert rep.init is not None and rep.init.data == expected
+
+
 def test_the_session_plays_a_data_uri_init_without_fetching_it(tmp_path: Path) -> None:
     """An MPD whose init segment is a data: URI plays over the lab, the init never fetched."""
     spec = ContentSpec(
