@@ -158,7 +158,7 @@ class SessionServiceConfig:
     """Concurrent sessions per viewer; a new one beyond it ends the oldest. Common plan size."""
 
     session_timeout_s: float = 60.0
-    """A session without a heartbeat for this long has ended (six missed 10 s heartbeats)."""
+    """A session the service received nothing of for this long has ended (six missed 10 s beats)."""
 
     max_body_bytes: int = 256 * 1024
     """Largest request body accepted; a full batch of heartbeats is about 30 kB."""
@@ -166,15 +166,43 @@ class SessionServiceConfig:
     max_batch: int = 500
     """Most heartbeats in one request."""
 
+    max_ts_ahead_s: float = 300.0
+    """Latest heartbeat ``ts`` accepted, seconds ahead of the service clock (422 beyond).
+
+    A device clock set in the future would make its positions outrank every later one;
+    5 minutes tolerates a badly set clock while bounding that. Liveness never uses ``ts``."""
+
+    max_ts_age_s: float = 30 * 86_400.0
+    """Oldest heartbeat ``ts`` accepted, seconds behind the service clock (422 beyond).
+
+    An outbox, or a download played offline, delivers heartbeats late; 30 days covers a
+    download's licence period, and older positions are not worth resuming from."""
+
+    max_drain_bytes: int = 1024 * 1024
+    """Largest refused request body still read (and discarded) before answering.
+
+    Answering before the body is read and then closing makes the client lose the answer or
+    reuse a dying connection; reading it keeps the connection usable. Over this (4x the
+    body limit) the answer says ``Connection: close`` instead, bounding the work."""
+
     def __post_init__(self) -> None:
         """Validate ranges.
 
         Raises:
-            PlayerConfigError: A value is not positive.
+            PlayerConfigError: A value is not positive (``max_drain_bytes``: negative).
         """
-        for name in ("max_streams", "session_timeout_s", "max_body_bytes", "max_batch"):
-            if getattr(self, name) <= 0:
+        for name in (
+            "max_streams",
+            "session_timeout_s",
+            "max_body_bytes",
+            "max_batch",
+            "max_ts_ahead_s",
+            "max_ts_age_s",
+        ):
+            if not getattr(self, name) > 0:
                 raise PlayerConfigError(f"SessionServiceConfig.{name} must be positive")
+        if self.max_drain_bytes < 0:
+            raise PlayerConfigError("SessionServiceConfig.max_drain_bytes must be >= 0")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

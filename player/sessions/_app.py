@@ -7,7 +7,9 @@ Routes (all JSON, all need ``Authorization: Bearer <token>``):
 - ``GET /v1/positions/{viewer_id}/{title_id}`` -> ``{"position_s", "device_id", "ts"}`` or 404
 - ``GET /v1/sessions`` -> ``{"sessions": [...]}``, the caller's active sessions
 
-Errors are ``{"error": <code>, "detail": <text>}`` with a 4xx status.
+Errors are ``{"error": <code>, "detail": <text>}`` with a 4xx status. A refused request's
+body is read and discarded (up to ``max_drain_bytes``) before the answer, so the client reads
+the answer and may keep its connection; a larger one is answered with ``Connection: close``.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from urllib.parse import unquote
 
 from player.config import SessionServiceConfig
 from player.errors import HeartbeatError, PlayerConfigError
-from player.heartbeat._model import is_wire_id, parse_heartbeat_body
-from player.sessions._store import SessionStore
+from player.heartbeat._model import Heartbeat, is_wire_id, parse_heartbeat_body
+from player.sessions._store import Conflict, SessionStore
 
 __all__ = ["SessionService"]
 
@@ -72,7 +74,8 @@ class SessionService:
         config: Limits: streams per viewer, session timeout, body size, batch size.
         db_path: SQLite file, created if missing (``":memory:"`` for a throwaway one).
         tokens: ``{viewer_id: bearer_token}``; a token only ever acts as its viewer.
-        clock: Wall clock in Unix seconds, for session expiry (injectable for tests).
+        clock: The service's wall clock in Unix seconds (injectable for tests). Liveness,
+            the stream limit and the bounds on ``ts`` are judged on it, never on a device's.
 
     Raises:
         PlayerConfigError: A viewer id is invalid or two viewers share a token.
@@ -111,21 +114,23 @@ class SessionService:
             return
         if scope["type"] != "http":
             return
+        body = _Body(scope, receive)
         try:
-            status, payload = await self._route(scope, receive)
+            status, payload = await self._route(scope, body)
         except _Reject as exc:
             status, payload = exc.status, {"error": exc.error, "detail": exc.detail}
-        await _respond(send, status, payload)
+        is_drained = await body.drain(self._config.max_drain_bytes)
+        await _respond(send, status, payload, close=not is_drained and _is_http1(scope))
 
-    async def _route(self, scope: Scope, receive: Receive) -> tuple[int, object]:
+    async def _route(self, scope: Scope, body: _Body) -> tuple[int, object]:
         raw = scope.get("raw_path") or scope["path"].encode()
         parts = [unquote(p) for p in raw.decode("latin-1").split("?")[0].split("/")]
         method = scope["method"]
         if parts == ["", "v1", "heartbeats"]:
             _require(method, "POST")
             viewer_id = self._authenticate(scope)
-            body = await _read_body(scope, receive, self._config.max_body_bytes)
-            return 200, await self._post_heartbeats(viewer_id, body)
+            data = await body.read(self._config.max_body_bytes)
+            return 200, await self._post_heartbeats(viewer_id, data)
         if len(parts) == 5 and parts[:3] == ["", "v1", "positions"]:
             _require(method, "GET")
             return await self._get_position(self._authenticate(scope), parts[3], parts[4])
@@ -159,8 +164,31 @@ class SessionService:
             raise _Reject(422, "invalid_heartbeat", str(exc)) from exc
         if any(hb.viewer_id != viewer_id for hb in heartbeats):
             raise _Reject(403, "forbidden", "a heartbeat names another viewer")
-        reply = await self._in_db(partial(self.store.record, heartbeats, now=self._clock()))
+        now = self._clock()
+        self._check_ts(heartbeats, now=now)
+        try:
+            reply = await self._in_db(partial(self.store.record, heartbeats, now=now))
+        except Conflict as exc:
+            raise _Reject(409, exc.error, exc.detail) from exc
         return {"action": reply.action.value, "reason": reply.reason}
+
+    def _check_ts(self, heartbeats: list[Heartbeat], *, now: float) -> None:
+        """Refuse device timestamps too far from the service clock (they order positions)."""
+        for hb in heartbeats:
+            ahead_s = hb.ts - now
+            if -self._config.max_ts_age_s <= ahead_s <= self._config.max_ts_ahead_s:
+                continue
+            side, bound_s = (
+                ("ahead of", self._config.max_ts_ahead_s)
+                if ahead_s > 0
+                else ("behind", self._config.max_ts_age_s)
+            )
+            raise _Reject(
+                422,
+                "ts_out_of_range",
+                f"heartbeat {hb.id!r}: 'ts' is {abs(ahead_s):.0f} s {side} the service clock;"
+                f" at most {bound_s:g} s is accepted",
+            )
 
     async def _get_position(self, viewer_id: str, owner: str, title_id: str) -> tuple[int, object]:
         if not is_wire_id(owner) or not is_wire_id(title_id):
@@ -181,36 +209,82 @@ def _require(method: str, allowed: str) -> None:
         raise _Reject(405, "method_not_allowed", f"use {allowed}")
 
 
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    headers = {name.lower(): value for name, value in scope.get("headers", ())}
-    content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-    if content_type != b"application/json":
-        raise _Reject(415, "unsupported_media_type", "send 'Content-Type: application/json'")
-    declared = headers.get(b"content-length", b"0")
-    if declared.isdigit() and int(declared) > limit:
-        raise _Reject(413, "too_large", f"bodies are limited to {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _Reject(400, "disconnected", "the client went away")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
+class _Body:
+    """A request's body, read through ASGI ``receive``: bounded, and drained when refused."""
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self._headers = {name.lower(): value for name, value in scope.get("headers", ())}
+        self._receive = receive
+        self._size = 0
+        self._is_done = False
+
+    async def read(self, limit: int) -> bytes:
+        """Return the JSON body, at most ``limit`` bytes.
+
+        Raises:
+            _Reject: 415 (not JSON), 413 (too large) or 400 (the client went away).
+        """
+        content_type = self._headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if content_type != b"application/json":
+            raise _Reject(415, "unsupported_media_type", "send 'Content-Type: application/json'")
+        if self._declared() > limit:
             raise _Reject(413, "too_large", f"bodies are limited to {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+        chunks: list[bytes] = []
+        while not self._is_done:
+            chunks.append(await self._next())
+            if self._size > limit:
+                raise _Reject(413, "too_large", f"bodies are limited to {limit} bytes")
+        return b"".join(chunks)
+
+    async def drain(self, limit: int) -> bool:
+        """Read and discard what is left of the body, unless that is more than ``limit`` bytes.
+
+        Returns:
+            Whether the whole body was read (else the connection must not be reused).
+        """
+        if self._declared() > limit:
+            return False
+        try:
+            while not self._is_done and self._size <= limit:
+                await self._next()
+        except _Reject:
+            return False
+        return self._is_done and self._size <= limit
+
+    def _declared(self) -> int:
+        declared = self._headers.get(b"content-length", b"")
+        return int(declared) if declared.isdigit() else 0
+
+    async def _next(self) -> bytes:
+        message = await self._receive()
+        if message["type"] == "http.disconnect":
+            self._is_done = True
+            raise _Reject(400, "disconnected", "the client went away")
+        chunk: bytes = message.get("body", b"")
+        self._size += len(chunk)
+        self._is_done = not message.get("more_body", False)
+        return chunk
 
 
-async def _respond(send: Send, status: int, payload: object) -> None:
+def _is_http1(scope: Scope) -> bool:
+    return str(scope.get("http_version", "1.1")).startswith("1")
+
+
+async def _respond(send: Send, status: int, payload: object, *, close: bool) -> None:
     body = json.dumps(payload, separators=(",", ":")).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="sessions"'))
+    if close:  # HTTP/1.1: the unread rest of the body makes the connection unusable
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    try:
+        await send({"type": "http.response.body", "body": body})
+    except OSError as exc:
+        if not close:
+            raise
+        # closing while the client still sends its body fails the TLS close; the answer left
+        _log.debug("connection closed uncleanly after a refused body: %s", exc)
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

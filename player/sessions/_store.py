@@ -2,6 +2,10 @@
 
 Synchronous and clock-free: every method takes ``now`` (the service's wall clock, Unix
 seconds). The ASGI app runs it on one worker thread, which also serialises writes.
+
+What a client sends is trusted only as far as it cannot change what the service decides
+for other sessions: liveness and the stream limit are judged on ``now``, the time the
+service received a heartbeat, never on the heartbeat's ``ts``; ``ts`` only orders positions.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from player.config import SessionServiceConfig
 from player.errors import HeartbeatError
 from player.heartbeat._model import Heartbeat, HeartbeatAction, HeartbeatReply
 
-__all__ = ["ActiveSession", "SessionStore", "StoredPosition"]
+__all__ = ["ActiveSession", "Conflict", "SessionStore", "StoredPosition"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS heartbeats (
@@ -47,6 +51,24 @@ WHERE (excluded.ts, excluded.seq, excluded.device_id) > (positions.ts, positions
                                                          positions.device_id)
 """
 _FINAL_STATES = ("ended", "error")
+_SAME_HEARTBEAT = """
+SELECT session_id, seq, title_id, device_id, position_s, state, bitrate_bps, buffer_s, ts
+FROM heartbeats WHERE viewer_id = ? AND id = ?
+"""
+
+
+class Conflict(Exception):
+    """A heartbeat contradicts what the service stored; the request is refused (409).
+
+    Args:
+        error: Stable error code for the answer: ``"id_conflict"`` or ``"session_conflict"``.
+        detail: What conflicts, for the answer's ``detail``.
+    """
+
+    def __init__(self, error: str, detail: str) -> None:
+        super().__init__(detail)
+        self.error = error
+        self.detail = detail
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -88,14 +110,21 @@ class SessionStore:
 
     Rules:
 
-    - A heartbeat id is stored once per viewer; a repeated id changes nothing (de-duplication).
+    - A heartbeat id is stored once per viewer; a repeat of the same heartbeat changes no
+      stored data (de-duplication). An id re-used for a different heartbeat is a
+      :class:`Conflict`, and so is a session id re-used by another device or title.
     - The position per (viewer, title) is the one with the greatest ``(ts, seq, device_id)``:
       last writer wins by the device's clock, whatever order heartbeats arrive in.
-    - A session is active from its first heartbeat until it reports ``ended``/``error``, is
-      terminated, or sends nothing for ``session_timeout_s``. A heartbeat whose ``ts`` is older
-      than that (a late delivery from an outbox) updates the position but starts no session.
-    - When a new session makes more than ``max_streams`` active, the oldest active sessions are
-      terminated (reason ``"stream_limit"``); their next heartbeat is answered ``terminate``.
+    - A session is active from a heartbeat the service receives until it reports
+      ``ended``/``error``, is terminated, or the service receives nothing of it for
+      ``session_timeout_s``. Every heartbeat received (a repeat too) counts as a sign of life
+      at ``now``, whatever its ``ts``: the service cannot tell a late delivery from a live
+      stream without trusting the device's clock.
+    - When, at the end of a request, sessions that became active in it make more than
+      ``max_streams`` active, the oldest active sessions are terminated (reason
+      ``"stream_limit"``); their next heartbeat is answered ``terminate``. A session that
+      starts and ends within one request (a whole offline session delivered late) never
+      counts.
 
     Args:
         config: Service settings.
@@ -121,17 +150,27 @@ class SessionStore:
 
         Args:
             heartbeats: Heartbeats, already validated and authorised.
-            now: Service wall clock, Unix seconds.
+            now: Service wall clock when they were received, Unix seconds.
 
         Returns:
-            ``terminate`` if one of their sessions was terminated, else ``continue``.
+            ``terminate`` if one of their sessions is terminated, else ``continue``.
+
+        Raises:
+            Conflict: A heartbeat re-uses an id or a session id for something else; nothing
+                of the request is stored.
         """
-        reason: str | None = None
+        sessions: dict[tuple[str, str], None] = {}  # in order of first appearance
+        started: set[str] = set()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 for hb in heartbeats:
-                    reason = self._record_one(hb, now=now) or reason
+                    sessions[(hb.viewer_id, hb.session_id)] = None
+                    if self._record_one(hb, now=now):
+                        started.add(hb.viewer_id)
+                for viewer_id in sorted(started):
+                    self._enforce_limit(viewer_id, now=now)
+                reason = self._termination_reason(list(sessions))
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -184,63 +223,70 @@ class SessionStore:
         ).fetchall()
         return rows
 
-    def _record_one(self, hb: Heartbeat, *, now: float) -> str | None:
-        """Store one heartbeat; return the termination reason of its session, if any."""
-        values = {
-            "viewer_id": hb.viewer_id,
-            "title_id": hb.title_id,
-            "position_s": hb.position_s,
-            "device_id": hb.device_id,
-            "ts": hb.ts,
-            "seq": hb.seq,
-        }
+    def _record_one(self, hb: Heartbeat, *, now: float) -> bool:
+        """Store one heartbeat; return whether its session became active (new or revived)."""
+        row = self._db.execute(
+            "SELECT device_id, title_id, status, last_seen FROM sessions"
+            " WHERE viewer_id = ? AND session_id = ?",
+            (hb.viewer_id, hb.session_id),
+        ).fetchone()
+        if row is not None and (row[0], row[1]) != (hb.device_id, hb.title_id):
+            raise Conflict(
+                "session_conflict",
+                f"session {hb.session_id!r} belongs to another device or title",
+            )
         inserted = self._db.execute(
             "INSERT OR IGNORE INTO heartbeats (viewer_id, id, session_id, seq, title_id,"
             " device_id, position_s, state, bitrate_bps, buffer_s, ts)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (hb.viewer_id, hb.id, hb.session_id, hb.seq, hb.title_id, hb.device_id,
-             hb.position_s, hb.state, hb.bitrate_bps, hb.buffer_s, hb.ts),
-        ).rowcount  # fmt: skip
-        key = (hb.viewer_id, hb.session_id)
-        row = self._db.execute(
-            "SELECT status, reason, last_seen FROM sessions WHERE viewer_id = ? AND session_id = ?",
-            key,
-        ).fetchone()
-        if row is not None and row[0] == "terminated":
-            return str(row[1])
+            (hb.viewer_id, hb.id, hb.session_id, *_content(hb)),
+        ).rowcount
         if not inserted:
-            return None
-        self._db.execute(_UPSERT_POSITION, values)
-        self._update_session(hb, row, now=now)
-        return None
+            self._check_repeat(hb)
+        if row is not None and row[2] == "terminated":
+            return False
+        if inserted:
+            self._db.execute(_UPSERT_POSITION, {
+                "viewer_id": hb.viewer_id, "title_id": hb.title_id, "position_s": hb.position_s,
+                "device_id": hb.device_id, "ts": hb.ts, "seq": hb.seq,
+            })  # fmt: skip
+        return self._update_session(hb, row, is_repeat=not inserted, now=now)
+
+    def _check_repeat(self, hb: Heartbeat) -> None:
+        stored = self._db.execute(_SAME_HEARTBEAT, (hb.viewer_id, hb.id)).fetchone()
+        if tuple(stored) != (hb.session_id, *_content(hb)):
+            raise Conflict(
+                "id_conflict", f"heartbeat id {hb.id!r} was already used for another heartbeat"
+            )
 
     def _update_session(
-        self, hb: Heartbeat, row: tuple[str, str | None, float] | None, *, now: float
-    ) -> None:
-        timeout_s = self._config.session_timeout_s
+        self,
+        hb: Heartbeat,
+        row: tuple[str, str, str, float] | None,
+        *,
+        is_repeat: bool,
+        now: float,
+    ) -> bool:
+        """Apply a received heartbeat to its session (not terminated); return if it started."""
         is_final = hb.state in _FINAL_STATES
-        if hb.ts < now - timeout_s:  # a late delivery: history, not a live stream
-            if row is None:
-                self._insert_session(hb, now=now, status="ended")
-            return
-        was_active = row is not None and row[0] == "active" and row[2] >= now - timeout_s
         if row is None:
-            self._insert_session(hb, now=now, status="ended" if is_final else "active")
-        else:
-            started_at = now if not was_active else None  # a returning session is new again
             self._db.execute(
-                "UPDATE sessions SET last_seen = ?, status = ?,"
-                " started_at = coalesce(?, started_at) WHERE viewer_id = ? AND session_id = ?",
-                (now, "ended" if is_final else "active", started_at, hb.viewer_id, hb.session_id),
-            )
-        if not was_active and not is_final:
-            self._enforce_limit(hb.viewer_id, now=now)
-
-    def _insert_session(self, hb: Heartbeat, *, now: float, status: str) -> None:
+                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                (hb.viewer_id, hb.session_id, hb.device_id, hb.title_id, now, now,
+                 "ended" if is_final else "active"),
+            )  # fmt: skip
+            return not is_final
+        was_live = row[2] == "active" and row[3] >= now - self._config.session_timeout_s
+        if is_repeat and (row[2] != "active" or is_final):
+            return False  # a repeat is a sign of life, never a change of state
+        status = "ended" if is_final else "active"
+        is_start = status == "active" and not was_live  # a returning session is new again
         self._db.execute(
-            "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-            (hb.viewer_id, hb.session_id, hb.device_id, hb.title_id, now, now, status),
+            "UPDATE sessions SET last_seen = ?, status = ?, started_at = coalesce(?, started_at)"
+            " WHERE viewer_id = ? AND session_id = ?",
+            (now, status, now if is_start else None, hb.viewer_id, hb.session_id),
         )
+        return is_start
 
     def _enforce_limit(self, viewer_id: str, *, now: float) -> None:
         active = self._active(viewer_id, now=now)
@@ -252,3 +298,21 @@ class SessionStore:
             " WHERE viewer_id = ? AND session_id = ?",
             [(viewer_id, row[0]) for row in active[:excess]],
         )
+
+    def _termination_reason(self, sessions: list[tuple[str, str]]) -> str | None:
+        """Return why the first terminated session of ``sessions`` was terminated, if any."""
+        for key in sessions:
+            row = self._db.execute(
+                "SELECT reason FROM sessions"
+                " WHERE viewer_id = ? AND session_id = ? AND status = 'terminated'",
+                key,
+            ).fetchone()
+            if row is not None:
+                return str(row[0])
+        return None
+
+
+def _content(hb: Heartbeat) -> tuple[object, ...]:
+    """The stored fields of a heartbeat after its ids, in the table's column order."""
+    return (hb.seq, hb.title_id, hb.device_id, hb.position_s, hb.state, hb.bitrate_bps,
+            hb.buffer_s, hb.ts)  # fmt: skip

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import AsyncIterator, Iterator
+import threading
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, MutableMapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,12 +43,125 @@ class ManualClock:
         return self.now
 
 
+@dataclass(frozen=True)
+class WireRecord:
+    """One request as it reached the service, and what became of its answer."""
+
+    method: str
+    path: str
+    client: tuple[str, int]
+    """Peer address and port: the connection the request came on (HTTP/1.1, HTTP/2)."""
+    http_version: str
+    status: int | None
+    """Status the service answered, or ``None`` when the tap lost the answer."""
+    heartbeat_ids: tuple[str, ...]
+    """Ids of the heartbeats in a ``POST /v1/heartbeats`` body, in body order."""
+    is_lost: bool
+
+
+class WireTap:
+    """The real service behind a transparent front that records every request it receives.
+
+    It counts what went over the wire, which the service's store cannot (it keeps each
+    heartbeat id once), and it can lose answers: with ``lose_answers = n``, the service
+    handles each of the next ``n`` heartbeat POSTs in full (stores them), and then the
+    connection is reset instead of answered, as when a reply is lost on the way back. The
+    client cannot know its heartbeats were stored and must send them again.
+    """
+
+    def __init__(self, app: SessionService) -> None:
+        self.app = app
+        self.server: LabServer | None = None
+        self.records: list[WireRecord] = []
+        self.lose_answers = 0
+        self._lock = threading.Lock()
+
+    def heartbeat_counts(self) -> Counter[str]:
+        """How many times each heartbeat id reached the service, in any request."""
+        with self._lock:
+            return Counter(i for r in self.records for i in r.heartbeat_ids)
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        answer: list[MutableMapping[str, Any]] = []
+        is_post = scope["method"] == "POST" and scope["path"] == "/v1/heartbeats"
+        with self._lock:
+            lose = is_post and self.lose_answers > 0
+            self.lose_answers -= lose
+
+        recorded: list[bool] = []
+
+        def record() -> None:  # before the answer leaves: a client that has it sees the record
+            if not recorded:
+                recorded.append(True)
+                self._record(scope, answer, b"".join(chunks), is_post=is_post, is_lost=lose)
+
+        async def tapped_receive() -> MutableMapping[str, Any]:
+            message: MutableMapping[str, Any] = await receive()
+            chunks.append(message.get("body", b""))
+            return message
+
+        async def tapped_send(message: MutableMapping[str, Any]) -> None:
+            answer.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                record()
+            if not lose:
+                await send(message)
+
+        try:
+            await self.app(scope, tapped_receive, tapped_send)
+            if lose:
+                assert self.server is not None
+                aborted = await self.server.abort_connection(
+                    scope["client"], http_version=scope["http_version"]
+                )
+                assert aborted, "the tap could not find the connection to reset"
+        finally:
+            record()
+
+    def _record(
+        self,
+        scope: MutableMapping[str, Any],
+        answer: list[MutableMapping[str, Any]],
+        body: bytes,
+        *,
+        is_post: bool,
+        is_lost: bool,
+    ) -> None:
+        status = next((m["status"] for m in answer if m["type"] == "http.response.start"), None)
+        record = WireRecord(
+            method=scope["method"],
+            path=scope["path"],
+            client=(str(scope["client"][0]), int(scope["client"][1])),
+            http_version=scope["http_version"],
+            status=None if is_lost else status,
+            heartbeat_ids=_ids(body) if is_post else (),
+            is_lost=is_lost,
+        )
+        with self._lock:
+            self.records.append(record)
+
+
+def _ids(body: bytes) -> tuple[str, ...]:
+    try:
+        obj = json.loads(body)
+    except (ValueError, RecursionError):
+        return ()
+    items = obj.get("heartbeats", [obj]) if isinstance(obj, dict) else []
+    return tuple(str(i.get("id")) for i in items if isinstance(i, dict))
+
+
 @dataclass
 class Service:
     """A running session service and how to reach it."""
 
     app: SessionService
     server: LabServerThread
+    wire: WireTap
+    """The front recording what reached the service."""
     clock: ManualClock = field(default_factory=ManualClock)
 
     @property
@@ -77,11 +192,13 @@ def running_service(
         clock=clock,
     )
     ca = ca or TestCA(directory / "ca")
-    handle = LabServerThread(LabServer(app, ca=ca, port=port))
+    tap = WireTap(app)
+    tap.server = LabServer(tap, ca=ca, port=port)
+    handle = LabServerThread(tap.server)
     if start:
         handle.start()
     try:
-        yield Service(app=app, server=handle, clock=clock)
+        yield Service(app=app, server=handle, clock=clock, wire=tap)
     finally:
         handle.stop()
         app.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -191,3 +192,73 @@ async def test_5xx_is_retried_after_the_servers_retry_after(tmp_path: Path) -> N
         assert (stats.outbox.delivered, stats.outbox.pending) == (1, 0)
         assert svc.app.store.received("alice") == [(rep.session_id, 0)]
     assert elapsed >= 1.0  # the server asked for 1 s; our own first delay is 0.05 s
+
+
+DAY_S = 86_400.0
+
+
+async def _run_offline(
+    cfg: HeartbeatConfig, ca_file: str, *, title: str, played_at: float, seconds: int
+) -> list[str]:
+    """One run of a process that cannot reach the service: it plays a whole session, then exits.
+
+    Returns the ids of the heartbeats it queued.
+    """
+    async with service_call(ca_file) as call, HeartbeatDelivery(cfg, call=call) as out:
+        rep = HeartbeatReporter.for_session(
+            cfg, out, viewer_id="alice", title_id=title, device_id="laptop"
+        )
+        beats = [await rep.notify(HeartbeatTrigger.START, snap(0.0), now=0.0, wall_s=played_at)]
+        for t in range(10, seconds, 10):
+            beats.append(await rep.tick(snap(float(t)), now=t, wall_s=played_at + t))
+        end = snap(float(seconds), "ended")
+        beats.append(
+            await rep.notify(HeartbeatTrigger.END, end, now=seconds, wall_s=played_at + seconds)
+        )
+        assert (await out.stats()).outbox.delivered == 0
+    return [hb.id for hb in beats if hb is not None]
+
+
+async def test_offline_sessions_wait_across_restarts_and_arrive_once_in_order(
+    tmp_path: Path,
+) -> None:
+    """What offline playback (issue 15) relies on: heartbeats queued while the service cannot be
+    reached, over several process runs, reach it days later in order and exactly once.
+
+    Delivered whole, the offline sessions do not count against the stream limit (the live
+    phone is not ended); one older than ``max_ts_age_s`` is refused and counted, without
+    holding up the rest.
+    """
+    limit = SessionServiceConfig(max_streams=1)
+    with running_service(tmp_path, config=limit, port=free_port(), start=False) as svc:
+        cfg, ca_file = config(svc.base_url, tmp_path), svc.ca_file
+        first = await _run_offline(cfg, ca_file, title="t1", played_at=WALL, seconds=95)
+        second = await _run_offline(cfg, ca_file, title="t2", played_at=WALL + 3600, seconds=50)
+        old = WALL - 40 * DAY_S  # older than max_ts_age_s when delivered
+        stale = await _run_offline(cfg, ca_file, title="t3", played_at=old, seconds=20)
+        svc.clock.now = WALL + 2 * DAY_S  # the device is back online two days later
+        await asyncio.to_thread(svc.server.start)
+        async with service_call(ca_file) as call:
+            live = dict(id="ph:0", session_id="ph", seq=0, viewer_id="alice", title_id="t9",
+                        device_id="phone", position_s=5.0, state="playing", bitrate_bps=1,
+                        buffer_s=1.0, ts=svc.clock.now)  # fmt: skip
+            url = f"{svc.base_url}/v1/heartbeats"
+            headers = {"Authorization": f"Bearer {TOKENS['alice']}",
+                       "Content-Type": "application/json"}  # fmt: skip
+            await call(url, method="POST", headers=headers, body=json.dumps(live).encode())
+            async with HeartbeatDelivery(cfg, call=call) as out:  # the next start delivers
+                await asyncio.wait_for(out.flush(), 20)
+                stats = await out.stats()
+            body = json.dumps({**live, "id": "ph:1", "seq": 1}).encode()
+            again = await call(url, method="POST", headers=headers, body=body)
+        received = svc.app.store.received("alice")
+        wire = svc.wire.heartbeat_counts()
+        sessions = svc.app.store.active_sessions("alice", now=svc.clock.now)
+        position = svc.app.store.position("alice", "t1")
+    assert len(first) == 11 and len(second) == 6 and len(stale) == 3
+    assert [f"{s}:{q}" for s, q in received if s != "ph"] == first + second
+    assert all(wire[i] == 1 for i in first + second + stale)  # each sent once, none doubled
+    assert (stats.outbox.delivered, stats.outbox.rejected, stats.outbox.pending) == (17, 3, 0)
+    assert json.loads(again) == {"action": "continue", "reason": None}
+    assert [s.device_id for s in sessions] == ["phone"]
+    assert position is not None and (position.position_s, position.ts) == (95.0, WALL + 95)

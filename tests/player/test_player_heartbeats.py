@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,7 @@ def test_resume_starts_where_the_viewer_stopped(cdn: Any, service: Any, tmp_path
     heartbeat = {
         "id": "phone-session:1", "session_id": "phone-session", "seq": 1, "viewer_id": "alice",
         "title_id": "title-1", "device_id": "phone", "position_s": 6.5, "state": "paused",
-        "bitrate_bps": 150000, "buffer_s": 4.0, "ts": 1_900_000_000.0,
+        "bitrate_bps": 150000, "buffer_s": 4.0, "ts": time.time(),
     }  # fmt: skip
     answer = httpx.post(
         f"{service.base_url}/v1/heartbeats",
@@ -172,7 +173,7 @@ def test_stream_limit_ends_the_older_session_with_a_terminal_error(
             other = {
                 "id": "tablet:1", "session_id": "tablet", "seq": 1, "viewer_id": "alice",
                 "title_id": "title-2", "device_id": "tablet", "position_s": 0.0,
-                "state": "playing", "bitrate_bps": 1, "buffer_s": 0.0, "ts": 1_900_000_000.0,
+                "state": "playing", "bitrate_bps": 1, "buffer_s": 0.0, "ts": time.time(),
             }  # fmt: skip
             async with httpx.AsyncClient(
                 verify=ssl.create_default_context(cafile=cdn.ca_file)
