@@ -264,6 +264,7 @@ class SegmentDownloader:
                     from_edge=track.last_edge,
                     to_edge=response.edge,
                     error_code=self._last_failure_code(track.last_edge),
+                    track=track.kind,
                 )
             )
         track.last_edge = response.edge

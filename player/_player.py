@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import secrets
@@ -92,6 +93,8 @@ class Player:
         self._task: asyncio.Task[None] | None = None
         self._audio_language: str | None = None
         self._timeline: list[dict[str, Any]] = []
+        self._origin_s = 0.0
+        self._sampler: asyncio.Task[None] | None = None
         self.viewer_id = viewer_id
         self.device_id = device_id or f"device-{secrets.token_hex(6)}"
         self._heartbeats: HeartbeatBridge | None = None
@@ -135,7 +138,7 @@ class Player:
         """
         if self._session is not None:
             raise UsageError("load() was already called; create a new Player or aclose() first")
-        load_at = self.clock.now()
+        load_at = self._origin_s = self.clock.now()
         if resume:
             start_at_s = await self._resume_position(title_id, default=start_at_s)
         presentation = await self._fetch_presentation(url)
@@ -155,9 +158,12 @@ class Player:
         if prefetch is not None:
             prefetch([rep for track in session.tracks for rep in track.ladder])
         self._task = asyncio.create_task(session.run(), name="player-session")
+        self._sampler = asyncio.create_task(self._sample_periodically(), name="player-timeline")
         return presentation
 
     def _emit(self, event: Event) -> None:
+        # Parts stamp events with the clock's time; users get seconds since load().
+        event = dataclasses.replace(event, at_s=event.at_s - self._origin_s)
         self._stats.on_event(event)
         self._hub.emit(event)
         self._sample(event.at_s)
@@ -202,7 +208,7 @@ class Player:
         video = session.video()
         bitrate = video.representation().bandwidth_bps if video and video.current is not None else 0
         return PlaybackSnapshot(
-            position_s=session.position_s,
+            position_s=session.live_position_s(self.clock.now()),
             state=heartbeat_state(session.state),
             bitrate_bps=bitrate,
             buffer_s=self.buffer_s,
@@ -217,7 +223,7 @@ class Player:
         self._timeline.append(
             {
                 "at_s": at_s,
-                "position_s": session.position_s,
+                "position_s": session.live_position_s(at_s + self._origin_s),
                 "buffer_s": self.buffer_s,
                 "bitrate_bps": bitrate,
                 "estimate_bps": self._stats.estimated_bandwidth_bps,
@@ -225,8 +231,19 @@ class Player:
             }
         )
 
+    async def _sample_periodically(self) -> None:
+        interval = self.config.playback.timeline_interval_s
+        task = self._task
+        while task is not None and not task.done():
+            await self.clock.sleep(interval)
+            self._sample(self.clock.now() - self._origin_s)
+
     def timeline(self) -> list[dict[str, Any]]:
-        """Samples of position, buffer, video bitrate and bandwidth estimate at every event."""
+        """Samples of position, buffer, video bitrate and bandwidth estimate.
+
+        One sample at every event and one every ``playback.timeline_interval_s`` of session
+        time in between; ``at_s`` is seconds since ``load()``, as in events.
+        """
         return list(self._timeline)
 
     def _parts(self) -> SessionParts:
@@ -448,8 +465,8 @@ class Player:
 
     @property
     def position_s(self) -> float:
-        """Playhead position in seconds."""
-        return self._session.position_s if self._session else 0.0
+        """Playhead position in seconds, as of now (also while the session loop sleeps)."""
+        return self._session.live_position_s(self.clock.now()) if self._session else 0.0
 
     @property
     def buffer_s(self) -> float:
@@ -457,7 +474,8 @@ class Player:
         session = self._session
         if session is None:
             return 0.0
-        levels = [t.buffer.level_s(session.position_s) for t in session.media_tracks]
+        position = session.live_position_s(self.clock.now())
+        levels = [t.buffer.level_s(position) for t in session.media_tracks]
         return min(levels) if levels else 0.0
 
     @property
@@ -533,7 +551,13 @@ class Player:
         """
         session, task = self._session, self._task
         if session is not None:
+            session.settle(self.clock.now())  # time played up to now counts
             session.stop()
+        sampler, self._sampler = self._sampler, None
+        if sampler is not None:
+            sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampler
         if task is not None and not task.done():
             task.cancel()
             try:

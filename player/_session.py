@@ -96,6 +96,18 @@ class PlaybackSession:
         if old != new:
             self.emit(StateChanged(at_s=self.parts.clock.now(), old=old.value, new=new.value))
 
+    def live_position_s(self, now: float) -> float:
+        """Where the playhead is at ``now``, between loop turns too (the loop may be asleep)."""
+        if self.state != PlaybackState.PLAYING:
+            return self.position_s
+        return self.playhead.position_at(now=now, limit_s=self.limit())
+
+    def settle(self, now: float) -> None:
+        """Advance the playhead to ``now`` and account the time played (before stopping)."""
+        if self.state == PlaybackState.PLAYING:
+            self._tick(now)
+            self.playhead.stop(now=now)  # stopped: the position no longer moves
+
     def ongoing_stall_s(self, now: float) -> float:
         """Seconds of the stall in progress at ``now`` (0 when not rebuffering)."""
         if self.state != PlaybackState.REBUFFERING or self._stall_started is None:

@@ -49,6 +49,9 @@ class PlaybackStats:
         dropped_frames: Frames skipped (timestamp gaps or late).
         av_drift_s: Largest change of the audio/video timestamp skew seen while decoding.
         errors_by_code: Error count per stable error code.
+        rendition_bitrates_bps: Measured bitrate of each representation downloaded (keys
+            are representation ids): bytes of its media segments x 8 / their media seconds.
+            HLS declares no bandwidth for audio renditions; this is the figure to use.
     """
 
     startup_s: float | None = None
@@ -73,6 +76,7 @@ class PlaybackStats:
     dropped_frames: int = 0
     av_drift_s: float = 0.0
     errors_by_code: dict[str, int] = field(default_factory=dict)
+    rendition_bitrates_bps: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Return the stats as plain JSON values."""
@@ -104,6 +108,8 @@ class StatsCollector:
         self._license_requests = 0
         self._failovers = 0
         self._errors: Counter[str] = Counter()
+        self._media_bytes: Counter[str] = Counter()
+        self._media_s: dict[str, float] = {}
         self.frames_decoded = 0
         self.decode_errors = 0
         self.dropped_frames = 0
@@ -116,6 +122,10 @@ class StatsCollector:
             self._segments += 1
             self._bytes_protocol[event.protocol] += event.nbytes
             self._bytes_edge[event.edge] += event.nbytes
+            if event.duration_s > 0:
+                self._media_bytes[event.representation_id] += event.nbytes
+                rep_id = event.representation_id
+                self._media_s[rep_id] = self._media_s.get(rep_id, 0.0) + event.duration_s
         elif isinstance(event, PlaybackStarted):
             self._startup_s = event.startup_s
         elif isinstance(event, BufferingStarted):
@@ -177,4 +187,8 @@ class StatsCollector:
             dropped_frames=self.dropped_frames,
             av_drift_s=self.av_drift_s,
             errors_by_code=dict(self._errors),
+            rendition_bitrates_bps={
+                rep_id: round(self._media_bytes[rep_id] * 8 / seconds)
+                for rep_id, seconds in self._media_s.items()
+            },
         )

@@ -281,6 +281,11 @@ class PlaybackConfig:
     max_event_backlog: int = 10_000
     """Events kept for the async iterator when nobody reads them; older ones are dropped."""
 
+    timeline_interval_s: float = 1.0
+    """Session seconds between timeline samples while no event happens (every event adds
+    one too), so position and buffer curves never freeze between events; 1 s is finer than
+    any segment and costs one wake-up per second."""
+
     def __post_init__(self) -> None:
         """Validate ranges.
 
@@ -298,6 +303,8 @@ class PlaybackConfig:
             raise PlayerConfigError("PlaybackConfig.whole_file_cache_bytes must be >= 0")
         if self.abandon_check_interval_s <= 0 or self.max_event_backlog < 1:
             raise PlayerConfigError("abandon_check_interval_s and max_event_backlog must be > 0")
+        if not self.timeline_interval_s > 0:
+            raise PlayerConfigError("timeline_interval_s must be > 0")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

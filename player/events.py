@@ -1,7 +1,8 @@
-"""Playback events: frozen, past-tense dataclasses (STYLE.md section 6).
+"""Playback events: frozen, past-tense dataclasses (docs/design.md).
 
-Every event carries ``at_s``, the session clock's time (monotonic seconds, real or
-virtual) when it happened. Events never carry key material.
+Every event carries ``at_s``: when it happened, in session seconds since ``Player.load()``
+was called, on the real clock and on the virtual one alike (so 0 is the load, and a QA
+report's events, timeline and stats share one time axis). Events never carry key material.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Event:
     """Base of every event.
 
     Attributes:
-        at_s: Session clock time of the event, in seconds.
+        at_s: When it happened: session seconds since ``Player.load()`` was called.
     """
 
     at_s: float
@@ -204,11 +205,14 @@ class EdgeFailedOver(Event):
         from_edge: Location that failed.
         to_edge: Location now in use.
         error_code: Stable code of the error that caused the move.
+        track: Which track's requests moved: ``video``, ``audio`` or ``text`` (each track
+            reports its own move).
     """
 
     from_edge: str
     to_edge: str
     error_code: str
+    track: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

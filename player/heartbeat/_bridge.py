@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 
@@ -36,6 +37,8 @@ __all__: list[str] = []
 
 _log = logging.getLogger(__name__)
 _CLOSE_TIMEOUT_S = 2.0  # bounded final flush; undelivered heartbeats stay in the outbox
+_STOPPED = "stopped"
+"""Queued by ``close``: report the position playback stopped at."""
 
 
 def trigger_for(event: Event) -> HeartbeatTrigger | None:
@@ -96,7 +99,7 @@ class HeartbeatBridge:
         self._snapshot = snapshot
         self._emit = emit
         self._on_terminate = on_terminate
-        self._queue: asyncio.Queue[HeartbeatTrigger | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[HeartbeatTrigger | str | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self.reporter: HeartbeatReporter | None = None
 
@@ -136,7 +139,7 @@ class HeartbeatBridge:
             )
         )
 
-    async def _next_trigger(self) -> HeartbeatTrigger | None | bool:
+    async def _next_trigger(self) -> HeartbeatTrigger | str | None | bool:
         """The next queued trigger, or ``False`` when the periodic heartbeat is due."""
         assert self.reporter is not None
         due = self.reporter.next_due_at
@@ -161,7 +164,9 @@ class HeartbeatBridge:
                 return
             now, wall = self._clock.now(), self._wall()
             try:
-                if trigger is False:
+                if trigger == _STOPPED:
+                    await self._report_stop(now=now, wall_s=wall)
+                elif trigger is False:
                     await self.reporter.tick(self._snapshot(), now=now, wall_s=wall)
                 else:
                     assert isinstance(trigger, HeartbeatTrigger)
@@ -176,10 +181,23 @@ class HeartbeatBridge:
         if error is not None:
             self._on_terminate(error)
 
+    async def _report_stop(self, *, now: float, wall_s: float) -> None:
+        """The position where playback stopped, reported as paused (what resume starts from)."""
+        assert self.reporter is not None
+        snapshot = self._snapshot()
+        if snapshot.state in ("ended", "error"):
+            return  # the session already sent its final heartbeat
+        snapshot = dataclasses.replace(snapshot, state="paused")
+        await self.reporter.notify(HeartbeatTrigger.PAUSE, snapshot, now=now, wall_s=wall_s)
+
     async def close(self) -> None:
-        """Send what is queued (bounded in time) and close; the outbox keeps the rest."""
+        """Report where playback stopped, send what is queued (bounded in time) and close.
+
+        The outbox keeps what could not be sent in time.
+        """
         if self.reporter is None:
             return
+        self._queue.put_nowait(_STOPPED)
         self._queue.put_nowait(None)
         runner, watcher = self._tasks
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
