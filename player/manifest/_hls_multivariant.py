@@ -11,6 +11,7 @@ groups such copies refer to are merged the same way, rendition by rendition.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,28 +81,55 @@ class _Stream:
     urls: set[str] = field(default_factory=set)
 
 
-class _Ids:
-    """Unique representation ids derived from URIs: ``ref``, then ``ref#2``, ``ref#3``...
+_UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
-    The next suffix to try is remembered per URI, so many renditions naming one URI cost
-    linear time, not quadratic.
+
+class _Ids:
+    """Unique, readable representation ids.
+
+    ``STABLE-VARIANT-ID`` / ``STABLE-RENDITION-ID`` when given; otherwise a variant is named
+    by its height (``720p``, then ``720p-2500k`` if two share it) or its bandwidth
+    (``128k``), an I-frame variant ``iframe-720p``, a rendition by its type and language or
+    name (``audio-en``). The URI's file name, then its path, are the last resorts; clashes
+    get ``#2``, ``#3``... (the next suffix is remembered per name, so many renditions with
+    one name cost linear time, not quadratic).
     """
 
     def __init__(self) -> None:
         self.used: set[str] = set()
         self.next_suffix: dict[str, int] = {}
 
-    def take(self, ref: str) -> str:
-        candidate, n = ref, self.next_suffix.get(ref, 1)
-        if candidate in self.used:
-            n += 1
-            candidate = f"{ref}#{n}"
+    def take(self, *candidates: str, uri: str) -> str:
+        path = uri.split("?", 1)[0].split("#", 1)[0]
+        stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        candidates = (*candidates, stem, path.rsplit(".", 1)[0], uri)
+        names = [_UNSAFE_ID_CHARS.sub("_", c).strip("_") for c in candidates if c]
+        names = [n for n in names if n] or ["rendition"]
+        for name in names:
+            if name not in self.used:
+                self.used.add(name)
+                return name
+        base = names[0]
+        n = self.next_suffix.get(base, 1) + 1
+        candidate = f"{base}#{n}"
         while candidate in self.used:
             n += 1
-            candidate = f"{ref}#{n}"
-        self.next_suffix[ref] = n
+            candidate = f"{base}#{n}"
+        self.next_suffix[base] = n
         self.used.add(candidate)
         return candidate
+
+
+def _variant_names(info: dict[str, Any], *, prefix: str) -> list[str]:
+    """Readable id candidates of a variant stream, preferred first."""
+    names = [str(info.get("stable_variant_id") or "")]
+    _, height = _resolution(info.get("resolution"))
+    kbps = round(int(info.get("bandwidth") or 0) / 1000)
+    if height:
+        names += [f"{prefix}{height}p", f"{prefix}{height}p-{kbps}k"]
+    elif kbps > 0:
+        names.append(f"{prefix}{kbps}k")
+    return names
 
 
 class _Builder:
@@ -160,7 +188,9 @@ class _Builder:
             if mine and theirs and mine != theirs:
                 self.aliases.setdefault((kind, str(theirs)), (str(mine), copy.get("pathway_id")))
 
-    def representation(self, stream: _Stream, *, is_iframe_only: bool = False) -> Representation:
+    def representation(
+        self, stream: _Stream, *, is_iframe_only: bool = False, prefix: str = ""
+    ) -> Representation:
         info = stream.info
         bandwidth = int(info.get("bandwidth") or 0)
         if bandwidth < 0:
@@ -172,7 +202,7 @@ class _Builder:
         if not isinstance(frame_rate, float) or not math.isfinite(frame_rate) or frame_rate <= 0:
             frame_rate = None
         return Representation(
-            id=self.ids.take(stream.refs[0]),
+            id=self.ids.take(*_variant_names(info, prefix=prefix), uri=stream.refs[0]),
             bandwidth_bps=bandwidth,
             codecs=info.get("codecs") or None,
             width=width,
@@ -215,8 +245,14 @@ def _rendition_track(
     roles = lead + tuple(
         r.strip() for r in str(media.get("characteristics") or "").split(",") if r.strip()
     )
+    label = str(media.get("language") or name or "")
     rep = Representation(
-        id=builder.ids.take(refs[0]),
+        id=builder.ids.take(
+            str(media.get("stable_rendition_id") or ""),
+            f"{kind.lower()}-{label}" if label else "",
+            f"{kind.lower()}-{group}-{label}" if label else "",
+            uri=refs[0],
+        ),
         bandwidth_bps=0,
         codecs=codecs if kind != "SUBTITLES" else None,
         audio_channels=int(channels)
@@ -306,9 +342,11 @@ def build_multivariant(
         tracks.append(Track("main", kind, reps, roles=("main",), is_default=True))
     tracks.extend(_rendition_tracks(builder))
     if iframes:
-        reps = tuple(builder.representation(s, is_iframe_only=True) for s in iframes)
+        reps = tuple(
+            builder.representation(s, is_iframe_only=True, prefix="iframe-") for s in iframes
+        )
         tracks.append(Track("iframe", TrackType.VIDEO, reps, roles=("trick",)))
     if images:
-        reps = tuple(builder.representation(s) for s in images)
+        reps = tuple(builder.representation(s, prefix="image-") for s in images)
         tracks.append(Track("image", TrackType.IMAGE, reps))
     return tuple(tracks), _steering(parsed, resolver), build_session_keys(parsed, resolver)

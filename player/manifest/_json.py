@@ -207,7 +207,9 @@ def _seconds(value: float | None) -> str:
 
 
 def _rep_line(rep: Representation) -> str:
-    parts = [rep.id, f"{rep.bandwidth_bps:,} bps"]
+    # HLS declares no bandwidth for an alternative rendition (EXT-X-MEDIA has no BANDWIDTH).
+    bandwidth = f"{rep.bandwidth_bps:,} bps" if rep.bandwidth_bps else "bandwidth not declared"
+    parts = [rep.id, bandwidth]
     if rep.width and rep.height:
         parts.append(f"{rep.width}x{rep.height}")
     if rep.frame_rate:

@@ -24,6 +24,8 @@ BASE = "https://cdn.example.com/vod/"
 NOW = 1_700_000_000.0
 LOW = "http://example.com/low.m3u8"
 MID = "http://example.com/mid.m3u8"
+LOW_ID, MID_ID = "1280k", "2560k"
+"""Readable ids of those two variants (named by bandwidth: they declare no resolution)."""
 
 
 def load(name: str) -> Presentation:
@@ -191,14 +193,7 @@ def test_missing_bandwidth_is_recovered() -> None:
     """Stock m3u8 6.0.0 raises KeyError('bandwidth'); players treat it as unknown (0)."""
     p = load("streamlink__test_multivariant_bandwidth.m3u8")
     reps = track(p, "main").representations
-    assert [r.id for r in reps] == [
-        "chunked.m3u8",
-        "audio_only.m3u8",
-        "720p60.m3u8",
-        "480p30.m3u8",
-        "360p30.m3u8",
-        "160p30.m3u8",
-    ]
+    assert [r.id for r in reps] == ["1080p", "audio_only", "720p", "480p", "360p", "160p"]
     assert [r.bandwidth_bps for r in reps] == [0, 0, 3000000, 1500000, 700000, 300000]
     assert reps[0].frame_rate == pytest.approx(59.993)
 
@@ -235,30 +230,30 @@ def media(first: int) -> bytes:
 def test_load_media_playlist_into_multivariant() -> None:
     p = load("m3u8__variant_playlist.m3u8")
     vod = b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\na.ts\n#EXTINF:3,\nb.ts\n#EXT-X-ENDLIST\n"
-    loaded = load_media_playlist(p, MID, vod, url=MID, now=NOW)
+    loaded = load_media_playlist(p, MID_ID, vod, url=MID, now=NOW)
     assert loaded.is_multivariant
-    mid = [r for r in loaded.representations() if r.id == MID][0]
+    mid = [r for r in loaded.representations() if r.id == MID_ID][0]
     assert mid.segments is not None
     assert [s.url for s in mid.segments] == ["http://example.com/a.ts", "http://example.com/b.ts"]
     assert mid.bandwidth_bps == 2560000
     assert loaded.duration_s == 7.0
     assert loaded.type is PresentationType.STATIC
-    others = [r for r in loaded.representations() if r.id != MID]
+    others = [r for r in loaded.representations() if r.id != MID_ID]
     assert all(r.segments is None for r in others)
 
 
 def test_live_refresh_keeps_times_and_halves_interval_when_unchanged() -> None:
     p = load("m3u8__variant_playlist.m3u8")
     url = LOW
-    first = load_media_playlist(p, LOW, media(100), url=url, now=NOW)
+    first = load_media_playlist(p, LOW_ID, media(100), url=url, now=NOW)
     assert first.type is PresentationType.DYNAMIC
     assert first.next_refresh_at(NOW) == NOW + 4.0
-    later = load_media_playlist(first, LOW, media(101), url=url, now=NOW + 4)
+    later = load_media_playlist(first, LOW_ID, media(101), url=url, now=NOW + 4)
     segs = next(later.representations()).segments
     assert segs is not None
     assert [(s.number, s.start_s) for s in segs] == [(101, 4.0), (102, 8.0)]
     assert later.next_refresh_at(NOW + 4) == NOW + 8.0
-    same = load_media_playlist(later, LOW, media(101), url=url, now=NOW + 8)
+    same = load_media_playlist(later, LOW_ID, media(101), url=url, now=NOW + 8)
     assert same.live.minimum_update_period_s == 2.0  # RFC 8216 6.3.4: half a target duration
     assert same.next_refresh_at(NOW + 8) == NOW + 10.0
 
@@ -273,8 +268,8 @@ def test_delta_update_is_filled_from_known_segments() -> None:
         b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:11\n"
         b"#EXT-X-SKIP:SKIPPED-SEGMENTS=2\n#EXTINF:4,\ns13.ts\n#EXTINF:4,\ns14.ts\n"
     )
-    first = load_media_playlist(p, LOW, full, url=url, now=NOW)
-    second = load_media_playlist(first, LOW, delta, url=url, now=NOW + 4)
+    first = load_media_playlist(p, LOW_ID, full, url=url, now=NOW)
+    second = load_media_playlist(first, LOW_ID, delta, url=url, now=NOW + 4)
     segs = next(second.representations()).segments
     assert segs is not None
     assert [(s.number, s.url.rsplit("/", 1)[1], s.start_s) for s in segs] == [
@@ -291,15 +286,15 @@ def test_load_media_playlist_errors() -> None:
         load_media_playlist(p, "nope", media(1), url="http://example.com/x.m3u8")
     master = (HLS / "m3u8__variant_playlist.m3u8").read_bytes()
     with pytest.raises(ManifestParseError, match="expected a media playlist"):
-        load_media_playlist(p, LOW, master, url=LOW)
+        load_media_playlist(p, LOW_ID, master, url=LOW)
 
 
 def test_first_live_load_of_another_variant_is_aligned_by_sequence_number() -> None:
     p = load("m3u8__variant_playlist.m3u8")
-    p = load_media_playlist(p, LOW, media(100), url=LOW, now=NOW)
-    p = load_media_playlist(p, MID, media(101), url=MID, now=NOW)
+    p = load_media_playlist(p, LOW_ID, media(100), url=LOW, now=NOW)
+    p = load_media_playlist(p, MID_ID, media(101), url=MID, now=NOW)
     by_id = {r.id: r for r in p.representations()}
-    low, mid = by_id[LOW].segments, by_id[MID].segments
+    low, mid = by_id[LOW_ID].segments, by_id[MID_ID].segments
     assert low is not None and mid is not None
     assert [(s.number, s.start_s) for s in low] == [(100, 0.0), (101, 4.0)]
     assert [(s.number, s.start_s) for s in mid] == [(101, 4.0), (102, 8.0)]
@@ -307,8 +302,9 @@ def test_first_live_load_of_another_variant_is_aligned_by_sequence_number() -> N
 
 def test_first_live_load_of_a_rendition_is_aligned_by_date() -> None:
     p = load("m3u8__multi_media_playlist.m3u8")
-    video_id = "1280/chunklist_w370587926_b2962000_vo_slen_t64TWFpbg==.m3u8"
-    audio_id = "en/chunklist_w370587926_b160000_ao_slen_t64RW5nbGlzaA==.m3u8"
+    video_id, audio_id = "720p", "audio-en"
+    video_uri = "1280/chunklist_w370587926_b2962000_vo_slen_t64TWFpbg==.m3u8"
+    audio_uri = "en/chunklist_w370587926_b160000_ao_slen_t64RW5nbGlzaA==.m3u8"
     head = b"#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:%d\n"
     video = (
         head % 10 + b"#EXT-X-PROGRAM-DATE-TIME:2024-01-01T00:00:00Z\n" + (b"#EXTINF:6,\nv.ts\n" * 3)
@@ -318,8 +314,8 @@ def test_first_live_load_of_a_rendition_is_aligned_by_date() -> None:
         + b"#EXT-X-PROGRAM-DATE-TIME:2024-01-01T00:00:06Z\n"
         + (b"#EXTINF:6,\na.aac\n" * 2)
     )
-    p = load_media_playlist(p, video_id, video, url=BASE + video_id, now=NOW)
-    p = load_media_playlist(p, audio_id, audio, url=BASE + audio_id, now=NOW)
+    p = load_media_playlist(p, video_id, video, url=BASE + video_uri, now=NOW)
+    p = load_media_playlist(p, audio_id, audio, url=BASE + audio_uri, now=NOW)
     segs = {r.id: r.segments for r in p.representations()}[audio_id]
     assert segs is not None
     assert [(s.number, s.start_s) for s in segs] == [(500, 6.0), (501, 12.0)]
@@ -327,8 +323,8 @@ def test_first_live_load_of_a_rendition_is_aligned_by_date() -> None:
 
 def test_live_refresh_after_missed_updates_estimates_times() -> None:
     p = load("m3u8__variant_playlist.m3u8")
-    first = load_media_playlist(p, LOW, media(100), url=LOW, now=NOW)
-    later = load_media_playlist(first, LOW, media(110), url=LOW, now=NOW + 40)
+    first = load_media_playlist(p, LOW_ID, media(100), url=LOW, now=NOW)
+    later = load_media_playlist(first, LOW_ID, media(110), url=LOW, now=NOW + 40)
     segs = next(later.representations()).segments
     assert segs is not None
     # 101 ended at 8 s; 102..109 were never seen: one target duration (4 s) each.
