@@ -10,7 +10,9 @@ import argparse
 import dataclasses
 import itertools
 import json
+import multiprocessing
 import os
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -22,6 +24,16 @@ import numpy as np
 from abr import _cli_traces
 from abr._algorithms import ALGORITHMS, algorithm_config, make_controller, make_estimator
 from abr._cli_traces import read_traces
+from abr._cliargs import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    Parser,
+    fail,
+    internal_error,
+    non_negative_int,
+    output_file,
+    positive_int,
+)
 from abr._media import NetworkTrace, Video, parse_pensieve_video, parse_sabre_movie
 from abr._sim import SimResult, simulate
 from abr._traces import TRACE_FORMATS
@@ -49,12 +61,21 @@ def read_video(path: str | Path) -> Video:
     """Read a Sabre movie JSON, or Pensieve's ``video_size_*`` (a directory or the prefix)."""
     p = Path(path)
     if p.is_file() and p.suffix == ".json":
-        return parse_sabre_movie(p.read_bytes())
+        try:
+            return parse_sabre_movie(p.read_bytes())
+        except AbrError as exc:
+            raise AbrError(f"{p}: {exc}") from exc
     folder, prefix = (p, "video_size_") if p.is_dir() else (p.parent, p.name)
-    sizes = sorted(folder.glob(prefix + "*"), key=lambda f: int(f.name[len(prefix) :] or 0))
+    sizes = sorted(folder.glob(prefix + "*"), key=lambda f: f.name)
     if not sizes:
         raise AbrError(f"no Sabre movie or Pensieve video_size_* files at {p}")
-    return parse_pensieve_video([f.read_text() for f in sizes])
+    try:
+        sizes.sort(key=lambda f: int(f.name[len(prefix) :] or 0))
+        return parse_pensieve_video([f.read_text() for f in sizes])
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AbrError(
+            f"{p}: not a Sabre movie JSON or Pensieve video_size_* files ({type(exc).__name__})"
+        ) from exc
 
 
 def _params(items: Sequence[str]) -> dict[str, str]:
@@ -101,16 +122,29 @@ class _Setup:
     seed: int | None
 
 
+class _Interrupted(Exception):
+    """Ctrl-C during a run; ``results`` holds what was finished (whole batches only)."""
+
+    def __init__(self, results: list[SimResult]) -> None:
+        super().__init__("interrupted")
+        self.results = results
+
+
 def _run_job(job: _Job, setup: _Setup, progress: Any = None, task: Any = None) -> SimResult:
     parts = []
-    for sl in _batches(len(setup.traces), setup.batch):
-        ctrl = make_controller(job.algorithm, setup.mode, job.params)
-        est = make_estimator(job.algorithm, job.params if job.algorithm == "hybrid" else None)
-        rng = None if setup.seed is None else np.random.default_rng([setup.seed, sl.start])
-        traces = setup.traces[sl]
-        parts.append(simulate(ctrl, traces, setup.video, mode=setup.mode, estimator=est, rng=rng))
-        if progress is not None:
-            progress.advance(task, sl.stop - sl.start)
+    try:
+        for sl in _batches(len(setup.traces), setup.batch):
+            ctrl = make_controller(job.algorithm, setup.mode, job.params)
+            est = make_estimator(job.algorithm, job.params if job.algorithm == "hybrid" else None)
+            rng = None if setup.seed is None else np.random.default_rng([setup.seed, sl.start])
+            traces = setup.traces[sl]
+            part = simulate(ctrl, traces, setup.video, mode=setup.mode, estimator=est, rng=rng)
+            parts.append(part)
+            if progress is not None:
+                progress.advance(task, sl.stop - sl.start)
+    except KeyboardInterrupt:
+        done = [dataclasses.replace(SimResult.concat(parts), algorithm=job.label)] if parts else []
+        raise _Interrupted(done) from None
     result = SimResult.concat(parts)
     return dataclasses.replace(result, algorithm=job.label)
 
@@ -119,22 +153,56 @@ def _run_job_plain(args: tuple[_Job, _Setup]) -> SimResult:
     return _run_job(*args)
 
 
+def _ignore_sigint() -> None:
+    """Worker processes leave Ctrl-C to the parent, which stops them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_pool(jobs: Sequence[_Job], setup: _Setup, workers: int) -> list[SimResult]:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint) as pool:
+        futures = [pool.submit(_run_job_plain, (j, setup)) for j in jobs]
+        try:
+            return [f.result() for f in futures]
+        except KeyboardInterrupt:
+            done = [
+                f.result()
+                for f in futures
+                if f.done() and not f.cancelled() and f.exception() is None
+            ]
+            for future in futures:
+                future.cancel()
+            for child in multiprocessing.active_children():
+                child.terminate()
+            raise _Interrupted(done) from None
+
+
 def _run_all(jobs: Sequence[_Job], setup: _Setup, *, workers: int, quiet: bool) -> list[SimResult]:
+    """Run every job; on Ctrl-C raise ``_Interrupted`` with the results finished so far."""
     if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(_run_job_plain, [(j, setup) for j in jobs]))
-    if quiet:
-        return [_run_job(j, setup) for j in jobs]
+        return _run_pool(jobs, setup, workers)
+    progress: Any = None
+    if not quiet:
+        try:
+            from rich.markup import escape
+            from rich.progress import Progress
+
+            progress = Progress(transient=False)
+        except ImportError:  # rich is an optional extra
+            progress = None
+    results: list[SimResult] = []
     try:
-        from rich.progress import Progress
-    except ImportError:  # rich is an optional extra
-        return [_run_job(j, setup) for j in jobs]
-    results = []
-    with Progress(transient=False) as progress:
-        for j in jobs:
-            task = progress.add_task(f"{j.label} ({setup.mode.name})", total=len(setup.traces))
-            results.append(_run_job(j, setup, progress, task))
-    return results
+        if progress is None:
+            for j in jobs:
+                results.append(_run_job(j, setup))
+            return results
+        with progress:
+            for j in jobs:
+                label = escape(f"{j.label} ({setup.mode.name})")
+                task = progress.add_task(label, total=len(setup.traces))
+                results.append(_run_job(j, setup, progress, task))
+        return results
+    except _Interrupted as exc:
+        raise _Interrupted(results + exc.results) from None
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -167,8 +235,10 @@ def _document(
     mode: SimMode,
     video_path: str,
     traces: Sequence[NetworkTrace],
+    state: str = "complete",
 ) -> dict[str, Any]:
     return {
+        "state": state,
         "mode": dataclasses.asdict(mode),
         "video": video_path,
         "traces": [t.name for t in traces],
@@ -179,7 +249,7 @@ def _document(
                 "config": _config_dict(j, mode),
                 "sessions": _session_records(r),
             }
-            for r, j in zip(results, jobs, strict=True)
+            for r, j in zip(results, jobs[: len(results)], strict=True)
         },
     }
 
@@ -202,15 +272,17 @@ def _print_table(results: Sequence[SimResult], *, by_metric: bool) -> None:
         body = [[a] + [_fmt(k, g[k]) for k in SUMMARY_KEYS] for a, g in aggs]
     try:
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
     except ImportError:
         widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(len(header))]
         for row in [header, *body]:
             print("  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True)))
         return
-    table = Table(*header)
+    # Escaped: rich would read a sweep label's "[key=value]" as markup and drop it.
+    table = Table(*(escape(h) for h in header))
     for row in body:
-        table.add_row(*row)
+        table.add_row(*(escape(c) for c in row))
     Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
@@ -218,13 +290,30 @@ def _print_table(results: Sequence[SimResult], *, by_metric: bool) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m abr", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(
+        prog="python -m abr",
+        description=(
+            "Simulate adaptive-bitrate algorithms on network throughput traces with the same "
+            "controller code the player runs, and convert or describe trace files."
+        ),
+        epilog="Exit status: 0 done, 2 bad input, 130 interrupted. See docs/abr.md.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text in (
         ("simulate", "simulate algorithms on traces"),
         ("compare", "run several algorithms on the same traces side by side"),
     ):
-        p = sub.add_parser(name, help=help_text)
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=(
+                f"{help_text[0].upper()}{help_text[1:]}: one session per trace, a summary "
+                "table (QoE, bitrate, rebuffering, switches, startup), optionally every "
+                "session's segments as JSON and a figure. Ctrl-C stops and still writes what "
+                "was simulated so far."
+            ),
+        )
+        p.set_defaults(prog=p.prog)
         p.add_argument(
             "--traces",
             nargs="+",
@@ -248,7 +337,12 @@ def _parser() -> argparse.ArgumentParser:
             choices=ALGORITHMS,
             help="algorithm to run (repeatable; compare defaults to all)",
         )
-        p.add_argument("--mode", choices=("pensieve", "sabre"), default="pensieve")
+        p.add_argument(
+            "--mode",
+            choices=("pensieve", "sabre"),
+            default="pensieve",
+            help="simulation rules (buffer size, startup, rebuffer accounting; default pensieve)",
+        )
         p.add_argument(
             "--param",
             action="append",
@@ -265,21 +359,38 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--jobs",
-            type=int,
+            type=positive_int,
             default=os.cpu_count() or 1,
-            help="worker processes for sweeps and several algorithms",
+            metavar="N",
+            help="worker processes for sweeps and several algorithms (default: one per core)",
         )
         p.add_argument(
-            "--batch", type=int, default=BATCH_SESSIONS, help="sessions per vectorised batch"
+            "--batch",
+            type=positive_int,
+            default=BATCH_SESSIONS,
+            metavar="N",
+            help=f"sessions per vectorised batch (default {BATCH_SESSIONS})",
         )
-        p.add_argument("--out", help="write JSON results here")
-        p.add_argument("--plot", help="write a figure here (PNG/SVG/PDF)")
-        p.add_argument("--session", type=int, default=0, help="session shown in the plot's top row")
+        p.add_argument("--out", type=output_file, metavar="FILE", help="write JSON results here")
+        p.add_argument(
+            "--plot",
+            type=output_file,
+            metavar="FILE",
+            help="write a figure here (PNG/SVG/PDF; needs the plots extra)",
+        )
+        p.add_argument(
+            "--session",
+            type=non_negative_int,
+            default=0,
+            metavar="N",
+            help="session shown in the plot's top row (default 0)",
+        )
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         p.add_argument(
             "--seed",
             type=int,
             default=None,
+            metavar="N",
             help="start each session at a random point of its trace, seeded (reproducible)",
         )
     _cli_traces.register(sub)
@@ -331,11 +442,20 @@ def _jobs(args: argparse.Namespace) -> list[_Job]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     args = _parser().parse_args(argv)
-    if args.command == "traces":
-        try:
+    prog: str = args.prog
+    try:
+        if args.command == "traces":
             return _cli_traces.run(args)
-        except (AbrError, OSError) as exc:
-            return _cli_traces.fail(exc)
+        return _simulate(args)
+    except KeyboardInterrupt:
+        return fail(prog, "interrupted", EXIT_INTERRUPTED)
+    except (AbrError, OSError, ValueError) as exc:
+        return fail(prog, exc, EXIT_USAGE)
+    except Exception as exc:  # one line, never a traceback (STREAMSDK_TRACEBACK=1 shows it)
+        return internal_error(prog, exc)
+
+
+def _simulate(args: argparse.Namespace) -> int:
     try:
         mode = SimMode.named(args.mode)
         traces = read_traces(args.traces, args.trace_format)
@@ -345,13 +465,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             algorithm_config(j.algorithm, mode, j.params)  # fail fast on a bad --param
         workers = max(1, min(args.jobs, len(jobs))) if args.sweep else 1
         setup = _Setup(traces, video, mode, max(1, args.batch), args.seed)
-        results = _run_all(jobs, setup, workers=workers, quiet=args.quiet)
+        _load_plotting(args)
     except (AbrError, OSError) as exc:
-        return _cli_traces.fail(exc)
-    _print_table(results, by_metric=args.command == "compare")
+        return fail(args.prog, exc)
+    state = "complete"
+    try:
+        results = _run_all(jobs, setup, workers=workers, quiet=args.quiet)
+    except _Interrupted as exc:
+        results, state = exc.results, "interrupted"
+    if results:
+        _print_table(results, by_metric=args.command == "compare")
     if args.out:
-        Path(args.out).write_text(json.dumps(_document(results, jobs, mode, args.video, traces)))
-    if args.plot:
+        document = _document(results, jobs, mode, args.video, traces, state)
+        Path(args.out).write_text(json.dumps(document))
+    if args.plot and results:
         from abr._plots import plot_results
 
         plot_results(
@@ -360,4 +487,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             session=args.session,
             trace=traces[min(args.session, len(traces) - 1)],
         )
+    if state == "interrupted":
+        done = sum(len(r.trace_names) for r in results)
+        return fail(
+            args.prog,
+            f"interrupted (Ctrl-C) after {done} simulated session(s); partial results written",
+            EXIT_INTERRUPTED,
+        )
     return 0
+
+
+def _load_plotting(args: argparse.Namespace) -> None:
+    """Check --plot can be drawn before the run (and load matplotlib now, for a quick Ctrl-C)."""
+    if not args.plot:
+        return
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot  # noqa: F401
+    except ImportError as exc:
+        raise AbrError(f"--plot needs matplotlib (pip install 'streamsdk[plots]'): {exc}") from exc

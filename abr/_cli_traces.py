@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from abr._cliargs import output_dir, output_file, positive_float
 from abr._media import NetworkTrace
 from abr._traces import TRACE_FORMATS, format_trace, parse_trace, trace_suffix
 from abr.errors import AbrError
@@ -53,21 +54,53 @@ def read_traces(paths: Sequence[str | Path], fmt: str | None = None) -> list[Net
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("traces", help="convert trace files between formats, or describe them")
-    tsub = p.add_subparsers(dest="traces_command", required=True)
-    conv = tsub.add_parser("convert", help="write traces in another format")
+    p = sub.add_parser(
+        "traces",
+        help="convert trace files between formats, or describe them",
+        description="Convert throughput trace files between formats, or describe them.",
+    )
+    tsub = p.add_subparsers(dest="traces_command", required=True, metavar="COMMAND")
+    conv = tsub.add_parser(
+        "convert",
+        help="write traces in another format",
+        description="Read traces in any format and write each one in another format.",
+    )
+    conv.set_defaults(prog=conv.prog)
     conv.add_argument("inputs", nargs="+", metavar="IN", help="trace files or directories")
     conv.add_argument("--to", required=True, choices=TRACE_FORMATS, help="output format")
-    conv.add_argument("--out", required=True, help="output directory (created if missing)")
+    conv.add_argument(
+        "--out",
+        required=True,
+        type=output_dir,
+        metavar="DIR",
+        help="output directory (created if missing)",
+    )
     conv.add_argument("--from", dest="fmt", choices=TRACE_FORMATS, help="input format")
-    stats = tsub.add_parser("stats", help="duration, mean and percentiles of traces")
+    stats = tsub.add_parser(
+        "stats",
+        help="duration, mean and percentiles of traces",
+        description="Describe traces: duration, mean and percentiles of windowed bandwidth.",
+    )
+    stats.set_defaults(prog=stats.prog)
     stats.add_argument("inputs", nargs="+", metavar="PATH", help="trace files or directories")
     stats.add_argument("--from", dest="fmt", choices=TRACE_FORMATS, help="input format")
-    stats.add_argument("--plot", help="write a small figure here (PNG/SVG/PDF)")
-    stats.add_argument("--json", dest="json_out", help="write the figures as JSON here")
+    stats.add_argument(
+        "--plot",
+        type=output_file,
+        metavar="FILE",
+        help="write a small figure here (PNG/SVG/PDF)",
+    )
+    stats.add_argument(
+        "--json",
+        dest="json_out",
+        type=output_file,
+        metavar="FILE",
+        help="write the figures as JSON here",
+    )
     stats.add_argument(
         "--window-s",
-        type=float,
+        type=positive_float,
+        metavar="S",
         default=1.0,
         help="percentiles are of the mean bandwidth over windows this long (default 1 s)",
     )
@@ -205,7 +238,7 @@ def plot_traces(traces: Sequence[NetworkTrace], path: str | Path) -> None:
     plt.close(fig)
 
 
-def fail(exc: BaseException) -> int:
-    """Print a one-line error and return exit status 2."""
-    print(f"error: {exc}", file=sys.stderr)
+def fail(exc: BaseException, prog: str = "python -m abr traces") -> int:
+    """Print a one-line error (``<prog>: error: ...``) and return exit status 2."""
+    print(f"{prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
     return 2

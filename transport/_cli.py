@@ -13,11 +13,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
-import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
 import transport
+from transport._cliargs import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    Parser,
+    internal_error,
+)
+from transport._cliargs import fail as _fail
 
 __all__ = ["main"]
 
@@ -29,73 +34,21 @@ Run "python -m transport COMMAND --help" for the options of a command.
 Exit status: 0 success, 1 the network or server failed, 2 bad input, 130 interrupted."""
 
 
-class CliParser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line on stderr (exit status 2)."""
-
-    def error(self, message: str) -> NoReturn:
-        """Report a usage error in one line and exit with status 2.
-
-        Args:
-            message: What argparse found wrong.
-        """
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+CliParser = Parser
+"""The package's parser: errors are one line, ``<prog>: error: <what> (see --help)``."""
 
 
-def positive_int(text: str) -> int:
-    """Argument type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """Argument type: an integer of at least 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """Argument type: a finite number greater than 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a number greater than 0")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """Argument type: a finite number of at least 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a number of at least 0")
-    return value
-
-
-def fail(message: str) -> int:
-    """Print one ``error:`` line on stderr and return exit status 2 (bad input).
+def fail(message: str, prog: str = "python -m transport") -> int:
+    """Print one ``<prog>: error: <message>`` line on stderr and return exit status 2.
 
     Args:
         message: What is wrong, naming the file, URL or option.
+        prog: The command (``python -m transport fetch``...).
 
     Returns:
         2.
     """
-    print(f"error: {message}", file=sys.stderr)
-    return 2
+    return _fail(prog, message, EXIT_USAGE)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,9 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    prog = f"{parser.prog} {args.command}"
     try:
         status: int = args.func(args)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        return _fail(prog, "interrupted", EXIT_INTERRUPTED)
+    except Exception as exc:  # one line, never a traceback (STREAMSDK_TRACEBACK=1 shows it)
+        return internal_error(prog, exc)
     return status

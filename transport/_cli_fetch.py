@@ -16,13 +16,17 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from transport._cli import fail, positive_float, positive_int
+from transport._cli import fail
+from transport._cliargs import fail as _fail
+from transport._cliargs import positive_float, positive_int
 from transport._client import HttpClient
 from transport._urls import check_url
 from transport.config import RetryConfig, Timeouts, TransportConfig
 from transport.errors import AllEdgesFailed, TransportError, UnsafeUrl
 
 __all__: list[str] = []
+
+PROG = "python -m transport fetch"
 
 DESCRIPTION = """\
 Download a resource over HTTP/3 or HTTP/1.1-2 and print one JSON line per download:
@@ -71,7 +75,7 @@ def register(subparsers: Any) -> None:
         "-o",
         "--output",
         metavar="FILE",
-        help="write the body to this file (its folder must exist)",
+        help="write the body to this file (its folder is created if missing)",
     )
     parser.add_argument(
         "--repeat",
@@ -144,8 +148,10 @@ def check_inputs(args: argparse.Namespace) -> str | None:
         return f"--datagram-size {args.datagram_size} is not within 1200 to 65527"
     if args.output is not None:
         folder = Path(args.output).parent
-        if not folder.is_dir():
-            return f"--output {args.output}: the folder {folder} does not exist"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return f"--output {args.output}: cannot create the folder {folder}: {exc.strerror}"
         if not os.access(folder, os.W_OK) or Path(args.output).is_dir():
             return f"--output {args.output}: cannot write there"
     try:
@@ -204,11 +210,11 @@ async def _run(args: argparse.Namespace, out: TextIO) -> int:
 def run(args: argparse.Namespace) -> int:
     problem = check_inputs(args)
     if problem is not None:
-        return fail(problem)
+        return fail(problem, PROG)
     try:
         _config(args)
     except ValueError as exc:  # TransportConfigError: a value out of range
-        return fail(str(exc))
+        return fail(str(exc), PROG)
     try:
         return asyncio.run(_run(args, sys.stdout))
     except AllEdgesFailed as exc:
@@ -224,5 +230,4 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"error": exc.code, "message": str(exc)}))
         return 1
     except OSError as exc:  # writing --output failed after the download
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return _fail(PROG, exc, 1)

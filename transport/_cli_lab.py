@@ -15,11 +15,12 @@ import contextlib
 import json
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
-from transport._cli import fail, non_negative_float, non_negative_int, positive_float
+from transport._cli import fail
+from transport._cliargs import fail as _fail
+from transport._cliargs import non_negative_float, non_negative_int, positive_float
 from transport.errors import TransportConfigError
 from transport.lab import LabCdn, NetworkEmulator, TestCA, ThroughputTrace, load_trace
 
@@ -27,6 +28,8 @@ _EMULATE_S = 24 * 3600.0
 """Emulator lifetime when the lab runs until interrupted (emulators are always bounded)."""
 
 __all__: list[str] = []
+
+PROG = "python -m transport lab"
 
 DESCRIPTION = """\
 Serve the files of a directory from local CDN edges and an origin, over HTTPS with
@@ -149,18 +152,17 @@ def check_inputs(args: argparse.Namespace) -> str | None:
 def run(args: argparse.Namespace) -> int:
     problem = check_inputs(args)
     if problem is not None:
-        return fail(problem)
+        return fail(problem, PROG)
     try:
         trace = None if args.trace is None else load_trace(args.trace)
     except TransportConfigError as exc:
-        return fail(f"--trace {exc}")
+        return fail(f"--trace {exc}", PROG)
     try:
         return asyncio.run(_serve(args, trace))
     except TransportConfigError as exc:
-        return fail(str(exc))
+        return fail(str(exc), PROG)
     except OSError as exc:
-        print(f"error: cannot serve: {exc}", file=sys.stderr)
-        return 1
+        return _fail(PROG, f"cannot serve: {exc}", 1)
 
 
 async def _serve(args: argparse.Namespace, trace: ThroughputTrace | None) -> int:

@@ -14,30 +14,40 @@ import argparse
 import asyncio
 import importlib
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
+from player.cli._args import fail, http_url
 from player.errors import ManifestError
 from player.manifest import Presentation, load_media_playlist, parse_manifest
 
 __all__ = ["register"]
 
 _LOCAL_BASE = "https://local.invalid"
+_PROG = "python -m player probe"
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "probe",
         help="parse an HLS or DASH manifest and describe it",
-        description="Parse an HLS or DASH manifest (file or http(s) URL) and describe it.",
+        description=(
+            "Parse an HLS or DASH manifest (a file or an http(s) URL) and describe the "
+            "presentation the player would see: tracks, renditions, segments, keys, live timing."
+        ),
+        epilog=(
+            "Exit status: 0 described, 1 fetching a URL failed, 2 the manifest is malformed or "
+            "unsupported, or the file cannot be read."
+        ),
     )
-    parser.add_argument("source", help="manifest file path, or an http(s) URL")
+    parser.add_argument("source", metavar="MANIFEST", help="manifest file path, or an http(s) URL")
     parser.add_argument("--json", action="store_true", help="print the JSON form")
     parser.add_argument(
         "--base-url",
+        type=http_url,
+        metavar="URL",
         help="URL a local file's relative URIs are resolved against "
         f"(default: {_LOCAL_BASE}/<absolute path of the file>)",
     )
@@ -47,12 +57,11 @@ def register(subparsers: Any) -> None:
         help="HLS multivariant playlist: also load every media playlist (segments, keys, "
         "live timing); a local file's media playlists are read from beside it",
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, prog=parser.prog)
 
 
 def _fail(message: str, status: int) -> int:
-    print(f"probe: {' '.join(message.split())}", file=sys.stderr)
-    return status
+    return fail(_PROG, message, status)
 
 
 class _ReadFailed(Exception):

@@ -13,9 +13,9 @@ import contextlib
 import dataclasses
 import json
 import signal
-import sys
 from typing import Any
 
+from player.cli._args import fail, output_file
 from player.config import SessionServiceConfig
 from player.errors import HeartbeatError, PlayerConfigError
 from player.sessions import SessionService
@@ -25,12 +25,31 @@ __all__ = ["register"]
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "sessions", help="the reference session service (heartbeats, resume, stream limits)"
+        "sessions",
+        help="the reference session service (heartbeats, resume, stream limits)",
+        description="The reference session service: heartbeats, resume positions, stream limits.",
     )
-    commands = parser.add_subparsers(dest="sessions_command", required=True)
-    serve = commands.add_parser("serve", help="serve the session service over HTTPS")
-    serve.add_argument("--db", required=True, help="SQLite file (created if missing)")
-    serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    commands = parser.add_subparsers(dest="sessions_command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the session service over HTTPS",
+        description=(
+            "Serve the session service over HTTPS (a test CA made at start-up) on SQLite. "
+            "Prints one JSON line with base_url and ca_file, then serves until Ctrl-C or "
+            "SIGTERM. Point 'play --heartbeat-url' at base_url (docs/heartbeats.md)."
+        ),
+        epilog="Exit status: 0 stopped, 2 bad input.",
+    )
+    serve.add_argument(
+        "--db",
+        type=output_file,
+        required=True,
+        metavar="FILE",
+        help="SQLite file (created if missing)",
+    )
+    serve.add_argument(
+        "--port", type=int, default=0, metavar="N", help="TCP/UDP port (default: a free one)"
+    )
     serve.add_argument(
         "--token",
         action="append",
@@ -42,9 +61,10 @@ def register(subparsers: Any) -> None:
         "--max-streams",
         type=int,
         default=None,
+        metavar="N",
         help=f"concurrent streams per viewer (default {SessionServiceConfig().max_streams})",
     )
-    serve.set_defaults(func=_serve)
+    serve.set_defaults(func=_serve, prog=serve.prog)
 
 
 def _parse_tokens(pairs: list[str]) -> dict[str, str]:
@@ -52,7 +72,7 @@ def _parse_tokens(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         viewer, sep, token = pair.partition("=")
         if not sep or not viewer or not token:
-            raise PlayerConfigError(f"--token wants VIEWER=TOKEN, got {pair.split('=')[0]!r}=...")
+            raise PlayerConfigError(f"--token value {len(tokens) + 1} is not VIEWER=TOKEN")
         if viewer in tokens:
             raise PlayerConfigError(f"--token given twice for viewer {viewer!r}")
         tokens[viewer] = token
@@ -66,10 +86,9 @@ def _serve(args: argparse.Namespace) -> int:
             config = dataclasses.replace(config, max_streams=args.max_streams)
         if not 0 <= args.port <= 65535:
             raise PlayerConfigError(f"--port {args.port} is out of range")
-        app = SessionService(config, db_path=args.db, tokens=_parse_tokens(args.token))
+        app = SessionService(config, db_path=str(args.db), tokens=_parse_tokens(args.token))
     except (PlayerConfigError, HeartbeatError) as exc:
-        print(f"sessions serve: {exc}", file=sys.stderr)
-        return 2
+        return fail(args.prog, exc)
     try:
         asyncio.run(_run(app, port=args.port))
     except KeyboardInterrupt:

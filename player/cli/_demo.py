@@ -1,14 +1,16 @@
 """The one-command demo: the whole lab, encrypted content, a failover and a throttle.
 
-``run_demo`` builds a ClearKey-encrypted ladder with PyAV, starts two CDN edges and an
-origin (HTTP/3 and HTTP/1.1-2), a license server and a network emulator in front of the
-primary edge, then plays the stream headless with decoding. Part way through it
+``DemoLab`` (and ``run_demo``, which uses it) starts a license server and a session
+service, builds a ClearKey-encrypted ladder with PyAV (keeping its keys file beside it),
+starts two CDN edges and an origin (HTTP/3 and HTTP/1.1-2) and a network emulator in front
+of the primary edge, then plays the stream headless with decoding. Part way through it
 throttles the emulator (the ABR steps down), then kills the primary edge (the transport
 fails over), and it returns the QA report.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import secrets
 import tempfile
@@ -19,10 +21,11 @@ from typing import Any
 
 from drm import DrmConfig, LicenseServerApp, package_mp4
 from player._player import Player
+from player.cli._keysfile import KEYS_FILE_NAME, write_keys_file
 from player.cli._qa import play_to_report
 from player.config import HeartbeatConfig, PlaybackConfig, PlayerConfig, SessionServiceConfig
 from player.events import Event
-from player.lab import ContentSpec, generate_content
+from player.lab import ContentInfo, ContentSpec, generate_content
 from player.sessions import SessionService
 from transport import TransportConfig
 from transport.lab import LabCdn, LabServer, NetworkEmulator, TestCA
@@ -62,6 +65,7 @@ class DemoPlan:
 
 
 _VIEWER = "demo-viewer"
+Progress = Callable[[str], object]
 
 
 class _Script:
@@ -92,54 +96,114 @@ class _Script:
         self.log.append({"action": action, "at_s": at_s, "frontier_s": frontier_s, **extra})
 
 
+class DemoLab:
+    """The demo's servers and content: a context manager (servers run in threads).
+
+    Entering starts the license server and the session service (one test CA for all);
+    ``build_content`` then encodes and encrypts the ladder (synchronous, minutes of CPU for
+    long clips, so a command line can interrupt it) and writes its keys file; ``play``
+    starts the CDN and the emulator and plays through them.
+
+    Args:
+        plan: What to do and when.
+        root: Where content, certificates and the keys file go.
+    """
+
+    def __init__(self, plan: DemoPlan, root: Path) -> None:
+        self.plan = plan
+        self.root = root
+        self.kid, self._key = secrets.token_hex(16), secrets.token_bytes(16)
+        self.token = secrets.token_urlsafe(16)
+        self.content: ContentInfo | None = None
+        self.keys_file = root / "content" / KEYS_FILE_NAME
+        self._servers: list[Any] = []
+
+    def __enter__(self) -> DemoLab:
+        self.ca = TestCA(self.root / "ca")
+        license_app = LicenseServerApp({self.kid: self._key.hex()}, {self.token: [self.kid]})
+        try:
+            self._servers.append(LabServer(license_app, ca=self.ca).start_in_thread())  # type: ignore[arg-type]
+            sessions_app = SessionService(
+                SessionServiceConfig(),
+                db_path=str(self.root / "sessions.db"),
+                tokens={_VIEWER: self.token},
+            )
+            self._servers.append(LabServer(sessions_app, ca=self.ca).start_in_thread())
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        while self._servers:
+            self._servers.pop().stop()
+
+    @property
+    def license_url(self) -> str:
+        """The license server's URL."""
+        return str(self._servers[0].base_url) + "/license"
+
+    @property
+    def sessions_url(self) -> str:
+        """The session service's base URL."""
+        return str(self._servers[1].base_url)
+
+    def build_content(self, progress: Progress | None = None) -> ContentInfo:
+        """Encode, encrypt and package the ladder; write the keys file beside it."""
+        plan = self.plan
+        spec = ContentSpec(
+            duration_s=plan.duration_s,
+            scheme=plan.scheme,
+            kid_hex=self.kid,
+            license_url=self.license_url,
+        )
+        key = self._key
+        self.content = generate_content(
+            self.root / "content",
+            spec,
+            encrypt=lambda data: package_mp4(data, key_id=self.kid, key=key, scheme=plan.scheme),
+            progress=progress,
+        )
+        write_keys_file(
+            self.keys_file,
+            {self.kid: key.hex()},
+            scheme=plan.scheme,
+            dash=self.content.dash_path,
+            hls=self.content.hls_path,
+        )
+        return self.content
+
+    async def play(
+        self, *, stop: asyncio.Event | None = None, show_status: bool = False
+    ) -> dict[str, Any]:
+        """Start the CDN and the emulator, play through them, return the report."""
+        content = self.content or self.build_content()
+        cdn = LabCdn(content.root, edges=2, ca=self.ca).start_in_thread()
+        try:
+            path = content.dash_path if self.plan.stream_format == "dash" else content.hls_path
+            services = _Services(
+                self.license_url, self.sessions_url, self.token, self.root / "outbox.db"
+            )
+            return await _play(self.plan, cdn, services, path, stop=stop, show_status=show_status)
+        finally:
+            cdn.stop()
+
+
 async def run_demo(plan: DemoPlan = DemoPlan(), *, workdir: Path | None = None) -> dict[str, Any]:
     """Build the lab, play through it, and return the report (``play --report`` format).
 
     Args:
         plan: What to do and when.
-        workdir: Where to put content and certificates (a temporary folder by default).
+        workdir: Where to put content, its keys file and certificates (a temporary folder
+            by default).
 
     Returns:
         The QA report, with ``demo`` describing the lab and the scripted actions.
     """
     with tempfile.TemporaryDirectory(prefix="streamsdk-demo-") as tmp:
         root = Path(workdir) if workdir is not None else Path(tmp)
-        return await _run(plan, root)
-
-
-async def _run(plan: DemoPlan, root: Path) -> dict[str, Any]:
-    kid, key = secrets.token_hex(16), secrets.token_bytes(16)
-    token = secrets.token_urlsafe(16)
-    ca = TestCA(root / "ca")
-    license_app = LicenseServerApp({kid: key.hex()}, {token: [kid]})
-    license_server = LabServer(license_app, ca=ca).start_in_thread()  # type: ignore[arg-type]
-    sessions_app = SessionService(
-        SessionServiceConfig(), db_path=str(root / "sessions.db"), tokens={_VIEWER: token}
-    )
-    sessions = LabServer(sessions_app, ca=ca).start_in_thread()
-    try:
-        license_url = license_server.base_url + "/license"
-        spec = ContentSpec(
-            duration_s=plan.duration_s, scheme=plan.scheme, kid_hex=kid, license_url=license_url
-        )
-        content = generate_content(
-            root / "content",
-            spec,
-            encrypt=lambda data: package_mp4(data, key_id=kid, key=key, scheme=plan.scheme),
-        )
-        cdn = LabCdn(content.root, edges=2, ca=ca).start_in_thread()
-        try:
-            return await _play(
-                plan,
-                cdn,
-                _Services(license_url, sessions.base_url, token, root / "outbox.db"),
-                content.dash_path if plan.stream_format == "dash" else content.hls_path,
-            )
-        finally:
-            cdn.stop()
-    finally:
-        sessions.stop()
-        license_server.stop()
+        with DemoLab(plan, root) as lab:
+            return await lab.play()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -150,7 +214,15 @@ class _Services:
     outbox: Path
 
 
-async def _play(plan: DemoPlan, cdn: Any, services: _Services, path: str) -> dict[str, Any]:
+async def _play(
+    plan: DemoPlan,
+    cdn: Any,
+    services: _Services,
+    path: str,
+    *,
+    stop: asyncio.Event | None,
+    show_status: bool,
+) -> dict[str, Any]:
     primary = cdn.edges[0]
     emulator = NetworkEmulator(primary.base_url, duration_s=3600.0).start_in_thread()
     auth = {"Authorization": f"Bearer {services.token}"}
@@ -181,6 +253,8 @@ async def _play(plan: DemoPlan, cdn: Any, services: _Services, path: str) -> dic
             virtual_clock=plan.virtual_clock,
             on_event=script,
             identity={"viewer_id": _VIEWER, "title_id": "demo-title", "device_id": "demo-device"},
+            stop=stop,
+            show_status=show_status,
         )
     finally:
         emulator.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from collections.abc import Callable
@@ -43,8 +44,16 @@ async def play_to_report(
     on_event: Callable[[Player, Event], None] | None = None,
     extra: dict[str, Any] | None = None,
     identity: dict[str, str] | None = None,
+    stop: asyncio.Event | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
-    """Play ``url`` to the end (or ``stop_after_s``) and return the JSON report."""
+    """Play ``url`` to the end (or ``stop_after_s``) and return the JSON report.
+
+    When ``stop`` is set (Ctrl-C in the command line) playback stops at once and the report
+    describes what was played, with ``final_state`` ``"interrupted"``. ``identity`` gives
+    ``viewer_id``, ``title_id`` and ``device_id`` for heartbeats; ``resume`` starts where
+    that viewer last stopped the title.
+    """
     clock = VirtualClock() if virtual_clock else RealClock()
     started = time.monotonic()
     who = identity or {}
@@ -56,13 +65,24 @@ async def play_to_report(
             player.add_listener(lambda event: on_event(player, event))
         live = _start_status(player) if show_status else None
         try:
-            await player.load(url, start_at_s=start_at_s, title_id=title_id)
-            await _wait(player, stop_after_s=stop_after_s, timeout_s=timeout_s, live=live)
+            interrupted = await _until_stopped(
+                player.load(url, start_at_s=start_at_s, title_id=title_id, resume=resume), stop
+            )
+            if not interrupted:
+                interrupted = await _until_stopped(
+                    _wait(player, stop_after_s=stop_after_s, timeout_s=timeout_s, live=live), stop
+                )
         finally:
             if live is not None:
                 live.stop()
-        final_state = player.state.value
-        await player.stop()
+        final_state = "interrupted" if interrupted else player.state.value
+        if interrupted:  # bounded: undelivered heartbeats stay in the outbox
+            try:
+                await asyncio.wait_for(player.stop(), _INTERRUPTED_STOP_S)
+            except TimeoutError:
+                pass
+        else:
+            await player.stop()
         evidence = collect_evidence(player, stop_after_s=stop_after_s)
         report = build_report(
             url=url,
@@ -78,6 +98,32 @@ async def play_to_report(
             },
         )
     return report
+
+
+_INTERRUPTED_STOP_S = 1.0
+"""Longest wait for the player to stop after Ctrl-C (the command must end within 2 s)."""
+
+
+async def _until_stopped(work: Any, stop: asyncio.Event | None) -> bool:
+    """Run ``work``; return ``True`` (and cancel it) if ``stop`` is set first."""
+    if stop is None:
+        await work
+        return False
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task.done():
+        task.result()
+        return False
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    return True
 
 
 async def _wait(player: Player, *, stop_after_s: float | None, timeout_s: float, live: Any) -> None:

@@ -139,30 +139,14 @@ def write_junit(path: Path, report: dict[str, Any], checks: list[tuple[str, str 
 
 
 def write_plot(path: Path, report: dict[str, Any]) -> None:
-    """Draw video bitrate, buffer level and bandwidth estimate over session time (PNG)."""
-    import matplotlib
+    """Draw video bitrate, buffer and throughput over time since load, with markers (PNG).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Rendition switches, stalls, edge failovers, a fatal error and the demo's scripted
+    network changes are marked and named in the legend; axes carry their units.
+    """
+    from player.cli._plot import draw_report
 
-    samples = report.get("timeline", [])
-    t = [s["at_s"] - samples[0]["at_s"] for s in samples] if samples else []
-    fig, axes = plt.subplots(3, 1, figsize=(9, 7), sharex=True)
-    axes[0].step(t, [s["bitrate_bps"] / 1e6 for s in samples], where="post", label="video bitrate")
-    axes[0].set_ylabel("Mbit/s")
-    axes[0].set_title(f"{report.get('url', '')}")
-    axes[1].plot(t, [s["buffer_s"] for s in samples], color="tab:green")
-    axes[1].set_ylabel("buffer (s)")
-    axes[2].plot(t, [s["estimate_bps"] / 1e6 for s in samples], color="tab:orange")
-    axes[2].set_ylabel("estimate (Mbit/s)")
-    axes[2].set_xlabel("session time (s)")
-    for event in report.get("events", []):
-        if event.get("type") in ("EdgeFailedOver", "BufferingStarted") and samples:
-            for ax in axes:
-                ax.axvline(event["at_s"] - samples[0]["at_s"], color="red", alpha=0.4, lw=1)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    draw_report(path, report)
 
 
 def dump_json(path: Path, report: dict[str, Any]) -> None:

@@ -29,6 +29,9 @@ CLEARKEY_SYSTEM_ID = "e2719d58-a985-b3c9-781a-b030af78d30e"
 Encryptor = Callable[[bytes], bytes]
 """Turns a clear fragmented MP4 file into an encrypted one (drm's packager)."""
 
+Progress = Callable[[str], object]
+"""Told what ``generate_content`` is doing, one short line per step."""
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RenditionSpec:
@@ -131,8 +134,9 @@ class ContentInfo:
 
     Attributes:
         root: Content root directory.
-        dash_path: MPD path relative to root.
-        hls_path: Multivariant playlist path relative to root.
+        dash_path: MPD path relative to root (empty when DASH was not asked for).
+        hls_path: Multivariant playlist path relative to root (empty when HLS was not
+            asked for).
         tracks: Every rendition's files.
         spec: The spec used.
     """
@@ -248,7 +252,12 @@ def _track_files(
 
 
 def generate_content(
-    root: Path, spec: ContentSpec = ContentSpec(), *, encrypt: Encryptor | None = None
+    root: Path,
+    spec: ContentSpec = ContentSpec(),
+    *,
+    encrypt: Encryptor | None = None,
+    progress: Progress | None = None,
+    formats: tuple[str, ...] = ("dash", "hls"),
 ) -> ContentInfo:
     """Encode the ladder and audio with PyAV, package them, write manifests.
 
@@ -257,6 +266,10 @@ def generate_content(
         spec: What to make.
         encrypt: drm's packager bound to a scheme and key, applied to every rendition;
             required when ``spec.scheme`` is set.
+        progress: Called with one line before each step (encoding a rendition, writing
+            the manifests), for command lines that show what they are doing.
+        formats: Manifests to write: ``dash`` (``manifest.mpd``), ``hls`` (``master.m3u8``
+            and a media playlist per rendition), or both; the media files serve both.
 
     Returns:
         Where everything went.
@@ -266,21 +279,43 @@ def generate_content(
     """
     if spec.scheme is not None and encrypt is None:
         raise PlayerConfigError("encrypted content needs an encrypt callable (drm packager)")
+    if not formats or not set(formats) <= {"dash", "hls"}:
+        raise PlayerConfigError(f"formats must be 'dash' and/or 'hls', got {formats!r}")
     root.mkdir(parents=True, exist_ok=True)
+    tell = progress or (lambda _line: None)
+    packaging = f", encrypting ({spec.scheme})" if spec.scheme else ""
+    steps = len(spec.ladder) + len(spec.audio_languages)
     tracks: list[TrackFiles] = []
-    for rung in spec.ladder:
+    for step, rung in enumerate(spec.ladder, start=1):
+        tell(
+            f"[{step}/{steps}] encoding video {rung.id}: {rung.width}x{rung.height} at "
+            f"{rung.bitrate_bps / 1e6:.2f} Mbit/s, {spec.duration_s} s (H.264){packaging}"
+        )
         folder = f"video/{rung.id}"
         init, frags = _write_track(root, folder, _encode_video(spec, rung), encrypt=encrypt)
         tracks.append(_track_files("video", rung.id, folder, init, frags, spec=rung))
     for index, language in enumerate(spec.audio_languages):
+        tell(
+            f"[{len(spec.ladder) + index + 1}/{steps}] encoding audio {language}: "
+            f"AAC {spec.audio_bitrate_bps // 1000} kbit/s{packaging}"
+        )
         folder = f"audio/{language}"
         init, frags = _write_track(root, folder, _encode_audio(spec, index), encrypt=encrypt)
         tracks.append(
             _track_files("audio", f"a-{language}", folder, init, frags, language=language)
         )
-    info = ContentInfo(root, "manifest.mpd", "master.m3u8", tuple(tracks), spec)
-    (root / info.dash_path).write_text(build_mpd(info), encoding="utf-8")
-    write_hls(info)
+    info = ContentInfo(
+        root,
+        "manifest.mpd" if "dash" in formats else "",
+        "master.m3u8" if "hls" in formats else "",
+        tuple(tracks),
+        spec,
+    )
+    tell("writing " + " and ".join(p for p in (info.dash_path, info.hls_path) if p))
+    if info.dash_path:
+        (root / info.dash_path).write_text(build_mpd(info), encoding="utf-8")
+    if info.hls_path:
+        write_hls(info)
     (root / "content.json").write_text(json.dumps(describe(info), indent=2), encoding="utf-8")
     return info
 
@@ -288,8 +323,8 @@ def generate_content(
 def describe(info: ContentInfo) -> dict[str, object]:
     """Return a JSON summary of generated content (no key material)."""
     return {
-        "dash": info.dash_path,
-        "hls": info.hls_path,
+        "dash": info.dash_path or None,
+        "hls": info.hls_path or None,
         "duration_s": info.spec.duration_s,
         "segment_s": info.spec.segment_s,
         "scheme": info.spec.scheme,

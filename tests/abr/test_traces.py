@@ -142,7 +142,8 @@ def test_a_jpeg_is_a_one_line_error_with_exit_status_2(tmp_path: Path) -> None:
             [sys.executable, "-m", "abr", *args], capture_output=True, text=True, timeout=60
         )
         assert proc.returncode == 2, proc.stderr
-        assert proc.stderr == "error: photo.jpg: binary data, not a network trace\n"
+        prog = "python -m abr " + " ".join(args[:2] if args[0] == "traces" else args[:1])
+        assert proc.stderr == f"{prog}: error: photo.jpg: binary data, not a network trace\n"
         assert proc.stdout == ""
 
 

@@ -87,7 +87,7 @@ def test_failed_threshold_exits_1_with_a_junit_failure(lab: Any, tmp_path: Path)
 def test_malformed_manifest_exits_2_with_one_line(lab: Any) -> None:
     result = run_cli("play", f"{lab.edges[0].base_url}/broken.mpd", "--ca", lab.ca_file, "--quiet")
     assert result.returncode == 2
-    assert result.stderr.strip().startswith("error:")
+    assert result.stderr.strip().startswith("python -m player play: error:")
     assert len(result.stderr.strip().splitlines()) == 1
 
 

@@ -127,7 +127,7 @@ def test_probe_not_a_manifest_and_missing_file(
     assert "UnsupportedManifest" in err
     status, _, err = probe_in_process(capsys, str(tmp_path / "nope.mpd"))
     assert status == 2
-    assert err.startswith("probe: cannot read")
+    assert err.startswith("python -m player probe: error: cannot read")
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

@@ -69,7 +69,8 @@ def test_fetch_refuses_non_http_urls() -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.splitlines() == [
-        "error: bad URL 'file:///etc/passwd': only http:// and https:// URLs can be fetched"
+        "python -m transport fetch: error: bad URL 'file:///etc/passwd': only http:// and "
+        "https:// URLs can be fetched"
     ]
 
 
@@ -138,7 +139,7 @@ def test_bad_input_is_one_line_naming_the_thing_and_exit_2(
 def test_a_missing_ca_as_a_user_sees_it() -> None:
     done = run_fetch("https://127.0.0.1:9/a.bin", "--ca", "/nope.pem")
     assert (done.returncode, done.stdout) == (2, "")
-    assert done.stderr == "error: --ca /nope.pem: no such file\n"
+    assert done.stderr == "python -m transport fetch: error: --ca /nope.pem: no such file\n"
 
 
 def test_every_command_and_option_has_help_written_for_users() -> None:

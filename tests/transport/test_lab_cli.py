@@ -94,7 +94,8 @@ def test_lab_command_rejects_a_missing_root(
 ) -> None:
     args = build_parser().parse_args(["lab", "--root", str(tmp_path / "nope")])
     assert args.func(args) == 2
-    assert capsys.readouterr().err == f"error: --root {tmp_path / 'nope'}: not a directory\n"
+    err = capsys.readouterr().err
+    assert err == f"python -m transport lab: error: --root {tmp_path / 'nope'}: not a directory\n"
 
 
 async def test_lab_command_with_emulated_edges(media: Path, tmp_path: Path) -> None:
