@@ -163,7 +163,7 @@ def positive_float(text: str) -> float:
     """A number > 0."""
     value = _number(text, float, "a number")
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be more than 0")
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number greater than 0")
     return value
 
 
@@ -171,15 +171,15 @@ def non_negative_float(text: str) -> float:
     """A number >= 0."""
     value = _number(text, float, "a number")
     if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must not be negative")
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number of at least 0")
     return value
 
 
 def positive_int(text: str) -> int:
-    """A whole number > 0."""
+    """A whole number >= 1."""
     value = int(_number(text, int, "a whole number"))
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be more than 0")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
     return value
 
 
@@ -187,7 +187,7 @@ def non_negative_int(text: str) -> int:
     """A whole number >= 0."""
     value = int(_number(text, int, "a whole number"))
     if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must not be negative")
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
     return value
 
 
@@ -195,5 +195,5 @@ def ratio(text: str) -> float:
     """A number from 0 to 1."""
     value = _number(text, float, "a number")
     if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text} must be between 0 and 1")
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number from 0 to 1")
     return value

@@ -110,7 +110,7 @@ def bad_input_cases(tmp_path: Path) -> list[tuple[list[str], str]]:
         ([url, "--ca", str(not_pem)], f"--ca {not_pem}: not a PEM certificate file"),
         (["not-a-url"], "bad URL 'not-a-url'"),
         (["https:///no-host"], "bad URL 'https:///no-host'"),
-        ([url, "-o", str(tmp_path / "missing" / "a.bin")], "the folder"),
+        ([url, "-o", "/proc/streamsdk-nope/a.bin"], "cannot create the folder"),
         ([url, "--range", "9-1"], "bad --range '9-1'"),
         ([url, "--datagram-size", "100"], "--datagram-size 100"),
         ([url, "--repeat", "x"], "argument --repeat: 'x' is not a whole number"),
