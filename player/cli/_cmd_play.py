@@ -440,7 +440,7 @@ def run(args: argparse.Namespace) -> int:
     except (BadInput, ManifestError, UsageError, PlayerConfigError, ValueError) as exc:
         return fail(prog, _as_given(str(exc), served, local), EXIT_USAGE)
     except (PlayerError, TransportError, DrmError, AbrError) as exc:
-        return fail(prog, _as_given(f"{exc.code}: {exc}", served, local), EXIT_FAILED)
+        return fail(prog, _as_given(f"{type(exc).__name__}: {exc}", served, local), EXIT_FAILED)
     except TimeoutError as exc:
         return fail(prog, exc, EXIT_FAILED)
     checks = check_thresholds(report, thresholds_from_args(args))

@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (BadInput, ManifestError, UsageError, ValueError) as exc:
         return fail(prog, exc, EXIT_USAGE)
     except SDK_ERRORS as exc:
-        return fail(prog, f"{getattr(exc, 'code', type(exc).__name__)}: {exc}", EXIT_FAILED)
+        return fail(prog, f"{type(exc).__name__}: {exc}", EXIT_FAILED)
     except OSError as exc:
         return fail(prog, exc, EXIT_FAILED)
     except Exception as exc:  # one line, never a traceback (STREAMSDK_TRACEBACK=1 shows it)

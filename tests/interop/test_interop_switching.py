@@ -84,9 +84,9 @@ def _back_to_sd_after_one_hd_segment(player: Player, event: Event) -> None:
         isinstance(event, SegmentDownloaded)
         and event.track == "video"
         and event.number >= 0
-        and event.representation_id in (HD, "v360.m3u8")
+        and event.representation_id in (HD, "360p")
     ):
-        player.pin_video(SD if event.representation_id == HD else "v180.m3u8")
+        player.pin_video(SD if event.representation_id == HD else "180p")
 
 
 def test_linked_sets_are_one_switchable_ladder(workshop: Workshop, clip: Clip) -> None:
@@ -119,7 +119,7 @@ def test_abr_switches_between_sets_and_keys_with_every_picture_exact(
     switches = [
         (e["reason"], e["to_id"]) for e in playback.events if e["type"] == "VariantSwitched"
     ]
-    sd, hd = (SD, HD) if manifest == "manifest.mpd" else ("v180.m3u8", "v360.m3u8")
+    sd, hd = (SD, HD) if manifest == "manifest.mpd" else ("180p", "360p")
     # ABR climbs from the 180p set to the 360p set (other key), then the pin comes back
     assert switches == [("initial", sd), ("adaptive", hd), ("manual", sd)]
     _check_each_picture_is_its_renditions(playback, clip, path)
