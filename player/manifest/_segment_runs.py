@@ -221,7 +221,8 @@ class SegmentRuns(Sequence[Segment]):
     """A representation's segments, computed from runs when they are asked for.
 
     Behaves as a ``Sequence[Segment]`` (``len``, indexing, slicing, iteration, equality with
-    any sequence of equal segments), with lookups by time and by number in O(log n). Memory
+    any sequence of equal segments; its hash, taken from its length and end segments, is not
+    a tuple's), with lookups by time and by number in O(log n). Memory
     is that of the shared ``RunTable`` (one entry per run) plus the URL patterns, or the
     shared ``SegmentList`` entries.
 
@@ -342,18 +343,32 @@ class SegmentRuns(Sequence[Segment]):
         return 1 if value in self else 0
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, SegmentRuns) and (
-            other._table is self._table
-            and other._media == self._media
-            and other._init == self._init
-            and (other._lo, other._hi) == (self._lo, self._hi)
-        ):
-            return True
+        if isinstance(other, SegmentRuns) and self._same_description(other):
+            return True  # e.g. a live refresh that changed nothing: no segment is built
         if not isinstance(other, Sequence) or isinstance(other, str | bytes):
             return NotImplemented
         if len(other) != len(self):
             return False
         return all(a == b for a, b in zip(self, other, strict=True))
+
+    def _same_description(self, other: SegmentRuns) -> bool:
+        """Whether both describe the same segments the same way (sufficient for equality)."""
+        mine, theirs = self._table, other._table
+        return (
+            (other._lo, other._hi) == (self._lo, self._hi)
+            and other._media == self._media
+            and other._init == self._init
+            and (
+                theirs is mine
+                or (
+                    theirs.clock == mine.clock
+                    and theirs.offsets == mine.offsets
+                    and theirs.numbers == mine.numbers
+                    and theirs.starts == mine.starts
+                    and theirs.durations == mine.durations
+                )
+            )
+        )
 
     def __hash__(self) -> int:
         if not len(self):

@@ -172,6 +172,16 @@ def test_ten_year_window_of_one_second_segments_is_computed_not_expanded() -> No
     assert time.process_time() - started < 0.1
 
 
+def test_equal_descriptions_compare_equal_without_building_segments() -> None:
+    first = parse_manifest(AMPLIFICATION_MPD, url=URL, now=NOW)
+    again = parse_manifest(AMPLIFICATION_MPD, url=URL, now=NOW)
+    later = parse_manifest(AMPLIFICATION_MPD, url=URL, now=NOW + 1)
+    started = time.process_time()
+    assert first == again  # a refresh that changed nothing: 4 x 1,000,000 segments, none built
+    assert first != later
+    assert time.process_time() - started < 0.05
+
+
 def test_compact_timeline_with_a_huge_repeat_is_one_run() -> None:
     data = (
         f'<MPD {NS} type="dynamic" availabilityStartTime="1970-01-01T00:00:00Z" '
