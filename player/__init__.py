@@ -22,6 +22,7 @@ from player.config import (
     ManifestConfig,
     PlayerConfig,
     SessionServiceConfig,
+    SteeringConfig,
 )
 from player.errors import (
     SDK_ERRORS,
@@ -31,6 +32,7 @@ from player.errors import (
     ManifestParseError,
     PlayerConfigError,
     PlayerError,
+    SteeringError,
     UnsupportedManifest,
     UsageError,
 )
@@ -93,6 +95,8 @@ __all__ = [
     "SDK_ERRORS",
     "SessionIdentity",
     "SessionServiceConfig",
+    "SteeringConfig",
+    "SteeringError",
     "Thresholds",
     "TransportError",
     "UnsupportedManifest",

@@ -8,12 +8,15 @@ the bytes to the DRM stage and the decoder, and puts the segment in the track's 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from abr import AbandonProgress, AbrState, DownloadReport
 from player._buffer import BufferedSegment, Playhead
 from player._parts import SessionParts
+from player._pathways import MediaRequest, RequestPlanner
 from player._pipeline import decode_segment
 from player._ranges import RangeGuard, check_ranged, from_memory, is_from_memory
 from player._segment_index import IndexLoader
@@ -22,12 +25,14 @@ from player.events import (
     EdgeFailedOver,
     ErrorOccurred,
     Event,
+    PathwayChanged,
     SegmentDownloaded,
     SwitchReason,
     VariantSwitched,
 )
 from player.manifest import ByteRange, Presentation, Representation, Segment
-from transport import AllEdgesFailed, Response, StreamingResponse
+from player.steering import PathwaySelector
+from transport import AllEdgesFailed, Response, StreamingResponse, TransportError
 
 __all__: list[str] = []
 
@@ -44,6 +49,8 @@ class DownloadHost(Protocol):
     pinned_video: int | None
     playhead: Playhead
     tracks: list[TrackRuntime]
+    planner: RequestPlanner
+    selector: PathwaySelector | None
 
     @property
     def position_s(self) -> float:
@@ -78,6 +85,10 @@ class SegmentDownloader:
         config = session.parts.config
         self.ranges = RangeGuard(cache_bytes=config.playback.whole_file_cache_bytes)
         self.indexes = IndexLoader(self.fetch_range, config=config.manifest)
+        self.shares_health = True
+        """The transport records each location's failures in the selector's health tracker
+        (it is the player's ``HttpClient``); otherwise the downloader reports them."""
+        self._last_pathway: str | None = None
 
     def _choose_video(self, track: TrackRuntime, segment: Segment, now: float) -> tuple[int, str]:
         """The rung for ``segment`` and why (the controller's reason, or ``manual``)."""
@@ -217,30 +228,82 @@ class SegmentDownloader:
         The ``RangeFetch`` role of ``IndexLoader``: ``number`` is ``-1`` (init) or ``-2``
         (segment index) in the ``SegmentDownloaded`` event.
         """
-        response = await self._fetch(track, urls, (byte_range.first, byte_range.last))
+        response = await self._fetch(track, rep, urls, (byte_range.first, byte_range.last))
         self._emit_download(track, rep, number, response, 0.0)
         return response.content
 
     async def _fetch(
-        self, track: TrackRuntime, urls: tuple[str, ...], byte_range: tuple[int, int] | None
+        self,
+        track: TrackRuntime,
+        rep: Representation | None,
+        urls: tuple[str, ...],
+        byte_range: tuple[int, int] | None,
     ) -> Response:
         """Fetch with failover; a ranged answer is checked and cut (``RangeGuard``).
 
-        A range of a whole file kept in memory (its server ignores ``Range``) is answered
-        from there: a response whose sample counts 0 bytes, fed to no estimator.
+        The locations, their order and keys come from the session's ``RequestPlanner``. A
+        range of a whole file kept in memory (its server ignores ``Range``) is answered from
+        there: a response whose sample counts 0 bytes, fed to no estimator.
         """
-        urls = self.locations(urls)
+        request = self.session.planner.plan(rep, urls)
         if byte_range is not None:
-            whole = self.ranges.lookup(urls)
+            whole = self.ranges.lookup(request.urls)
             if whole is not None:
+                self._last_pathway = None
                 return from_memory(whole, self.ranges.cut(whole, byte_range))
         clock = self.session.parts.clock
         with clock.busy():
-            response = await self.session.parts.http.fetch(urls, byte_range=byte_range)
+            try:
+                response = await self.session.parts.http.fetch(
+                    request.urls,
+                    byte_range=byte_range,
+                    edges=request.edges,
+                    headers=request.headers,
+                )
+            except TransportError:
+                self._on_request_failed(request)
+                raise
         sample = response.sample
         self._feed_estimator(sample.nbytes, sample.ttfb_s, sample.duration_s)
-        self._note_edge(track, response)
-        return self._checked(urls, response, byte_range)
+        self._note_edge(track, response, request)
+        return self._checked(request.urls, response, byte_range)
+
+    def _on_request_failed(self, request: MediaRequest) -> None:
+        """Every location of ``request`` failed: penalise their pathways if nobody did."""
+        selector = self.session.selector
+        if selector is None or self.shares_health:
+            return
+        now = self.session.parts.clock.now()
+        for pathway in dict.fromkeys(p for p in request.pathways if p is not None):
+            selector.on_failure(pathway, now)
+
+    def _on_served(self, request: MediaRequest, response: Response) -> None:
+        """Tell the selector which pathway answered; report a change of pathway."""
+        pathway = request.pathway_of(response.url)
+        self._last_pathway = pathway
+        selector = self.session.selector
+        if selector is None or pathway is None:
+            return
+        now = self.session.parts.clock.now()
+        planned = request.planned or pathway
+        if planned != pathway and not self.shares_health:
+            selector.on_failure(planned, now)
+        change = selector.on_served(
+            pathway,
+            now,
+            planned=planned,
+            nbytes=response.sample.nbytes,
+            duration_s=response.sample.duration_s,
+        )
+        if change is not None:
+            self.session.emit(
+                PathwayChanged(
+                    at_s=now,
+                    from_pathway=change.from_pathway,
+                    to_pathway=change.to_pathway,
+                    reason=change.reason,
+                )
+            )
 
     def _checked(
         self, urls: tuple[str, ...], response: Response, byte_range: tuple[int, int] | None
@@ -255,7 +318,8 @@ class SegmentDownloader:
             self.session.emit(ignored)
         return checked
 
-    def _note_edge(self, track: TrackRuntime, response: Response) -> None:
+    def _note_edge(self, track: TrackRuntime, response: Response, request: MediaRequest) -> None:
+        self._on_served(request, response)
         clock = self.session.parts.clock
         if track.last_edge is not None and response.edge != track.last_edge:
             self.session.emit(
@@ -263,7 +327,7 @@ class SegmentDownloader:
                     at_s=clock.now(),
                     from_edge=track.last_edge,
                     to_edge=response.edge,
-                    error_code=self._last_failure_code(track.last_edge),
+                    error_code=self._last_failure_code(request.edge_of(track.last_edge)),
                     track=track.kind,
                 )
             )
@@ -290,7 +354,7 @@ class SegmentDownloader:
         elif init_ref is not None:
             rng = init_ref.byte_range
             response = await self._fetch(
-                track, init_ref.urls, None if rng is None else (rng.first, rng.last)
+                track, rep, init_ref.urls, None if rng is None else (rng.first, rng.last)
             )
             raw = response.content
             self._emit_download(track, rep, -1, response, 0.0)
@@ -313,9 +377,9 @@ class SegmentDownloader:
             and hasattr(self.session.parts.http, "stream")
             and not self.ranges.expects_whole_file(self.locations(segment.urls))
         ):
-            response = await self._stream_video(track, segment, byte_range)
+            response = await self._stream_video(track, rep, segment, byte_range)
         else:
-            response = await self._fetch(track, segment.urls, byte_range)
+            response = await self._fetch(track, rep, segment.urls, byte_range)
         clock = self.session.parts.clock
         self._report_download(track, response)
         init_ref = segment.init or rep.init
@@ -358,16 +422,22 @@ class SegmentDownloader:
         self._emit_download(track, rep, segment.number, response, segment.duration_s)
 
     async def _stream_video(
-        self, track: TrackRuntime, segment: Segment, byte_range: tuple[int, int] | None
+        self,
+        track: TrackRuntime,
+        rep: Representation,
+        segment: Segment,
+        byte_range: tuple[int, int] | None,
     ) -> Response:
         """Download a video segment, asking the controller whether to abandon it."""
         clock = self.session.parts.clock
         interval = self.session.parts.config.playback.abandon_check_interval_s
         started = last_check = clock.now()
         chunks: list[bytes] = []
-        urls = self.locations(segment.urls)
-        with clock.busy():
-            async with self.session.parts.http.stream(urls, byte_range=byte_range) as body:
+        request = self.session.planner.plan(rep, segment.urls)
+        with clock.busy(), self._failing(request):
+            async with self.session.parts.http.stream(
+                request.urls, byte_range=byte_range, edges=request.edges, headers=request.headers
+            ) as body:
                 size = (
                     body.expected_bytes
                     or track.representation().bandwidth_bps * segment.duration_s / 8
@@ -387,8 +457,17 @@ class SegmentDownloader:
         self._feed_estimator(
             response.sample.nbytes, response.sample.ttfb_s, response.sample.duration_s
         )
-        self._note_edge(track, response)
-        return self._checked(urls, response, byte_range)
+        self._note_edge(track, response, request)
+        return self._checked(request.urls, response, byte_range)
+
+    @contextlib.contextmanager
+    def _failing(self, request: MediaRequest) -> Iterator[None]:
+        """Report ``request``'s pathways as failed when the transport gives up on it."""
+        try:
+            yield
+        except TransportError:
+            self._on_request_failed(request)
+            raise
 
     def _abandon_advice(
         self,
@@ -504,5 +583,6 @@ class SegmentDownloader:
                 ttfb_s=sample.ttfb_s,
                 protocol=sample.protocol,
                 edge=response.edge,
+                pathway=self._last_pathway,
             )
         )

@@ -6,7 +6,7 @@ adapter, the public ``Player``) can name these types without importing the sessi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -27,13 +27,23 @@ class Fetcher(Protocol):
     """What the session needs of the transport (``transport.HttpClient`` satisfies it)."""
 
     async def fetch(
-        self, urls: str | tuple[str, ...], *, byte_range: tuple[int, int] | None = None
+        self,
+        urls: str | tuple[str, ...],
+        *,
+        headers: Mapping[str, str] | None = None,
+        byte_range: tuple[int, int] | None = None,
+        edges: Sequence[str] | None = None,
     ) -> Response:
-        """Fetch one resource with failover across ``urls``."""
+        """Fetch one resource with failover across ``urls`` (``edges``: their health keys)."""
         ...
 
     def stream(
-        self, urls: str | tuple[str, ...], *, byte_range: tuple[int, int] | None = None
+        self,
+        urls: str | tuple[str, ...],
+        *,
+        headers: Mapping[str, str] | None = None,
+        byte_range: tuple[int, int] | None = None,
+        edges: Sequence[str] | None = None,
     ) -> AbstractAsyncContextManager[StreamingResponse]:
         """Open one resource for streaming, with failover across ``urls``."""
         ...

@@ -14,16 +14,18 @@ from abr import Controller, EwmaEstimator, HybridController, ThroughputEstimator
 from player._clock import Clock, RealClock
 from player._hub import EventHub, Listener
 from player._parts import Fetcher, SessionParts
+from player._pathways import build_selector
 from player._pipeline import MediaProcessor
 from player._protection import DrmProcessor
 from player._session import PlaybackSession, wall_clock_offset
 from player._state import PlaybackState
 from player._stats import PlaybackStats, StatsCollector
+from player._steering_runner import SteeringRunner
 from player._track_runtime import TrackRuntime
 from player._tracks import choose_tracks, video_ladder
 from player.config import PlayerConfig
 from player.errors import UsageError
-from player.events import Event, ManifestLoaded, event_to_json
+from player.events import Event, ManifestLoaded, PlaybackStarted, event_to_json
 from player.heartbeat._bridge import HeartbeatBridge
 from player.heartbeat._delivery import HttpCall, http_call_via
 from player.heartbeat._model import PlaybackSnapshot, heartbeat_state
@@ -31,12 +33,13 @@ from player.heartbeat._resume import fetch_resume_position
 from player.manifest import (
     Presentation,
     PresentationType,
+    Representation,
     StreamFormat,
     TrackType,
     load_media_playlist,
     parse_manifest,
 )
-from transport import HttpClient, with_alternates
+from transport import HealthTracker, HttpClient, with_alternates
 
 __all__ = ["Player"]
 
@@ -83,7 +86,21 @@ class Player:
         self.controller: Controller = controller or HybridController(self.config.abr)
         self.estimator: ThroughputEstimator = estimator or EwmaEstimator(self.config.abr)
         self._owns_http = http is None
-        self.http: Fetcher = http if http is not None else HttpClient(self.config.transport)
+        self.http: Fetcher = (
+            http if http is not None else HttpClient(self.config.transport, clock=self.clock.now)
+        )
+        # Pathway penalties live in the transport's edge health when both tell time alike:
+        # the player's own client (built on the session clock), or a given one on real time.
+        self._shares_health = isinstance(self.http, HttpClient) and (
+            http is None or isinstance(self.clock, RealClock)
+        )
+        self._health = (
+            self.http.policy.health
+            if isinstance(self.http, HttpClient) and self._shares_health
+            else HealthTracker(self.config.transport.retry)
+        )
+        self._steering: SteeringRunner | None = None
+        self._steering_task: asyncio.Task[None] | None = None
         self._hub = EventHub(max_backlog=self.config.playback.max_event_backlog)
         self._stats = StatsCollector()
         self.processor: MediaProcessor = processor or DrmProcessor(
@@ -147,6 +164,7 @@ class Player:
         session.machine.move(PlaybackState.LOADING)
         self._session = session
         session.setup_tracks(audio_language=self._audio_language)
+        await self._start_steering(session)
         presentation = await self._load_media_playlists(session)
         session.presentation = presentation
         self._refresh_ladders(session)
@@ -161,9 +179,46 @@ class Player:
         self._sampler = asyncio.create_task(self._sample_periodically(), name="player-timeline")
         return presentation
 
+    async def _start_steering(self, session: PlaybackSession) -> None:
+        """Build the pathway selector and start the steering requests.
+
+        With DASH ``queryBeforeStart``, wait (bounded) for the first answer before any
+        segment request.
+        """
+        selector = build_selector(
+            session.presentation, self.config, health=self._health, now=self.clock.now()
+        )
+        session.selector = selector
+        session.downloads.shares_health = self._shares_health
+        if selector is None or selector.origin.server_url is None:
+            return
+        if not self.config.steering.is_enabled:
+            return
+        runner = SteeringRunner(
+            selector, http=self.http, clock=self.clock, config=self.config.steering, emit=self._emit
+        )
+        self._steering = runner
+        self._steering_task = asyncio.create_task(runner.run(), name="player-steering")
+        if selector.origin.query_before_start and selector.next_request_at() is not None:
+            await runner.first_answer(self.config.steering.start_timeout_s)
+
+    @property
+    def steering_requests(self) -> list[str]:
+        """Every content steering URL requested so far, in order."""
+        return list(self._steering.requests) if self._steering is not None else []
+
+    @property
+    def pathway(self) -> str | None:
+        """The content steering pathway of the latest media request, if any."""
+        session = self._session
+        selector = session.selector if session is not None else None
+        return selector.current if selector is not None else None
+
     def _emit(self, event: Event) -> None:
         # Parts stamp events with the clock's time; users get seconds since load().
         event = dataclasses.replace(event, at_s=event.at_s - self._origin_s)
+        if isinstance(event, PlaybackStarted) and self._steering is not None:
+            self._steering.on_playback_started()
         self._stats.on_event(event)
         self._hub.emit(event)
         self._sample(event.at_s)
@@ -288,12 +343,15 @@ class Player:
             if reload or rep.segments is None
         ]
 
-        async def fetch(urls: tuple[str, ...]) -> tuple[bytes, str]:
+        async def fetch(rep: Representation) -> tuple[bytes, str]:
+            request = session.planner.plan(rep, rep.playlist_urls, is_playlist=True)
             with self.clock.busy():
-                response = await self.http.fetch(session.locations(urls))
+                response = await self.http.fetch(
+                    request.urls, edges=request.edges, headers=request.headers
+                )
             return response.content, response.url
 
-        bodies = await asyncio.gather(*(fetch(rep.playlist_urls) for rep in reps))
+        bodies = await asyncio.gather(*(fetch(rep) for rep in reps))
         now = session.wall_now()
         for rep, (body, final_url) in zip(reps, bodies, strict=True):
             presentation = load_media_playlist(
@@ -499,7 +557,7 @@ class Player:
         """Figures so far (see ``PlaybackStats``)."""
         session = self._session
         ongoing = session.ongoing_stall_s(self.clock.now()) if session is not None else 0.0
-        return self._stats.snapshot(ongoing_stall_s=ongoing)
+        return self._stats.snapshot(ongoing_stall_s=ongoing, now=self.clock.now() - self._origin_s)
 
     def frame_times(self, kind: str = "video") -> list[float]:
         """Presentation times of every frame decoded on a track, in decode order."""
@@ -550,6 +608,11 @@ class Player:
         rest for the next start.
         """
         session, task = self._session, self._task
+        if self._steering_task is not None:
+            self._steering_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._steering_task
+            self._steering_task = None
         if session is not None:
             session.settle(self.clock.now())  # time played up to now counts
             session.stop()

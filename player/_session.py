@@ -19,6 +19,7 @@ from player._clock import Clock
 from player._decode import TrackDecoder
 from player._downloads import SegmentDownloader
 from player._parts import SessionParts
+from player._pathways import RequestPlanner
 from player._pipeline import DecodeTally
 from player._state import PlaybackState, StateMachine
 from player._track_runtime import TrackRuntime
@@ -29,6 +30,7 @@ from player._tracks import (
     video_ladder,
     wake_after_s,
 )
+from player.config import PlayerConfig
 from player.errors import PlayerError, UsageError
 from player.events import (
     BufferingEnded,
@@ -42,6 +44,7 @@ from player.events import (
     StateChanged,
 )
 from player.manifest import Presentation, Representation, StreamFormat, Track
+from player.steering import PathwaySelector
 
 __all__: list[str] = []
 
@@ -68,11 +71,28 @@ class PlaybackSession:
         self._pending_seek: float | None = None
         self.fatal_error: BaseException | None = None
         self.refresher: Callable[[Presentation], Awaitable[Presentation]] | None = None
+        self.selector: PathwaySelector | None = None
+        """Content steering pathway choice, when the presentation's locations name pathways."""
+        self.planner = RequestPlanner(self)
         self.downloads = SegmentDownloader(self)
         self.wall_offset_s = wall_clock_offset(parts.clock)
         self._refresh_interval_s = parts.config.playback.live_refresh_fallback_s
 
     # -- small helpers -------------------------------------------------------------------
+
+    @property
+    def config(self) -> PlayerConfig:
+        """Player configuration (the request planner's view)."""
+        return self.parts.config
+
+    @property
+    def format(self) -> StreamFormat:
+        """The presentation's manifest format."""
+        return self.presentation.format
+
+    def now(self) -> float:
+        """Session clock, monotonic seconds."""
+        return self.parts.clock.now()
 
     @property
     def state(self) -> PlaybackState:

@@ -13,6 +13,7 @@ from player.events import (
     ErrorOccurred,
     Event,
     LicenseAcquired,
+    PathwayChanged,
     PlaybackStarted,
     SegmentDownloaded,
     VariantSwitched,
@@ -52,6 +53,13 @@ class PlaybackStats:
         rendition_bitrates_bps: Measured bitrate of each representation downloaded (keys
             are representation ids): bytes of its media segments x 8 / their media seconds.
             HLS declares no bandwidth for audio renditions; this is the figure to use.
+        bytes_by_pathway: Bytes per content steering pathway (locations in no pathway are
+            not counted here; ``bytes_by_edge`` counts every byte).
+        download_s_by_pathway: Transfer seconds per pathway.
+        time_by_pathway_s: Session seconds each pathway was the one in use, from its
+            ``PathwayChanged`` to the next (the last one up to the snapshot).
+        pathway_history: Every ``PathwayChanged`` as a dict (``at_s``, ``from_pathway``,
+            ``to_pathway``, ``reason``).
     """
 
     startup_s: float | None = None
@@ -77,11 +85,16 @@ class PlaybackStats:
     av_drift_s: float = 0.0
     errors_by_code: dict[str, int] = field(default_factory=dict)
     rendition_bitrates_bps: dict[str, int] = field(default_factory=dict)
+    bytes_by_pathway: dict[str, int] = field(default_factory=dict)
+    download_s_by_pathway: dict[str, float] = field(default_factory=dict)
+    time_by_pathway_s: dict[str, float] = field(default_factory=dict)
+    pathway_history: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Return the stats as plain JSON values."""
         out = asdict(self)
         out["switch_history"] = list(self.switch_history)
+        out["pathway_history"] = list(self.pathway_history)
         return out
 
 
@@ -110,6 +123,10 @@ class StatsCollector:
         self._errors: Counter[str] = Counter()
         self._media_bytes: Counter[str] = Counter()
         self._media_s: dict[str, float] = {}
+        self._bytes_pathway: Counter[str] = Counter()
+        self._download_pathway: dict[str, float] = {}
+        self._pathways: list[dict[str, Any]] = []
+        self._last_at = 0.0
         self.frames_decoded = 0
         self.decode_errors = 0
         self.dropped_frames = 0
@@ -118,6 +135,7 @@ class StatsCollector:
 
     def on_event(self, event: Event) -> None:
         """Account for one event."""
+        self._last_at = max(self._last_at, event.at_s)
         if isinstance(event, SegmentDownloaded):
             self._segments += 1
             self._bytes_protocol[event.protocol] += event.nbytes
@@ -126,6 +144,19 @@ class StatsCollector:
                 self._media_bytes[event.representation_id] += event.nbytes
                 rep_id = event.representation_id
                 self._media_s[rep_id] = self._media_s.get(rep_id, 0.0) + event.duration_s
+            if event.pathway is not None:
+                self._bytes_pathway[event.pathway] += event.nbytes
+                spent = self._download_pathway.get(event.pathway, 0.0) + event.download_s
+                self._download_pathway[event.pathway] = spent
+        elif isinstance(event, PathwayChanged):
+            self._pathways.append(
+                {
+                    "at_s": event.at_s,
+                    "from_pathway": event.from_pathway,
+                    "to_pathway": event.to_pathway,
+                    "reason": event.reason.value,
+                }
+            )
         elif isinstance(event, PlaybackStarted):
             self._startup_s = event.startup_s
         elif isinstance(event, BufferingStarted):
@@ -155,11 +186,22 @@ class StatsCollector:
         if seconds > 0:
             self._played[bitrate_bps] = self._played.get(bitrate_bps, 0.0) + seconds
 
-    def snapshot(self, *, ongoing_stall_s: float = 0.0) -> PlaybackStats:
+    def _time_by_pathway(self, now: float | None) -> dict[str, float]:
+        end = self._last_at if now is None else max(now, self._last_at)
+        out: dict[str, float] = {}
+        for index, change in enumerate(self._pathways):
+            until = self._pathways[index + 1]["at_s"] if index + 1 < len(self._pathways) else end
+            name = change["to_pathway"]
+            out[name] = out.get(name, 0.0) + max(0.0, until - change["at_s"])
+        return out
+
+    def snapshot(self, *, ongoing_stall_s: float = 0.0, now: float | None = None) -> PlaybackStats:
         """Return the figures so far.
 
         Args:
             ongoing_stall_s: Seconds of a stall not yet ended, counted as rebuffering.
+            now: Session clock now, where the time on the pathway in use ends (the latest
+                event's time when ``None``).
         """
         played = sum(self._played.values())
         rebuffer = self._rebuffer_s + ongoing_stall_s
@@ -191,4 +233,8 @@ class StatsCollector:
                 rep_id: round(self._media_bytes[rep_id] * 8 / seconds)
                 for rep_id, seconds in self._media_s.items()
             },
+            bytes_by_pathway=dict(self._bytes_pathway),
+            download_s_by_pathway=dict(self._download_pathway),
+            time_by_pathway_s=self._time_by_pathway(now),
+            pathway_history=tuple(self._pathways),
         )

@@ -17,6 +17,7 @@ __all__ = [
     "PlaybackConfig",
     "PlayerConfig",
     "SessionServiceConfig",
+    "SteeringConfig",
 ]
 
 
@@ -308,6 +309,58 @@ class PlaybackConfig:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class SteeringConfig:
+    """Content steering (HLS ``EXT-X-CONTENT-STEERING``, DASH ``ContentSteering``).
+
+    How long a failed pathway is penalised is the transport's edge exclusion
+    (``TransportConfig.retry.exclusion_s``, doubling up to ``max_exclusion_s`` while its
+    probes fail): pathways, BaseURLs, redundant variants and alternate origins share one
+    health mechanism (docs/steering.md).
+    """
+
+    is_enabled: bool = True
+    """Ask the steering server a manifest names and follow its pathway priority. Off: the
+    manifest's default pathway, then the others in manifest order, with failover."""
+
+    default_ttl_s: float = 300.0
+    """Seconds between steering requests before a manifest gave a ``TTL`` (the base draft's
+    default, and what hls.js and VHS use)."""
+
+    min_ttl_s: float = 1.0
+    """Shortest wait between two steering requests, whatever ``TTL`` says: a server that
+    answers ``TTL: 0.01`` must not turn the player into a load generator."""
+
+    max_failure_delay_s: float = 600.0
+    """Longest wait before asking a failing steering server again. After a failure the
+    player waits the last ``TTL``, doubled per consecutive failure, up to this."""
+
+    max_manifest_bytes: int = 64 * 1024
+    """Largest steering manifest accepted; real ones are a few hundred bytes."""
+
+    start_timeout_s: float = 2.0
+    """DASH ``queryBeforeStart``: longest wait for the first steering answer before the
+    first segment request; past it playback starts on the default service location."""
+
+    throughput_weight: float = 0.3
+    """Weight of the newest transfer in each pathway's throughput average, reported to the
+    server as ``_HLS_throughput`` / ``_DASH_throughput``."""
+
+    def __post_init__(self) -> None:
+        """Validate ranges.
+
+        Raises:
+            PlayerConfigError: A value is out of range.
+        """
+        for name in ("default_ttl_s", "min_ttl_s", "max_failure_delay_s", "start_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise PlayerConfigError(f"SteeringConfig.{name} must be positive")
+        if self.max_manifest_bytes <= 0:
+            raise PlayerConfigError("SteeringConfig.max_manifest_bytes must be positive")
+        if not 0.0 < self.throughput_weight <= 1.0:
+            raise PlayerConfigError("SteeringConfig.throughput_weight must be within (0, 1]")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class PlayerConfig:
     """Everything a ``Player`` needs, one section per package."""
 
@@ -328,3 +381,6 @@ class PlayerConfig:
 
     heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
     """Heartbeat reporting, outbox and resume settings."""
+
+    steering: SteeringConfig = field(default_factory=SteeringConfig)
+    """Content steering: steering server requests and pathway choice."""

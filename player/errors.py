@@ -21,6 +21,7 @@ __all__ = [
     "RangeNotSupported",
     "RangeResponseError",
     "RestrictionsNotMet",
+    "SteeringError",
     "TransportError",
     "UnsupportedManifest",
     "UsageError",
@@ -145,6 +146,23 @@ class HeartbeatError(PlayerError):
     """Heartbeat reporting or the session service failed."""
 
     code: ClassVar[str] = "player.heartbeat"
+
+
+class SteeringError(PlayerError):
+    """A content steering manifest was refused (bad JSON, version, TTL or priority).
+
+    Playback never stops for it: the session keeps the last priority it had and asks the
+    steering server again later (docs/steering.md).
+
+    Attributes:
+        url: The steering manifest URL.
+    """
+
+    code: ClassVar[str] = "player.steering"
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url
 
 
 class UsageError(PlayerError, RuntimeError):

@@ -22,6 +22,8 @@ __all__ = [
     "LadderFiltered",
     "LicenseAcquired",
     "ManifestLoaded",
+    "PathwayChangeReason",
+    "PathwayChanged",
     "PlaybackStarted",
     "RangeIgnored",
     "Seeked",
@@ -31,6 +33,19 @@ __all__ = [
     "VariantSwitched",
     "event_to_json",
 ]
+
+
+class PathwayChangeReason(StrEnum):
+    """Why media requests moved to another content steering pathway."""
+
+    INITIAL = "initial"
+    """The first media request's pathway."""
+    STEERING = "steering"
+    """The steering server's ``PATHWAY-PRIORITY`` changed."""
+    FAILURE = "failure"
+    """The pathway in use failed and is penalised; requests failed over."""
+    RECOVERED = "recovered"
+    """A preferred pathway's penalty ended and its probe request succeeded."""
 
 
 class SwitchReason(StrEnum):
@@ -100,6 +115,8 @@ class SegmentDownloaded(Event):
         ttfb_s: Time to first byte, seconds.
         protocol: ``h3``, ``h2`` or ``h1``.
         edge: Location (base URL) it came from.
+        pathway: Content steering pathway (HLS ``PATHWAY-ID``, DASH ``serviceLocation``)
+            it came from, ``None`` for a location that belongs to none.
     """
 
     track: str
@@ -111,6 +128,7 @@ class SegmentDownloaded(Event):
     ttfb_s: float
     protocol: str
     edge: str
+    pathway: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -213,6 +231,21 @@ class EdgeFailedOver(Event):
     to_edge: str
     error_code: str
     track: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PathwayChanged(Event):
+    """Media requests moved to another content steering pathway (at a segment boundary).
+
+    Attributes:
+        from_pathway: The pathway used until now (``None`` for the first media request).
+        to_pathway: The pathway now in use.
+        reason: Why (``initial``, ``steering``, ``failure``, ``recovered``).
+    """
+
+    from_pathway: str | None
+    to_pathway: str
+    reason: PathwayChangeReason
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

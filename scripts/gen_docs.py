@@ -24,6 +24,7 @@ PACKAGES = [
     "player.manifest",
     "player.events",
     "player.lab",
+    "player.steering",
     "abr",
     "transport",
     "transport.lab",

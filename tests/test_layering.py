@@ -43,9 +43,10 @@ PLAYER_ROOM_ARROWS: dict[str, set[str]] = {
     "heartbeat": set(),
     "sessions": {"heartbeat"},
     "lab": set(),
-    "core": {"manifest", "heartbeat"},
-    "cli": {"core", "manifest", "heartbeat", "sessions", "lab"},
-    "root": {"core", "manifest", "heartbeat", "sessions", "lab", "cli"},  # __init__/__main__
+    "steering": set(),  # sans-I/O content steering: base modules (and transport's health)
+    "core": {"manifest", "heartbeat", "steering"},
+    "cli": {"core", "manifest", "heartbeat", "sessions", "lab", "steering"},
+    "root": {"core", "manifest", "heartbeat", "sessions", "lab", "cli", "steering"},
 }
 MANIFEST_BASE = ("player.errors", "player.config")
 

@@ -4,7 +4,8 @@ Prints one JSON line (each URL serves HTTP/1.1 and HTTP/2 on TCP and HTTP/3 on U
 same port), then serves until SIGINT or SIGTERM (or ``--duration`` seconds) and exits 0.
 With ``--trace``, ``--delay-s`` or ``--loss`` each edge gets a network emulator in front of it:
 ``edges`` then lists the emulated URLs (what clients should use) and ``direct_edges`` the
-edges themselves.
+edges themselves. With ``--steering A,B`` a content steering server runs too and the edges
+play those pathways (``steering`` in the JSON line).
 """
 
 from __future__ import annotations
@@ -16,13 +17,21 @@ import json
 import os
 import signal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from transport._cli import fail
 from transport._cliargs import fail as _fail
 from transport._cliargs import non_negative_float, non_negative_int, positive_float
 from transport.errors import TransportConfigError
-from transport.lab import LabCdn, NetworkEmulator, TestCA, ThroughputTrace, load_trace
+from transport.lab import (
+    LabCdn,
+    LabServer,
+    NetworkEmulator,
+    SteeringApp,
+    TestCA,
+    ThroughputTrace,
+    load_trace,
+)
 
 _EMULATE_S = 24 * 3600.0
 """Emulator lifetime when the lab runs until interrupted (emulators are always bounded)."""
@@ -41,12 +50,19 @@ Clients must trust ca_file (e.g. "python -m transport fetch URL --ca PATH"). The
 serves until Ctrl-C or SIGTERM (or --duration seconds) and exits with status 0.
 
 With --trace, --delay-s or --loss, a network emulator stands in front of each edge: "edges"
-then lists the emulated URLs (use these) and "direct_edges" the unshaped ones."""
+then lists the emulated URLs (use these) and "direct_edges" the unshaped ones.
+
+With --steering A,B a content steering server runs too, and the edges play the pathways
+named, in order (edge 0 is pathway A...). The JSON line then has
+  "steering": {"url": URL, "control": URL, "pathways": {"A": URL, ...}}
+"url" is what an HLS EXT-X-CONTENT-STEERING SERVER-URI or a DASH ContentSteering element
+names; POST {"priority": ["B", "A"], "ttl_s": 5} to "control" changes its answer."""
 
 EPILOG = """\
 examples:
   python -m transport lab --root ./content
   python -m transport lab --root ./content --edges 1 --trace 3g.npz --delay-s 0.04
+  python -m transport lab --root ./content --edges 2 --steering A,B --steering-ttl 5
 
 exit status: 0 stopped, 1 cannot serve (e.g. the port is taken), 2 bad input."""
 
@@ -127,6 +143,18 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="seed of the emulated loss, for repeatable runs (default 0)",
     )
+    parser.add_argument(
+        "--steering",
+        metavar="IDS",
+        help="also run a content steering server; comma-separated pathway ids, one per edge",
+    )
+    parser.add_argument(
+        "--steering-ttl",
+        type=positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="TTL the steering server answers (default 10)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -146,6 +174,10 @@ def check_inputs(args: argparse.Namespace) -> str | None:
         existing = next((p for p in (args.ca_dir, *args.ca_dir.parents) if p.exists()), None)
         if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK):
             return f"--ca-dir {args.ca_dir}: cannot create or write that folder"
+    if args.steering is not None:
+        pathways = [p for p in args.steering.split(",") if p]
+        if not 0 < len(pathways) <= args.edges:
+            return f"--steering {args.steering}: give one to {args.edges} pathway ids (--edges)"
     return None
 
 
@@ -186,12 +218,29 @@ async def _serve(args: argparse.Namespace, trace: ThroughputTrace | None) -> int
             await stack.enter_async_context(emulator)
         if emulators:
             info = {**info, "edges": [e.base_url for e in emulators], "direct_edges": info["edges"]}
+        if args.steering is not None:
+            edges = [str(url) for url in cast(list[object], info["edges"])]
+            info["steering"] = await _steering(args, cdn.ca, edges, stack)
         print(json.dumps(info), flush=True)
         try:
             await asyncio.wait_for(stop.wait(), args.duration)
         except TimeoutError:
             pass
     return 0
+
+
+async def _steering(
+    args: argparse.Namespace, ca: TestCA, edges: list[str], stack: contextlib.AsyncExitStack
+) -> dict[str, Any]:
+    pathways = [p for p in args.steering.split(",") if p]
+    app = SteeringApp(priority=pathways, ttl_s=args.steering_ttl)
+    server = LabServer(app, ca=ca, host=args.host, http3=not args.no_http3)
+    await stack.enter_async_context(server)
+    return {
+        "url": f"{server.base_url}/steer",
+        "control": f"{server.base_url}/control",
+        "pathways": dict(zip(pathways, edges, strict=False)),
+    }
 
 
 def _emulators(

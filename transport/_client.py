@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -68,6 +68,9 @@ class HttpClient:
         config: Transport settings.
         policy: The retry policy; one built from ``config.retry`` when omitted.
         rng: Randomness for backoff jitter; a fresh unseeded generator when omitted.
+        clock: Monotonic seconds for edge health (exclusion windows, probes); the event
+            loop's clock when omitted. A player on a virtual clock passes its own, so an
+            edge's exclusion lasts session time, like everything else it schedules.
     """
 
     def __init__(
@@ -76,8 +79,10 @@ class HttpClient:
         *,
         policy: RetryPolicy | None = None,
         rng: np.random.Generator | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.config = config
+        self._clock = clock
         self.policy = policy if policy is not None else RetryPolicy(config.retry)
         self._rng = rng if rng is not None else np.random.default_rng()
         h3_config = config
@@ -99,6 +104,7 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
         byte_range: tuple[int, int] | None = None,
+        edges: Sequence[str] | None = None,
     ) -> Response:
         """Fetch one resource from the first location that works.
 
@@ -108,6 +114,9 @@ class HttpClient:
             headers: Extra request headers.
             body: Request body (e.g. a license challenge).
             byte_range: Inclusive ``(first, last)`` byte offsets, or ``None`` for all.
+            edges: Health key of each location (one per URL), e.g. a content-steering
+                pathway id; ``None`` keys each location by its origin (``scheme://host:port``).
+                Failures and exclusion windows are kept per key.
 
         Returns:
             The complete response.
@@ -120,7 +129,7 @@ class HttpClient:
             AllEdgesFailed: The retry budget ran out; ``attempts`` lists every error.
         """
         async with self.stream(
-            urls, method=method, headers=headers, body=body, byte_range=byte_range
+            urls, method=method, headers=headers, body=body, byte_range=byte_range, edges=edges
         ) as response:
             content = await response.read()
             return response.to_response(content)
@@ -134,6 +143,7 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
         byte_range: tuple[int, int] | None = None,
+        edges: Sequence[str] | None = None,
     ) -> AsyncIterator[StreamingResponse]:
         """Open a resource for streaming; iterate the yielded response for body chunks.
 
@@ -146,6 +156,7 @@ class HttpClient:
             headers: Extra request headers.
             body: Request body.
             byte_range: Inclusive byte range, or ``None``.
+            edges: Health key of each location, as for :meth:`fetch`.
 
         Yields:
             The response (headers known); iterate it for the body.
@@ -153,9 +164,9 @@ class HttpClient:
         Raises:
             TransportError: As for :meth:`fetch`.
         """
-        request = self._build(urls, method, headers, body, byte_range)
+        request = self._build(urls, method, headers, body, byte_range, edges)
         loop = asyncio.get_running_loop()
-        attempts = _Attempts(request, self.policy.select_edge(request.edges, loop.time()))
+        attempts = _Attempts(request, self.policy.select_edge(request.edges, self._now(loop)))
         response = _FailoverResponse(self, attempts, await self._open_with_retries(attempts, 0))
         try:
             yield response
@@ -169,15 +180,18 @@ class HttpClient:
         headers: Mapping[str, str] | None,
         body: bytes | None,
         byte_range: tuple[int, int] | None,
+        edges: Sequence[str] | None = None,
     ) -> _Request:
         locations = (urls,) if isinstance(urls, str) else tuple(urls)
         if not locations:
             raise ProtocolError("no URL given")
         for url in locations:
             check_url(url)
+        if edges is not None and len(edges) != len(locations):
+            raise ProtocolError(f"{len(edges)} edge keys for {len(locations)} URLs")
         return _Request(
             urls=locations,
-            edges=tuple(origin_of(u) for u in locations),
+            edges=tuple(edges) if edges is not None else tuple(origin_of(u) for u in locations),
             method=method,
             headers=headers,
             body=body,
@@ -214,7 +228,7 @@ class HttpClient:
             edge_index=attempts.edge_index,
             error=error,
             attempt=len(attempts.errors),
-            now=loop.time(),
+            now=self._now(loop),
             not_found=frozenset(attempts.not_found),
         )
         decision = self.policy.on_error(info, rng=self._rng)
@@ -248,7 +262,7 @@ class HttpClient:
         if offset:
             first, last = byte_range if byte_range is not None else (0, -1)
             byte_range = (first + offset, last)
-        self.policy.on_attempt(request.edges[index], asyncio.get_running_loop().time())
+        self.policy.on_attempt(request.edges[index], self._now(asyncio.get_running_loop()))
         response = await self._open_one(url, request, byte_range)
         if offset:
             await _skip_to_offset(response, first + offset, request)
@@ -286,20 +300,26 @@ class HttpClient:
         self.protocols.on_alt_svc(url, response.headers.get("alt-svc"), now=loop.time())
         return response
 
-    def _record_success(self, response: StreamingResponse) -> None:
+    def _record_success(self, response: StreamingResponse, edge: str | None = None) -> None:
         """Report a finished transfer to the policy (edge health, latency, throughput).
 
         Args:
             response: The exchange whose body was read completely.
+            edge: The location's health key (the request's ``edges`` entry); its origin
+                when ``None``.
         """
         sample = response.sample
         self.policy.on_success(
-            sample.edge,
-            asyncio.get_running_loop().time(),
+            sample.edge if edge is None else edge,
+            self._now(asyncio.get_running_loop()),
             ttfb_s=sample.ttfb_s,
             nbytes=sample.nbytes,
             duration_s=sample.duration_s,
         )
+
+    def _now(self, loop: asyncio.AbstractEventLoop) -> float:
+        """The edge-health clock: the one given, else the event loop's."""
+        return self._clock() if self._clock is not None else loop.time()
 
     async def aclose(self) -> None:
         """Close every connection of both stacks."""
@@ -366,7 +386,9 @@ class _FailoverResponse(StreamingResponse):
             if chunk:
                 self._delivered += len(chunk)
             else:
-                self._client._record_success(self._current)
+                attempts = self._attempts
+                edge = attempts.request.edges[attempts.edge_index]
+                self._client._record_success(self._current, edge)
             return chunk
 
     async def _next_underlying(self) -> bytes:

@@ -235,7 +235,8 @@ def _rendition_track(
     name = media.get("name") or None
     codecs = builder.group_codecs(kind, group)
     refs = [str(media["uri"])] + [str(copy["uri"]) for copy, _ in copies]
-    locations = [Location(builder.resolver.resolve(refs[0]), None, 0)]
+    primary = builder.first_variant.get((kind.lower(), group)) or {}
+    locations = [Location(builder.resolver.resolve(refs[0]), primary.get("pathway_id"), 0)]
     for index, (copy, pathway) in enumerate(copies, start=1):
         locations.append(Location(builder.resolver.resolve(str(copy["uri"])), pathway, index))
     channels = str(media.get("channels") or "").split("/")[0]

@@ -103,7 +103,11 @@ def test_content_steering_pathways() -> None:
     )
     assert high.bandwidth_bps == 7680000
     (audio,) = p.periods[0].tracks_of(TrackType.AUDIO)
-    assert [loc.service_location for loc in audio.representations[0].locations] == [None, "CDN-B"]
+    # The primary copy of a rendition group belongs to the pathway of the variants using it.
+    assert [loc.service_location for loc in audio.representations[0].locations] == [
+        "CDN-A",
+        "CDN-B",
+    ]
     iframe = track(p, "iframe").representations[0]
     assert iframe.is_iframe_only
     assert [loc.service_location for loc in iframe.locations] == ["CDN-A", "CDN-B"]

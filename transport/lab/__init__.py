@@ -8,6 +8,7 @@ switched at run time (``StatusFault``, ``StallFault``, ``DripFault``, ``ResetFau
 shaped to a trace (a ``ThroughputTrace``, or any trace of periods such as an
 ``abr.NetworkTrace`` read from any format by ``abr.parse_trace``; ``load_trace`` reads the
 ``.npz`` archives ``python -m abr traces convert --to npz`` writes) with delay and loss.
+``SteeringApp`` is a content steering server whose pathway priority changes at run time.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from transport.lab._faults import (
 )
 from transport.lab._relays import Transmission
 from transport.lab._server import AsgiApp, LabServer, LabServerThread
+from transport.lab._steering import SteeringApp, SteeringRecord
 from transport.lab._traces import PeriodTrace, ThroughputTrace, load_trace
 
 __all__ = [
@@ -56,6 +58,8 @@ __all__ = [
     "Resource",
     "StallFault",
     "StatusFault",
+    "SteeringApp",
+    "SteeringRecord",
     "TestCA",
     "ThroughputTrace",
     "Transmission",
