@@ -18,6 +18,7 @@ from player.cli import (
     write_plot,
 )
 from player.config import (
+    CmcdConfig,
     HeartbeatConfig,
     ManifestConfig,
     PlayerConfig,
@@ -62,6 +63,7 @@ from transport.errors import TransportError
 __all__ = [
     "AbrError",
     "Clock",
+    "CmcdConfig",
     "DecodeError",
     "DecodeResult",
     "DeliveryStats",

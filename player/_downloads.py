@@ -15,11 +15,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from abr import AbandonProgress, AbrState, DownloadReport
 from player._buffer import BufferedSegment, Playhead
+from player._cmcd_requests import Requested, outgoing_for, restored
 from player._parts import SessionParts
 from player._pathways import MediaRequest, RequestPlanner
 from player._pipeline import decode_segment
 from player._ranges import RangeGuard, check_ranged, from_memory, is_from_memory
 from player._segment_index import IndexLoader
+from player._state import PlaybackState
 from player._track_runtime import TrackRuntime
 from player.events import (
     EdgeFailedOver,
@@ -53,8 +55,17 @@ class DownloadHost(Protocol):
     selector: PathwaySelector | None
 
     @property
+    def state(self) -> PlaybackState:
+        """The state machine's state."""
+        ...
+
+    @property
     def position_s(self) -> float:
         """Playhead position, seconds."""
+        ...
+
+    def live_position_s(self, now: float) -> float:
+        """Where the playhead is at ``now``, between loop turns too."""
         ...
 
     def emit(self, event: Event) -> None:
@@ -228,7 +239,8 @@ class SegmentDownloader:
         The ``RangeFetch`` role of ``IndexLoader``: ``number`` is ``-1`` (init) or ``-2``
         (segment index) in the ``SegmentDownloaded`` event.
         """
-        response = await self._fetch(track, rep, urls, (byte_range.first, byte_range.last))
+        span = (byte_range.first, byte_range.last)
+        response = await self._fetch(track, rep, urls, span, what=Requested(rep))
         self._emit_download(track, rep, number, response, 0.0)
         return response.content
 
@@ -238,6 +250,8 @@ class SegmentDownloader:
         rep: Representation | None,
         urls: tuple[str, ...],
         byte_range: tuple[int, int] | None,
+        *,
+        what: Requested | None = None,
     ) -> Response:
         """Fetch with failover; a ranged answer is checked and cut (``RangeGuard``).
 
@@ -252,17 +266,19 @@ class SegmentDownloader:
                 self._last_pathway = None
                 return from_memory(whole, self.ranges.cut(whole, byte_range))
         clock = self.session.parts.clock
+        send = outgoing_for(self.session, track, request, what)
         with clock.busy():
             try:
                 response = await self.session.parts.http.fetch(
-                    request.urls,
+                    send.urls,
                     byte_range=byte_range,
                     edges=request.edges,
-                    headers=request.headers,
+                    headers=send.headers,
                 )
             except TransportError:
                 self._on_request_failed(request)
                 raise
+        response = restored(self.session, response)
         sample = response.sample
         self._feed_estimator(sample.nbytes, sample.ttfb_s, sample.duration_s)
         self._note_edge(track, response, request)
@@ -354,7 +370,11 @@ class SegmentDownloader:
         elif init_ref is not None:
             rng = init_ref.byte_range
             response = await self._fetch(
-                track, rep, init_ref.urls, None if rng is None else (rng.first, rng.last)
+                track,
+                rep,
+                init_ref.urls,
+                None if rng is None else (rng.first, rng.last),
+                what=Requested(rep, next_segment=segment),
             )
             raw = response.content
             self._emit_download(track, rep, -1, response, 0.0)
@@ -379,7 +399,8 @@ class SegmentDownloader:
         ):
             response = await self._stream_video(track, rep, segment, byte_range)
         else:
-            response = await self._fetch(track, rep, segment.urls, byte_range)
+            what = Requested(rep, segment=segment)
+            response = await self._fetch(track, rep, segment.urls, byte_range, what=what)
         clock = self.session.parts.clock
         self._report_download(track, response)
         init_ref = segment.init or rep.init
@@ -431,12 +452,13 @@ class SegmentDownloader:
         """Download a video segment, asking the controller whether to abandon it."""
         clock = self.session.parts.clock
         interval = self.session.parts.config.playback.abandon_check_interval_s
-        started = last_check = clock.now()
         chunks: list[bytes] = []
         request = self.session.planner.plan(rep, segment.urls)
+        send = outgoing_for(self.session, track, request, Requested(rep, segment=segment))
+        started = last_check = clock.now()
         with clock.busy(), self._failing(request):
             async with self.session.parts.http.stream(
-                request.urls, byte_range=byte_range, edges=request.edges, headers=request.headers
+                send.urls, byte_range=byte_range, edges=request.edges, headers=send.headers
             ) as body:
                 size = (
                     body.expected_bytes
@@ -453,7 +475,7 @@ class SegmentDownloader:
                     if advice is not None:
                         self._feed_estimator(body.nbytes, body.ttfb_s, now - started)
                         raise _Abandoned(advice, body.nbytes)
-                response = body.to_response(b"".join(chunks))
+                response = restored(self.session, body.to_response(b"".join(chunks)))
         self._feed_estimator(
             response.sample.nbytes, response.sample.ttfb_s, response.sample.duration_s
         )

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from abr import Controller, ThroughputEstimator
 from player._clock import Clock
+from player._cmcd_requests import CmcdRequests
 from player._hub import EventHub
 from player._pipeline import MediaProcessor
 from player._stats import StatsCollector
@@ -63,6 +64,7 @@ class SessionParts:
         hub: Event delivery.
         stats: Figures.
         emit: Where events go (stats, hub and sampling); ``None`` uses stats and hub.
+        cmcd: Common Media Client Data of the requests; ``None`` sends none.
     """
 
     config: PlayerConfig
@@ -74,3 +76,4 @@ class SessionParts:
     hub: EventHub
     stats: StatsCollector
     emit: Callable[[Event], None] | None = None
+    cmcd: CmcdRequests | None = None

@@ -12,6 +12,7 @@ from typing import Any
 
 from abr import Controller, EwmaEstimator, HybridController, ThroughputEstimator
 from player._clock import Clock, RealClock
+from player._cmcd_requests import CmcdRequests
 from player._hub import EventHub, Listener
 from player._parts import Fetcher, SessionParts
 from player._pathways import build_selector
@@ -39,7 +40,7 @@ from player.manifest import (
     load_media_playlist,
     parse_manifest,
 )
-from transport import HealthTracker, HttpClient, with_alternates
+from transport import HealthTracker, HttpClient, Response, with_alternates
 
 __all__ = ["Player"]
 
@@ -103,10 +104,15 @@ class Player:
         self._steering_task: asyncio.Task[None] | None = None
         self._hub = EventHub(max_backlog=self.config.playback.max_event_backlog)
         self._stats = StatsCollector()
-        self.processor: MediaProcessor = processor or DrmProcessor(
-            self.config, http=self.http, clock=self.clock, emit=self._emit
-        )
+        self._cmcd = CmcdRequests(self.config.cmcd)
         self._session: PlaybackSession | None = None
+        self.processor: MediaProcessor = processor or DrmProcessor(
+            self.config,
+            http=self.http,
+            clock=self.clock,
+            emit=self._emit,
+            outgoing=lambda urls: self._cmcd.outgoing_key(urls, self._session),
+        )
         self._task: asyncio.Task[None] | None = None
         self._audio_language: str | None = None
         self._timeline: list[dict[str, Any]] = []
@@ -195,7 +201,12 @@ class Player:
         if not self.config.steering.is_enabled:
             return
         runner = SteeringRunner(
-            selector, http=self.http, clock=self.clock, config=self.config.steering, emit=self._emit
+            selector,
+            http=self.http,
+            clock=self.clock,
+            config=self.config.steering,
+            emit=self._emit,
+            outgoing=lambda urls: self._cmcd.outgoing_steering(urls, self._session),
         )
         self._steering = runner
         self._steering_task = asyncio.create_task(runner.run(), name="player-steering")
@@ -312,14 +323,31 @@ class Player:
             hub=self._hub,
             stats=self._stats,
             emit=self._emit,
+            cmcd=self._cmcd,
         )
+
+    async def _fetch_manifest(
+        self,
+        urls: tuple[str, ...],
+        presentation: Presentation | None,
+        state: PlaybackState,
+        **planned: Any,
+    ) -> Response:
+        """Fetch a manifest or playlist (with CMCD ``ot=m`` when enabled).
+
+        ``planned`` are the ``RequestPlanner``'s ``edges`` and ``headers``, if it planned it.
+        """
+        send = self._cmcd.outgoing(urls, self._cmcd.for_manifest(presentation, state=state))
+        headers = {**(planned.pop("headers", None) or {}), **(send.headers or {})}
+        with self.clock.busy():
+            response = await self.http.fetch(send.urls, headers=headers or None, **planned)
+        return self._cmcd.restore(response)
 
     async def _fetch_presentation(self, url: str) -> Presentation:
         # alternate origins serve the manifest too (docs/configuration.md); relative URLs
         # still resolve against the given one, so every later request lists them as well
         locations = with_alternates((url,), self.config.playback.alternate_origins)
-        with self.clock.busy():
-            response = await self.http.fetch(locations)
+        response = await self._fetch_manifest(locations, None, PlaybackState.LOADING)
         now = self.clock.now() + wall_clock_offset(self.clock)
         base = url if response.url in locations else response.url
         return parse_manifest(response.content, url=base, now=now, config=self.config.manifest)
@@ -345,10 +373,13 @@ class Player:
 
         async def fetch(rep: Representation) -> tuple[bytes, str]:
             request = session.planner.plan(rep, rep.playlist_urls, is_playlist=True)
-            with self.clock.busy():
-                response = await self.http.fetch(
-                    request.urls, edges=request.edges, headers=request.headers
-                )
+            response = await self._fetch_manifest(
+                request.urls,
+                presentation,
+                session.state,
+                edges=request.edges,
+                headers=request.headers,
+            )
             return response.content, response.url
 
         bodies = await asyncio.gather(*(fetch(rep) for rep in reps))
@@ -365,8 +396,9 @@ class Player:
         if presentation.format == StreamFormat.HLS and presentation.is_multivariant:
             return await self._load_media_playlists(session, reload=True)
         url = presentation.location or presentation.url
-        with self.clock.busy():
-            response = await self.http.fetch(session.locations((url,)))
+        response = await self._fetch_manifest(
+            session.locations((url,)), presentation, session.state
+        )
         return parse_manifest(
             response.content, url=response.url, now=session.wall_now(), config=self.config.manifest
         )

@@ -30,6 +30,7 @@ from drm import (
     sample_aes_iv,
 )
 from player._clock import Clock
+from player._cmcd_requests import Outgoing
 from player._parts import Fetcher
 from player.config import PlayerConfig
 from player.events import Event, LicenseAcquired
@@ -42,17 +43,35 @@ _FULL_SEGMENT_METHODS = frozenset({"AES-128", "AES-256", "AES-256-CTR"})
 _TS_SYNC = b"\x47"
 
 
-class TransportLicenseFetcher:
-    """A ``drm.LicenseFetcher`` over the transport client: every HTTP status is returned."""
+KeyRequests = Callable[[tuple[str, ...]], Outgoing]
+"""How a key or license request goes out: its locations and extra headers (CMCD ``ot=k``)."""
 
-    def __init__(self, http: HttpClient) -> None:
+
+def _plain(urls: tuple[str, ...]) -> Outgoing:
+    return Outgoing(urls, None)
+
+
+class TransportLicenseFetcher:
+    """A ``drm.LicenseFetcher`` over the transport client: every HTTP status is returned.
+
+    Args:
+        http: The transport client.
+        outgoing: Adds what the request carries besides the exchange (CMCD); none by default.
+    """
+
+    def __init__(self, http: HttpClient, *, outgoing: KeyRequests = _plain) -> None:
         self._http = http
+        self._outgoing = outgoing
 
     async def __call__(self, request: LicenseRequest, /) -> LicenseResponse:
         """POST the license request and return the answer, whatever its status."""
+        send = self._outgoing((request.url,))
         try:
             response = await self._http.fetch(
-                (request.url,), method="POST", headers=request.headers, body=request.body
+                send.urls,
+                method="POST",
+                headers={**request.headers, **(send.headers or {})},
+                body=request.body,
             )
         except HttpStatusError as exc:
             return LicenseResponse(status=exc.status, body=b"")
@@ -89,6 +108,7 @@ class DrmProcessor:
         http: Transport client for license requests and HLS key URIs.
         clock: Session clock (license latency is measured on it).
         emit: Event sink.
+        outgoing: Adds CMCD (``ot=k``) to license and key requests; none by default.
     """
 
     def __init__(
@@ -98,8 +118,14 @@ class DrmProcessor:
         http: Fetcher,
         clock: Clock,
         emit: Callable[[Event], None],
+        outgoing: KeyRequests = _plain,
     ) -> None:
-        fetcher = TransportLicenseFetcher(http) if isinstance(http, HttpClient) else None
+        fetcher = (
+            TransportLicenseFetcher(http, outgoing=outgoing)
+            if isinstance(http, HttpClient)
+            else None
+        )
+        self._outgoing = outgoing
         self._manager = KeyManager(config.drm, fetcher=fetcher, clock=clock.now, sleep=clock.sleep)
         self._config = config
         self._http = http
@@ -262,8 +288,9 @@ class DrmProcessor:
                 secret = hls_key_from_data_uri(key.uri)
             else:
                 started = self._clock.now()
+                send = self._outgoing((key.uri,))
                 with self._clock.busy():
-                    response = await self._http.fetch((key.uri,))
+                    response = await self._http.fetch(send.urls, headers=send.headers or None)
                 secret, latency = response.content, self._clock.now() - started
         check_hls_key(secret, method=key.method, uri=key.uri if source == "key-uri" else None)
         self._hls_keys[cache_key] = secret

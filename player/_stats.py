@@ -133,6 +133,11 @@ class StatsCollector:
         self.estimated_bandwidth_bps = 0.0
         self.av_drift_s = 0.0
 
+    @property
+    def stall_count(self) -> int:
+        """Stalls after startup so far (``BufferingStarted`` events)."""
+        return self._stalls
+
     def on_event(self, event: Event) -> None:
         """Account for one event."""
         self._last_at = max(self._last_at, event.at_s)

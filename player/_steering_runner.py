@@ -14,7 +14,9 @@ import logging
 from collections.abc import Callable
 
 from player._clock import Clock
+from player._cmcd_requests import Outgoing
 from player._parts import Fetcher
+from player.cmcd import strip_cmcd_query
 from player.config import SteeringConfig
 from player.errors import SteeringError
 from player.events import ErrorOccurred, Event
@@ -35,6 +37,7 @@ class SteeringRunner:
         clock: The session clock.
         config: Steering settings.
         emit: Where non-fatal ``ErrorOccurred`` events go.
+        outgoing: Adds CMCD (``ot=m``) to steering requests; none by default.
     """
 
     def __init__(
@@ -45,8 +48,10 @@ class SteeringRunner:
         clock: Clock,
         config: SteeringConfig,
         emit: Callable[[Event], None],
+        outgoing: Callable[[tuple[str, ...]], Outgoing] | None = None,
     ) -> None:
         self.selector = selector
+        self._outgoing = outgoing
         self._http = http
         self._clock = clock
         self._config = config
@@ -103,10 +108,13 @@ class SteeringRunner:
         url = self.selector.build_request_url(self._clock.now())
         self.requests.append(url)
         try:
+            send = Outgoing((url,), None) if self._outgoing is None else self._outgoing((url,))
             with self._clock.busy():
-                response = await self._http.fetch((url,))
+                response = await self._http.fetch(send.urls, headers=send.headers)
             manifest = SteeringManifest.parse(
-                response.content, url=response.url, max_bytes=self._config.max_manifest_bytes
+                response.content,
+                url=strip_cmcd_query(response.url),
+                max_bytes=self._config.max_manifest_bytes,
             )
         except (TransportError, SteeringError) as exc:
             status, retry_after = _status_of(exc)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 from urllib.parse import urlsplit
 
 from abr.config import AbrConfig
@@ -12,6 +14,7 @@ from player.errors import PlayerConfigError
 from transport.config import TransportConfig
 
 __all__ = [
+    "CmcdConfig",
     "HeartbeatConfig",
     "ManifestConfig",
     "PlaybackConfig",
@@ -308,6 +311,74 @@ class PlaybackConfig:
             raise PlayerConfigError("timeline_interval_s must be > 0")
 
 
+_CMCD_KEYS = frozenset("bl br bs cid d dl mtp nor nrr ot pr rtp sf sid st su tb v".split())
+_CMCD_OBJECT_TYPES = frozenset({"m", "i", "v", "a", "av", "c", "tt", "k"})
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]+")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CmcdConfig:
+    """Common Media Client Data (CTA-5004 v1, CTA-5004-A/B v2) sent to the CDN (docs/cmcd.md)."""
+
+    mode: Literal["query", "header"] | None = None
+    """How CMCD travels with each request: ``"query"`` (a ``CMCD=`` URL argument),
+    ``"header"`` (the ``CMCD-Object``/``-Request``/``-Status``/``-Session`` headers) or
+    ``None``, off (the default: query mode changes URLs, hence cache keys, and headers
+    trigger CORS preflights in browsers, so a service turns it on for CDNs that use it)."""
+
+    version: int = 2
+    """CMCD version: 2 (CTA-5004-A/B: per-type inner lists, ``nor`` with ``;r`` ranges,
+    ``v=2``) or 1 (CTA-5004: plain integers, ``nrr``, no ``v``) for CDNs that parse only v1."""
+
+    content_id: str | None = None
+    """``cid``: the content's id, printable ASCII, at most 128 characters (64 in v1);
+    ``None`` sends no ``cid`` (the spec leaves it to the service)."""
+
+    session_id: str | None = None
+    """``sid``: the playback session's id, printable ASCII, at most 64 characters; ``None``
+    makes a random UUID for each ``Player`` (the spec recommends a UUID)."""
+
+    requested_throughput_factor: float | None = None
+    """``rtp``: ask the CDN for at most this multiple of the requested rendition's bitrate
+    (the spec's example asks 5x); ``None``, the default, sends no ``rtp``, since a CDN
+    that honours it caps the throughput the ABR estimate can see."""
+
+    object_types: frozenset[str] = _CMCD_OBJECT_TYPES
+    """Which requests carry CMCD, by object type: ``m`` manifests and playlists, ``i`` init
+    and segment-index ranges, ``v``/``a``/``av`` media, ``c``/``tt``
+    text, ``k`` keys and licenses. All by default: the spec asks for ``sid`` on every
+    request of a session, DRM key requests included (CTA-5004-B section 4.3)."""
+
+    keys: frozenset[str] | None = None
+    """Send only these keys (``v`` is always sent in v2); ``None`` sends every key known."""
+
+    def __post_init__(self) -> None:
+        """Validate values.
+
+        Raises:
+            PlayerConfigError: A value is out of range or an id cannot be sent.
+        """
+        if self.mode not in (None, "query", "header"):
+            raise PlayerConfigError(f"CmcdConfig.mode must be query, header or None: {self.mode!r}")
+        if self.version not in (1, 2):
+            raise PlayerConfigError(f"CmcdConfig.version must be 1 or 2, got {self.version}")
+        longest = {"content_id": 128 if self.version == 2 else 64, "session_id": 64}
+        for name, limit in longest.items():
+            value = getattr(self, name)
+            if value is not None and (not _PRINTABLE_ASCII.fullmatch(value) or len(value) > limit):
+                raise PlayerConfigError(
+                    f"CmcdConfig.{name} must be 1 to {limit} printable ASCII characters"
+                )
+        factor = self.requested_throughput_factor
+        if factor is not None and factor <= 0:
+            raise PlayerConfigError("CmcdConfig.requested_throughput_factor must be positive")
+        if not self.object_types <= _CMCD_OBJECT_TYPES:
+            unknown = sorted(self.object_types - _CMCD_OBJECT_TYPES)
+            raise PlayerConfigError(f"CmcdConfig.object_types: unknown types {unknown}")
+        if self.keys is not None and not self.keys <= _CMCD_KEYS:
+            raise PlayerConfigError(f"CmcdConfig.keys: unknown {sorted(self.keys - _CMCD_KEYS)}")
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SteeringConfig:
     """Content steering (HLS ``EXT-X-CONTENT-STEERING``, DASH ``ContentSteering``).
@@ -384,3 +455,6 @@ class PlayerConfig:
 
     steering: SteeringConfig = field(default_factory=SteeringConfig)
     """Content steering: steering server requests and pathway choice."""
+
+    cmcd: CmcdConfig = field(default_factory=CmcdConfig)
+    """Common Media Client Data sent with requests (off by default)."""

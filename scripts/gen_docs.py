@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = [
     "player",
     "player.manifest",
+    "player.cmcd",
     "player.events",
     "player.lab",
     "player.steering",

@@ -44,9 +44,11 @@ PLAYER_ROOM_ARROWS: dict[str, set[str]] = {
     "sessions": {"heartbeat"},
     "lab": set(),
     "steering": set(),  # sans-I/O content steering: base modules (and transport's health)
-    "core": {"manifest", "heartbeat", "steering"},
+    "cmcd": set(),  # the sans-I/O CMCD encoder: errors and config only
+    "core": {"manifest", "heartbeat", "steering", "cmcd"},
     "cli": {"core", "manifest", "heartbeat", "sessions", "lab", "steering"},
-    "root": {"core", "manifest", "heartbeat", "sessions", "lab", "cli", "steering"},
+    # __init__/__main__:
+    "root": {"core", "manifest", "heartbeat", "sessions", "lab", "cli", "steering", "cmcd"},
 }
 MANIFEST_BASE = ("player.errors", "player.config")
 

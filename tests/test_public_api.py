@@ -17,6 +17,7 @@ PACKAGES = [
     "player.manifest",
     "player.heartbeat",
     "player.cli",
+    "player.cmcd",
 ]
 
 

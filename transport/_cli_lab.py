@@ -56,13 +56,19 @@ With --steering A,B a content steering server runs too, and the edges play the p
 named, in order (edge 0 is pathway A...). The JSON line then has
   "steering": {"url": URL, "control": URL, "pathways": {"A": URL, ...}}
 "url" is what an HLS EXT-X-CONTENT-STEERING SERVER-URI or a DASH ContentSteering element
-names; POST {"priority": ["B", "A"], "ttl_s": 5} to "control" changes its answer."""
+names; POST {"priority": ["B", "A"], "ttl_s": 5} to "control" changes its answer.
+
+With --request-log FILE, every request any edge or the origin answers is appended to FILE
+as one JSON line: edge, method, path, query, HTTP version, status, fault, and the Common
+Media Client Data (CMCD) it carried, parsed from the CMCD query argument or the CMCD-*
+headers."""
 
 EPILOG = """\
 examples:
   python -m transport lab --root ./content
   python -m transport lab --root ./content --edges 1 --trace 3g.npz --delay-s 0.04
   python -m transport lab --root ./content --edges 2 --steering A,B --steering-ttl 5
+  python -m transport lab --root ./content --request-log requests.jsonl
 
 exit status: 0 stopped, 1 cannot serve (e.g. the port is taken), 2 bad input."""
 
@@ -107,6 +113,13 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="write the test CA to this folder and keep it after exit (default: a "
         "temporary folder, removed on exit)",
+    )
+    parser.add_argument(
+        "--request-log",
+        type=Path,
+        metavar="FILE",
+        help="append one JSON line per request answered (path, status, and the CMCD it "
+        "carried) to this file",
     )
     parser.add_argument(
         "--duration",
@@ -170,6 +183,10 @@ def check_inputs(args: argparse.Namespace) -> str | None:
         return f"--loss {args.loss} must be below 1"
     if args.trace is not None and not args.trace.is_file():
         return f"--trace {args.trace}: no such file"
+    if args.request_log is not None:
+        folder = args.request_log.parent
+        if args.request_log.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+            return f"--request-log {args.request_log}: cannot write that file"
     if args.ca_dir is not None:
         existing = next((p for p in (args.ca_dir, *args.ca_dir.parents) if p.exists()), None)
         if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK):
@@ -210,6 +227,7 @@ async def _serve(args: argparse.Namespace, trace: ThroughputTrace | None) -> int
         host=args.host,
         http3=not args.no_http3,
         max_datagram_size=args.datagram_size,
+        request_log=args.request_log,
     )
     async with cdn, contextlib.AsyncExitStack() as stack:
         info = cdn.describe()

@@ -155,6 +155,21 @@ def add_playback_arguments(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="HTTP/3 only, HTTP/1.1-2 only, or HTTP/3 with fallback (default auto)",
     )
+    cmcd = p.add_argument_group("Common Media Client Data (CTA-5004) sent to the CDN")
+    cmcd.add_argument(
+        "--cmcd",
+        choices=["query", "header"],
+        default=None,
+        help="send CMCD with every request, as a CMCD= query argument or as CMCD-* headers "
+        "(default: off)",
+    )
+    cmcd.add_argument(
+        "--cmcd-version", type=int, choices=[1, 2], default=None, help="CMCD version (default 2)"
+    )
+    cmcd.add_argument("--cmcd-content-id", metavar="ID", help="content id sent as cid")
+    cmcd.add_argument(
+        "--cmcd-session-id", metavar="ID", help="session id sent as sid (default: a random UUID)"
+    )
     run_group = p.add_argument_group("playback")
     run_group.add_argument(
         "--virtual-clock",
@@ -311,12 +326,20 @@ def config_from_args(
         audio_language=args.audio_language or base.playback.audio_language,
         max_video_height=args.max_height or base.playback.max_video_height,
     )
+    cmcd = dataclasses.replace(
+        base.cmcd,
+        mode=args.cmcd or base.cmcd.mode,
+        version=args.cmcd_version or base.cmcd.version,
+        content_id=args.cmcd_content_id or base.cmcd.content_id,
+        session_id=args.cmcd_session_id or base.cmcd.session_id,
+    )
     return dataclasses.replace(
         base,
         transport=transport,
         drm=drm,
         playback=playback,
         heartbeat=heartbeat_config(args, base.heartbeat),
+        cmcd=cmcd,
     )
 
 

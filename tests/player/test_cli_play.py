@@ -130,3 +130,31 @@ def test_demo_shows_failover_switches_and_license(tmp_path: Path, stream_format:
     assert [a["action"] for a in data["demo"]["actions"]] == [
         "throttle", "unthrottle", "kill_primary_edge",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["query", "header"])
+def test_play_sends_cmcd_when_asked(lab: Any, mode: str) -> None:
+    before = {edge.name: len(edge.requests) for edge in lab.cdn.all}
+    result = run_cli(
+        "play", f"{lab.edges[0].base_url}/manifest.mpd", "--ca", lab.ca_file,
+        "--virtual-clock", "--quiet", "--no-decode", "--protocol", "h3",
+        "--cmcd", mode, "--cmcd-content-id", "cli-movie", "--cmcd-session-id", "cli-session-7",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    records = [r for edge in lab.cdn.all for r in edge.requests[before[edge.name] :]]
+    assert len(records) > 8
+    for record in records:
+        assert record.cmcd is not None and record.cmcd.source == mode, record.path
+        assert record.cmcd.value("cid") == "cli-movie"
+        assert record.cmcd.value("sid") == "cli-session-7"
+        assert record.cmcd.value("v") == 2
+    assert {r.cmcd.value("ot") for r in records if r.cmcd} == {"m", "i", "v", "a"}
+
+
+def test_play_refuses_a_bad_cmcd_id(lab: Any) -> None:
+    result = run_cli(
+        "play", f"{lab.edges[0].base_url}/manifest.mpd", "--ca", lab.ca_file,
+        "--cmcd", "query", "--cmcd-session-id", "x" * 65,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "session_id must be 1 to 64 printable ASCII characters" in result.stderr

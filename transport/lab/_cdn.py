@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,6 +35,7 @@ class Edge:
         host: Listening address.
         http3: Also serve HTTP/3.
         max_datagram_size: Largest QUIC datagram the server sends, bytes.
+        on_request: Called with the edge name and each ``RequestRecord`` it answers.
 
     Attributes:
         name: The edge's name.
@@ -49,10 +53,11 @@ class Edge:
         host: str,
         http3: bool = True,
         max_datagram_size: int = 1200,
+        on_request: Callable[[str, RequestRecord], None] | None = None,
     ) -> None:
         self.name = name
         self.faults = FaultSwitch()
-        self.app = CdnApp(content, name=name, faults=self.faults)
+        self.app = CdnApp(content, name=name, faults=self.faults, on_request=on_request)
         self.server = LabServer(
             self.app, ca=ca, host=host, http3=http3, max_datagram_size=max_datagram_size
         )
@@ -115,6 +120,9 @@ class LabCdn:
         host: Listening address (loopback by default).
         http3: Also serve HTTP/3 on each edge's UDP port.
         max_datagram_size: Largest QUIC datagram the servers send, bytes (1200 to 1452).
+        request_log: Append one JSON line per request answered by any edge or the origin
+            to this file (``RequestRecord.to_json``: path, query, status, and the CMCD the
+            request carried).
 
     Attributes:
         edges: The edges, in failover order.
@@ -131,14 +139,17 @@ class LabCdn:
         host: str = "127.0.0.1",
         http3: bool = True,
         max_datagram_size: int = 1200,
+        request_log: str | Path | None = None,
     ) -> None:
         if edges < 0:
             raise TransportConfigError(f"edges must be >= 0, got {edges}")
         source = DirectoryContent(content) if isinstance(content, str | Path) else content
         self._owns_ca = ca is None
         self.ca = TestCA() if ca is None else ca
+        self._log = None if request_log is None else _RequestLog(Path(request_log))
         options: dict[str, Any] = {"ca": self.ca, "host": host, "http3": http3}
         options["max_datagram_size"] = max_datagram_size
+        options["on_request"] = None if self._log is None else self._log.write
         self.edges = [Edge(source, name=f"edge{i}", **options) for i in range(edges)]
         self.origin = Edge(source, name="origin", **options)
 
@@ -184,8 +195,12 @@ class LabCdn:
             raise
 
     async def stop(self) -> None:
-        """Stop every server (bounded in time, concurrently)."""
-        await asyncio.gather(*(edge.server.stop() for edge in self.all))
+        """Stop every server (bounded in time, concurrently); close the request log."""
+        try:
+            await asyncio.gather(*(edge.server.stop() for edge in self.all))
+        finally:
+            if self._log is not None:
+                self._log.close()
 
     def cleanup(self) -> None:
         """Remove the CA files if this CDN created the CA."""
@@ -216,6 +231,26 @@ class LabCdn:
         handle = LabCdnThread(self)
         handle.start()
         return handle
+
+
+class _RequestLog:
+    """The ``request_log`` file: one JSON line per request, flushed as it is written."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._file = path.open("a", encoding="utf-8")
+
+    def write(self, edge: str, record: RequestRecord) -> None:
+        line = json.dumps(record.to_json(edge=edge), separators=(",", ":"))
+        with self._lock:
+            if not self._file.closed:
+                self._file.write(line + "\n")
+                self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
 
 
 class LabCdnThread(ThreadedPart):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from transport.errors import UnsafeUrl
+from transport.lab._cmcd import ReceivedCmcd, received_cmcd
 from transport.lab._content import Content, Resource
 from transport.lab._faults import (
     DripFault,
@@ -80,6 +81,37 @@ class RequestRecord:
 
     fault: str | None
     """Name of the fault applied (``"StallFault"``...), if any."""
+
+    query: str = ""
+    """The query string (without ``?``), as sent."""
+
+    at_s: float = 0.0
+    """``time.monotonic()`` when the answer started (the request had arrived)."""
+
+    cmcd: ReceivedCmcd | None = None
+    """The Common Media Client Data the request carried (query argument or ``CMCD-*``
+    headers, read as CTA-5004-B section 6 says), ``None`` when it carried none."""
+
+    def to_json(self, *, edge: str) -> dict[str, Any]:
+        """One line of the request log (``python -m transport lab --request-log``).
+
+        Args:
+            edge: The edge that answered.
+
+        Returns:
+            JSON-ready fields; ``cmcd`` as ``ReceivedCmcd.to_json`` or ``null``.
+        """
+        return {
+            "at_s": self.at_s,
+            "edge": edge,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "http_version": self.http_version,
+            "status": self.status,
+            "fault": self.fault,
+            "cmcd": None if self.cmcd is None else self.cmcd.to_json(),
+        }
 
 
 class _NotSatisfiable(Exception):
@@ -164,16 +196,29 @@ class CdnApp:
     ``If-Range``, ``Content-Length``, CORS headers (and ``OPTIONS`` preflight), and the
     ``X-Lab-Edge`` header naming the edge. Paths leaving the root get 400.
 
+    Every request is remembered as a ``RequestRecord`` (bounded history), including the
+    CMCD it carried, and passed to ``on_request`` when one is given (the lab CLI's request
+    log).
+
     Args:
         content: What to serve.
         name: Edge name, sent as ``X-Lab-Edge``.
         faults: The fault switch consulted on each request (a new one when ``None``).
+        on_request: Called with the edge name and each record, on the server's loop.
     """
 
-    def __init__(self, content: Content, *, name: str = "edge", faults: FaultSwitch | None = None):
+    def __init__(
+        self,
+        content: Content,
+        *,
+        name: str = "edge",
+        faults: FaultSwitch | None = None,
+        on_request: Callable[[str, RequestRecord], None] | None = None,
+    ):
         self.content = content
         self.name = name
         self.faults = faults if faults is not None else FaultSwitch()
+        self.on_request = on_request
         self.connections: ConnectionControl | None = None
         """Set by the server wrapper so that reset/truncate faults can act on connections."""
         self._lock = threading.Lock()
@@ -198,15 +243,24 @@ class CdnApp:
     async def _start(
         self, scope: Scope, send: Send, status: int, headers: Headers, fault: Fault | None
     ) -> None:
+        query = bytes(scope.get("query_string", b"")).decode("latin-1")
+        raw_headers = [
+            (bytes(k).decode("latin-1"), bytes(v).decode("latin-1")) for k, v in scope["headers"]
+        ]
         record = RequestRecord(
             method=scope["method"],
             path=scope["path"],
             http_version=scope["http_version"],
             status=status,
             fault=None if fault is None else type(fault).__name__,
+            query=query,
+            at_s=time.monotonic(),
+            cmcd=received_cmcd(query, raw_headers),
         )
         with self._lock:
             self._requests.append(record)
+        if self.on_request is not None:
+            self.on_request(self.name, record)
         await send({"type": "http.response.start", "status": status, "headers": headers})
 
     async def _simple(
