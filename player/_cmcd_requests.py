@@ -88,7 +88,11 @@ class CmcdHost(Protocol):
 
     @property
     def position_s(self) -> float:
-        """Playhead position, seconds."""
+        """Playhead position at the last loop turn, seconds."""
+        ...
+
+    def live_position_s(self, now: float) -> float:
+        """Where the playhead is at ``now`` (between loop turns too), seconds."""
         ...
 
 
@@ -290,7 +294,9 @@ class CmcdRequests:
         token = media_type(track)
         is_media = what.segment is not None
         ot = token if is_media else ObjectType.INIT
-        level_s = track.buffer.level_s(host.position_s)
+        now = host.parts.clock.now()
+        buffered_end = track.buffer.buffered_end(host.position_s)
+        level_s = max(0.0, buffered_end - host.live_position_s(now))
         follower = _follower(what) if is_media else what.next_segment
         bitrate = float(what.rep.bandwidth_bps)
         factor = self.config.requested_throughput_factor

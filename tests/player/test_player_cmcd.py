@@ -97,6 +97,7 @@ async def play_url(
     player = Player(config, clock=clock, http=http)
     http.player = player
     events: list[Event] = []
+    http.events = events
     player.add_listener(events.append)
     try:
         await player.load(url)
