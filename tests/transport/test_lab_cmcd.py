@@ -162,7 +162,10 @@ def test_lab_command_refuses_an_unwritable_request_log(
     target = tmp_path / "no" / "such" / "dir" / "log.jsonl"
     args = build_parser().parse_args(["lab", "--root", str(tmp_path), "--request-log", str(target)])
     assert args.func(args) == 2
-    assert capsys.readouterr().err == f"error: --request-log {target}: cannot write that file\n"
+    err = capsys.readouterr().err
+    assert (
+        err == f"python -m transport lab: error: --request-log {target}: cannot write that file\n"
+    )
 
 
 def _fields(config: TransportConfig) -> dict[str, Any]:
