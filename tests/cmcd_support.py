@@ -112,6 +112,8 @@ class Obj:
     track: str = ""  # "video" or "audio"
     rep: Representation | None = None
     segment: Segment | None = None
+    top_bps: int = 0
+    """The highest bandwidth of the track's renditions in the manifest."""
 
 
 @dataclass
@@ -124,6 +126,7 @@ class Expectations:
     fmt: str  # "d" or "h"
     default_bps: float
     manifest_paths: set[str] = field(default_factory=set)
+    rtp_factor: float | None = None
 
 
 def objects_of(presentation: Presentation) -> dict[str, Obj]:
@@ -133,11 +136,13 @@ def objects_of(presentation: Presentation) -> dict[str, Obj]:
         kind = {TrackType.VIDEO: "video", TrackType.AUDIO: "audio"}.get(track.type)
         if kind is None:
             continue
+        top = max(rep.bandwidth_bps for rep in track.representations)
         for rep in track.representations:
             if rep.init is not None:
-                out[_path(rep.init.urls[0])] = Obj("init", kind, rep)
+                out[_path(rep.init.urls[0])] = Obj("init", kind, rep, top_bps=top)
             for segment in rep.segments or ():
-                out.setdefault(_path(segment.urls[0]), Obj("media", kind, rep, segment))
+                media = Obj("media", kind, rep, segment, top_bps=top)
+                out.setdefault(_path(segment.urls[0]), media)
     return out
 
 
@@ -273,6 +278,7 @@ def _check_session_keys(
     is_urgent = call.state in URGENT
     assert (cmcd.value("su") is True) == is_urgent, (call.path, call.state)
     tally.add("su" if is_urgent else "no-su")
+    tally.add(f"state:{call.state.value}")
     if call.state == PlaybackState.PLAYING:
         assert "pr" not in cmcd.fields  # 1.0 is not sent
     else:
@@ -296,6 +302,16 @@ def _check_object_keys(
         tally.add("br")
     else:
         assert "br" not in cmcd.fields  # unknown (an HLS rendition without BANDWIDTH)
+    if obj.top_bps > 0:  # no caps in these runs: the manifest's top is the playable top
+        assert number(cmcd, "tb", token=tag) == round_to(obj.top_bps / 1000, 1)
+    else:
+        assert "tb" not in cmcd.fields
+    if expect.rtp_factor is not None and obj.rep.bandwidth_bps > 0:
+        wanted = expect.rtp_factor * obj.rep.bandwidth_bps
+        assert cmcd.value("rtp") == round_to(wanted / 1000, 100)
+        tally.add("rtp")
+    else:
+        assert "rtp" not in cmcd.fields
     if obj.kind == "media":
         assert obj.segment is not None
         assert cmcd.value("d") == round_to(obj.segment.duration_s * 1000, 1)

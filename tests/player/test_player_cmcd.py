@@ -68,7 +68,13 @@ def cdn(content: ContentInfo, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def config_for(
-    cdn: LabCdnThread, protocol: str, mode: str, *, version: int = 2, **playback: Any
+    cdn: LabCdnThread,
+    protocol: str,
+    mode: str,
+    *,
+    version: int = 2,
+    rtp_factor: float | None = None,
+    **playback: Any,
 ) -> PlayerConfig:
     transport = PROTOCOLS[protocol]
     return PlayerConfig(
@@ -80,18 +86,23 @@ def config_for(
         playback=PlaybackConfig(
             decode=False, startup_buffer_s=2.0, buffering_goal_s=3.0, **playback
         ),
-        cmcd=CmcdConfig(mode=mode, version=version, content_id=CONTENT_ID),  # type: ignore[arg-type]
+        cmcd=CmcdConfig(
+            mode=mode,  # type: ignore[arg-type]
+            version=version,
+            content_id=CONTENT_ID,
+            requested_throughput_factor=rtp_factor,
+        ),
     )
 
 
 async def play(
-    cdn: LabCdnThread, path: str, config: PlayerConfig, *, clock: Any
+    cdn: LabCdnThread, path: str, config: PlayerConfig, *, clock: Any, autoplay: bool = True
 ) -> tuple[Player, RecordingClient, list[Event]]:
-    return await play_url(f"{cdn.edges[0].base_url}/{path}", config, clock=clock)
+    return await play_url(f"{cdn.edges[0].base_url}/{path}", config, clock=clock, autoplay=autoplay)
 
 
 async def play_url(
-    url: str, config: PlayerConfig, *, clock: Any
+    url: str, config: PlayerConfig, *, clock: Any, autoplay: bool = True
 ) -> tuple[Player, RecordingClient, list[Event]]:
     http = RecordingClient(config.transport)
     player = Player(config, clock=clock, http=http)
@@ -100,7 +111,13 @@ async def play_url(
     http.events = events
     player.add_listener(events.append)
     try:
-        await player.load(url)
+        await player.load(url, autoplay=autoplay)
+        if not autoplay:  # fill the buffer while paused, then play
+            for _ in range(200):
+                if player.state is PlaybackState.PAUSED and player.buffer_s >= 2.5:
+                    break
+                await asyncio.sleep(0.05)
+            player.play()
         await player.wait(timeout_s=60)
     finally:
         await player.aclose()
@@ -114,11 +131,11 @@ def run_and_check(
     config: PlayerConfig,
     *,
     clock: Any = None,
+    autoplay: bool = True,
 ) -> dict[str, int]:
     before = len(cdn.edges[0].requests)
-    player, http, events = asyncio.run(
-        play(cdn, path, config, clock=clock if clock is not None else VirtualClock())
-    )
+    clock = clock if clock is not None else VirtualClock()
+    player, http, events = asyncio.run(play(cdn, path, config, clock=clock, autoplay=autoplay))
     assert player.state is PlaybackState.ENDED, player.error
     records = cdn.edges[0].requests[before:]
     assert records and all(r.status in (200, 206) for r in records)
@@ -131,6 +148,7 @@ def run_and_check(
         fmt="h" if path.endswith(".m3u8") else "d",
         default_bps=config.abr.default_bandwidth_bps,
         manifest_paths={r.path for r in records if r.path.endswith((".m3u8", ".mpd"))},
+        rtp_factor=config.cmcd.requested_throughput_factor,
     )
     tally = check_requests(records, http.calls, presentation, events, expect)
     sid = records[0].cmcd.value("sid") if records[0].cmcd else None
@@ -156,8 +174,9 @@ def test_every_key_matches_the_player_state_dash(
 def test_every_key_matches_the_player_state_hls(
     cdn: LabCdnThread, protocol: str, mode: str
 ) -> None:
-    counts = run_and_check(cdn, "master.m3u8", config_for(cdn, protocol, mode))
-    for case in ("su", "no-su", "bl>0:True", "dl", "nor=next request"):
+    config = config_for(cdn, protocol, mode, rtp_factor=4.0)
+    counts = run_and_check(cdn, "master.m3u8", config)
+    for case in ("su", "no-su", "bl>0:True", "dl", "nor=next request", "rtp"):
         assert counts.get(case, 0) > 0, (case, counts)
 
 
@@ -178,6 +197,13 @@ def test_a_stall_is_reported_with_bs_and_su(cdn: LabCdnThread, protocol: str, mo
     finally:
         cdn.cdn.clear_faults()
     assert counts.get("bs", 0) >= 2, counts  # the next video and audio requests at least
+
+
+def test_requests_while_paused_are_not_urgent(cdn: LabCdnThread) -> None:
+    """Paused with the startup buffer full: no ``su``, ``pr=0``, no deadline."""
+    counts = run_and_check(cdn, "manifest.mpd", config_for(cdn, "h3", "header"), autoplay=False)
+    assert counts.get("state:paused", 0) >= 1, counts
+    assert counts.get("state:buffering", 0) >= 1 and counts.get("state:playing", 0) >= 1
 
 
 def test_cmcd_is_off_by_default(cdn: LabCdnThread) -> None:
