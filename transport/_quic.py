@@ -470,7 +470,13 @@ class QuicConn:
             return False
         if h3.take_data(stream_id, len(data)):
             stream.on_data(data, False)
-        else:
+            return True
+        split = h3.take_data_across(stream_id, data)
+        if split is not None:
+            for piece in split[0]:
+                stream.on_data(piece, False)
+            data = split[1]
+        if data:
             event = StreamDataReceived(data=data, end_stream=False, stream_id=stream_id)
             self._dispatch(h3.handle_event(event))
         return True

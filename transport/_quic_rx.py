@@ -501,6 +501,55 @@ class H3Session(H3Connection):
         stream.content_length += size
         return True
 
+    def take_data_across(self, stream_id: int, data: bytes) -> tuple[list[bytes], bytes] | None:
+        """Split bytes that finish a DATA frame and start the next ones into body pieces.
+
+        For bytes that ``take_data`` refused because a DATA frame ends inside them: as long
+        as what follows are complete DATA frame headers, their body bytes are taken too.
+
+        Args:
+            stream_id: The request stream (not at its end).
+            data: The bytes, starting inside a DATA frame.
+
+        Returns:
+            ``(body pieces, rest)``: the caller delivers the pieces, then gives ``rest`` (the
+            bytes from the first frame that is not DATA, or an incomplete header) to
+            ``handle_event``. ``None`` when ``data`` does not start inside a DATA frame.
+        """
+        stream = self._stream.get(stream_id)
+        if (
+            stream is None
+            or self._is_done
+            or self._quic_logger is not None
+            or stream.blocked
+            or stream.buffer
+            or stream.frame_type != _DATA_FRAME
+            or not stream.frame_size
+        ):
+            return None
+        pieces: list[bytes] = []
+        pos, end = 0, len(data)
+        while pos < end:
+            if stream.frame_size:  # inside a DATA frame
+                size = min(stream.frame_size, end - pos)
+                pieces.append(data[pos : pos + size])
+                pos += size
+                stream.frame_size -= size
+                stream.content_length += size
+                continue
+            try:  # at the next frame's header: take it only if it is DATA and complete
+                frame_type, after = _varint(data, pos)
+                frame_size, after = _varint(data, after)
+            except IndexError:
+                break
+            if after > end or frame_type != _DATA_FRAME:
+                break
+            pos = after
+            stream.frame_type, stream.frame_size = _DATA_FRAME, frame_size
+        if not stream.frame_size:
+            stream.frame_type = stream.frame_size = None  # as aioquic leaves a finished frame
+        return pieces, data[pos:]
+
     def _check_control_frame_type(self, frame_type: int) -> None:
         if frame_type == FrameType.GOAWAY:
             self.is_goaway_received = True
