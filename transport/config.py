@@ -132,7 +132,10 @@ class TransportConfig:
 
     stream_buffer_bytes: int = 4 * 1024 * 1024
     """Body bytes buffered per request before the client stops reading from the network
-    (backpressure). 4 MiB covers about one second at 30 Mbit/s without pausing the link."""
+    (backpressure). Over HTTP/3 it is also each request stream's flow-control window: the
+    server may send at most this much beyond what the reader consumed (aioquic alone would
+    double the window as data arrives). 4 MiB covers about one second at 30 Mbit/s without
+    pausing the link, and fits the default socket buffer, so a fast sender never overflows it."""
 
     max_datagram_size: int = 1200
     """Largest UDP payload sent by QUIC. 1200 is QUIC's guaranteed minimum and works on every
