@@ -148,12 +148,17 @@ def main() -> int:
 async def cpu_without_decoding(
     url: str, cfg: PlayerConfig, duration: int, runs: int
 ) -> dict[str, Any]:
-    """CPU-s per content minute without decoding, over HTTP/1.1 and HTTP/3, interleaved."""
-    samples: dict[str, list[float]] = {"h1": [], "h3": []}
+    """CPU-s per content minute without decoding, over HTTP/1.1, HTTP/2 and HTTP/3, interleaved."""
+    samples: dict[str, list[float]] = {"h1": [], "h2": [], "h3": []}
     for _ in range(runs):
         for protocol in samples:
+            transport = dataclasses.replace(
+                cfg.transport,
+                protocol="h3" if protocol == "h3" else "h1",
+                is_http2_enabled=protocol == "h2",  # "h1" is HTTP/1.1 itself, as istream's
+            )
             c = PlayerConfig(
-                transport=dataclasses.replace(cfg.transport, protocol=protocol),
+                transport=transport,
                 drm=cfg.drm,
                 playback=PlaybackConfig(decode=False, keep_media=False),
             )
@@ -165,6 +170,7 @@ async def cpu_without_decoding(
     print(
         f"player CPU-s per content minute without decoding (median of {runs}): "
         f"HTTP/1.1 {out['h1']['median']:.3f} (istream-player 1.96-2.44), "
+        f"HTTP/2 {out['h2']['median']:.3f}, "
         f"HTTP/3 {out['h3']['median']:.3f} (istream-player 4.89 over QUIC)",
         file=sys.stderr,
         flush=True,
