@@ -22,7 +22,9 @@ from player._pipeline import decode_segment
 from player._ranges import RangeGuard, check_ranged, from_memory, is_from_memory
 from player._segment_index import IndexLoader
 from player._state import PlaybackState
+from player._text import TextRuntime
 from player._track_runtime import TrackRuntime
+from player.errors import RangeResponseError
 from player.events import (
     EdgeFailedOver,
     ErrorOccurred,
@@ -53,6 +55,7 @@ class DownloadHost(Protocol):
     tracks: list[TrackRuntime]
     planner: RequestPlanner
     selector: PathwaySelector | None
+    text: TextRuntime
 
     @property
     def state(self) -> PlaybackState:
@@ -147,6 +150,8 @@ class SegmentDownloader:
                 self._switch(track, index, now, reason=reason, detail=detail)
             segment = track.next_segment(self.session.position_s) or segment
         rep = track.representation()
+        if self.session.text.reuse(track, rep, segment):
+            return  # a text segment whose cues are already loaded (seek back)
         try:
             await self._fetch_segment(track, rep, segment)
         except _Abandoned as abandoned:
@@ -154,7 +159,11 @@ class SegmentDownloader:
         except AllEdgesFailed as exc:
             if track.kind == "video" and self._exclude_and_retry(track, exc, track.current):
                 return
-            raise
+            if not self.session.text.on_failed(track, rep, segment, exc):
+                raise
+        except (TransportError, RangeResponseError) as exc:
+            if not self.session.text.on_failed(track, rep, segment, exc):
+                raise  # text failures are reported and skipped; media failures end playback
 
     async def _ensure_index(self, track: TrackRuntime, index: int) -> bool:
         """Load rung ``index``'s segment index if pending; ``False``: it failed, try again.
@@ -425,6 +434,9 @@ class SegmentDownloader:
                 if result.pts_s:
                     self._note_offset(track.kind, segment, min(result.pts_s))
                 self._sync_decode_stats()
+            await self.session.text.on_segment(
+                track, rep, segment, init=init, data=data, url=response.url
+            )
         track.needs_reset = False
         track.last_discontinuity = segment.discontinuity_seq
         keep = self.session.parts.config.playback.keep_media

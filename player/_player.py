@@ -26,7 +26,7 @@ from player._track_runtime import TrackRuntime
 from player._tracks import choose_tracks, video_ladder
 from player.config import PlayerConfig
 from player.errors import UsageError
-from player.events import Event, ManifestLoaded, PlaybackStarted, event_to_json
+from player.events import Cue, Event, ManifestLoaded, PlaybackStarted, event_to_json
 from player.heartbeat._bridge import HeartbeatBridge
 from player.heartbeat._delivery import HttpCall, http_call_via
 from player.heartbeat._model import PlaybackSnapshot, heartbeat_state
@@ -286,16 +286,17 @@ class Player:
             return
         video = session.video()
         bitrate = video.representation().bandwidth_bps if video and video.current is not None else 0
-        self._timeline.append(
-            {
-                "at_s": at_s,
-                "position_s": session.live_position_s(at_s + self._origin_s),
-                "buffer_s": self.buffer_s,
-                "bitrate_bps": bitrate,
-                "estimate_bps": self._stats.estimated_bandwidth_bps,
-                "state": session.state.value,
-            }
-        )
+        sample: dict[str, Any] = {
+            "at_s": at_s,
+            "position_s": session.live_position_s(at_s + self._origin_s),
+            "buffer_s": self.buffer_s,
+            "bitrate_bps": bitrate,
+            "estimate_bps": self._stats.estimated_bandwidth_bps,
+            "state": session.state.value,
+        }
+        if session.text.was_selected:
+            sample["cues"] = [cue.text for cue in session.text.at(sample["position_s"])]
+        self._timeline.append(sample)
 
     async def _sample_periodically(self) -> None:
         interval = self.config.playback.timeline_interval_s
@@ -493,20 +494,51 @@ class Player:
         session.wake()
 
     async def select_text_language(self, language: str | None) -> None:
-        """Download the text track for ``language`` (``None`` stops downloading text)."""
+        """Show subtitles in ``language`` (BCP 47, prefix match); ``None`` turns them off.
+
+        Works mid-playback: the cues shown exit (``CueExited``), the new track's segments
+        are fetched from the playhead on, and its cues enter as they load. Cues of a
+        language selected before are kept (switching back shows them at once).
+
+        Raises:
+            UsageError: No text track for ``language`` in the current period.
+        """
         session = self._require()
-        session.tracks = [t for t in session.tracks if t.kind != "text"]
-        if language is None:
-            return
         period = session.presentation.periods[session.period_index]
-        choice = choose_tracks(period, self.config.playback, text_language=language)
-        if choice.text is None:
-            raise UsageError(f"no text track for language {language!r}")
-        reps = tuple(sorted(choice.text.representations, key=lambda r: r.bandwidth_bps))[-1:]
-        session.tracks.append(TrackRuntime("text", choice.text, reps, current=0))
-        session.presentation = await self._load_media_playlists(session)
-        self._refresh_ladders(session)
+        choice = None
+        if language is not None:
+            choice = choose_tracks(period, self.config.playback, text_language=language)
+            if choice.text is None:
+                have = [t.language or "und" for t in period.tracks_of(TrackType.TEXT)]
+                raise UsageError(f"no text track for language {language!r}; have {have}")
+        session.tracks = [t for t in session.tracks if t.kind != "text"]
+        if choice is not None and choice.text is not None:
+            reps = tuple(sorted(choice.text.representations, key=lambda r: r.bandwidth_bps))[-1:]
+            session.tracks.append(TrackRuntime("text", choice.text, reps, current=0))
+            session.presentation = await self._load_media_playlists(session)
+            self._refresh_ladders(session)
+        session.text.on_track_changed(now=self.clock.now())
         session.wake()
+
+    def text_languages(self) -> list[str]:
+        """Languages of the text tracks of the current period (``und`` when undeclared)."""
+        session = self._require()
+        period = session.presentation.periods[session.period_index]
+        return [t.language or "und" for t in period.tracks_of(TrackType.TEXT)]
+
+    def text_cues(self) -> list[Cue]:
+        """Every cue loaded for the selected text track, in start order, each once.
+
+        Cues stay after a seek (seeking back shows them again without a download); at most
+        ``TextConfig.max_cues_kept`` are kept.
+        """
+        session = self._session
+        return list(session.text.cues()) if session is not None else []
+
+    def active_cues(self) -> list[Cue]:
+        """The cues the playhead is in now (what a renderer shows), in start order."""
+        session = self._session
+        return list(session.text.active()) if session is not None else []
 
     def cap_video(
         self, *, max_height: int | None = None, max_bitrate_bps: int | None = None

@@ -22,6 +22,7 @@ from player._parts import SessionParts
 from player._pathways import RequestPlanner
 from player._pipeline import DecodeTally
 from player._state import PlaybackState, StateMachine
+from player._text import TextRuntime
 from player._track_runtime import TrackRuntime
 from player._tracks import (
     choose_tracks,
@@ -75,6 +76,8 @@ class PlaybackSession:
         """Content steering pathway choice, when the presentation's locations name pathways."""
         self.planner = RequestPlanner(self)
         self.downloads = SegmentDownloader(self)
+        self.text = TextRuntime(self)
+        """The text track's cues and cue events (docs/text.md)."""
         self.wall_offset_s = wall_clock_offset(parts.clock)
         self._refresh_interval_s = parts.config.playback.live_refresh_fallback_s
 
@@ -260,6 +263,9 @@ class PlaybackSession:
         wait = wake_after_s(needs, position_s=self.position_s, goal_s=goal)
         if self.state == PlaybackState.PLAYING:
             to_limit = self._time_to_limit()
+            cue_at = self.text.next_boundary_s()  # wake when a cue starts or ends
+            if cue_at is not None:
+                to_limit = min(to_limit, max(0.0, cue_at - self.position_s))
             wait = to_limit if wait is None else min(wait, to_limit)
         else:
             wait = None  # nothing moves until a user action or a download
@@ -308,8 +314,15 @@ class PlaybackSession:
         audio_language = next(
             (t.track.language for t in self.tracks if t.kind == "audio"), cfg.audio_language
         )
+        text_language = next(
+            (t.track.language for t in self.tracks if t.kind == "text"), cfg.text_language
+        )
         choice = choose_tracks(
-            period, cfg, audio_language=audio_language, merge_compatible=self._merges_sets()
+            period,
+            cfg,
+            audio_language=audio_language,
+            text_language=text_language,
+            merge_compatible=self._merges_sets(),
         )
         for runtime in self.tracks:
             track = {"video": choice.video, "audio": choice.audio, "text": choice.text}[
@@ -363,6 +376,7 @@ class PlaybackSession:
         if self.state == PlaybackState.PLAYING:
             position, hit_at = self.playhead.advance(now=now, limit_s=self.limit())
             self._account_played(before, position)
+            self.text.on_played(before, position, reached_at=now if hit_at is None else hit_at)
             if hit_at is not None:
                 self._on_limit(hit_at)
         elif self.state in (PlaybackState.BUFFERING, PlaybackState.REBUFFERING):
@@ -459,6 +473,7 @@ class PlaybackSession:
         was_running = self.playhead.is_running
         self.playhead.stop(now=now, limit_s=self.limit())
         self._account_played(before, self.position_s)
+        self.text.on_played(before, self.position_s, reached_at=now)
         self._move(PlaybackState.SEEKING)
         for track in self.tracks:
             if track.buffer.level_s(target) <= 0:
@@ -467,6 +482,7 @@ class PlaybackSession:
         self.playhead.seek(target, now=now)
         self._stall_started = None
         self.emit(Seeked(at_s=now, from_s=before, to_s=target))
+        self.text.on_seek(target, now=now)
         self._move(PlaybackState.BUFFERING)
         self._load_at = now if not was_running else self._load_at
 

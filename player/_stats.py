@@ -60,6 +60,11 @@ class PlaybackStats:
             ``PathwayChanged`` to the next (the last one up to the snapshot).
         pathway_history: Every ``PathwayChanged`` as a dict (``at_s``, ``from_pathway``,
             ``to_pathway``, ``reason``).
+        subtitle_cues: Distinct subtitle/caption cues loaded (a cue that several segments
+            repeat or split counts once; every language selected together).
+        subtitle_coverage: Share of the played span covered by text segments fetched and
+            parsed without error (docs/text.md, "Coverage"); ``None`` when no text track was
+            selected or nothing was played.
     """
 
     startup_s: float | None = None
@@ -89,6 +94,8 @@ class PlaybackStats:
     download_s_by_pathway: dict[str, float] = field(default_factory=dict)
     time_by_pathway_s: dict[str, float] = field(default_factory=dict)
     pathway_history: tuple[dict[str, Any], ...] = ()
+    subtitle_cues: int = 0
+    subtitle_coverage: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the stats as plain JSON values."""
@@ -132,6 +139,8 @@ class StatsCollector:
         self.dropped_frames = 0
         self.estimated_bandwidth_bps = 0.0
         self.av_drift_s = 0.0
+        self.subtitle_cues = 0
+        self.subtitle_coverage: float | None = None
 
     @property
     def stall_count(self) -> int:
@@ -242,4 +251,6 @@ class StatsCollector:
             download_s_by_pathway=dict(self._download_pathway),
             time_by_pathway_s=self._time_by_pathway(now),
             pathway_history=tuple(self._pathways),
+            subtitle_cues=self.subtitle_cues,
+            subtitle_coverage=self.subtitle_coverage,
         )

@@ -67,6 +67,18 @@ def _pick(tracks: Sequence[Track], language: str | None) -> Track | None:
     return playable[0]
 
 
+def _pick_text(tracks: Sequence[Track], language: str) -> Track | None:
+    """The text track in ``language``; ``"*"`` takes the default, else the first.
+
+    Never a track in another language instead: subtitles the viewer cannot read are no help.
+    """
+    if language == "*":
+        return _pick(tracks, None)
+    playable = [t for t in tracks if any(_is_playable(r) for r in t.representations)]
+    matching = [t for t in playable if _language_matches(t, language)]
+    return _pick(matching, language) if matching else None
+
+
 def _is_playable(rep: Representation) -> bool:
     return not rep.is_iframe_only and (
         rep.segments is not None or bool(rep.playlist_urls) or rep.index is not None
@@ -171,7 +183,8 @@ def choose_tracks(
         period: The period to play.
         config: Playback settings (default languages).
         audio_language: Overrides ``config.audio_language``.
-        text_language: Overrides ``config.text_language``.
+        text_language: Overrides ``config.text_language``. Text is chosen only in that
+            language (``"*"``: the default text track, else the first).
         merge_compatible: Also merge compatible video tracks without a link (DASH, when
             ``config.switch_across_compatible_sets``).
 
@@ -194,7 +207,7 @@ def choose_tracks(
         audio_tracks = ()  # the variants carry their own audio
     audio = _pick(audio_tracks, wanted_language)
     want_text = text_language or config.text_language
-    text = _pick(of(TrackType.TEXT), want_text) if want_text else None
+    text = _pick_text(of(TrackType.TEXT), want_text) if want_text else None
     return TrackChoice(video=video, audio=audio, text=text)
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "PlayerConfig",
     "SessionServiceConfig",
     "SteeringConfig",
+    "TextConfig",
 ]
 
 
@@ -235,7 +236,9 @@ class PlaybackConfig:
     """Preferred audio language (BCP 47 prefix match); ``None`` takes the default track."""
 
     text_language: str | None = None
-    """Preferred text language; ``None`` downloads no text track."""
+    """Subtitle language (BCP 47, prefix match: ``en`` takes ``en-US``); ``None`` downloads no
+    text track, ``"*"`` the default one. No track in that language: no subtitles (never
+    another language instead)."""
 
     max_video_height: int | None = None
     """Cap on video height in pixels (e.g. the screen); ``None`` is uncapped."""
@@ -432,6 +435,45 @@ class SteeringConfig:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class TextConfig:
+    """Bounds for parsing untrusted subtitle and caption files (docs/text.md)."""
+
+    max_text_bytes: int = 8 * 1024 * 1024
+    """Largest text segment or sidecar file parsed. A feature film's TTML with styling is
+    1-2 MB; a segment of segmented WebVTT is a few kB."""
+
+    max_cues_per_file: int = 50_000
+    """Most cues (or ``p`` elements, or samples of MP4 text) one file may hold. A two-hour film
+    has 1,500-3,000 subtitles; 50,000 bounds parsing work on a hostile file."""
+
+    max_cue_chars: int = 10_000
+    """Longest text of one cue, in characters (real cues are two lines of 40)."""
+
+    max_cues_kept: int = 100_000
+    """Cues kept per text track for cue events, seeks and reports. Past it the cues furthest
+    behind the playhead are dropped (a day of live subtitles is about 30,000)."""
+
+    max_xml_depth: int = 64
+    """Deepest TTML element nesting accepted; real documents nest fewer than 10 levels."""
+
+    def __post_init__(self) -> None:
+        """Validate ranges.
+
+        Raises:
+            PlayerConfigError: A bound is not positive.
+        """
+        for name in (
+            "max_text_bytes",
+            "max_cues_per_file",
+            "max_cue_chars",
+            "max_cues_kept",
+            "max_xml_depth",
+        ):
+            if getattr(self, name) <= 0:
+                raise PlayerConfigError(f"TextConfig.{name} must be positive")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class PlayerConfig:
     """Everything a ``Player`` needs, one section per package."""
 
@@ -458,3 +500,6 @@ class PlayerConfig:
 
     cmcd: CmcdConfig = field(default_factory=CmcdConfig)
     """Common Media Client Data sent with requests (off by default)."""
+
+    text: TextConfig = field(default_factory=TextConfig)
+    """Subtitle and caption parsing bounds."""

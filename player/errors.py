@@ -22,8 +22,11 @@ __all__ = [
     "RangeResponseError",
     "RestrictionsNotMet",
     "SteeringError",
+    "TextError",
+    "TextParseError",
     "TransportError",
     "UnsupportedManifest",
+    "UnsupportedText",
     "UsageError",
 ]
 
@@ -163,6 +166,37 @@ class SteeringError(PlayerError):
     def __init__(self, message: str, *, url: str) -> None:
         super().__init__(message)
         self.url = url
+
+
+class TextError(PlayerError):
+    """A subtitle or caption file could not be turned into cues.
+
+    Never fatal during playback: the session reports it as ``ErrorOccurred(fatal=False)``
+    on the text track and audio and video play on (docs/text.md).
+
+    Attributes:
+        url: The text segment's (or file's) URL.
+        detail: What was wrong, in a few words.
+    """
+
+    code: ClassVar[str] = "player.text"
+
+    def __init__(self, message: str, *, url: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.url = url
+        self.detail = detail or message
+
+
+class TextParseError(TextError):
+    """A text segment is malformed: not WebVTT/TTML/MP4 text, bad syntax, too large."""
+
+    code: ClassVar[str] = "player.text_parse"
+
+
+class UnsupportedText(TextError):
+    """A text format this SDK does not parse (e.g. ``tx3g``, CEA-608 in a sample entry)."""
+
+    code: ClassVar[str] = "player.unsupported_text"
 
 
 class UsageError(PlayerError, RuntimeError):

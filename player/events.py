@@ -7,13 +7,17 @@ report's events, timeline and stats share one time axis). Events never carry key
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from enum import StrEnum
 from typing import Any
 
 __all__ = [
     "BufferingEnded",
     "BufferingStarted",
+    "Cue",
+    "CueEntered",
+    "CueExited",
+    "CuesLoaded",
     "EdgeFailedOver",
     "Ended",
     "ErrorOccurred",
@@ -332,6 +336,108 @@ class Ended(Event):
     position_s: float
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Cue:
+    """One subtitle or caption cue, on the presentation timeline (docs/text.md).
+
+    Layout and styling are kept as data (name/value pairs as the file wrote them) for the
+    app to render; nothing here is interpreted beyond timing and text.
+
+    Attributes:
+        start_s: When the cue appears, seconds on the presentation timeline.
+        end_s: When it disappears (exclusive), seconds.
+        text: Plain text: markup removed, entities decoded, one line per line of the cue.
+        format: ``webvtt`` (also WebVTT in MP4, ``wvtt``) or ``ttml`` (also ``stpp``).
+        id: The cue identifier (WebVTT cue id or ``iden`` box, TTML ``xml:id``), if any.
+        markup: WebVTT: the cue payload as written (``<i>``, ``<v Name>``... kept);
+            ``""`` for TTML.
+        settings: WebVTT cue settings (``line``, ``position``, ``size``, ``align``,
+            ``vertical``, ``region``) as ``(name, value)`` pairs.
+        region: Region id (WebVTT ``region:`` setting, TTML ``region``), if any.
+        region_settings: The region's definition: WebVTT ``REGION`` settings, or the TTML
+            region's ``tts:`` attributes (``origin``, ``extent``, ``displayAlign``...).
+        style: TTML computed style of the paragraph: ``tts:`` attributes from referenced
+            styles, the region and ancestors, then inline, by local name (``color``,
+            ``textAlign``...). Empty for WebVTT (its ``STYLE`` blocks are CSS).
+    """
+
+    start_s: float
+    end_s: float
+    text: str
+    format: str
+    id: str = ""
+    markup: str = ""
+    settings: tuple[tuple[str, str], ...] = ()
+    region: str | None = None
+    region_settings: tuple[tuple[str, str], ...] = ()
+    style: tuple[tuple[str, str], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the cue as JSON values (pairs become objects).
+
+        >>> Cue(start_s=1.0, end_s=2.5, text="Hi", format="webvtt").to_json()["text"]
+        'Hi'
+        """
+        out: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            out[item.name] = dict(value) if isinstance(value, tuple) else value
+        return out
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CuesLoaded(Event):
+    """A text segment (or sidecar file) was fetched and parsed: its cues, in start order.
+
+    Attributes:
+        representation_id: The text representation.
+        language: The text track's language, if declared.
+        start_s: Start of the span the segment covers, seconds (presentation timeline).
+        end_s: End of that span, seconds.
+        cues: Every cue the segment holds (a cue repeated in several segments appears in
+            each; ``Player.text_cues()`` holds each once).
+    """
+
+    representation_id: str
+    language: str | None
+    start_s: float
+    end_s: float
+    cues: tuple[Cue, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CueEntered(Event):
+    """The playhead entered a cue: show it.
+
+    ``at_s`` is the session time the playhead reached ``cue.start_s`` (or the time of the
+    seek, track switch or download that made the cue current).
+
+    Attributes:
+        cue: The cue.
+        position_s: Playhead position, seconds.
+        language: The text track's language, if declared.
+    """
+
+    cue: Cue
+    position_s: float
+    language: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CueExited(Event):
+    """The playhead left a cue (its end, a seek away, a track switch): hide it.
+
+    Attributes:
+        cue: The cue.
+        position_s: Playhead position, seconds.
+        language: The text track's language, if declared.
+    """
+
+    cue: Cue
+    position_s: float
+    language: str | None = None
+
+
 def event_to_json(event: Event) -> dict[str, Any]:
     """Return a JSON-ready dict of an event: ``{"type": <class name>, ...fields}``.
 
@@ -349,12 +455,19 @@ def event_to_json(event: Event) -> dict[str, Any]:
         value = getattr(event, name)
         if isinstance(value, BaseException):
             continue
-        if isinstance(value, StrEnum):
-            value = value.value
-        elif isinstance(value, tuple):
-            value = list(value)
-        out[name] = value
+        out[name] = _plain(value)
     return out
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value: enums by value, tuples as lists, cues (dataclasses) by ``to_json``."""
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    if is_dataclass(value) and not isinstance(value, type) and hasattr(value, "to_json"):
+        return value.to_json()
+    return value
 
 
 def _field_names(cls: type[Event]) -> tuple[str, ...]:

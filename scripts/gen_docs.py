@@ -26,6 +26,7 @@ PACKAGES = [
     "player.events",
     "player.lab",
     "player.steering",
+    "player.text",
     "abr",
     "transport",
     "transport.lab",

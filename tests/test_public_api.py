@@ -18,6 +18,7 @@ PACKAGES = [
     "player.heartbeat",
     "player.cli",
     "player.cmcd",
+    "player.text",
 ]
 
 
