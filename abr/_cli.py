@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import numpy as np
 
 from abr import _cli_traces
 from abr._algorithms import ALGORITHMS, algorithm_config, make_controller, make_estimator
+from abr._cli_engine import ENGINES, batches, run_ray
 from abr._cli_traces import read_traces
 from abr._cliargs import (
     EXIT_INTERRUPTED,
@@ -108,11 +109,6 @@ class _Job:
     params: dict[str, str]
 
 
-def _batches(n: int, size: int) -> Iterator[slice]:
-    for start in range(0, n, size):
-        yield slice(start, min(start + size, n))
-
-
 @dataclasses.dataclass(frozen=True)
 class _Setup:
     traces: Sequence[NetworkTrace]
@@ -130,16 +126,23 @@ class _Interrupted(Exception):
         self.results = results
 
 
+def _run_batch(job: _Job, setup: _Setup, sl: slice) -> SimResult:
+    """Simulate sessions ``sl`` of ``job``: the unit of work of every engine (local and Ray).
+
+    It depends only on its job, its traces and its seed (``default_rng([seed, first
+    session])``), so every engine returns the same results, whatever order batches finish in.
+    """
+    ctrl = make_controller(job.algorithm, setup.mode, job.params)
+    est = make_estimator(job.algorithm, job.params if job.algorithm == "hybrid" else None)
+    rng = None if setup.seed is None else np.random.default_rng([setup.seed, sl.start])
+    return simulate(ctrl, setup.traces[sl], setup.video, mode=setup.mode, estimator=est, rng=rng)
+
+
 def _run_job(job: _Job, setup: _Setup, progress: Any = None, task: Any = None) -> SimResult:
     parts = []
     try:
-        for sl in _batches(len(setup.traces), setup.batch):
-            ctrl = make_controller(job.algorithm, setup.mode, job.params)
-            est = make_estimator(job.algorithm, job.params if job.algorithm == "hybrid" else None)
-            rng = None if setup.seed is None else np.random.default_rng([setup.seed, sl.start])
-            traces = setup.traces[sl]
-            part = simulate(ctrl, traces, setup.video, mode=setup.mode, estimator=est, rng=rng)
-            parts.append(part)
+        for sl in batches(len(setup.traces), setup.batch):
+            parts.append(_run_batch(job, setup, sl))
             if progress is not None:
                 progress.advance(task, sl.stop - sl.start)
     except KeyboardInterrupt:
@@ -393,6 +396,17 @@ def _parser() -> argparse.ArgumentParser:
             metavar="N",
             help="start each session at a random point of its trace, seeded (reproducible)",
         )
+        p.add_argument(
+            "--engine",
+            choices=ENGINES,
+            default="local",
+            help="where batches run: this machine (default) or Ray (the cluster extra)",
+        )
+        p.add_argument(
+            "--address",
+            metavar="HOST:PORT",
+            help="Ray cluster to join (with --engine ray; default: start a local Ray)",
+        )
     _cli_traces.register(sub)
     return parser
 
@@ -465,14 +479,21 @@ def _simulate(args: argparse.Namespace) -> int:
             algorithm_config(j.algorithm, mode, j.params)  # fail fast on a bad --param
         workers = max(1, min(args.jobs, len(jobs))) if args.sweep else 1
         setup = _Setup(traces, video, mode, max(1, args.batch), args.seed)
+        if args.address and args.engine != "ray":
+            raise AbrError("--address needs --engine ray")
         _load_plotting(args)
     except (AbrError, OSError) as exc:
         return fail(args.prog, exc)
     state = "complete"
     try:
-        results = _run_all(jobs, setup, workers=workers, quiet=args.quiet)
+        if args.engine == "ray":
+            results = run_ray(jobs, setup, _run_batch, address=args.address, quiet=args.quiet)
+        else:
+            results = _run_all(jobs, setup, workers=workers, quiet=args.quiet)
     except _Interrupted as exc:
         results, state = exc.results, "interrupted"
+    except AbrError as exc:
+        return fail(args.prog, exc)
     if results:
         _print_table(results, by_metric=args.command == "compare")
     if args.out:

@@ -6,6 +6,11 @@ Reference simulators: Sabre ~25 ms CPU per FCC-HD session (~25 s per set), Pensi
 robustMPC ~1.2 s per Norway session (~170 s per set).
 
     python benchmarks/bench_abr.py [--runs 5]
+    python benchmarks/bench_abr.py --engines [--runs 3]   # local process(es) vs local Ray
+
+``--engines`` times one sweep (hybrid, FCC-SD, 1000 sessions, 4 sweep points = 16 batches of
+250) run by the command line's engines: this process, 2 local processes, and a local Ray on 2
+CPUs (Ray's start-up timed on its own; the sweep then runs on the started Ray).
 """
 
 from __future__ import annotations
@@ -68,10 +73,64 @@ def _measure(
     )
 
 
+def _engines(runs: int) -> None:
+    import logging
+
+    import ray
+
+    from abr._cli import _Job as Job
+    from abr._cli import _run_all, _run_batch
+    from abr._cli import _Setup as Setup
+    from abr._cli_engine import run_ray
+
+    sd, bbb = _sabre("sd_fs"), abr.parse_sabre_movie((DATA / "sabre" / "bbb.json").read_bytes())
+    setup = Setup(sd, bbb, abr.SimMode.sabre(), 250, 1)
+    jobs = [
+        Job(f"hybrid[up_safety={v}]", "hybrid", {"up_safety": v})
+        for v in ("0.8", "0.85", "0.9", "0.95")
+    ]
+
+    def timed(fn: object) -> list[float]:
+        out = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            fn()  # type: ignore[operator]
+            out.append(time.perf_counter() - t0)
+        return out
+
+    rows = {
+        "this process": timed(lambda: _run_all(jobs, setup, workers=1, quiet=True)),
+        "2 local processes": timed(lambda: _run_all(jobs, setup, workers=2, quiet=True)),
+    }
+    inits = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        ray.init(
+            num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR
+        )
+        inits.append(time.perf_counter() - t0)
+        ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    rows["local Ray, 2 CPUs (started)"] = timed(
+        lambda: run_ray(jobs, setup, _run_batch, address=None, quiet=True)
+    )
+    ray.shutdown()
+    rows["local Ray start-up (ray.init)"] = inits
+    for label, walls in rows.items():
+        print(
+            f"{label:32s} wall median {statistics.median(walls):7.2f} s"
+            f"  (min {min(walls):.2f}, max {max(walls):.2f}, {runs} runs)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5, help="runs per case (median reported)")
+    parser.add_argument("--engines", action="store_true", help="time the CLI's engines instead")
     args = parser.parse_args()
+    if args.engines:
+        _engines(args.runs)
+        return
     hd, bbb4k = _sabre("hd_fs"), abr.parse_sabre_movie((DATA / "sabre" / "bbb4k.json").read_bytes())
     sd, bbb = _sabre("sd_fs"), abr.parse_sabre_movie((DATA / "sabre" / "bbb.json").read_bytes())
     norway, video = _norway(), _pensieve_video()

@@ -33,7 +33,7 @@ THIRD_PARTY_OWNERS: dict[str, set[str]] = {
     "av": {"player"},
     "Crypto": {"drm"},
 }
-LAZY_ONLY = ("rich", "matplotlib")  # only inside functions of CLI / plotting modules
+LAZY_ONLY = ("rich", "matplotlib", "ray")  # only inside functions of CLI / plotting modules
 
 # Rooms inside player/ (docs/architecture.md): the base modules every room may use, then for
 # each room the rooms it may import. The session core is player/_*.py itself.
