@@ -36,6 +36,7 @@ class BatchState:
         segments_total: Segments in the presentation, ``0`` if unknown (live).
         sizes_bytes: Segment sizes ``(segments_total, L)`` if known, else ``None``.
         excluded: Mask of rungs that must not be chosen, shape ``(n, L)``, or ``None``.
+        max_buffer_s: The player's buffer cap, seconds, ``0`` if unknown.
     """
 
     sessions: IntArray
@@ -50,6 +51,7 @@ class BatchState:
     segments_total: int = 0
     sizes_bytes: FloatArray | None = None
     excluded: BoolArray | None = None
+    max_buffer_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -98,6 +98,7 @@ def _scalar_state(state: AbrState, bitrates: FloatArray) -> BatchState:
         segments_total=total,
         sizes_bytes=sizes,
         excluded=excluded,
+        max_buffer_s=0.0 if state.max_buffer_s is None else state.max_buffer_s,
     )
 
 

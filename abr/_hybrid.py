@@ -23,7 +23,9 @@ class HybridController(BatchController):
 
     A rung is *affordable* at safety ``s`` if fetching the next ``plan_segments`` segments of
     it at ``s`` × the throughput estimate (plus the latency per request) keeps the buffer above
-    ``plan_floor_s``: the buffer above the floor may be spent, the floor is kept. Per decision:
+    ``plan_floor_s``: the buffer above the floor may be spent, the floor is kept. When the
+    player's buffer cap is known (``AbrState.max_buffer_s``), horizon and floor are fractions
+    of it (``plan_horizon_buffer_fraction``, ``plan_floor_buffer_fraction``). Per decision:
 
     1. First decision, and the first one after a measured download: the highest rung
        affordable at ``up_safety`` (before a measurement the estimate is only the default).
@@ -69,15 +71,23 @@ class HybridController(BatchController):
         self._cap = np.full(sessions, -1, dtype=np.int64)
         self._settled = np.zeros(sessions, dtype=np.bool_)
 
-    def _affordable(self, state: BatchState, safety: float) -> IntArray:
-        """Highest rung whose next ``plan_segments`` segments keep the buffer above the floor."""
+    def _plan(self, state: BatchState) -> tuple[int, float]:
+        """Segments planned and the buffer kept in reserve: relative to the buffer cap if known."""
         cfg = self.config
+        if state.max_buffer_s <= 0:
+            return cfg.plan_segments, cfg.plan_floor_s
+        horizon = cfg.plan_horizon_buffer_fraction * state.max_buffer_s / state.segment_duration_s
+        return max(1, round(horizon)), cfg.plan_floor_buffer_fraction * state.max_buffer_s
+
+    def _affordable(self, state: BatchState, safety: float) -> IntArray:
+        """Highest rung whose next segments (:meth:`_plan`) keep the buffer above the floor."""
+        segments, floor_s = self._plan(state)
         p = state.segment_duration_s
-        k = np.full(len(state.sessions), float(cfg.plan_segments))
+        k = np.full(len(state.sessions), float(segments))
         if state.segments_total > 0:
             left = state.segments_total - state.segment_index
-            k = np.clip(left, 1, cfg.plan_segments).astype(np.float64)
-        spare = state.buffer_s + k * (p - state.latency_s) - cfg.plan_floor_s
+            k = np.clip(left, 1, segments).astype(np.float64)
+        spare = state.buffer_s + k * (p - state.latency_s) - floor_s
         cap_bps = state.throughput_bps * safety * np.maximum(spare, 0.0) / (k * p)
         fits = state.bitrates_bps[None, :] <= cap_bps[:, None]
         fits[:, 0] = True

@@ -230,6 +230,7 @@ def _decide(
         segment_index=run.seg[rows],
         segments_total=run.segments,
         sizes_bytes=video.sizes_bytes,
+        max_buffer_s=mode.max_buffer_s,
     )
     q, _ = controller.select_batch(state)
     if mode.first_index >= 0:

@@ -117,6 +117,8 @@ class AbrState:
         segments_total: Segments in the presentation (``None`` for live or unknown).
         next_sizes_bytes: Sizes of upcoming segments, shape ``(horizon, len(ladder))``, if the
             manifest declares them; controllers otherwise assume bitrate × duration.
+        max_buffer_s: The player's buffer cap (its buffering goal), seconds, if known: the
+            hybrid plans relative to the buffer the player can hold.
     """
 
     now: float
@@ -130,6 +132,7 @@ class AbrState:
     segment_index: int | None = None
     segments_total: int | None = None
     next_sizes_bytes: Sequence[Sequence[float]] | None = None
+    max_buffer_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -249,3 +249,38 @@ def test_live_mpc_uses_declared_sizes() -> None:
     # past the end of the video nothing is fetched: only the last segment is planned
     end = dataclasses.replace(state, segment_index=99, buffer_s=30.0, current=5)
     assert abr.RobustMpcController().select(end).index == 5
+
+
+def test_hybrid_plans_relative_to_the_buffer_cap() -> None:
+    """Known cap: floor 0.24 x cap and a 0.6 x cap horizon; unknown: plan_floor_s, plan_segments.
+
+    At 20 s of buffer and 1.5 Mbit/s, 5 segments of 4 s above a 6 s floor afford
+    0.85 * 1.5 * (20 + 20 - 6) / 20 = 2.17 Mbit/s (rung 3); under a 60 s cap the plan keeps
+    14.4 s and spans 9 segments: 0.85 * 1.5 * (20 + 36 - 14.4) / 36 = 1.47 Mbit/s (rung 2).
+    A 25 s cap with 3 s segments reproduces the fixed plan (6 s floor, 5 segments) exactly.
+    """
+    first = _state(now=0.0, current=None, buffer_s=20.0, throughput_bps=1.5e6)
+    assert abr.HybridController().select(first).index == 3
+    capped = abr.HybridController().select(dataclasses.replace(first, max_buffer_s=60.0))
+    assert capped.index == 2
+    c = abr.HybridController()
+    assert c._plan(_batch(max_buffer_s=25.0, segment_duration_s=3.0)) == (5, 6.0)
+    assert c._plan(_batch(max_buffer_s=0.0, segment_duration_s=3.0)) == (5, 6.0)
+    segments, floor_s = c._plan(_batch(max_buffer_s=60.0, segment_duration_s=4.0))
+    assert segments == 9 and floor_s == pytest.approx(14.4)
+
+
+def _batch(*, max_buffer_s: float, segment_duration_s: float) -> abr.BatchState:
+    one = np.zeros(1)
+    return abr.BatchState(
+        sessions=np.zeros(1, dtype=np.int64),
+        now=one,
+        buffer_s=one,
+        throughput_bps=one,
+        latency_s=one,
+        current=np.zeros(1, dtype=np.int64),
+        bitrates_bps=np.array([1e6]),
+        segment_duration_s=segment_duration_s,
+        segment_index=np.zeros(1, dtype=np.int64),
+        max_buffer_s=max_buffer_s,
+    )
