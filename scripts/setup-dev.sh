@@ -3,8 +3,9 @@
 #   - system tools the interoperability tests drive: ffmpeg, caddy (HTTP/3), nginx,
 #     Node.js/npm (apt-get, through sudo when not root);
 #   - Shaka Packager from npm (package shaka-packager) in .tools/, linked as .tools/bin/packager;
-#   - a virtual environment in .venv with the SDK and its lab, plots and dev extras
-#     (scripts/install.sh, which also installs python3-venv where the system Python lacks it).
+#   - a virtual environment in .venv with the SDK and its lab, plots, cluster (Ray, for the
+#     abr --engine ray test) and dev extras (scripts/install.sh, which also installs
+#     python3-venv where the system Python lacks it).
 # Tools already present are not reinstalled. Run from anywhere; works on the checkout it is in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,5 +43,5 @@ fi
 mkdir -p .tools/bin
 ln -sf "../node_modules/shaka-packager/bin/${PACKAGER_BIN}" .tools/bin/packager
 
-bash scripts/install.sh lab,plots,dev
+bash scripts/install.sh lab,plots,cluster,dev
 echo "setup-dev: ready (.venv, .tools/bin/packager, ffmpeg, caddy, nginx)" >&2
