@@ -7,6 +7,6 @@ Serve it with ``python -m player sessions serve`` or, in tests, with
 from __future__ import annotations
 
 from player.sessions._app import SessionService
-from player.sessions._store import ActiveSession, SessionStore, StoredPosition
+from player.sessions._store import ActiveSession, SessionConflict, SessionStore, StoredPosition
 
-__all__ = ["ActiveSession", "SessionService", "SessionStore", "StoredPosition"]
+__all__ = ["ActiveSession", "SessionConflict", "SessionService", "SessionStore", "StoredPosition"]

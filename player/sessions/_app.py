@@ -29,7 +29,7 @@ from urllib.parse import unquote
 from player.config import SessionServiceConfig
 from player.errors import HeartbeatError, PlayerConfigError
 from player.heartbeat._model import Heartbeat, is_wire_id, parse_heartbeat_body
-from player.sessions._store import Conflict, SessionStore
+from player.sessions._store import SessionConflict, SessionStore
 
 __all__ = ["SessionService"]
 
@@ -168,7 +168,7 @@ class SessionService:
         self._check_ts(heartbeats, now=now)
         try:
             reply = await self._in_db(partial(self.store.record, heartbeats, now=now))
-        except Conflict as exc:
+        except SessionConflict as exc:
             raise _Reject(409, exc.error, exc.detail) from exc
         return {"action": reply.action.value, "reason": reply.reason}
 

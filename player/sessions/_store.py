@@ -19,7 +19,7 @@ from player.config import SessionServiceConfig
 from player.errors import HeartbeatError
 from player.heartbeat._model import Heartbeat, HeartbeatAction, HeartbeatReply
 
-__all__ = ["ActiveSession", "Conflict", "SessionStore", "StoredPosition"]
+__all__ = ["ActiveSession", "SessionConflict", "SessionStore", "StoredPosition"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS heartbeats (
@@ -57,7 +57,7 @@ FROM heartbeats WHERE viewer_id = ? AND id = ?
 """
 
 
-class Conflict(Exception):
+class SessionConflict(Exception):
     """A heartbeat contradicts what the service stored; the request is refused (409).
 
     Args:
@@ -112,7 +112,7 @@ class SessionStore:
 
     - A heartbeat id is stored once per viewer; a repeat of the same heartbeat changes no
       stored data (de-duplication). An id re-used for a different heartbeat is a
-      :class:`Conflict`, and so is a session id re-used by another device or title.
+      :class:`SessionConflict`, and so is a session id re-used by another device or title.
     - The position per (viewer, title) is the one with the greatest ``(ts, seq, device_id)``:
       last writer wins by the device's clock, whatever order heartbeats arrive in.
     - A session is active from a heartbeat the service receives until it reports
@@ -156,7 +156,7 @@ class SessionStore:
             ``terminate`` if one of their sessions is terminated, else ``continue``.
 
         Raises:
-            Conflict: A heartbeat re-uses an id or a session id for something else; nothing
+            SessionConflict: A heartbeat re-uses an id or a session id for something else; nothing
                 of the request is stored.
         """
         sessions: dict[tuple[str, str], None] = {}  # in order of first appearance
@@ -231,7 +231,7 @@ class SessionStore:
             (hb.viewer_id, hb.session_id),
         ).fetchone()
         if row is not None and (row[0], row[1]) != (hb.device_id, hb.title_id):
-            raise Conflict(
+            raise SessionConflict(
                 "session_conflict",
                 f"session {hb.session_id!r} belongs to another device or title",
             )
@@ -255,7 +255,7 @@ class SessionStore:
     def _check_repeat(self, hb: Heartbeat) -> None:
         stored = self._db.execute(_SAME_HEARTBEAT, (hb.viewer_id, hb.id)).fetchone()
         if tuple(stored) != (hb.session_id, *_content(hb)):
-            raise Conflict(
+            raise SessionConflict(
                 "id_conflict", f"heartbeat id {hb.id!r} was already used for another heartbeat"
             )
 
