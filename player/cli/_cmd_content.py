@@ -66,7 +66,11 @@ def register(subparsers: Any) -> None:
         help="ClearKey encryption scheme (default none)",
     )
     make.add_argument(
-        "--duration", type=positive_int, default=30, metavar="S", help="clip length (default 30)"
+        "--duration",
+        type=positive_int,
+        default=30,
+        metavar="S",
+        help="clip length in seconds (default 30)",
     )
     make.add_argument(
         "--segment",
