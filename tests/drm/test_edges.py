@@ -239,8 +239,11 @@ async def test_network_errors_are_retried_then_reported_without_status() -> None
 def test_cli_reports_unreadable_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nope.mp4"
     key = f"{'1' * 32}:{'2' * 32}"
-    assert cli_main(["decrypt", "--key", key, str(missing), "-o", str(tmp_path / "o")]) == 1
-    assert "error:" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:  # bad input: argparse's one-line error, exit 2
+        cli_main(["decrypt", "--key", key, str(missing), "-o", str(tmp_path / "o")])
+    assert exited.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("python -m drm decrypt: error:") and str(missing) in line
 
 
 def _at(data: bytearray, tag: bytes, offset: int, value: bytes, start: int = 0) -> None:
