@@ -441,6 +441,8 @@ class PlaybackSession:
         self.is_paused_by_user = True
         now = self.parts.clock.now()
         if self.state == PlaybackState.PLAYING:
+            self._tick(now)  # count what was played since the loop last looked
+        if self.state == PlaybackState.PLAYING:
             self.playhead.stop(now=now, limit_s=self.limit())
             self._move(PlaybackState.PAUSED)
         self.wake()

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from drm import DrmConfig, LicenseError, LicenseServerApp, package_mp4
-from player import PlaybackState, VirtualClock
+from player import PlaybackState, RealClock, VirtualClock
 from player._player import Player
 from player.config import PlaybackConfig, PlayerConfig
 from player.events import (
@@ -124,6 +124,29 @@ def test_seek_pause_and_resume(cdn: Any) -> None:
     frames = player.frame_times("video")
     assert min(frames) >= 4.0 - 1e-6
     assert player.stats().decode_errors == 0
+
+
+def test_time_played_counts_up_to_a_pause_and_a_stop_on_the_real_clock(cdn: Any) -> None:
+    """The loop sleeps on a full buffer; a pause or stop must still count what was played."""
+
+    async def run() -> tuple[float, float, float, float]:
+        player = Player(config_for(cdn, buffering_goal_s=8.0), clock=RealClock())
+        await player.load(f"{cdn.edges[0].base_url}/manifest.mpd")
+        while player.state is not PlaybackState.PLAYING:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(1.5)
+        player.pause()
+        paused = (player.stats().time_played_s, player.position_s)
+        player.play()
+        await asyncio.sleep(1.0)
+        await player.stop()
+        stopped = (player.stats().time_played_s, player.position_s)
+        await player.aclose()
+        return (*paused, *stopped)
+
+    played, position, played_at_stop, position_at_stop = asyncio.run(run())
+    assert played > 1.3 and played == pytest.approx(position, abs=0.05)
+    assert played_at_stop > 2.2 and played_at_stop == pytest.approx(position_at_stop, abs=0.05)
 
 
 def test_audio_language_switch(cdn: Any) -> None:
