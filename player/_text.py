@@ -97,6 +97,7 @@ class TextRuntime:
         self.was_selected = False
         """A text track was selected at some point of the session."""
         self._shown_language: str | None = None
+        self._shown: dict[tuple[float, str], Cue] = {}
 
     # -- the track and its store -----------------------------------------------------------
 
@@ -245,7 +246,14 @@ class TextRuntime:
         self._load(rep, segment, init, data, url)
 
     def _load(
-        self, rep: Representation, segment: Segment, init: bytes, data: bytes, url: str
+        self,
+        rep: Representation,
+        segment: Segment,
+        init: bytes,
+        data: bytes,
+        url: str,
+        *,
+        sync: bool = True,
     ) -> None:
         try:
             parsed = parse_text_segment(
@@ -259,13 +267,16 @@ class TextRuntime:
         except TextError as exc:
             self._on_parse_error(exc)
             return
-        self._accept(rep, segment, parsed.cues)
+        self._accept(rep, segment, parsed.cues, sync=sync)
 
     def _on_parse_error(self, exc: TextError) -> None:
         self.segments_failed += 1
         self._error(exc)
 
-    def _accept(self, rep: Representation, segment: Segment, cues: tuple[Cue, ...]) -> None:
+    def _accept(
+        self, rep: Representation, segment: Segment, cues: tuple[Cue, ...], *, sync: bool = True
+    ) -> None:
+        """Keep a segment's cues, report them and (``sync``) show those at the playhead now."""
         store = self.store()
         track = self.track()
         if store is None or track is None:
@@ -285,8 +296,9 @@ class TextRuntime:
                 cues=cues,
             )
         )
-        position = self._host.live_position_s(now)
-        self._emit_changes(self._tracker.sync(store, position_s=position, now=now))
+        if sync:
+            position = self._host.live_position_s(now)
+            self._emit_changes(self._tracker.sync(store, position_s=position, now=now))
         self._sync_stats()
 
     def _timing(self, rep: Representation, segment: Segment) -> TextTiming:
@@ -321,11 +333,11 @@ class TextRuntime:
         if to_s <= from_s:
             return
         self.played.add(from_s, to_s)
-        self._flush_pending(to_s)
+        start = self._tracker.position_s
+        start = from_s if start is None else min(max(start, from_s), to_s)
+        self._flush_pending(to_s)  # placed before the crossings: their cues enter on time
         store = self.store()
         if store is not None:
-            start = self._tracker.position_s
-            start = from_s if start is None else min(max(start, from_s), to_s)
             changes = self._tracker.advance(store, from_s=start, to_s=to_s, now=reached_at)
             self._emit_changes(changes)
         self._sync_stats()
@@ -352,12 +364,19 @@ class TextRuntime:
         return track is not None and any(r.id == rep.id for r in track.ladder)
 
     def next_boundary_s(self) -> float | None:
-        """The next position where a cue starts or a shown cue ends (the loop wakes there)."""
+        """The next position the loop must wake at for the text track.
+
+        Where a cue starts, a shown cue ends, or a segment waiting for its media timestamp
+        must be placed anyway.
+        """
         store = self.store()
         position = self._tracker.position_s
         if store is None or position is None:
             return None
-        return store.next_boundary_after(position, self._tracker.active)
+        waiting = [p.segment.start_s for p in self._pending if p.segment.start_s > position]
+        found = store.next_boundary_after(position, self._tracker.active)
+        candidates = [*waiting, *([] if found is None else [found])]
+        return min(candidates) if candidates else None
 
     def _flush_pending(self, position_s: float) -> None:
         """Parse waiting segments the playhead reached without an anchor (the fallback)."""
@@ -369,7 +388,7 @@ class TextRuntime:
             _log.info(
                 "no media timestamp for %s: its map is tied to the discontinuity start", pending.url
             )
-            self._load(pending.rep, pending.segment, b"", pending.data, pending.url)
+            self._load(pending.rep, pending.segment, b"", pending.data, pending.url, sync=False)
 
     # -- events and stats ------------------------------------------------------------------
 
@@ -381,11 +400,21 @@ class TextRuntime:
         if any(change.is_entered for change in changes):
             self._shown_language = language
         for change in changes:
+            self._note_shown(change.cue)
             kind = CueEntered if change.is_entered else CueExited
             event = kind(
                 at_s=change.at, cue=change.cue, position_s=change.position_s, language=language
             )
             self._host.emit(event)
+
+    def _note_shown(self, cue: Cue) -> None:
+        """Remember a cue shown (its latest end), at most ``max_cues_kept`` of them."""
+        key = (round(cue.start_s, 3), cue.text)
+        known = self._shown.get(key)
+        if known is None or cue.end_s > known.end_s:
+            self._shown[key] = cue
+        while len(self._shown) > self._config.max_cues_kept:
+            del self._shown[next(iter(self._shown))]
 
     def _error(self, exc: BaseException) -> None:
         code = getattr(exc, "code", "player.text")
@@ -415,6 +444,10 @@ class TextRuntime:
             "segments_loaded": self.segments_loaded,
             "segments_failed": self.segments_failed,
             "cues": [c.to_json() for c in self.cues()],
+            "shown": [
+                {"start_s": c.start_s, "end_s": c.end_s, "text": c.text}
+                for c in sorted(self._shown.values(), key=lambda c: c.start_s)
+            ],
             "covered": [list(span) for span in self.covered.intervals],
             "played": [list(span) for span in self.played.intervals],
             "coverage": self.coverage(),

@@ -127,6 +127,8 @@ def _cases(f: dict[str, Path]) -> list[Case]:
         c("bad-flag-value", "player", ("play", url, "--stop-after", "soon"), "--stop-after"),
         c("bad-flag-value", "player", ("play", url, "--max-rebuffer-ratio", "2"), "--max-rebuffer"),
         c("bad-flag-value", "player", ("play", url, "--timeout", "0"), "--timeout"),
+        c("bad-flag-value", "player", ("play", url, "--expect-cue-at", "soon"), "--expect-cue-at"),
+        c("bad-flag-value", "player", ("play", url, "--min-subtitle-coverage", "2"), "--min-subtitle"),
         c("bad-flag-value", "player", ("demo", "--duration", "5"), "--duration"),
         c("bad-flag-value", "player", ("content", "make", folder, "--ladder", "big"), "--ladder"),
         c("bad-flag-value", "player", ("sessions", "serve", "--db", out, "--port", "x"), "--port"),

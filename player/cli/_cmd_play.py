@@ -41,6 +41,7 @@ from player.cli._report import (
     write_junit,
     write_plot,
 )
+from player.cli._text_checks import add_text_arguments, text_language
 from player.config import HeartbeatConfig, PlayerConfig
 from player.errors import (
     AbrError,
@@ -225,6 +226,7 @@ def add_playback_arguments(p: argparse.ArgumentParser) -> None:
         metavar="S",
         help="give up after this many real seconds (default 3600)",
     )
+    add_text_arguments(p)
     checks = p.add_argument_group("checks (PASS/FAIL lines, JUnit test cases)")
     checks.add_argument(
         "--max-startup-s",
@@ -325,6 +327,7 @@ def config_from_args(
         thumbnail_dir=str(args.thumbnail_dir) if args.thumbnail_dir else None,
         audio_language=args.audio_language or base.playback.audio_language,
         max_video_height=args.max_height or base.playback.max_video_height,
+        text_language=text_language(args) or base.playback.text_language,
     )
     cmcd = dataclasses.replace(
         base.cmcd,
@@ -389,11 +392,13 @@ def thresholds_from_args(args: argparse.Namespace) -> Thresholds:
         max_rebuffer_ratio=args.max_rebuffer_ratio,
         max_decode_errors=args.max_decode_errors,
         require_end=args.stop_after is None,
+        expected_cues=tuple(getattr(args, "expect_cue_at", None) or ()),
+        min_subtitle_coverage=getattr(args, "min_subtitle_coverage", None),
     )
 
 
 def print_summary(report: dict[str, Any], checks: list[tuple[str, str | None]]) -> None:
-    keys = (
+    keys: tuple[str, ...] = (
         "final_state",
         "startup_s",
         "time_played_s",
@@ -408,6 +413,8 @@ def print_summary(report: dict[str, Any], checks: list[tuple[str, str | None]]) 
         "bytes_by_protocol",
         "bytes_by_edge",
     )
+    if report.get("text"):
+        keys += ("subtitle_cues", "subtitle_coverage")
     for key in keys:
         value = report.get(key)
         if isinstance(value, float):

@@ -54,6 +54,8 @@ def collect_evidence(player: Player, *, stop_after_s: float | None) -> dict[str,
     for track in session.media_tracks:
         mine = [e for e in downloads if e.get("track") == track.kind]
         out["tracks"][track.kind] = _track(track, mine, presentation_reps(player), start, reached)
+    if session.text.was_selected:
+        out["text"] = session.text.summary()
     hashes = player.frame_hashes("video") if session.video() is not None else []
     if hashes:
         times = player.frame_times("video")

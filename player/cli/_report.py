@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from player.cli._text_checks import text_checks
 from player.cli._verdict import verdict_checks
 
 __all__ = ["Thresholds", "build_report", "check_thresholds", "write_junit", "write_plot"]
@@ -33,6 +34,10 @@ class Thresholds:
             range, or a segment fetched twice, is 2x or more.
         max_bytes_ratio: Where only bandwidth x duration is known: fetched / declared at
             most this (``BANDWIDTH`` is a peak, so there is no lower bound).
+        expected_cues: ``(position_s, text or None)``: a cue (containing that text) must have
+            been shown when the playhead was at each position (``cue_at_<S>s`` checks).
+        min_subtitle_coverage: Least share of the played span the text segments must cover
+            (``subtitle_coverage`` check); ``None`` skips it.
     """
 
     max_startup_s: float | None = None
@@ -44,6 +49,8 @@ class Thresholds:
     span_slack_s: float = 0.1
     max_bytes_ratio_index: float = 1.25
     max_bytes_ratio: float = 3.0
+    expected_cues: tuple[tuple[float, str | None], ...] = ()
+    min_subtitle_coverage: float | None = None
 
 
 def build_report(
@@ -105,6 +112,7 @@ def check_thresholds(report: dict[str, Any], limits: Thresholds) -> list[tuple[s
         state = report.get("final_state")
         checks.append(("playback_completed", None if state == "ended" else f"final state {state}"))
     checks.extend(verdict_checks(report, limits))
+    checks.extend(text_checks(report, limits.expected_cues, limits.min_subtitle_coverage))
     fatal = [
         e for e in report.get("events", []) if e.get("type") == "ErrorOccurred" and e.get("fatal")
     ]

@@ -12,7 +12,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from foreign import SEGMENT_S, Clip, ffmpeg, packager, run
+from foreign import FPS, SEGMENT_S, Clip, ffmpeg, packager, run
 
 KID = "00112233445566778899aabbccddeeff"
 KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
@@ -370,3 +370,261 @@ def shaka_sample_aes_ts(folder: Path, clip: Clip) -> str:
     )
     # fmt: on
     return "master.m3u8"
+
+
+# -- text tracks (issue 15): subtitles written by the test, packaged by the tools -----------
+
+SUBTITLES = (
+    (0.2, 0.8, "One"),
+    (0.9, 2.3, "Two <i>italic</i> & more"),
+    (2.5, 2.9, "Three\nsecond line"),
+    (3.1, 3.8, "Four"),
+)
+"""The cues every text recipe carries: ``(start s, end s, text)``; the second crosses two
+1 s segment boundaries, markup and an ampersand test text extraction."""
+
+
+def _clock(seconds: float, separator: str) -> str:
+    millis = round(seconds * 1000)
+    return f"00:00:{millis // 1000:02d}{separator}{millis % 1000:03d}"
+
+
+def write_srt(path: Path) -> Path:
+    """``SUBTITLES`` as SubRip (FFmpeg's input)."""
+    blocks = [
+        f"{n}\n{_clock(a, ',')} --> {_clock(b, ',')}\n{text}\n"
+        for n, (a, b, text) in enumerate(SUBTITLES, start=1)
+    ]
+    path.write_text("\n".join(blocks), encoding="utf-8")
+    return path
+
+
+def write_vtt(path: Path) -> Path:
+    """``SUBTITLES`` as WebVTT (Shaka Packager's input)."""
+    blocks = [
+        f"{_clock(a, '.')} --> {_clock(b, '.')}\n{text.replace('&', '&amp;')}\n"
+        for a, b, text in SUBTITLES
+    ]
+    path.write_text("WEBVTT\n\n" + "\n".join(blocks), encoding="utf-8")
+    return path
+
+
+def _ffmpeg_hls_webvtt(folder: Path, clip: Clip, segment_type: str, extension: str) -> str:
+    srt = write_srt(folder / "subs.srt")
+    # fmt: off
+    _ffmpeg(
+        folder, clip,
+        "-i", str(srt), "-map", "0:v:0", "-map", "0:a", "-map", "1", "-c:v", "copy",
+        "-c:a", "copy", "-c:s", "webvtt",
+        "-f", "hls", "-hls_time", str(SEGMENT_S), "-hls_playlist_type", "vod",
+        "-hls_segment_type", segment_type, "-hls_segment_filename", f"s%v_%03d.{extension}",
+        "-hls_subtitle_path", "subs_%v.m3u8", "-master_pl_name", "master.m3u8",
+        "-var_stream_map", "v:0,a:0,s:0,sgroup:subs,language:en", "v%v.m3u8",
+    )
+    # fmt: on
+    return "master.m3u8"
+
+
+def ffmpeg_hls_ts_webvtt(folder: Path, clip: Clip) -> str:
+    """FFmpeg HLS MPEG-TS with a segmented WebVTT rendition (no ``X-TIMESTAMP-MAP``)."""
+    return _ffmpeg_hls_webvtt(folder, clip, "mpegts", "ts")
+
+
+def ffmpeg_hls_fmp4_webvtt(folder: Path, clip: Clip) -> str:
+    """FFmpeg HLS fMP4 with a segmented WebVTT rendition (no ``X-TIMESTAMP-MAP``)."""
+    return _ffmpeg_hls_webvtt(folder, clip, "fmp4", "m4s")
+
+
+SIDECAR_LANGUAGES = {"en": "subs.vtt", "fr": "subs.ttml", "de": "subs-stpp.mp4"}
+"""``ffmpeg_dash_sidecars``: the language each FFmpeg-written sidecar is declared with."""
+
+
+def ffmpeg_dash_sidecars(folder: Path, clip: Clip) -> str:
+    """FFmpeg DASH plus three sidecar files FFmpeg writes from the SRT: WebVTT (``en``), TTML
+    (``fr``) and TTML in a progressive MP4 (``stpp``, ``de``): FFmpeg 5.1 fragments no TTML
+    (its DASH muxer refuses it), so the MPD gets one text AdaptationSet per file."""
+    manifest = _ffmpeg_dash(folder, clip, "-use_template", "1", "-use_timeline", "1")
+    srt = write_srt(folder / "subs.srt")
+    base = [ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(srt)]
+    run([*base, "subs.vtt"], folder)
+    run([*base, "-c:s", "ttml", "-f", "ttml", "subs.ttml"], folder)
+    run([*base, "-c:s", "ttml", "subs-stpp.mp4"], folder)
+    kinds = {
+        "subs.vtt": 'mimeType="text/vtt"',
+        "subs.ttml": 'mimeType="application/ttml+xml"',
+        "subs-stpp.mp4": 'mimeType="application/mp4" codecs="stpp"',
+    }
+    sets = "".join(
+        f'<AdaptationSet id="{10 + i}" contentType="text" lang="{lang}" {kinds[file]}>'
+        f'<Representation id="text-{lang}" bandwidth="1000"><BaseURL>{file}</BaseURL>'
+        "</Representation></AdaptationSet>"
+        for i, (lang, file) in enumerate(SIDECAR_LANGUAGES.items())
+    )
+    mpd = (folder / manifest).read_text()
+    (folder / manifest).write_text(mpd.replace("</Period>", sets + "</Period>", 1))
+    return manifest
+
+
+def shaka_hls_ts_webvtt(folder: Path, clip: Clip) -> str:
+    """Shaka Packager HLS MPEG-TS with segmented WebVTT carrying ``X-TIMESTAMP-MAP``."""
+    source, vtt = str(clip.path), write_vtt(folder / "en.vtt")
+    # fmt: off
+    run(
+        [
+            packager(),
+            f"in={source},stream=video,segment_template=v/$Number$.ts,playlist_name=v.m3u8",
+            f"in={source},stream=audio,segment_template=a/$Number$.ts,playlist_name=a.m3u8,"
+            "hls_group_id=audio,hls_name=audio",
+            f"in={vtt},stream=text,segment_template=t/$Number$.vtt,playlist_name=t.m3u8,"
+            "hls_group_id=text,hls_name=English,language=en",
+            "--segment_duration", str(SEGMENT_S), "--hls_master_playlist_output", "master.m3u8",
+        ],
+        folder,
+    )
+    # fmt: on
+    return "master.m3u8"
+
+
+TEXT_LANGUAGES = {"en": "webvtt segments", "de": "wvtt", "fr": "stpp"}
+"""``shaka_text``: what each language's text rendition is, in both manifests."""
+
+
+def shaka_text(folder: Path, clip: Clip) -> str:
+    """Shaka Packager, one run, fMP4 video and audio with three text renditions in both
+    ``manifest.mpd`` and ``master.m3u8``: ``en`` segmented WebVTT (``.vtt`` files), ``de``
+    WebVTT in fMP4 (``wvtt``), ``fr`` TTML in fMP4 (``stpp``).
+
+    Each text input is its own file: Shaka Packager 3.4.2 gives every stream read from one
+    file the language of the first.
+    """
+    source = str(clip.path)
+    streams = [
+        f"in={source},stream=video,init_segment=v/init.mp4,segment_template=v/$Number$.m4s,"
+        "playlist_name=v.m3u8",
+        f"in={source},stream=audio,init_segment=a/init.mp4,segment_template=a/$Number$.m4s,"
+        "playlist_name=a.m3u8,hls_group_id=audio,hls_name=audio",
+        f"in={write_vtt(folder / 'en.vtt')},stream=text,segment_template=t/$Number$.vtt,"
+        "playlist_name=t.m3u8,hls_group_id=text,hls_name=English,language=en",
+        f"in={write_vtt(folder / 'de.vtt')},stream=text,init_segment=w/init.mp4,"
+        "segment_template=w/$Number$.m4s,playlist_name=w.m3u8,hls_group_id=text,"
+        "hls_name=Deutsch,language=de",
+        f"in={write_vtt(folder / 'fr.vtt')},stream=text,init_segment=s/init.mp4,"
+        "segment_template=s/$Number$.m4s,playlist_name=s.m3u8,hls_group_id=text,"
+        "hls_name=Francais,language=fr,format=ttml+mp4",
+    ]
+    # fmt: off
+    run(
+        [
+            packager(), *streams,
+            "--segment_duration", str(SEGMENT_S), "--generate_static_live_mpd",
+            "--mpd_output", "manifest.mpd", "--hls_master_playlist_output", "master.m3u8",
+        ],
+        folder,
+    )
+    # fmt: on
+    return "manifest.mpd"
+
+
+def shaka_text_sidecar(folder: Path, clip: Clip) -> str:
+    """Shaka Packager on-demand DASH with a TTML sidecar (``BaseURL`` to ``subs.ttml``)."""
+    source, vtt = str(clip.path), write_vtt(folder / "en.vtt")
+    # fmt: off
+    run(
+        [
+            packager(), f"in={source},stream=video,output=v.mp4",
+            f"in={source},stream=audio,output=a.mp4",
+            f"in={vtt},stream=text,output=subs.ttml,language=en",
+            "--mpd_output", "manifest.mpd",
+        ],
+        folder,
+    )
+    # fmt: on
+    return "manifest.mpd"
+
+
+# -- the corpus's HLS text-offset case with media made here --------------------------------
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "manifests" / "hls"
+TEXT_OFFSET_MEDIA_S = (10.0, 95443.2)
+"""Media timestamps (s) where each discontinuity of ``corpus_hls_text_offset`` starts: the
+second is 0.5 s before the 33-bit PES timestamps wrap (2^33 / 90 kHz = 95443.7 s)."""
+TEXT_OFFSET_CUES = (
+    (0.5, 1.5, "before the break"),
+    (3.0, 3.8, "still before"),
+    (6.0, 6.8, "after the break"),
+    (7.4, 8.2, "across the rollover"),
+)
+"""Presentation times of the cues written into the corpus case's WebVTT segments."""
+
+
+def corpus_hls_text_offset(folder: Path, clip: Clip) -> str:
+    """Shaka Player's ``hls-text-offset`` playlists (the corpus) with media made by FFmpeg.
+
+    The video playlist breaks at 5.583 s, the WebVTT playlist at 4 s (as in the corpus). The
+    video's timestamps restart at the break near the 33-bit wrap; each WebVTT segment maps its
+    cue times to them with ``X-TIMESTAMP-MAP`` (the last one to a timestamp past the wrap). A
+    player that ties a map to the text playlist's own break, or ignores the wrap, puts the
+    last two cues 1.583 s or 26.5 hours off.
+    """
+    del clip
+    for name in ("index", "playlist-video", "playlist-vtt"):
+        text = (CORPUS / f"shaka__hls-text-offset__{name}.m3u8").read_text(encoding="utf-8")
+        (folder / f"{name}.m3u8").write_text(text, encoding="utf-8")
+    video = _corpus_segments(folder / "playlist-video.m3u8")
+    starts: dict[int, float] = {}
+    position = 0.0
+    for file, duration, disc in video:
+        first = starts.setdefault(disc, position)
+        offset = TEXT_OFFSET_MEDIA_S[disc] + position - first
+        # fmt: off
+        run(
+            [
+                ffmpeg(), "-hide_banner", "-loglevel", "error", "-y",
+                "-f", "lavfi", "-i", f"testsrc2=size=160x90:rate={FPS}", "-t", f"{duration:.3f}",
+                "-c:v", "libx264", "-preset", "veryfast", "-bf", "0", "-g", str(FPS),
+                "-pix_fmt", "yuv420p", "-f", "mpegts", "-muxdelay", "0", "-muxpreload", "0",
+                "-output_ts_offset", f"{offset:.3f}", file,
+            ],
+            folder,
+        )
+        # fmt: on
+        position += duration
+    _corpus_webvtt(folder, starts)
+    return "index.m3u8"
+
+
+def _corpus_segments(playlist: Path) -> list[tuple[str, float, int]]:
+    """``(file, EXTINF, discontinuity number)`` of each segment of a corpus playlist."""
+    out, duration, disc = [], 0.0, 0
+    for line in playlist.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#EXTINF:"):
+            duration = float(line[8:].split(",")[0])
+        elif line.startswith("#EXT-X-DISCONTINUITY") and ":" not in line:
+            disc += 1
+        elif line and not line.startswith("#"):
+            out.append((line, duration, disc))
+    return out
+
+
+def _corpus_webvtt(folder: Path, video_starts: dict[int, float]) -> None:
+    """The WebVTT segments: each cue in the segment it starts in; a segment of the text
+    playlist's discontinuity ``d`` maps its cue times to the media clock of the video's
+    discontinuity ``d`` (cue time 0 = that discontinuity's first picture)."""
+    wrap = 1 << 33
+    position = 0.0
+    for file, duration, disc in _corpus_segments(folder / "playlist-vtt.m3u8"):
+        end = position + duration
+        inside = [c for c in TEXT_OFFSET_CUES if position <= c[0] < end]
+        base, media = video_starts[disc], TEXT_OFFSET_MEDIA_S[disc]
+        local = max(0.0, position - base)  # the map names a cue time inside this segment
+        mpegts = round((media + local) * 90_000) % wrap
+        lines = ["WEBVTT", f"X-TIMESTAMP-MAP=MPEGTS:{mpegts},LOCAL:{_clock_long(local)}", ""]
+        for start, stop, text in inside:
+            lines += [f"{_clock_long(start - base)} --> {_clock_long(stop - base)}", text, ""]
+        (folder / file).write_text("\n".join(lines), encoding="utf-8")
+        position = end
+
+
+def _clock_long(seconds: float) -> str:
+    millis = round(seconds * 1000)
+    return f"00:{millis // 60_000:02d}:{millis // 1000 % 60:02d}.{millis % 1000:03d}"
