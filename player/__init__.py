@@ -9,6 +9,7 @@ from player._decode import DecodeResult
 from player._player import Player
 from player._state import PlaybackState
 from player._stats import PlaybackStats
+from player._thumbnails import Thumbnail, decode_thumbnail
 from player.cli import (
     Thresholds,
     build_report,
@@ -24,6 +25,7 @@ from player.config import (
     PlayerConfig,
     SessionServiceConfig,
     SteeringConfig,
+    ThumbnailConfig,
 )
 from player.errors import (
     SDK_ERRORS,
@@ -34,6 +36,9 @@ from player.errors import (
     PlayerConfigError,
     PlayerError,
     SteeringError,
+    ThumbnailError,
+    ThumbnailImageError,
+    ThumbnailUnavailable,
     UnsupportedManifest,
     UsageError,
 )
@@ -100,12 +105,18 @@ __all__ = [
     "SteeringConfig",
     "SteeringError",
     "Thresholds",
+    "Thumbnail",
+    "ThumbnailConfig",
+    "ThumbnailError",
+    "ThumbnailImageError",
+    "ThumbnailUnavailable",
     "TransportError",
     "UnsupportedManifest",
     "UsageError",
     "VirtualClock",
     "build_report",
     "check_thresholds",
+    "decode_thumbnail",
     "fetch_resume_position",
     "heartbeat_state",
     "http_call_via",

@@ -22,6 +22,7 @@ from player._session import PlaybackSession, wall_clock_offset
 from player._state import PlaybackState
 from player._stats import PlaybackStats, StatsCollector
 from player._steering_runner import SteeringRunner
+from player._thumbnails import Thumbnail, ThumbnailRuntime
 from player._track_runtime import TrackRuntime
 from player._tracks import choose_tracks, video_ladder
 from player.config import PlayerConfig
@@ -121,6 +122,7 @@ class Player:
         self.viewer_id = viewer_id
         self.device_id = device_id or f"device-{secrets.token_hex(6)}"
         self._heartbeats: HeartbeatBridge | None = None
+        self._thumbnails: ThumbnailRuntime | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -571,6 +573,80 @@ class Player:
             {"id": r.id, "bandwidth_bps": r.bandwidth_bps, "width": r.width, "height": r.height}
             for r in video.ladder
         ]
+
+    # -- thumbnails (image tracks) -------------------------------------------------------
+
+    def _thumbnail_runtime(self) -> ThumbnailRuntime:
+        session = self._require()
+        if self._thumbnails is None or self._thumbnails.host is not session:
+            self._thumbnails = ThumbnailRuntime(
+                session,
+                config=self.config,
+                http=self.http,
+                clock=self.clock,
+                fetch_playlist=lambda urls, edges, headers: self._fetch_manifest(
+                    urls, session.presentation, session.state, edges=edges, headers=headers
+                ),
+            )
+        return self._thumbnails
+
+    async def thumbnail_at(
+        self, position_s: float, *, representation_id: str | None = None
+    ) -> Thumbnail:
+        """The thumbnail for a position, from the presentation's image track.
+
+        Fetches the image that holds it (HLS: the image playlist first, on first use) through
+        the transport with the session's failover and content steering, and keeps the last
+        ``config.thumbnails.max_cached_images`` images, so neighbouring thumbnails cost no
+        request. ``decode_thumbnail(thumbnail)`` gives its pixels. Works during playback and
+        after it ended or stopped (until ``aclose``); playback is never affected.
+
+        Args:
+            position_s: Presentation time, seconds.
+            representation_id: The image representation to use; by default the best one
+                (highest bandwidth, then largest thumbnails; see ``thumbnail_renditions``).
+
+        Returns:
+            The image, the thumbnail's crop rectangle in it, its MIME type and its time span.
+
+        Raises:
+            ThumbnailUnavailable: No image track, or no image covers ``position_s``.
+            ThumbnailImageError: The image is not a JPEG or PNG, or is too large.
+            ManifestError: The HLS image playlist is malformed.
+            TransportError: The image (or its playlist) could not be fetched.
+            UsageError: ``load()`` was not called, or no such image representation.
+        """
+        runtime = self._thumbnail_runtime()
+        return await runtime.thumbnail_at(position_s, representation_id)
+
+    async def thumbnail_times(
+        self, start_s: float, end_s: float, *, representation_id: str | None = None
+    ) -> list[tuple[float, float]]:
+        """``(start_s, duration_s)`` of every thumbnail shown between two positions.
+
+        At most ``config.thumbnails.max_export_count``, in time order; gaps are skipped. Loads
+        the HLS image playlist if needed, fetches no image.
+
+        Raises:
+            ThumbnailUnavailable: No image track.
+            ManifestError: The HLS image playlist is malformed.
+            TransportError: The HLS image playlist could not be fetched.
+            UsageError: ``load()`` was not called, or no such image representation.
+        """
+        runtime = self._thumbnail_runtime()
+        limit = self.config.thumbnails.max_export_count
+        slots = await runtime.slots(start_s, end_s, representation_id, limit=limit)
+        return [(slot.start_s, slot.duration_s) for slot in slots]
+
+    def thumbnail_renditions(self, position_s: float = 0.0) -> list[dict[str, Any]]:
+        """The image representations of the period at ``position_s``, best first.
+
+        Each: ``id``, ``bandwidth_bps``, ``width``/``height`` (as the manifest declares:
+        HLS one thumbnail, DASH a whole image), ``mime_type``, ``codecs``, ``grid``
+        (``[columns, rows]``, once known and if every image shares it), ``tile_size`` and
+        ``image_duration_s``.
+        """
+        return self._thumbnail_runtime().renditions(position_s)
 
     def audio_languages(self) -> list[str]:
         """Languages of the audio tracks of the current period."""

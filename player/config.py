@@ -22,6 +22,7 @@ __all__ = [
     "SessionServiceConfig",
     "SteeringConfig",
     "TextConfig",
+    "ThumbnailConfig",
 ]
 
 
@@ -72,6 +73,11 @@ class ManifestConfig:
     """Deepest nesting of a hierarchical ``sidx`` (a ``sidx`` referencing ``sidx`` boxes);
     packagers that write them use two or three levels."""
 
+    max_tiles_per_image: int = 10_000
+    """Most thumbnails one image of an image track may hold (DASH ``thumbnail_tile`` ``HxV``,
+    HLS ``EXT-X-TILES LAYOUT``). Real sprite sheets hold 10 to 200 (Akamai's 10x20 is among
+    the largest seen); a larger grid is refused as malformed."""
+
     def __post_init__(self) -> None:
         """Validate ranges.
 
@@ -89,6 +95,7 @@ class ManifestConfig:
             "max_index_bytes",
             "max_index_boxes",
             "max_index_depth",
+            "max_tiles_per_image",
         ):
             if getattr(self, name) <= 0:
                 raise PlayerConfigError(f"ManifestConfig.{name} must be positive")
@@ -474,6 +481,44 @@ class TextConfig:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ThumbnailConfig:
+    """Thumbnails from image tracks (``Player.thumbnail_at``, docs/thumbnails.md)."""
+
+    max_cached_images: int = 16
+    """Images (sprite sheets) kept in memory for later thumbnails, least recently used
+    dropped first. A sheet of 10 to 100 thumbnails covers 1 to 15 minutes, so 16 cover a
+    film's worth of scrubbing around the playhead."""
+
+    max_image_bytes: int = 4 * 1024 * 1024
+    """Largest image accepted. A 5x2 sheet of 640x360 JPEG thumbnails is about 200 kB;
+    Akamai's 10x20 sheet of 102x58 about 150 kB."""
+
+    max_image_pixels: int = 50_000_000
+    """Largest image (width x height) accepted, read from its header before any decoding: a
+    decoded picture takes 3 bytes a pixel, so this bounds it to 150 MB. A 10x20 sheet of
+    320x180 thumbnails is 11.5 million pixels."""
+
+    max_export_count: int = 10_000
+    """Most thumbnails ``play --thumbnails-from-track`` writes (about 3 hours at one a
+    second); the JSON index says when the span held more."""
+
+    def __post_init__(self) -> None:
+        """Validate ranges.
+
+        Raises:
+            PlayerConfigError: A bound is not positive.
+        """
+        for name in (
+            "max_cached_images",
+            "max_image_bytes",
+            "max_image_pixels",
+            "max_export_count",
+        ):
+            if getattr(self, name) <= 0:
+                raise PlayerConfigError(f"ThumbnailConfig.{name} must be positive")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class PlayerConfig:
     """Everything a ``Player`` needs, one section per package."""
 
@@ -503,3 +548,6 @@ class PlayerConfig:
 
     text: TextConfig = field(default_factory=TextConfig)
     """Subtitle and caption parsing bounds."""
+
+    thumbnails: ThumbnailConfig = field(default_factory=ThumbnailConfig)
+    """Thumbnails from image tracks: image cache and size bounds."""

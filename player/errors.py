@@ -24,6 +24,9 @@ __all__ = [
     "SteeringError",
     "TextError",
     "TextParseError",
+    "ThumbnailError",
+    "ThumbnailImageError",
+    "ThumbnailUnavailable",
     "TransportError",
     "UnsupportedManifest",
     "UnsupportedText",
@@ -197,6 +200,43 @@ class UnsupportedText(TextError):
     """A text format this SDK does not parse (e.g. ``tx3g``, CEA-608 in a sample entry)."""
 
     code: ClassVar[str] = "player.unsupported_text"
+
+
+class ThumbnailError(PlayerError):
+    """A thumbnail could not be given (``Player.thumbnail_at``, docs/thumbnails.md).
+
+    Never fatal to playback. A failed image download raises the transport's error instead,
+    and an image playlist that cannot be parsed a ``ManifestError``.
+
+    Attributes:
+        position_s: The presentation time asked for, seconds.
+    """
+
+    code: ClassVar[str] = "player.thumbnail"
+
+    def __init__(self, message: str, *, position_s: float) -> None:
+        super().__init__(message)
+        self.position_s = position_s
+
+
+class ThumbnailUnavailable(ThumbnailError):
+    """No image track, or none of its images covers the time (outside it, or a gap)."""
+
+    code: ClassVar[str] = "player.thumbnail_unavailable"
+
+
+class ThumbnailImageError(ThumbnailError):
+    """The image fetched is not a JPEG or PNG, is larger than allowed, or cannot be decoded.
+
+    Attributes:
+        url: The image's URL.
+    """
+
+    code: ClassVar[str] = "player.thumbnail_image"
+
+    def __init__(self, message: str, *, position_s: float, url: str) -> None:
+        super().__init__(message, position_s=position_s)
+        self.url = url
 
 
 class UsageError(PlayerError, RuntimeError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from player.manifest._api import detect_format, parse_manifest
 from player.manifest._dash import parse_dash
 from player.manifest._hls import build_reload_url, load_media_playlist, parse_hls
+from player.manifest._images import ThumbnailSlot, locate_thumbnail, thumbnail_slots
 from player.manifest._model import (
     ByteRange,
     ContentProtection,
@@ -21,6 +22,7 @@ from player.manifest._model import (
     SegmentIndexRef,
     SteeringInfo,
     StreamFormat,
+    TileGrid,
     Track,
     TrackType,
     UtcTiming,
@@ -54,6 +56,8 @@ __all__ = [
     "SidxReference",
     "SteeringInfo",
     "StreamFormat",
+    "ThumbnailSlot",
+    "TileGrid",
     "Track",
     "TrackType",
     "UtcTiming",
@@ -61,8 +65,10 @@ __all__ = [
     "build_reload_url",
     "detect_format",
     "load_media_playlist",
+    "locate_thumbnail",
     "parse_dash",
     "parse_hls",
     "parse_manifest",
     "parse_sidx",
+    "thumbnail_slots",
 ]

@@ -22,6 +22,7 @@ from player.manifest._dash_values import (
     attr_duration,
     attr_str,
 )
+from player.manifest._images import log_dropped_image_set, thumbnail_tile_value
 from player.manifest._model import (
     LiveTiming,
     Period,
@@ -251,8 +252,9 @@ def _periods(
             tree,
         )
         tracks = tuple(
-            _track(as_el, i, level=level.child(as_el), budget=budget)
+            track
             for i, as_el in enumerate(el.findall("AdaptationSet"))
+            if (track := _track(as_el, i, level=level.child(as_el), budget=budget)) is not None
         )
         periods.append(
             Period(
@@ -265,8 +267,12 @@ def _periods(
     return tuple(periods)
 
 
-def _track(el: ET.Element, index: int, *, level: Level, budget: list[int]) -> Track:
-    """One AdaptationSet; ``budget`` counts down the representations still allowed."""
+def _track(el: ET.Element, index: int, *, level: Level, budget: list[int]) -> Track | None:
+    """One AdaptationSet; ``budget`` counts down the representations still allowed.
+
+    An image AdaptationSet (thumbnails) that cannot be read is dropped with a warning
+    (``None``): thumbnails never stop playback.
+    """
     url, config = level.scope.url, level.scope.config
     rep_elements = el.findall("Representation")
     budget[0] -= len(rep_elements)
@@ -280,17 +286,33 @@ def _track(el: ET.Element, index: int, *, level: Level, budget: list[int]) -> Tr
         p for name in ("EssentialProperty", "SupplementalProperty") for p in el.findall(name)
     ]
     is_trick = any(attr_str(p, "schemeIdUri") == _TRICK_MODE_SCHEME for p in properties)
-    reps = tuple(
-        build_representation(rep_el, f"{index}.{i}", parent=level, is_trick=is_trick)
-        for i, rep_el in enumerate(rep_elements)
-    )
+    kind = _track_type(el, rep_elements)
+    descriptors = [(attr_str(p, "schemeIdUri"), attr_str(p, "value")) for p in properties]
+    if thumbnail_tile_value(descriptors) is not None:
+        kind = TrackType.IMAGE
+    try:
+        reps = tuple(
+            build_representation(
+                rep_el,
+                f"{index}.{i}",
+                parent=level,
+                is_trick=is_trick,
+                is_image=kind == TrackType.IMAGE,
+            )
+            for i, rep_el in enumerate(rep_elements)
+        )
+    except ManifestParseError as exc:
+        if kind != TrackType.IMAGE:
+            raise
+        log_dropped_image_set(url, index, exc)
+        return None
     roles = tuple(v for r in el.findall("Role") if (v := attr_str(r, "value")))
     label = attr_str(el, "label") or next(
         (t for lab in el.findall("Label") if (t := (lab.text or "").strip())), None
     )
     return Track(
         id=attr_str(el, "id") or str(index),
-        type=_track_type(el, rep_elements),
+        type=kind,
         representations=reps,
         language=attr_str(el, "lang"),
         label=label,

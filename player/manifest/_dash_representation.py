@@ -30,12 +30,14 @@ from player.manifest._dash_values import (
     attr_str,
     parse_frame_rate,
 )
+from player.manifest._images import dash_tile_grid, thumbnail_tile_value
 from player.manifest._model import (
     ByteRange,
     InitSegment,
     Representation,
     Segment,
     SegmentIndexRef,
+    TileGrid,
 )
 from player.manifest._segment_runs import RunTable
 from player.manifest._urls import decode_data_uri, is_data_uri, resolve_url
@@ -106,7 +108,7 @@ class _Ident(NamedTuple):
 
 
 def build_representation(
-    el: ET.Element, fallback_id: str, *, parent: Level, is_trick: bool
+    el: ET.Element, fallback_id: str, *, parent: Level, is_trick: bool, is_image: bool = False
 ) -> Representation:
     """Build a ``Representation`` from its element and the AdaptationSet level above it.
 
@@ -115,6 +117,7 @@ def build_representation(
         fallback_id: Id used when the element has none.
         parent: The AdaptationSet's level.
         is_trick: The AdaptationSet is a trick-mode (I-frame only) one.
+        is_image: The AdaptationSet is an image (thumbnail) one: read its tile grid.
 
     Returns:
         The representation, with its segments (or its pending segment index).
@@ -168,6 +171,32 @@ def build_representation(
         index=index,
         protections=protections,
         is_iframe_only=is_trick,
+        tiles=_image_tiles(el, info=info, media=media, parent=parent) if is_image else None,
+    )
+
+
+def _image_tiles(el: ET.Element, *, info: SegmentInfo, media: _Media, parent: Level) -> TileGrid:
+    """The tile grid of an image Representation (``thumbnail_tile`` here or on its set)."""
+    adaptation, tree = parent.element, parent.tree
+    elements = [
+        *el.findall("EssentialProperty"),
+        *el.findall("SupplementalProperty"),
+        *tree.findall(adaptation, "EssentialProperty"),
+        *tree.findall(adaptation, "SupplementalProperty"),
+    ]
+    descriptors = [(attr_str(p, "schemeIdUri"), attr_str(p, "value")) for p in elements]
+    nominal = None  # one image's time span: @duration, or a timeline's longest S@d
+    if info.timeline:
+        nominal = max(entry.d for entry in info.timeline) / info.timescale
+    elif info.duration:
+        nominal = info.duration / info.timescale
+    return dash_tile_grid(
+        thumbnail_tile_value(descriptors),
+        width=media.width,
+        height=media.height,
+        segment_duration_s=nominal,
+        url=parent.scope.url,
+        config=parent.scope.config,
     )
 
 

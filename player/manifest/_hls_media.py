@@ -11,6 +11,7 @@ from player.config import ManifestConfig
 from player.manifest._hls_keys import build_key, preferred_key
 from player.manifest._hls_scan import parse_error
 from player.manifest._hls_urls import UrlResolver
+from player.manifest._images import assign_hls_tiles
 from player.manifest._model import (
     ByteRange,
     HlsKey,
@@ -328,6 +329,10 @@ def build_media_playlist(
     )
     if len(segments) > config.max_segments:
         raise parse_error(resolver.manifest_url, "too many segments", detail="too many segments")
+    if parsed.get("is_images_only"):
+        segments = assign_hls_tiles(
+            segments, raw_segments, url=resolver.manifest_url, config=config
+        )
     inits = {id(seg.init): seg.init for seg in segments}  # shared objects: compare identities
     return MediaPlaylist(
         segments=tuple(segments),

@@ -18,6 +18,8 @@ that is wrong or unbounded for us:
 - ``EXT-X-SESSION-KEY``: parsed with our attribute parser.
 - ``EXT-X-MAP``: remembers the key in force, which encrypts the init segment.
 - ``EXT-X-RENDITION-REPORT`` and ``EXT-X-DATERANGE``: not part of the model, dropped.
+- ``EXT-X-TILES`` (image playlists): ``m3u8`` keeps the tags in one playlist-wide list; we keep
+  each with the segment it precedes (``tiles``: its attributes), as the tag applies to it.
 
 Plain media playlists, made only of the tags listed in ``_HOOK_TAGS`` and ``_SIMPLE_TAGS``,
 take a fast path (``_fast_parse``) that builds the same dictionary as ``m3u8.parse`` with the
@@ -198,6 +200,7 @@ class TagHook:
             "#EXT-X-STREAM-INF": self._variant,
             "#EXT-X-I-FRAME-STREAM-INF": self._variant,
             "#EXT-X-IMAGE-STREAM-INF": self._variant,
+            "#EXT-X-TILES": self._tiles,
         }
 
     def __call__(self, line: str, lineno: int, data: dict[str, Any], state: dict[str, Any]) -> bool:
@@ -224,6 +227,11 @@ class TagHook:
 
     def _session_key(self, _n: str, value: str, _l: int, data: dict[str, Any], _s: Any) -> bool:
         data["session_keys"].append(parse_attributes(value))
+        return True
+
+    def _tiles(self, _name: str, value: str, _l: int, _d: Any, state: dict[str, Any]) -> bool:
+        """``EXT-X-TILES``: kept with the segment whose URI follows (before or after EXTINF)."""
+        state.setdefault("segment", {})["tiles"] = parse_attributes(value)
         return True
 
     def _version(self, _name: str, value: str, lineno: int, data: dict[str, Any], _s: Any) -> bool:

@@ -29,6 +29,7 @@ __all__ = [
     "SegmentIndexRef",
     "SteeringInfo",
     "StreamFormat",
+    "TileGrid",
     "Track",
     "TrackType",
     "UtcTiming",
@@ -221,6 +222,38 @@ class Part:
 
 
 @dataclass(frozen=True, slots=True)
+class TileGrid:
+    """How the thumbnails of an image track are laid out in each image (a sprite sheet).
+
+    The thumbnails of one image are shown one after the other, left to right, then top to
+    bottom (DASH-IF IOP, "Thumbnail images"; the HLS Image Media Playlist specification's
+    ``EXT-X-TILES``). A segment without tiles is one thumbnail: ``TileGrid()``.
+
+    Attributes:
+        columns: Thumbnails across (DASH ``thumbnail_tile`` ``H``, HLS ``LAYOUT`` first number).
+        rows: Thumbnails down.
+        tile_width: Pixels of one thumbnail across, as the manifest declares it (DASH: the
+            Representation's ``@width`` / ``columns``; HLS: ``RESOLUTION``); ``None`` when
+            not declared. The image's real size decides the crop (``Thumbnail.crop``).
+        tile_height: Pixels of one thumbnail down, likewise.
+        image_duration_s: Seconds each thumbnail is shown (HLS ``DURATION``; DASH: one
+            image's nominal duration, ``@duration`` or a timeline's longest ``S@d``, divided
+            by ``count``). ``None``: the thumbnails divide their segment's duration evenly.
+    """
+
+    columns: int = 1
+    rows: int = 1
+    tile_width: int | None = None
+    tile_height: int | None = None
+    image_duration_s: float | None = None
+
+    @property
+    def count(self) -> int:
+        """Thumbnails per image (``columns * rows``)."""
+        return self.columns * self.rows
+
+
+@dataclass(frozen=True, slots=True)
 class Segment:
     """One media segment.
 
@@ -239,6 +272,8 @@ class Segment:
         program_date_time: ``EXT-X-PROGRAM-DATE-TIME`` as UTC epoch seconds.
         parts: LL-HLS parts of this segment.
         is_gap: ``EXT-X-GAP``: no media here.
+        tiles: HLS image segment: its ``EXT-X-TILES`` grid (``TileGrid()`` for a single
+            image); ``None`` for media segments and DASH (see ``Representation.tiles``).
     """
 
     urls: tuple[str, ...]
@@ -254,6 +289,7 @@ class Segment:
     program_date_time: float | None = None
     parts: tuple[Part, ...] = ()
     is_gap: bool = False
+    tiles: TileGrid | None = None
 
     @property
     def url(self) -> str:
@@ -320,6 +356,9 @@ class Representation:
         is_iframe_only: An I-frame-only (trick play) representation.
         pending_parts: LL-HLS parts (and preload hints) of the segment still being produced,
             after the last complete segment.
+        tiles: Image representations: the tile grid of every image (DASH, from the
+            ``thumbnail_tile`` property; ``TileGrid()`` without one). ``None`` for media, and
+            for HLS image playlists, whose grid is per segment (``Segment.tiles``).
     """
 
     id: str
@@ -343,6 +382,7 @@ class Representation:
     average_bandwidth_bps: int | None = None
     is_iframe_only: bool = False
     pending_parts: tuple[Part, ...] = ()
+    tiles: TileGrid | None = None
 
     @property
     def kids(self) -> tuple[str, ...]:

@@ -1,0 +1,161 @@
+"""Thumbnails from image tracks on FFmpeg-made sprite sheets, served by the lab (issue 15 §2).
+
+Content (``thumbnail_recipes``): FFmpeg tiles the clear source's 640x360 stream into 160x90
+thumbnails, one a second, three to a JPEG sheet; hand-written HLS and DASH image tracks
+(modelled on Akamai's, the DASH-IF IOP's and the Image Media Playlist specification's
+examples) point at the sheets. For every second of the clip ``Player.thumbnail_at`` must give
+the sheet and the cell of that second, and the cell, decoded, must be the source frame at that
+second scaled to 160x90: mean absolute difference per RGB sample below ``MAD_BOUND``, while
+the frames one second either side differ by more (the comparison can fail).
+
+JPEG is lossy and FFmpeg's scaler (bicubic) differs from PyAV's reformat, so pictures are not
+bit-exact: measured MAD 3.0 to 4.4 against the right frame, 11 or more against its
+neighbours (``MAD_BOUND`` sits between).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+import thumbnail_recipes
+from foreign import DURATION_S, PLAY_TIMEOUT_S, Clip, Served, Workshop, config_for
+from thumbnail_recipes import GRID, INTERVAL_S, REP_ID, SHEETS, TILE
+
+from player import (
+    Thumbnail,
+    ThumbnailUnavailable,
+    VirtualClock,
+    decode_thumbnail,
+)
+from player._player import Player
+from transport.lab import LabCdn, StatusFault, TestCA
+
+MAD_BOUND = 7.0
+"""Largest mean absolute difference (0-255 per RGB sample) of a thumbnail from its frame."""
+
+Recipe = Callable[[Path, Clip], str]
+CASES: dict[str, tuple[Recipe, str]] = {
+    # name: (recipe, the image representation's id: DASH's own, HLS's made from RESOLUTION)
+    "dash-number": (thumbnail_recipes.dash_thumbnails_number, REP_ID),
+    "dash-time": (thumbnail_recipes.dash_thumbnails_time, REP_ID),
+    "hls": (thumbnail_recipes.hls_thumbnails, "image-90p"),
+}
+
+
+@pytest.fixture(scope="module")
+def frames(clip: Clip) -> dict[int, np.ndarray]:
+    """The source's 640x360 frame at each whole second, scaled to 160x90 RGB with PyAV."""
+    width, height = TILE
+    wanted = {second: None for second in range(DURATION_S)}
+    found: dict[int, np.ndarray] = {}
+    with av.open(str(clip.path)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            at = float(frame.pts * frame.time_base)
+            second = round(at)
+            if abs(at - second) < 1e-3 and second in wanted:
+                scaled = frame.reformat(width=width, height=height, format="rgb24")
+                found[second] = scaled.to_ndarray()
+    assert sorted(found) == list(range(DURATION_S))
+    return found
+
+
+def _mad(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+async def _thumbnails(
+    served: Served, path: str, positions: list[float], **playback: Any
+) -> tuple[list[Thumbnail | BaseException], list[dict[str, Any]], int]:
+    """Load (no autoplay), ask for each position; return thumbnails or errors, renditions,
+    and the number of images fetched."""
+    player = Player(config_for(served, **playback), clock=VirtualClock())
+    try:
+        await player.load(served.url(path), autoplay=False)
+        out: list[Thumbnail | BaseException] = []
+        for position in positions:
+            try:
+                out.append(await player.thumbnail_at(position))
+            except Exception as exc:  # noqa: BLE001 - an error is a result to assert on
+                out.append(exc)
+        renditions = player.thumbnail_renditions()
+        fetched = player._thumbnails.images_fetched if player._thumbnails else 0  # noqa: SLF001
+        return out, renditions, fetched
+    finally:
+        await player.aclose()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_thumbnail_at_gives_the_frame_of_each_second(
+    name: str, workshop: Workshop, lab_server: Served, frames: dict[int, np.ndarray]
+) -> None:
+    recipe, rep_id = CASES[name]
+    path = workshop.build(f"thumbs-{name}", recipe)
+    seconds = list(range(DURATION_S))
+    positions = [s + 0.5 for s in seconds] + [float(DURATION_S), DURATION_S + 0.5, -1.0]
+    got, renditions, fetched = asyncio.run(_thumbnails(lab_server, path, positions))
+    columns, rows = GRID
+    width, height = TILE
+    assert [r["id"] for r in renditions] == [rep_id]
+    assert renditions[0]["grid"] == [columns, rows]
+    assert renditions[0]["tile_size"] == [width, height]
+    for second, thumb in zip(seconds, got, strict=False):
+        assert isinstance(thumb, Thumbnail), thumb
+        sheet, cell = divmod(second // INTERVAL_S, columns * rows)
+        assert thumb.start_s == pytest.approx(second, abs=1e-6)
+        assert thumb.duration_s == pytest.approx(INTERVAL_S, abs=1e-6)
+        assert thumb.index == cell
+        assert thumb.crop == (cell % columns * width, cell // columns * height, width, height)
+        assert thumb.image_size == (width * columns, height * rows)
+        assert thumb.mime_type == "image/jpeg"
+        pixels = decode_thumbnail(thumb)
+        assert pixels.shape == (height, width, 3)
+        mad = _mad(pixels, frames[second])
+        assert mad < MAD_BOUND, f"{name}: thumbnail at {second} s differs by {mad:.2f}"
+        for other in (second - 1, second + 1):
+            if other in frames:
+                assert _mad(pixels, frames[other]) > MAD_BOUND, f"{second} s vs {other} s"
+    end, past, before = got[DURATION_S:]
+    assert isinstance(end, Thumbnail) and end.start_s == pytest.approx(DURATION_S - INTERVAL_S)
+    assert isinstance(past, ThumbnailUnavailable) and past.position_s == DURATION_S + 0.5
+    assert isinstance(before, ThumbnailUnavailable)
+    assert fetched == SHEETS  # each sheet once: the cache answers its other thumbnails
+
+
+@pytest.fixture(scope="module")
+def lab_with_edge(clip: Clip, interop_ca: TestCA) -> Iterator[Any]:
+    handle = LabCdn(clip.folder, edges=1, ca=interop_ca).start_in_thread()
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.mark.parametrize("name", ["dash-number", "hls"])
+def test_images_fail_over_to_the_next_location(
+    name: str, workshop: Workshop, lab_with_edge: Any, frames: dict[int, np.ndarray]
+) -> None:
+    """Every sheet request to the edge fails (503): the image comes from the origin."""
+    path = workshop.build(f"thumbs-{name}", CASES[name][0])
+    edge, origin = lab_with_edge.edges[0], lab_with_edge.cdn.origin
+    served = Served("lab-edge", edge.base_url, lab_with_edge.cdn.ca_file)
+    armed = edge.faults.set(
+        StatusFault(status=503), count=None, for_s=PLAY_TIMEOUT_S, path_glob="*.jpg"
+    )
+    try:
+        got, _, _ = asyncio.run(
+            _thumbnails(served, path, [1.5], alternate_origins=(origin.base_url,))
+        )
+    finally:
+        edge.faults.clear()
+    (thumb,) = got
+    assert isinstance(thumb, Thumbnail), thumb
+    assert thumb.url.startswith(origin.base_url + "/")
+    assert armed.applied >= 1
+    assert _mad(decode_thumbnail(thumb), frames[1]) < MAD_BOUND
