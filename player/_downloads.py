@@ -79,6 +79,13 @@ class DownloadHost(Protocol):
         """The buffered end the playhead may advance to, seconds."""
         ...
 
+    def catch_up(self, now: float) -> None:
+        """Advance the playhead to ``now`` against the buffers as they are.
+
+        A stall that began while a download was in flight then starts when the buffer ran out.
+        """
+        ...
+
 
 class _Abandoned(Exception):
     """A video download was abandoned on the controller's advice (private to the session)."""
@@ -113,11 +120,15 @@ class SegmentDownloader:
             return self.session.pinned_video, "manual"
         est = self.session.parts.estimator
         rep = track.representation()
+        segments = rep.segments
         total = (
-            len(rep.segments)
-            if rep.segments is not None and not self.session.presentation.is_live
+            len(segments)
+            if segments is not None and not self.session.presentation.is_live
             else None
         )
+        # the controller counts segments from 0 (how many remain, where look-ahead starts);
+        # manifests number them from anywhere (DASH startNumber, HLS media sequence)
+        index = segment.number - segments[0].number if segments else None
         state = AbrState(
             now=now,
             buffer_s=track.buffer.level_s(self.session.position_s),
@@ -127,7 +138,7 @@ class SegmentDownloader:
             excluded=frozenset(track.excluded),
             latency_s=est.estimate_latency_s(now),
             segment_duration_s=segment.duration_s,
-            segment_index=segment.number,
+            segment_index=index,
             segments_total=total,
         )
         decision = self.session.parts.controller.select(state)
@@ -439,6 +450,9 @@ class SegmentDownloader:
             )
         track.needs_reset = False
         track.last_discontinuity = segment.discontinuity_seq
+        # the buffer may have run dry while this segment was on its way: account for that
+        # (a stall from the moment it ran out) before the segment extends it
+        self.session.catch_up(clock.now())
         keep = self.session.parts.config.playback.keep_media
         track.buffer.add(
             BufferedSegment(

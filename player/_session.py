@@ -371,6 +371,16 @@ class PlaybackSession:
     def _all_exhausted(self) -> bool:
         return all(t.need(self.position_s).is_exhausted for t in self.media_tracks)
 
+    def catch_up(self, now: float) -> None:
+        """Advance the playhead to ``now`` against the buffers as they are.
+
+        The downloader calls it before it adds a segment: had the buffer run out while the
+        segment was downloading, the stall is recorded from the moment it did, instead of
+        the playhead running on through media that was not there yet.
+        """
+        if not self.machine.is_terminal:
+            self._tick(now)
+
     def _tick(self, now: float) -> None:
         before = self.position_s
         if self.state == PlaybackState.PLAYING:
