@@ -18,10 +18,13 @@ from drm._license import (
     LicenseFetcher,
     LicenseRequest,
     LicenseResponse,
+    PersistentLicense,
+    SessionType,
     b64url_decode,
     b64url_encode,
     build_clearkey_request,
     parse_clearkey_response,
+    parse_persistent_license,
 )
 from drm._manager import KeyAcquisition, KeyManager
 from drm._mp4 import (
@@ -50,6 +53,7 @@ from drm._server import LicenseServerApp
 from drm._ts import decrypt_sample_aes_ts
 from drm.config import (
     DrmConfig,
+    LicensePolicy,
     LicenseServerConfig,
 )
 from drm.errors import (
@@ -60,6 +64,7 @@ from drm.errors import (
     HlsKeyError,
     KeyNotFound,
     LicenseError,
+    LicenseExpired,
     UnsupportedKeySystem,
 )
 
@@ -85,13 +90,17 @@ __all__ = [
     "LicenseCache",
     "LicenseError",
     "LicenseExchange",
+    "LicenseExpired",
     "LicenseFetcher",
+    "LicensePolicy",
     "LicenseRequest",
     "LicenseResponse",
     "LicenseServerApp",
     "LicenseServerConfig",
     "PLAYREADY_SYSTEM_ID",
+    "PersistentLicense",
     "Pssh",
+    "SessionType",
     "TrackEncryption",
     "TrackInfo",
     "UnsupportedKeySystem",
@@ -121,6 +130,7 @@ __all__ = [
     "package_mp4",
     "parse_clearkey_response",
     "parse_init",
+    "parse_persistent_license",
     "parse_pssh",
     "pkcs7_unpad",
     "read_box_tree",

@@ -3,6 +3,12 @@
 The core builds a :class:`LicenseRequest` and turns a :class:`LicenseResponse` into
 keys; it never sends anything. :class:`drm.KeyManager` (in ``_manager.py``) is the thin
 adapter that sends the request through a :class:`LicenseFetcher` the player supplies.
+
+Two EME session types are spoken (:class:`SessionType`): ``temporary`` (keys for this
+playback) and ``persistent-license`` (keys the client keeps for offline playback). ClearKey's
+license format has no expiry member; a persistent license may carry ``expiration``, the
+value EME exposes as ``MediaKeySession.expiration`` (milliseconds since 1970-01-01 UTC, the
+one unit this SDK does not choose itself), read into :class:`PersistentLicense`.
 """
 
 from __future__ import annotations
@@ -10,16 +16,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 from drm._hls_key import describe_key_uri
 from drm._keys import ContentKey
 from drm._pssh import normalize_kid
 from drm.config import DrmConfig
-from drm.errors import DrmError, LicenseError
+from drm.errors import DrmError, LicenseError, LicenseExpired
 
 __all__ = [
     "LicenseCache",
@@ -27,13 +35,25 @@ __all__ = [
     "LicenseFetcher",
     "LicenseRequest",
     "LicenseResponse",
+    "PersistentLicense",
+    "SessionType",
     "b64url_decode",
     "b64url_encode",
     "build_clearkey_request",
     "parse_clearkey_response",
+    "parse_persistent_license",
 ]
 
 _B64URL_16 = re.compile(r"^[A-Za-z0-9_-]{22}$")
+
+
+class SessionType(StrEnum):
+    """The W3C EME ``MediaKeySessionType`` a license is asked for (and must be issued as)."""
+
+    TEMPORARY = "temporary"
+    """Keys for one playback, never stored."""
+    PERSISTENT_LICENSE = "persistent-license"
+    """Keys the client may store and use later without the network (offline playback)."""
 
 
 def b64url_encode(raw: bytes) -> str:
@@ -125,20 +145,24 @@ class LicenseFetcher(Protocol):
         ...
 
 
-def build_clearkey_request(key_ids: Iterable[str]) -> bytes:
+def build_clearkey_request(
+    key_ids: Iterable[str], *, session_type: SessionType = SessionType.TEMPORARY
+) -> bytes:
     """Return the W3C EME ClearKey request body for some KIDs.
 
     Args:
         key_ids: KIDs in any form :func:`drm.normalize_kid` accepts.
+        session_type: The session type asked for.
 
     Returns:
-        ``{"kids": [...], "type": "temporary"}`` as UTF-8 JSON.
+        ``{"kids": [...], "type": "temporary"}`` (or ``"persistent-license"``) as UTF-8 JSON.
 
     >>> build_clearkey_request(["31323334353637383930313233343536"])
     b'{"kids":["MTIzNDU2Nzg5MDEyMzQ1Ng"],"type":"temporary"}'
     """
     kids = [b64url_encode(binascii.unhexlify(normalize_kid(k))) for k in key_ids]
-    return json.dumps({"kids": kids, "type": "temporary"}, separators=(",", ":")).encode()
+    body = {"kids": kids, "type": SessionType(session_type).value}
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def _key_entry(item: object, requested: frozenset[str], expires_at: float | None) -> ContentKey:
@@ -195,6 +219,89 @@ def parse_clearkey_response(
     return keys
 
 
+@dataclass(frozen=True, slots=True, repr=False)
+class PersistentLicense:
+    """Keys of a ``persistent-license`` session, with the expiry the server stated.
+
+    Attributes:
+        keys: Keys by KID hex (their ``expires_at`` is ``None``: the license's expiry is a
+            wall-clock time, checked with :meth:`check`).
+        expires_at_s: When the license stops being usable, UTC epoch seconds; ``None``
+            when the server stated no expiry.
+    """
+
+    keys: Mapping[str, ContentKey]
+    expires_at_s: float | None = None
+
+    def __repr__(self) -> str:
+        return f"PersistentLicense(kids={sorted(self.keys)!r}, expires_at_s={self.expires_at_s!r})"
+
+    def is_expired(self, *, now: float) -> bool:
+        """Whether the license is past its expiry at ``now`` (UTC epoch seconds)."""
+        return self.expires_at_s is not None and now >= self.expires_at_s
+
+    def check(self, *, now: float) -> None:
+        """Refuse an expired license.
+
+        Args:
+            now: Wall-clock time, UTC epoch seconds.
+
+        Raises:
+            LicenseExpired: ``now`` is at or past ``expires_at_s``.
+
+        >>> PersistentLicense({}, expires_at_s=10.0).check(now=5.0)
+        >>> PersistentLicense({}, expires_at_s=10.0).check(now=10.0)
+        Traceback (most recent call last):
+        ...
+        drm.errors.LicenseExpired: persistent license for KIDs [] expired 0 s ago
+        """
+        if self.expires_at_s is not None and now >= self.expires_at_s:
+            raise LicenseExpired(
+                f"persistent license for KIDs {sorted(self.keys)} expired "
+                f"{now - self.expires_at_s:.0f} s ago",
+                expired_at_s=self.expires_at_s,
+            )
+
+
+def parse_persistent_license(
+    body: bytes, *, requested: Iterable[str], max_bytes: int | None = None
+) -> PersistentLicense:
+    """Strictly parse a ClearKey ``persistent-license`` license.
+
+    Args:
+        body: The response body.
+        requested: The KIDs asked for (hex).
+        max_bytes: Largest body accepted (default: ``DrmConfig().max_license_bytes``).
+
+    Returns:
+        The keys and the stated expiry (``expiration``, milliseconds since the epoch in the
+        JSON, as EME's ``MediaKeySession.expiration``; seconds here).
+
+    Raises:
+        LicenseError: Malformed, not of ``type`` ``persistent-license`` (EME: a license
+            must match the session type asked for), or a bad ``expiration``.
+    """
+    keys = parse_clearkey_response(body, requested=requested, max_bytes=max_bytes)
+    doc = json.loads(body)
+    issued = doc.get("type", SessionType.TEMPORARY.value)
+    if issued != SessionType.PERSISTENT_LICENSE.value:
+        raise LicenseError(
+            f"license server issued a {str(issued)[:40]!r} license for a persistent-license "
+            "request: offline playback is not allowed for this content"
+        )
+    expiration = doc.get("expiration")
+    if expiration is None:
+        return PersistentLicense(keys)
+    if (
+        isinstance(expiration, bool)
+        or not isinstance(expiration, int | float)
+        or not math.isfinite(expiration)
+        or expiration < 0
+    ):
+        raise LicenseError("license 'expiration' is not a time in milliseconds since the epoch")
+    return PersistentLicense(keys, expires_at_s=float(expiration) / 1000.0)
+
+
 class LicenseExchange:
     """One ClearKey license exchange for a set of KIDs (sans-I/O).
 
@@ -207,7 +314,12 @@ class LicenseExchange:
     """
 
     def __init__(
-        self, key_ids: Iterable[str], *, url: str, config: DrmConfig | None = None
+        self,
+        key_ids: Iterable[str],
+        *,
+        url: str,
+        config: DrmConfig | None = None,
+        session_type: SessionType = SessionType.TEMPORARY,
     ) -> None:
         """Prepare the exchange.
 
@@ -215,12 +327,15 @@ class LicenseExchange:
             key_ids: The KIDs to ask for, all in one request.
             url: The license server URL (config's ``license_url`` takes precedence).
             config: The drm configuration (headers, limits).
+            session_type: The EME session type asked for; a ``persistent-license`` answer
+                is read with :meth:`receive_persistent_license`.
 
         Raises:
             LicenseError: No KIDs, too many, or the URL is not http(s).
             DrmError: A KID is malformed.
         """
         self._config = config or DrmConfig()
+        self.session_type = SessionType(session_type)
         self.key_ids = tuple(sorted({normalize_kid(k) for k in key_ids}))
         self.url = self._config.license_url or url
         if not self.key_ids or len(self.key_ids) > self._config.max_license_keys:
@@ -239,7 +354,8 @@ class LicenseExchange:
             The request (JSON body, content type, configured headers).
         """
         headers = {"Content-Type": "application/json", **self._config.license_headers}
-        return LicenseRequest(self.url, headers, build_clearkey_request(self.key_ids), self.key_ids)
+        body = build_clearkey_request(self.key_ids, session_type=self.session_type)
+        return LicenseRequest(self.url, headers, body, self.key_ids)
 
     def receive_response(self, response: LicenseResponse, *, now: float) -> dict[str, ContentKey]:
         """Read the response; the caller may then cache the keys and decrypt.
@@ -254,12 +370,7 @@ class LicenseExchange:
         Raises:
             LicenseError: Non-2xx status (``.status`` set) or a malformed body.
         """
-        self.status = response.status
-        if not 200 <= response.status < 300:
-            raise LicenseError(
-                f"license server {describe_key_uri(self.url)} answered HTTP {response.status}",
-                status=response.status,
-            )
+        self._check_status(response)
         try:
             return parse_clearkey_response(
                 response.body,
@@ -272,6 +383,39 @@ class LicenseExchange:
             raise LicenseError(f"{exc} (from {where})", status=response.status) from None
         except DrmError as exc:
             raise LicenseError(str(exc), status=response.status) from None
+
+    def receive_persistent_license(self, response: LicenseResponse) -> PersistentLicense:
+        """Read the answer to a ``persistent-license`` request; the caller may store it.
+
+        Args:
+            response: What the fetcher returned.
+
+        Returns:
+            The keys and the expiry the server stated.
+
+        Raises:
+            LicenseError: Non-2xx status (``.status`` set; a 403 is how the lab's server
+                refuses an entitlement without offline rights), a malformed body, or a
+                license of another type.
+        """
+        self._check_status(response)
+        try:
+            return parse_persistent_license(
+                response.body, requested=self.key_ids, max_bytes=self._config.max_license_bytes
+            )
+        except DrmError as exc:
+            where = describe_key_uri(self.url)
+            raise LicenseError(f"{exc} (from {where})", status=response.status) from None
+
+    def _check_status(self, response: LicenseResponse) -> None:
+        self.status = response.status
+        if not 200 <= response.status < 300:
+            kind = "" if self.session_type is SessionType.TEMPORARY else f" ({self.session_type})"
+            raise LicenseError(
+                f"license server {describe_key_uri(self.url)} answered HTTP "
+                f"{response.status}{kind}",
+                status=response.status,
+            )
 
 
 class LicenseCache:

@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 
 from drm._hls_key import describe_key_uri
 from drm._keys import ContentKey, keys_from_hex
-from drm._license import LicenseCache, LicenseExchange, LicenseFetcher, LicenseResponse
+from drm._license import (
+    LicenseCache,
+    LicenseExchange,
+    LicenseFetcher,
+    LicenseResponse,
+    PersistentLicense,
+    SessionType,
+)
 from drm._pssh import normalize_kid
 from drm.config import DrmConfig
 from drm.errors import KeyNotFound, LicenseError
@@ -120,7 +127,51 @@ class KeyManager:
                 found[kid] = key
             return KeyAcquisition(found, missing, latency, attempts)
 
+    async def acquire_persistent(
+        self, key_ids: Iterable[str], *, license_url: str | None = None
+    ) -> PersistentLicense:
+        """Ask for a ``persistent-license`` (offline playback) for ``key_ids``; never cached.
+
+        Network failures, timeouts and 5xx answers are retried as for :meth:`acquire`.
+
+        Args:
+            key_ids: KIDs the content needs.
+            license_url: The manifest's license URL (``DrmConfig.license_url`` wins).
+
+        Returns:
+            The keys and the expiry the server stated, for the caller to store.
+
+        Raises:
+            LicenseError: The request failed, was refused (a 403 when the entitlement gives
+                no offline rights), or the server issued another type of license.
+            KeyNotFound: No license server is known, or the answer lacks a KID.
+        """
+        wanted = tuple(sorted({normalize_kid(k) for k in key_ids}))
+        url = self._config.license_url or license_url
+        if self._fetcher is None or url is None:
+            raise KeyNotFound(
+                f"no license server for a persistent license for KID {wanted[0]}",
+                key_id=wanted[0],
+            )
+        exchange = LicenseExchange(
+            wanted, url=url, config=self._config, session_type=SessionType.PERSISTENT_LICENSE
+        )
+        started = self._clock()
+        response, attempts = await self._send(exchange)
+        found = exchange.receive_persistent_license(response)
+        self.latencies_s.append(self._clock() - started)
+        _log.info("persistent license for %d KIDs (%d attempts)", len(wanted), attempts)
+        for kid in wanted:
+            if kid not in found.keys:
+                raise KeyNotFound(f"license server gave no key for KID {kid}", key_id=kid)
+        return found
+
     async def _exchange(self, exchange: LicenseExchange) -> tuple[dict[str, ContentKey], int]:
+        response, attempts = await self._send(exchange)
+        return exchange.receive_response(response, now=self._clock()), attempts
+
+    async def _send(self, exchange: LicenseExchange) -> tuple[LicenseResponse, int]:
+        """POST the exchange's request, retrying network failures, timeouts and 5xx."""
         assert self._fetcher is not None
         request = exchange.build_request()
         where = describe_key_uri(exchange.url)  # no query string: it may carry a token
@@ -144,6 +195,6 @@ class KeyManager:
                     status=response.status,
                 )
                 continue
-            return exchange.receive_response(response, now=self._clock()), attempt
+            return response, attempt
         assert error is not None
         raise error

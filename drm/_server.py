@@ -6,12 +6,13 @@ import binascii
 import hmac
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 from drm._keys import keys_from_hex
-from drm._license import b64url_decode, b64url_encode
-from drm.config import LicenseServerConfig
+from drm._license import SessionType, b64url_decode, b64url_encode
+from drm.config import LicensePolicy, LicenseServerConfig
 from drm.errors import LicenseError
 
 __all__ = ["LicenseServerApp"]
@@ -34,9 +35,13 @@ class LicenseServerApp:
 
     ``POST`` a body ``{"kids": [...], "type": "temporary"}`` with
     ``Authorization: Bearer <token>``; the answer is ``{"keys": [...], "type": ...}``.
-    Errors are JSON ``{"error": code, "detail": text}``: 401 (no or unknown token),
-    403 (token not entitled to a KID, or KID unknown), 400 (malformed body),
-    413 (body too large), 405 (not POST).
+    A ``"type": "persistent-license"`` request (offline playback) is answered only for a
+    token whose ``LicensePolicy`` allows it, with ``"type": "persistent-license"`` and, when
+    the policy gives a duration, ``"expiration"`` (milliseconds since the epoch, as EME's
+    ``MediaKeySession.expiration``). Errors are JSON ``{"error": code, "detail": text}``:
+    401 (no or unknown token), 403 (token not entitled to a KID, KID unknown, or
+    ``persistent_not_entitled``), 400 (malformed body, unknown type), 413 (body too
+    large), 405 (not POST).
 
     Args:
         keys: ``{kid_hex: key_hex}`` the server can hand out.
@@ -44,6 +49,9 @@ class LicenseServerApp:
         config: Body and request limits.
         entitlement: An extra rule ``(token, kid) -> bool`` checked after ``tokens``
             (e.g. a subscription tier lookup); ``None`` allows what ``tokens`` allows.
+        policies: Bearer token -> its ``LicensePolicy`` (offline rights, license duration);
+            a token not listed gets ``LicensePolicy()``: no persistent licenses.
+        wall: The server's clock for expiries, UTC epoch seconds.
 
     Attributes:
         requests_served: Count of license requests answered (any status).
@@ -56,8 +64,12 @@ class LicenseServerApp:
         *,
         config: LicenseServerConfig | None = None,
         entitlement: Callable[[str, str], bool] | None = None,
+        policies: Mapping[str, LicensePolicy] | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self._entitlement = entitlement
+        self._policies = dict(policies or {})
+        self._wall = wall
         self._keys = {kid: key.key for kid, key in keys_from_hex(keys).items()}
         self._tokens = {token: frozenset(kids) for token, kids in tokens.items()}
         self._config = config or LicenseServerConfig()
@@ -91,7 +103,12 @@ class LicenseServerApp:
             raise _HttpProblem(405, "method_not_allowed", "use POST")
         token, allowed = self._authorize(scope)
         body = await _read_body(receive, self._config.max_body_bytes)
-        kids = self._requested(body)
+        kids, session_type = self._requested(body)
+        policy = self._policies.get(token, LicensePolicy())
+        if session_type is SessionType.PERSISTENT_LICENSE and not policy.allow_persistent:
+            raise _HttpProblem(
+                403, "persistent_not_entitled", "token may not receive persistent licenses"
+            )
         answer = []
         for kid in kids:
             granted = kid in self._keys and ("*" in allowed or kid in allowed)
@@ -99,7 +116,11 @@ class LicenseServerApp:
                 raise _HttpProblem(403, "not_entitled", f"token may not receive KID {kid}")
             kid_b64 = b64url_encode(binascii.unhexlify(kid))
             answer.append({"kty": "oct", "kid": kid_b64, "k": b64url_encode(self._keys[kid])})
-        return {"keys": answer, "type": "temporary"}
+        license_doc: dict[str, Any] = {"keys": answer, "type": session_type.value}
+        if session_type is SessionType.PERSISTENT_LICENSE and policy.persistent_duration_s:
+            expires_at_s = self._wall() + policy.persistent_duration_s
+            license_doc["expiration"] = round(expires_at_s * 1000)
+        return license_doc
 
     def _authorize(self, scope: Scope) -> tuple[str, frozenset[str]]:
         headers = {
@@ -113,7 +134,7 @@ class LicenseServerApp:
                 return known, kids
         raise _HttpProblem(401, "unauthorized", "unknown bearer token")
 
-    def _requested(self, body: bytes) -> list[str]:
+    def _requested(self, body: bytes) -> tuple[list[str], SessionType]:
         try:
             doc = json.loads(body)
         except (ValueError, RecursionError):
@@ -125,7 +146,11 @@ class LicenseServerApp:
                 400, "bad_request", f"at most {self._config.max_kids} kids per request"
             )
         try:
-            return [b64url_decode(kid, what="kid").hex() for kid in doc["kids"]]
+            session_type = SessionType(doc.get("type", SessionType.TEMPORARY.value))
+        except (ValueError, TypeError):
+            raise _HttpProblem(400, "bad_request", "unknown session 'type'") from None
+        try:
+            return [b64url_decode(kid, what="kid").hex() for kid in doc["kids"]], session_type
         except LicenseError as exc:
             raise _HttpProblem(400, "bad_request", str(exc)) from None
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from drm.errors import DrmConfigError
 
-__all__ = ["DrmConfig", "LicenseServerConfig"]
+__all__ = ["DrmConfig", "LicensePolicy", "LicenseServerConfig"]
 
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _HEX_KEY = re.compile(r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{64})$")
@@ -103,3 +103,31 @@ class LicenseServerConfig:
         """
         if self.max_body_bytes <= 0 or self.max_kids <= 0:
             raise DrmConfigError("license server limits must be positive")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LicensePolicy:
+    """What the lab's license server grants one bearer token, beyond its KIDs.
+
+    A ``persistent-license`` request (offline playback) is answered only when the token's
+    policy allows it; a ``temporary`` request is answered as before.
+    """
+
+    allow_persistent: bool = False
+    """Whether this token may receive ``persistent-license`` licenses (keys kept on the
+    device for offline playback). Off by default: offline rights are an entitlement of their
+    own, as with commercial DRM services, and refusing is the safe choice."""
+
+    persistent_duration_s: float | None = 30 * 86_400.0
+    """How long a persistent license stays usable from when it is issued, seconds (stated to
+    the client as ``expiration``); ``None`` states no expiry. Thirty days is the rental window
+    of common download-to-go offers."""
+
+    def __post_init__(self) -> None:
+        """Validate values.
+
+        Raises:
+            DrmConfigError: The duration is not positive.
+        """
+        if self.persistent_duration_s is not None and not self.persistent_duration_s > 0:
+            raise DrmConfigError("persistent_duration_s must be positive (or None: no expiry)")

@@ -15,6 +15,7 @@ __all__ = [
     "HlsKeyError",
     "KeyNotFound",
     "LicenseError",
+    "LicenseExpired",
     "UnsupportedKeySystem",
 ]
 
@@ -50,6 +51,20 @@ class LicenseError(DrmError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class LicenseExpired(LicenseError):
+    """A stored (persistent) license is past the expiry its license server stated.
+
+    Attributes:
+        expired_at_s: When it expired, UTC epoch seconds.
+    """
+
+    code: ClassVar[str] = "drm.license_expired"
+
+    def __init__(self, message: str, *, expired_at_s: float) -> None:
+        super().__init__(message)
+        self.expired_at_s = expired_at_s
 
 
 class KeyNotFound(DrmError):

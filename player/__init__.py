@@ -22,6 +22,7 @@ from player.config import (
     CmcdConfig,
     HeartbeatConfig,
     ManifestConfig,
+    OfflineConfig,
     PlayerConfig,
     SessionServiceConfig,
     SteeringConfig,
@@ -33,6 +34,7 @@ from player.errors import (
     HeartbeatError,
     ManifestError,
     ManifestParseError,
+    OfflineError,
     PlayerConfigError,
     PlayerError,
     SteeringError,
@@ -63,6 +65,7 @@ from player.heartbeat import (
     heartbeat_state,
     http_call_via,
 )
+from player.offline import Downloader, DownloadResult, OfflineDownload, download
 from transport.errors import TransportError
 
 __all__ = [
@@ -72,6 +75,8 @@ __all__ = [
     "DecodeError",
     "DecodeResult",
     "DeliveryStats",
+    "DownloadResult",
+    "Downloader",
     "DrmError",
     "Heartbeat",
     "HeartbeatAction",
@@ -87,6 +92,9 @@ __all__ = [
     "ManifestConfig",
     "ManifestError",
     "ManifestParseError",
+    "OfflineConfig",
+    "OfflineDownload",
+    "OfflineError",
     "Outbox",
     "OutboxEntry",
     "OutboxStats",
@@ -117,6 +125,7 @@ __all__ = [
     "build_report",
     "check_thresholds",
     "decode_thumbnail",
+    "download",
     "fetch_resume_position",
     "heartbeat_state",
     "http_call_via",

@@ -17,6 +17,7 @@ __all__ = [
     "CmcdConfig",
     "HeartbeatConfig",
     "ManifestConfig",
+    "OfflineConfig",
     "PlaybackConfig",
     "PlayerConfig",
     "SessionServiceConfig",
@@ -519,6 +520,56 @@ class ThumbnailConfig:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class OfflineConfig:
+    """Downloads for offline playback (``player.offline``, docs/offline.md).
+
+    Which renditions are downloaded follows ``PlaybackConfig`` (``max_video_height``,
+    ``max_video_bitrate_bps``, ``audio_language``, ``text_language``), as for playback.
+    """
+
+    concurrent_requests: int = 4
+    """Files fetched at once. Four overlap request latency on a CDN without opening more
+    connections than a browser uses per origin (six); one file at a time halves throughput
+    on a 50 ms link."""
+
+    space_margin_ratio: float = 0.10
+    """Added to the estimate of what is left to download before it is compared with the
+    free space (the estimate uses declared peak bitrates, usually above the real sizes; the
+    margin covers manifests that under-declare)."""
+
+    min_free_bytes: int = 64 * 1024 * 1024
+    """Space the download must leave free on the filesystem, so a download never fills the
+    disk the system and the journal still need."""
+
+    init_estimate_bytes: int = 64 * 1024
+    """Size assumed for an init segment the manifest gives no size for; real ones are 1 to
+    4 kB, 64 kB bounds one with a large ``pssh`` set."""
+
+    unknown_bitrate_bps: int = 320_000
+    """Bitrate assumed for a rendition that declares none (HLS audio renditions): the top of
+    common AAC and AC-3 stereo bitrates, so the space estimate stays on the safe side."""
+
+    verify_hashes: bool = True
+    """On a re-run, check the SHA-256 of every file already downloaded (off: sizes only).
+    Hashing reads the files once (about 1 GB/s); it catches a file a crash left short or a
+    disk corrupted, which sizes alone may miss."""
+
+    def __post_init__(self) -> None:
+        """Validate ranges.
+
+        Raises:
+            PlayerConfigError: A value is out of range.
+        """
+        if self.concurrent_requests < 1:
+            raise PlayerConfigError("OfflineConfig.concurrent_requests must be at least 1")
+        if self.space_margin_ratio < 0:
+            raise PlayerConfigError("OfflineConfig.space_margin_ratio must not be negative")
+        for name in ("min_free_bytes", "init_estimate_bytes", "unknown_bitrate_bps"):
+            if getattr(self, name) < 0:
+                raise PlayerConfigError(f"OfflineConfig.{name} must not be negative")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class PlayerConfig:
     """Everything a ``Player`` needs, one section per package."""
 
@@ -551,3 +602,6 @@ class PlayerConfig:
 
     thumbnails: ThumbnailConfig = field(default_factory=ThumbnailConfig)
     """Thumbnails from image tracks: image cache and size bounds."""
+
+    offline: OfflineConfig = field(default_factory=OfflineConfig)
+    """Downloads for offline playback: concurrency, disk-space margin, checks on resume."""

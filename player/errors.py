@@ -12,10 +12,15 @@ __all__ = [
     "SDK_ERRORS",
     "AbrError",
     "DecodeError",
+    "DiskFull",
+    "DownloadStateError",
     "DrmError",
     "HeartbeatError",
+    "InsufficientSpace",
     "ManifestError",
     "ManifestParseError",
+    "NotDownloadable",
+    "OfflineError",
     "PlayerConfigError",
     "PlayerError",
     "RangeNotSupported",
@@ -200,6 +205,75 @@ class UnsupportedText(TextError):
     """A text format this SDK does not parse (e.g. ``tx3g``, CEA-608 in a sample entry)."""
 
     code: ClassVar[str] = "player.unsupported_text"
+class OfflineError(PlayerError):
+    """A download for offline playback failed (``player.offline``, docs/offline.md).
+
+    What was completely downloaded before the failure is kept: running the download again
+    continues from there.
+    """
+
+    code: ClassVar[str] = "player.offline"
+
+
+class InsufficientSpace(OfflineError):
+    """The filesystem lacks the space the download is estimated to need (checked first).
+
+    Attributes:
+        path: The download folder.
+        needed_bytes: Estimate of what is left to download, with the margin and the space
+            to leave free (``OfflineConfig``).
+        free_bytes: Free space on the folder's filesystem.
+    """
+
+    code: ClassVar[str] = "player.insufficient_space"
+
+    def __init__(self, message: str, *, path: str, needed_bytes: int, free_bytes: int) -> None:
+        super().__init__(message)
+        self.path = path
+        self.needed_bytes = needed_bytes
+        self.free_bytes = free_bytes
+
+
+class DiskFull(OfflineError):
+    """The disk filled up during a download (``ENOSPC``); files already complete are intact.
+
+    Attributes:
+        path: The file being written when the disk filled up.
+    """
+
+    code: ClassVar[str] = "player.disk_full"
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class DownloadStateError(OfflineError):
+    """A download folder's state cannot be used: unreadable, or another download's.
+
+    Attributes:
+        path: The state file or folder.
+    """
+
+    code: ClassVar[str] = "player.download_state"
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class NotDownloadable(OfflineError):
+    """The presentation cannot be downloaded: live, or using something downloads do not keep.
+
+    Attributes:
+        url: The manifest URL.
+    """
+
+    code: ClassVar[str] = "player.not_downloadable"
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url
 
 
 class ThumbnailError(PlayerError):

@@ -27,6 +27,7 @@ PACKAGES = [
     "player.lab",
     "player.steering",
     "player.text",
+    "player.offline",
     "abr",
     "transport",
     "transport.lab",

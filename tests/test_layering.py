@@ -47,9 +47,21 @@ PLAYER_ROOM_ARROWS: dict[str, set[str]] = {
     "cmcd": set(),  # the sans-I/O CMCD encoder: errors and config only
     "text": set(),  # sans-I/O subtitle parsers, cue store and tracker: base modules only
     "core": {"manifest", "heartbeat", "steering", "cmcd", "text"},
-    "cli": {"core", "manifest", "heartbeat", "sessions", "lab", "steering", "text"},
+    "offline": {"core", "manifest", "steering"},  # downloads reuse the session's request parts
+    "cli": {"core", "manifest", "heartbeat", "sessions", "lab", "steering", "text", "offline"},
     # __init__/__main__:
-    "root": {"core", "manifest", "heartbeat", "sessions", "lab", "cli", "steering", "cmcd", "text"},
+    "root": {
+        "core",
+        "manifest",
+        "heartbeat",
+        "sessions",
+        "lab",
+        "cli",
+        "steering",
+        "cmcd",
+        "text",
+        "offline",
+    },
 }
 MANIFEST_BASE = ("player.errors", "player.config")
 

@@ -19,6 +19,7 @@ PACKAGES = [
     "player.cli",
     "player.cmcd",
     "player.text",
+    "player.offline",
 ]
 
 

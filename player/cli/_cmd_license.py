@@ -15,7 +15,8 @@ import secrets
 import signal
 from typing import Any
 
-from player.cli._args import BadInput, input_file, output_dir
+from drm.config import LicensePolicy
+from player.cli._args import BadInput, input_file, output_dir, positive_float
 from player.cli._keysfile import read_keys_file
 
 __all__ = ["register"]
@@ -53,6 +54,21 @@ def register(subparsers: Any) -> None:
         help="accept this bearer token (repeatable; default: one random token, printed)",
     )
     serve.add_argument(
+        "--persistent",
+        action="append",
+        default=[],
+        metavar="VIEWER",
+        help="let this viewer's token receive persistent licenses (offline downloads); "
+        "repeatable, 'all' for every token (default: none)",
+    )
+    serve.add_argument(
+        "--persistent-duration",
+        type=positive_float,
+        default=LicensePolicy().persistent_duration_s,
+        metavar="S",
+        help="how long a persistent license stays usable, seconds (default 30 days)",
+    )
+    serve.add_argument(
         "--port", type=int, default=0, metavar="N", help="TCP/UDP port (default: a free one)"
     )
     serve.add_argument(
@@ -83,7 +99,16 @@ def _serve(args: argparse.Namespace) -> int:
         ) from exc
     keys = read_keys_file(args.keys_file)
     tokens = _tokens(args.token)
-    app = LicenseServerApp(keys, {token: ["*"] for token in tokens.values()})
+    offline = LicensePolicy(allow_persistent=True, persistent_duration_s=args.persistent_duration)
+    unknown = sorted(set(args.persistent) - set(tokens) - {"all"})
+    if unknown:
+        raise BadInput(f"--persistent {unknown[0]!r} names no viewer of --token")
+    policies = {
+        token: offline
+        for viewer, token in tokens.items()
+        if viewer in args.persistent or "all" in args.persistent
+    }
+    app = LicenseServerApp(keys, {token: ["*"] for token in tokens.values()}, policies=policies)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run(app, args, tokens, LabServer, TestCA))
     return 0

@@ -9,6 +9,7 @@ import dataclasses
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,6 +46,7 @@ from player.cli._text_checks import add_text_arguments, text_language
 from player.config import HeartbeatConfig, PlayerConfig
 from player.errors import (
     AbrError,
+    DownloadStateError,
     DrmError,
     ManifestError,
     PlayerConfigError,
@@ -52,6 +54,7 @@ from player.errors import (
     TransportError,
     UsageError,
 )
+from player.offline import OfflineDownload
 
 _KEY = re.compile(r"^([0-9a-fA-F-]{32,36}):([0-9a-fA-F]{32})$")
 _ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
@@ -82,6 +85,12 @@ def register(subparsers: Any) -> None:
         help="manifest to play: an http(s) URL, or a local .mpd/.m3u8 file (or file:// URL)",
     )
     add_playback_arguments(p)
+    p.add_argument(
+        "--offline-license",
+        type=input_file,
+        metavar="FILE",
+        help="play a download with this stored license instead of the one in its folder",
+    )
     p.set_defaults(func=run, prog=p.prog)
 
 
@@ -455,16 +464,23 @@ def run(args: argparse.Namespace) -> int:
     served = ""
     try:
         local = local_manifest(args.url)
+        download = _download_of(local, getattr(args, "offline_license", None))
         identity = identity_from_args(args, args.url)
         require_plotting(args)
         with contextlib.ExitStack() as stack:
             url, cas = args.url, list(args.ca)
-            if local is not None:
+            if download is not None:  # a download: served without its store (the license)
+                url, lab_ca = dataclasses.astuple(stack.enter_context(download.serve()))
+                cas.append(lab_ca)
+                served = url
+            elif local is not None:
                 url, lab_ca = stack.enter_context(serve_folder(local))
                 cas.append(lab_ca)
                 served = url
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="streamsdk-")))
             config = config_from_args(args, ca_file=ca_bundle(cas, folder))
+            if download is not None:  # the stored license's keys, once its expiry is checked
+                config = download.player_config(config, now=time.time())
             extra = {"local_file": str(local)} if local is not None else None
             report = asyncio.run(_play(url, config, args, identity=identity, extra=extra))
     except (BadInput, ManifestError, UsageError, PlayerConfigError, ValueError) as exc:
@@ -479,6 +495,19 @@ def run(args: argparse.Namespace) -> int:
     if report.get("final_state") == "interrupted":
         return fail(prog, "interrupted (Ctrl-C); partial results written", EXIT_INTERRUPTED)
     return 0 if all(failure is None for _, failure in checks) else 1
+
+
+def _download_of(local: Path | None, license_file: Path | None) -> OfflineDownload | None:
+    """The download a local manifest belongs to (``python -m player download``), if any."""
+    try:
+        download = OfflineDownload.find(local, license_file=license_file) if local else None
+    except DownloadStateError as exc:
+        if license_file is not None and exc.path == str(license_file):
+            raise BadInput(f"--offline-license {license_file}: {exc}") from exc
+        raise
+    if license_file is not None and download is None:
+        raise BadInput("--offline-license needs a manifest written by python -m player download")
+    return download
 
 
 def _as_given(message: str, served: str, local: Path | None) -> str:

@@ -1,0 +1,283 @@
+"""``python -m player download URL --out DIR``: keep a VOD stream for offline playback.
+
+Downloads the chosen renditions through the SDK's transport, stores the ClearKey
+persistent license (or the keys given) with them, and writes a local manifest that
+``python -m player play DIR/manifest.mpd`` (or ``.m3u8``) plays without the network. Running
+the same command again continues an interrupted download (docs/offline.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from player.cli._args import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    BadInput,
+    fail,
+    http_url,
+    input_file,
+    on_sigint,
+    output_dir,
+    pem_file,
+    positive_int,
+)
+from player.cli._cmd_play import parse_headers, parse_keys
+from player.cli._keysfile import read_keys_file
+from player.cli._local import ca_bundle
+from player.config import PlayerConfig
+from player.errors import (
+    SDK_ERRORS,
+    ManifestError,
+    PlayerConfigError,
+    UsageError,
+)
+from player.events import Event
+from player.offline import (
+    DownloadCompleted,
+    Downloader,
+    DownloadProgressed,
+    DownloadResult,
+    DownloadStarted,
+    LicenseStored,
+)
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "download",
+        help="download a VOD stream to a folder for offline playback",
+        description=(
+            "Download an HLS or DASH VOD stream for offline playback: the chosen video, audio "
+            "and text renditions (init and media segments, byte ranges included) through the "
+            "SDK's transport, the ClearKey persistent license of encrypted content, and a "
+            "local manifest of the same format. Run the same command again to continue an "
+            "interrupted download: finished files are checked and kept. Free space is checked "
+            "before anything is fetched."
+        ),
+        epilog=(
+            "Play it with: python -m player play DIR/manifest.mpd (or manifest.m3u8); no "
+            "network is needed. Exit status: 0 done, 1 the download failed (disk full, a "
+            "license refused, every CDN location failed), 2 bad input, 130 interrupted "
+            "(Ctrl-C keeps what is done). See docs/offline.md."
+        ),
+    )
+    p.add_argument("url", type=http_url, metavar="URL", help="manifest URL (http or https)")
+    p.add_argument(
+        "--out",
+        type=output_dir,
+        required=True,
+        metavar="DIR",
+        help="download folder (created; the same folder continues an interrupted download)",
+    )
+    pick = p.add_argument_group("what to download")
+    pick.add_argument(
+        "--max-height",
+        type=positive_int,
+        metavar="PX",
+        help="the highest video rendition no taller than this (default: the highest)",
+    )
+    pick.add_argument(
+        "--max-bitrate",
+        type=positive_int,
+        metavar="BPS",
+        help="the highest video rendition at or below this many bits per second",
+    )
+    pick.add_argument(
+        "--all-renditions",
+        action="store_true",
+        help="keep every video rendition within the limits, not only the highest",
+    )
+    pick.add_argument("--audio-language", metavar="LANG", help="audio language, e.g. en")
+    pick.add_argument("--text-language", metavar="LANG", help="subtitle language, e.g. fr")
+    drm = p.add_argument_group("encrypted content (ClearKey)")
+    drm.add_argument(
+        "--keys",
+        action="append",
+        default=[],
+        metavar="KID:KEY",
+        help="a content key as 32 hex digits each side; repeat for several",
+    )
+    drm.add_argument(
+        "--keys-file", type=input_file, metavar="FILE", help="content keys from a keys file"
+    )
+    drm.add_argument(
+        "--license-url",
+        type=http_url,
+        metavar="URL",
+        help="ClearKey license server asked for a persistent license (overrides the manifest's)",
+    )
+    drm.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="header sent with license requests, e.g. 'Authorization: Bearer T'; repeatable",
+    )
+    net = p.add_argument_group("network")
+    net.add_argument(
+        "--cdn",
+        action="append",
+        default=[],
+        type=http_url,
+        metavar="URL",
+        help="another origin serving the same paths, tried in order on failure; repeatable",
+    )
+    net.add_argument(
+        "--ca",
+        action="append",
+        default=[],
+        type=pem_file,
+        metavar="FILE",
+        help="also trust this CA certificate (PEM), e.g. the lab's; repeatable",
+    )
+    net.add_argument(
+        "--protocol",
+        choices=["h3", "h1", "auto"],
+        default="auto",
+        help="HTTP/3 only, HTTP/1.1-2 only, or HTTP/3 with fallback (default auto)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=run, prog=p.prog)
+
+
+def config_from_args(args: argparse.Namespace, *, ca_file: str | None) -> PlayerConfig:
+    """The configuration the options ask for."""
+    base = PlayerConfig()
+    keys = parse_keys(args.keys)
+    if args.keys_file is not None:
+        keys = {**read_keys_file(args.keys_file), **keys}
+    return dataclasses.replace(
+        base,
+        transport=dataclasses.replace(base.transport, protocol=args.protocol, ca_file=ca_file),
+        drm=dataclasses.replace(
+            base.drm,
+            keys=keys,
+            license_url=args.license_url,
+            license_headers=parse_headers(args.header),
+        ),
+        playback=dataclasses.replace(
+            base.playback,
+            max_video_height=args.max_height,
+            max_video_bitrate_bps=args.max_bitrate,
+            audio_language=args.audio_language,
+            text_language=args.text_language,
+            alternate_origins=tuple(args.cdn),
+        ),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    prog = args.prog
+    out: Path = args.out
+    try:
+        with tempfile.TemporaryDirectory(prefix="streamsdk-") as tmp:
+            config = config_from_args(args, ca_file=ca_bundle(list(args.ca), Path(tmp)))
+            outcome = asyncio.run(_download(args, config))
+    except (BadInput, ManifestError, UsageError, PlayerConfigError, ValueError) as exc:
+        return fail(prog, exc, EXIT_USAGE)
+    except SDK_ERRORS as exc:
+        return fail(
+            prog,
+            f"{type(exc).__name__}: {exc} (files already complete are kept: run the same "
+            "command again to continue)",
+            EXIT_FAILED,
+        )
+    if outcome is None:
+        return fail(
+            prog,
+            f"interrupted (Ctrl-C): the files already complete are kept in {out}; run the "
+            "same command again to continue",
+            EXIT_INTERRUPTED,
+        )
+    _summary(outcome)
+    return 0
+
+
+async def _download(args: argparse.Namespace, config: PlayerConfig) -> DownloadResult | None:
+    stop = asyncio.Event()
+    undo = on_sigint(stop)
+    try:
+        async with Downloader(config) as downloader:
+            if not args.quiet:
+                downloader.add_listener(_Printer().on_event)
+            work = asyncio.ensure_future(
+                downloader.download(args.url, args.out, all_video_renditions=args.all_renditions)
+            )
+            stopper = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopper.cancel()
+            if work.done():
+                return work.result()
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+            return None
+    finally:
+        undo()
+
+
+class _Printer:
+    """Progress lines on stderr: the start, every tenth of the bytes, the license, the end."""
+
+    def __init__(self) -> None:
+        self._next_tenth = 1
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, DownloadStarted):
+            _say(
+                f"downloading {len(event.tracks)} renditions ({', '.join(event.tracks)}): "
+                f"{event.files_total} files, about {event.bytes_estimate / 1e6:.1f} MB"
+                + (
+                    f"; {event.files_present} files ({event.bytes_present / 1e6:.1f} MB) "
+                    "already there"
+                    if event.files_present
+                    else ""
+                )
+            )
+        elif isinstance(event, DownloadProgressed):
+            share = event.total_bytes_done / max(event.total_bytes_estimate, 1)
+            if share * 10 >= self._next_tenth or event.files_done == event.files_total:
+                self._next_tenth = int(share * 10) + 1
+                _say(
+                    f"{event.files_done}/{event.files_total} files, "
+                    f"{event.total_bytes_done / 1e6:.1f} MB ({share:.0%})"
+                )
+        elif isinstance(event, LicenseStored):
+            expiry = _expiry(event.expires_at_s)
+            how = "kept from before" if event.is_reused else f"from {event.source}"
+            _say(f"license for {len(event.kids)} KIDs stored ({how}, {expiry})")
+        elif isinstance(event, DownloadCompleted):
+            _say(f"done in {event.at_s:.1f} s: {event.manifest}")
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _summary(result: DownloadResult) -> None:
+    print(f"manifest: {result.manifest_path}")
+    print(f"files: {result.files} ({result.files_kept} kept from a previous run)")
+    print(f"on disk: {result.bytes_on_disk} bytes; fetched now: {result.bytes_fetched} bytes")
+    if result.license is not None:
+        print(f"license: {_expiry(result.license.expires_at_s)}")
+    print(f"play with: python -m player play {result.manifest_path}")
+
+
+def _expiry(at_s: float | None) -> str:
+    if at_s is None:
+        return "no expiry"
+    return time.strftime("expires %Y-%m-%d %H:%M:%S UTC", time.gmtime(at_s))
