@@ -205,6 +205,8 @@ class UnsupportedText(TextError):
     """A text format this SDK does not parse (e.g. ``tx3g``, CEA-608 in a sample entry)."""
 
     code: ClassVar[str] = "player.unsupported_text"
+
+
 class OfflineError(PlayerError):
     """A download for offline playback failed (``player.offline``, docs/offline.md).
 
