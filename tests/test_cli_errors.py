@@ -155,6 +155,7 @@ def _cases(f: dict[str, Path]) -> list[Case]:
         c("unwritable-output", "player", ("play", url, "--junit", blocked), "--junit"),
         c("unwritable-output", "player", ("play", url, "--plot", blocked), "--plot"),
         c("unwritable-output", "player", ("play", url, "--thumbnail-dir", blocked), "--thumbnail-dir"),
+        c("unwritable-output", "player", ("play", url, "--thumbnails-from-track", blocked), "--thumbnails-from-track"),
         c("unwritable-output", "player", ("demo", "--report", blocked), "--report"),
         c("unwritable-output", "player", ("content", "make", blocked), "streamsdk-nope"),
         c("unwritable-output", "player", ("download", url, "--out", blocked), "--out"),

@@ -43,6 +43,11 @@ from player.cli._report import (
     write_plot,
 )
 from player.cli._text_checks import add_text_arguments, text_language
+from player.cli._thumbnail_export import (
+    add_thumbnail_arguments,
+    thumbnail_options,
+    thumbnail_summary,
+)
 from player.config import HeartbeatConfig, PlayerConfig
 from player.errors import (
     AbrError,
@@ -236,6 +241,7 @@ def add_playback_arguments(p: argparse.ArgumentParser) -> None:
         help="give up after this many real seconds (default 3600)",
     )
     add_text_arguments(p)
+    add_thumbnail_arguments(p)
     checks = p.add_argument_group("checks (PASS/FAIL lines, JUnit test cases)")
     checks.add_argument(
         "--max-startup-s",
@@ -429,6 +435,8 @@ def print_summary(report: dict[str, Any], checks: list[tuple[str, str | None]]) 
         if isinstance(value, float):
             value = round(value, 4)
         print(f"{key:>18}: {value}")
+    if isinstance(report.get("thumbnails"), dict):
+        print(f"{'thumbnails':>18}: {thumbnail_summary(report['thumbnails'])}")
     for name, failure in checks:
         verdict = "PASS" if failure is None else "FAIL"
         print(f"{verdict} {name}" + ("" if failure is None else f": {failure}"))
@@ -466,6 +474,7 @@ def run(args: argparse.Namespace) -> int:
         local = local_manifest(args.url)
         download = _download_of(local, getattr(args, "offline_license", None))
         identity = identity_from_args(args, args.url)
+        thumbnail_options(args)  # bad input before anything starts
         require_plotting(args)
         with contextlib.ExitStack() as stack:
             url, cas = args.url, list(args.ca)
@@ -538,6 +547,7 @@ async def _play(
             resume=args.resume,
             extra=extra,
             stop=stop,
+            **thumbnail_options(args),
         )
     finally:
         undo()

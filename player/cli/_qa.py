@@ -6,12 +6,14 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from player._clock import RealClock, VirtualClock
 from player._player import Player
 from player.cli._evidence import collect_evidence
 from player.cli._report import build_report
+from player.cli._thumbnail_export import export_thumbnails
 from player.config import PlayerConfig
 from player.events import Event
 
@@ -46,13 +48,18 @@ async def play_to_report(
     identity: dict[str, str] | None = None,
     stop: asyncio.Event | None = None,
     resume: bool = False,
+    thumbnails_dir: str | Path | None = None,
+    thumbnail_track: str | None = None,
 ) -> dict[str, Any]:
     """Play ``url`` to the end (or ``stop_after_s``) and return the JSON report.
 
     When ``stop`` is set (Ctrl-C in the command line) playback stops at once and the report
     describes what was played, with ``final_state`` ``"interrupted"``. ``identity`` gives
     ``viewer_id``, ``title_id`` and ``device_id`` for heartbeats; ``resume`` starts where
-    that viewer last stopped the title.
+    that viewer last stopped the title. With ``thumbnails_dir``, the image track's
+    thumbnails for the span played are written there after playback (``thumbnail_track``:
+    the image representation, default the best) and counted in the report's ``thumbnails``
+    section (docs/thumbnails.md); not after an interruption.
     """
     clock = VirtualClock() if virtual_clock else RealClock()
     started = time.monotonic()
@@ -84,6 +91,13 @@ async def play_to_report(
         else:
             await player.stop()
         evidence = collect_evidence(player, stop_after_s=stop_after_s)
+        if thumbnails_dir is not None and not interrupted:
+            evidence["thumbnails"] = await export_thumbnails(
+                player,
+                Path(thumbnails_dir),
+                span=evidence["span"],
+                representation_id=thumbnail_track,
+            )
         report = build_report(
             url=url,
             final_state=final_state,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from player.cli._text_checks import text_checks
+from player.cli._thumbnail_export import thumbnail_checks
 from player.cli._verdict import verdict_checks
 
 __all__ = ["Thresholds", "build_report", "check_thresholds", "write_junit", "write_plot"]
@@ -113,6 +114,7 @@ def check_thresholds(report: dict[str, Any], limits: Thresholds) -> list[tuple[s
         checks.append(("playback_completed", None if state == "ended" else f"final state {state}"))
     checks.extend(verdict_checks(report, limits))
     checks.extend(text_checks(report, limits.expected_cues, limits.min_subtitle_coverage))
+    checks.extend(thumbnail_checks(report))
     fatal = [
         e for e in report.get("events", []) if e.get("type") == "ErrorOccurred" and e.get("fatal")
     ]

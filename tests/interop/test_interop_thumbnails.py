@@ -16,6 +16,9 @@ neighbours (``MAD_BOUND`` sits between).
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from typing import Any
 import av
 import numpy as np
 import pytest
+import recipes
 import thumbnail_recipes
 from foreign import DURATION_S, PLAY_TIMEOUT_S, Clip, Served, Workshop, config_for
 from thumbnail_recipes import GRID, INTERVAL_S, REP_ID, SHEETS, TILE
@@ -159,3 +163,71 @@ def test_images_fail_over_to_the_next_location(
     assert thumb.url.startswith(origin.base_url + "/")
     assert armed.applied >= 1
     assert _mad(decode_thumbnail(thumb), frames[1]) < MAD_BOUND
+
+
+def _play_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "player", "play", *args],
+        capture_output=True,
+        text=True,
+        timeout=PLAY_TIMEOUT_S * 3,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("name", ["dash-number", "hls"])
+def test_play_writes_the_thumbnails_of_the_played_span(
+    name: str,
+    workshop: Workshop,
+    lab_server: Served,
+    frames: dict[int, np.ndarray],
+    tmp_path: Path,
+) -> None:
+    """``play --thumbnails-from-track``: sheets once, crops as PNG, index.json, report counts."""
+    path = workshop.build(f"thumbs-{name}", CASES[name][0])
+    out, report_file = tmp_path / "thumbs", tmp_path / "report.json"
+    assert lab_server.ca_file is not None
+    done = _play_cli(
+        lab_server.url(path),
+        "--ca", lab_server.ca_file, "--virtual-clock", "--quiet", "--no-decode",
+        "--thumbnails-from-track", str(out), "--report", str(report_file),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASS thumbnails_written" in done.stdout
+    assert f"thumbnails: 4 of 4 written from {SHEETS} images to {out}" in done.stdout
+    section = json.loads(report_file.read_text())["thumbnails"]
+    assert (section["expected"], section["written"], section["images"]) == (4, 4, SHEETS)
+    assert section["grid"] == list(GRID) and section["error_count"] == 0
+    index = json.loads((out / "index.json").read_text())
+    entries = index["thumbnails"]
+    assert [e["start_s"] for e in entries] == [0.0, 1.0, 2.0, 3.0]
+    assert [e["image"] for e in entries] == ["images/0001.jpg"] * 3 + ["images/0002.jpg"]
+    width, height = TILE
+    for second, entry in enumerate(entries):
+        assert entry["crop"] == [second % GRID[0] * width, 0, width, height]
+        with av.open(str(out / entry["file"])) as container:
+            (png,) = list(container.decode(video=0))
+        pixels = png.to_ndarray(format="rgb24")
+        assert pixels.shape == (height, width, 3)
+        assert _mad(pixels, frames[second]) < MAD_BOUND
+    assert (out / "images" / "0001.jpg").read_bytes()[:2] == b"\xff\xd8"
+
+
+def test_play_fails_the_check_without_an_image_track(
+    workshop: Workshop, lab_server: Served, tmp_path: Path
+) -> None:
+    path = workshop.build("ffmpeg-dash-timeline", recipes.ffmpeg_dash_timeline)
+    assert lab_server.ca_file is not None
+    done = _play_cli(
+        lab_server.url(path),
+        "--ca", lab_server.ca_file, "--virtual-clock", "--quiet", "--no-decode",
+        "--thumbnails-from-track", str(tmp_path / "none"),
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAIL thumbnails_written: no thumbnails: no image track" in done.stdout
+
+
+def test_thumbnail_track_needs_the_folder(lab_server: Served) -> None:
+    done = _play_cli(lab_server.url("x.mpd"), "--thumbnail-track", "thumbs")
+    assert done.returncode == 2
+    assert "--thumbnail-track needs --thumbnails-from-track" in done.stderr
