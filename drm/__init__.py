@@ -9,7 +9,6 @@ from drm._hls_key import (
     configured_hls_key,
     describe_key_uri,
     hls_key_from_data_uri,
-    sample_aes_iv,
 )
 from drm._keys import ContentKey, KeySource, key_lookup, keys_from_hex
 from drm._license import (
@@ -48,7 +47,7 @@ from drm._pssh import (
     normalize_kid,
     parse_pssh,
 )
-from drm._segment import decrypt_hls_segment, hls_iv, hls_iv_from_hex, pkcs7_unpad
+from drm._segment import decrypt_hls_segment, hls_iv, hls_iv_from_hex, hls_key_iv, pkcs7_unpad
 from drm._server import LicenseServerApp
 from drm._ts import decrypt_sample_aes_ts
 from drm.config import (
@@ -122,6 +121,7 @@ __all__ = [
     "hls_iv",
     "hls_iv_from_hex",
     "hls_key_from_data_uri",
+    "hls_key_iv",
     "iter_boxes",
     "iter_fragment_samples",
     "key_lookup",
@@ -134,5 +134,4 @@ __all__ = [
     "parse_pssh",
     "pkcs7_unpad",
     "read_box_tree",
-    "sample_aes_iv",
 ]

@@ -21,7 +21,6 @@ __all__ = [
     "configured_hls_key",
     "describe_key_uri",
     "hls_key_from_data_uri",
-    "sample_aes_iv",
 ]
 
 _MAX_DATA_URI_CHARS = 4096
@@ -29,8 +28,6 @@ _BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 _BASE64URL = re.compile(r"^[A-Za-z0-9_-]*={0,2}$")
 _KEY_SIZES = {"AES-128": (16,), "SAMPLE-AES": (16,), "AES-256": (32,), "AES-256-CTR": (32,)}
 _KID_SIZE = 16
-_BLOCK = 16
-_HALF = 8
 
 
 def describe_key_uri(uri: str) -> str:
@@ -159,26 +156,3 @@ def configured_hls_key(config: DrmConfig, *, uri: str | None, key_id: str | None
     if "*" in config.hls_keys:
         return bytes.fromhex(config.hls_keys["*"])
     return None
-
-
-def sample_aes_iv(iv: bytes) -> bytes:
-    """Return the IV Shaka Packager means by a ``SAMPLE-AES`` tag's ``IV``.
-
-    RFC 8216 reads ``IV=0x3334353637383930`` as a 128-bit integer (zeros on the left), but
-    Shaka Packager writes its 8-byte IVs that way meaning the 8 bytes first, zeros on the
-    right, and FFmpeg reads them so. A SAMPLE-AES IV whose first 8 bytes are zero (and the
-    last 8 not) is taken as such a short IV; a random 16-byte IV starts with 8 zero bytes
-    with a probability of 2**-64.
-
-    Args:
-        iv: The 16-byte IV as the playlist parser gives it (right-aligned).
-
-    Returns:
-        The IV to decrypt with.
-
-    >>> sample_aes_iv(bytes.fromhex("00000000000000003334353637383930")).hex()
-    '33343536373839300000000000000000'
-    """
-    if len(iv) == _BLOCK and not any(iv[:_HALF]) and any(iv[_HALF:]):
-        return iv[_HALF:] + bytes(_HALF)
-    return iv

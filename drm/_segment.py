@@ -6,9 +6,11 @@ from Crypto.Cipher import AES
 
 from drm.errors import DecryptionError
 
-__all__ = ["decrypt_hls_segment", "hls_iv", "hls_iv_from_hex", "pkcs7_unpad"]
+__all__ = ["decrypt_hls_segment", "hls_iv", "hls_iv_from_hex", "hls_key_iv", "pkcs7_unpad"]
 
 _BLOCK = 16
+_HALF = 8
+_SHORT_IV_DIGITS = 16  # Shaka Packager's 8-byte IVs
 _METHODS = ("AES-128", "AES-256", "AES-256-CTR")
 
 
@@ -32,11 +34,52 @@ def hls_iv(media_sequence: int) -> bytes:
     return media_sequence.to_bytes(_BLOCK, "big")
 
 
+def hls_key_iv(iv: bytes, *, hex_digits: int | None) -> bytes:
+    """Return the IV to decrypt with, given an ``EXT-X-KEY`` ``IV`` and how it was written.
+
+    RFC 8216 calls the attribute a 128-bit integer, so a short value has zeros on the left,
+    and a playlist parser reads it so (``iv`` as the player's manifest model holds it). But
+    Shaka Packager writes an 8-byte IV as exactly 16 hex digits meaning those 8 bytes first
+    and zeros on the right, and FFmpeg (and hls.js) read every short IV that way. The
+    padding is decided from the number of digits written, for every method:
+
+    - 32 digits (or ``hex_digits`` ``None``: an IV that did not come from a tag, e.g. DASH
+      SEA's ``CryptoPeriod@IV``): used as written;
+    - exactly 16 digits (an 8-byte IV): the 8 bytes, then 8 zero bytes;
+    - any other length: RFC 8216's integer reading, as given.
+
+    Args:
+        iv: 16 bytes, the integer the attribute spells (zeros on the left).
+        hex_digits: How many hex digits the attribute had, without ``0x``.
+
+    Returns:
+        16 bytes.
+
+    Raises:
+        DecryptionError: ``iv`` is not 16 bytes, or is wider than ``hex_digits`` allow.
+
+    >>> hls_key_iv(bytes.fromhex("00000000000000003334353637383930"), hex_digits=16).hex()
+    '33343536373839300000000000000000'
+    >>> hls_key_iv(bytes.fromhex("00000000000000000000000000001e72"), hex_digits=32).hex()
+    '00000000000000000000000000001e72'
+    >>> hls_key_iv(bytes.fromhex("00000000000000000000000000001e72"), hex_digits=4).hex()
+    '00000000000000000000000000001e72'
+    """
+    if len(iv) != _BLOCK:
+        raise DecryptionError(f"IV has {len(iv)} bytes, expected {_BLOCK}")
+    if hex_digits != _SHORT_IV_DIGITS:
+        return iv
+    if any(iv[:_HALF]):
+        raise DecryptionError(f"IV is wider than the {hex_digits} hex digits it was written with")
+    return iv[_HALF:] + bytes(_HALF)
+
+
 def hls_iv_from_hex(text: str) -> bytes:
     """Return the 16-byte IV of an ``EXT-X-KEY`` ``IV=0x...`` attribute.
 
-    A value shorter than 16 bytes is zero-extended on the right, as FFmpeg reads it and
-    as shaka-packager means its 8-byte ``SAMPLE-AES`` IVs.
+    The padding of a short value is decided as :func:`hls_key_iv` says: 16 hex digits are
+    Shaka Packager's 8-byte IV (zeros on the right), other short values RFC 8216's integer
+    (zeros on the left).
 
     Args:
         text: The attribute value, with or without ``0x``.
@@ -45,19 +88,21 @@ def hls_iv_from_hex(text: str) -> bytes:
         16 bytes.
 
     Raises:
-        DecryptionError: Not hexadecimal, or longer than 16 bytes.
+        DecryptionError: Not hexadecimal, empty, or longer than 32 digits.
 
     >>> hls_iv_from_hex("0x3334353637383930").hex()
     '33343536373839300000000000000000'
+    >>> hls_iv_from_hex("0x1e72").hex()
+    '00000000000000000000000000001e72'
     """
-    digits = text[2:] if text[:2].lower() == "0x" else text
+    digits = (text[2:] if text[:2].lower() == "0x" else text).strip()
+    if not 0 < len(digits) <= 2 * _BLOCK:
+        raise DecryptionError(f"IV attribute has {len(digits)} hex digits, expected 1 to 32")
     try:
-        raw = bytes.fromhex(digits if len(digits) % 2 == 0 else "0" + digits)
+        iv = bytes.fromhex(digits.rjust(2 * _BLOCK, "0"))
     except ValueError:
         raise DecryptionError("IV attribute is not hexadecimal") from None
-    if not raw or len(raw) > _BLOCK:
-        raise DecryptionError(f"IV attribute has {len(raw)} bytes, expected 1 to 16")
-    return raw.ljust(_BLOCK, b"\0")
+    return hls_key_iv(iv, hex_digits=len(digits))
 
 
 def pkcs7_unpad(data: bytes) -> bytes:

@@ -26,8 +26,8 @@ from drm import (
     decrypt_sample_aes_ts,
     hls_iv,
     hls_key_from_data_uri,
+    hls_key_iv,
     parse_init,
-    sample_aes_iv,
 )
 from player._clock import Clock
 from player._cmcd_requests import Outgoing
@@ -45,6 +45,11 @@ _TS_SYNC = b"\x47"
 
 KeyRequests = Callable[[tuple[str, ...]], Outgoing]
 """How a key or license request goes out: its locations and extra headers (CMCD ``ot=k``)."""
+
+
+def _tag_iv(key: HlsKey) -> bytes | None:
+    """The IV an HLS key's tag gives, padded as its number of hex digits says (drm decides)."""
+    return None if key.iv is None else hls_key_iv(key.iv, hex_digits=key.iv_hex_digits)
 
 
 def _plain(urls: tuple[str, ...]) -> Outgoing:
@@ -199,7 +204,12 @@ class DrmProcessor:
         if key is not None and key.method in _FULL_SEGMENT_METHODS:
             secret = await self._hls_key(key)
             init = await asyncio.to_thread(
-                decrypt_hls_segment, init, secret, iv=key.iv, media_sequence=0, method=key.method
+                decrypt_hls_segment,
+                init,
+                secret,
+                iv=_tag_iv(key),
+                media_sequence=0,
+                method=key.method,
             )
         sea = _sea_protection(rep)
         if sea is not None:
@@ -229,7 +239,7 @@ class DrmProcessor:
                 decrypt_hls_segment,
                 data,
                 secret,
-                iv=key.iv,
+                iv=_tag_iv(key),
                 media_sequence=segment.number,
                 method=key.method,
             )
@@ -264,7 +274,8 @@ class DrmProcessor:
                 "(packed audio is not supported)"
             )
         secret = await self._hls_key(key)
-        iv = sample_aes_iv(key.iv) if key.iv is not None else hls_iv(media_sequence)
+        tag_iv = _tag_iv(key)
+        iv = tag_iv if tag_iv is not None else hls_iv(media_sequence)
         return await asyncio.to_thread(decrypt_sample_aes_ts, data, secret, iv)
 
     async def _hls_key(self, key: HlsKey) -> bytes:

@@ -235,9 +235,9 @@ def _iv_seeds() -> list[bytes]:
 
 @register("drm.hls_iv", allowed=ALLOWED, seeds=_iv_seeds)
 def hls_iv(data: bytes) -> None:
-    """``EXT-X-KEY`` IVs and the media-sequence IV."""
-    iv = drm.hls_iv_from_hex(_text(data))
-    drm.sample_aes_iv(iv)
+    """``EXT-X-KEY`` IVs (text, and padding by digits written) and the media-sequence IV."""
+    drm.hls_iv_from_hex(_text(data))
+    drm.hls_key_iv(data[:16].rjust(16, b"\0"), hex_digits=len(data) % 40)
     drm.hls_iv(int.from_bytes(data[:20], "big"))
 
 

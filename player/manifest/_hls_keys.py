@@ -123,16 +123,23 @@ def _find_kid(attributes: dict[str, str], keyformat: str) -> str | None:
     return kid_from_pssh(payload)
 
 
-def parse_iv(text: str) -> bytes | None:
-    """Parse an ``IV=0x...`` value into 16 bytes (left-padded), ``None`` if it is malformed.
+def parse_iv(text: str) -> tuple[bytes, int] | None:
+    """Parse an ``IV=0x...`` value, ``None`` if it is malformed.
 
-    >>> parse_iv("0x0102").hex()
-    '00000000000000000000000000000102'
+    Returns:
+        The 128-bit integer RFC 8216 reads (16 bytes, zeros on the left) and how many hex
+        digits were written: Shaka Packager writes 8-byte IVs meaning zeros on the right,
+        so the consumer decides the padding (``drm.hls_key_iv``).
+
+    >>> iv, digits = parse_iv("0x0102")
+    >>> iv.hex(), digits
+    ('00000000000000000000000000000102', 4)
     """
     match = _HEX.fullmatch(text.strip())
     if match is None:
         return None
-    return bytes.fromhex(match.group(1).rjust(32, "0"))
+    digits = match.group(1)
+    return bytes.fromhex(digits.rjust(32, "0")), len(digits)
 
 
 def build_key(attributes: dict[str, str], resolver: UrlResolver) -> HlsKey:
@@ -154,7 +161,7 @@ def build_key(attributes: dict[str, str], resolver: UrlResolver) -> HlsKey:
         scheme = uri_text.split(":", 1)[0].lower() + ":" if ":" in uri_text.split("/")[0] else ""
         if not scheme or scheme in _SAFE_SCHEMES or keyformat == "identity":
             uri = resolver.resolve_key(uri_text)
-    iv: bytes | None = None
+    iv: tuple[bytes, int] | None = None
     if "IV" in attributes:
         iv = parse_iv(attributes["IV"])
         if iv is None:
@@ -166,10 +173,11 @@ def build_key(attributes: dict[str, str], resolver: UrlResolver) -> HlsKey:
     return HlsKey(
         method=method,
         uri=uri,
-        iv=iv,
+        iv=None if iv is None else iv[0],
         keyformat=keyformat,
         keyformat_versions=attributes.get("KEYFORMATVERSIONS"),
         key_id=_find_kid(attributes, keyformat),
+        iv_hex_digits=None if iv is None else iv[1],
     )
 
 

@@ -138,10 +138,14 @@ class HlsKey:
         method: ``NONE``, ``AES-128``, ``AES-256``, ``AES-256-CTR``, ``SAMPLE-AES``,
             ``SAMPLE-AES-CTR``.
         uri: Key URI (absolute http(s), or a ``data:`` URI), ``None`` for ``NONE``.
-        iv: 16-byte IV from the tag, or ``None`` (then the media sequence number is the IV).
+        iv: 16-byte IV from the tag read as RFC 8216's 128-bit integer (a short value has
+            zeros on the left), or ``None`` (then the media sequence number is the IV).
         keyformat: ``KEYFORMAT`` (default ``identity``).
         keyformat_versions: ``KEYFORMATVERSIONS``.
         key_id: KID as 32 lowercase hex digits when the key format carries one.
+        iv_hex_digits: How many hex digits the tag's ``IV`` had (``None`` without one, or
+            for an IV that did not come from a tag). Tools disagree on short IVs, so the
+            consumer decides the padding from it (``drm.hls_key_iv``).
     """
 
     method: str
@@ -150,6 +154,7 @@ class HlsKey:
     keyformat: str = "identity"
     keyformat_versions: str | None = None
     key_id: str | None = None
+    iv_hex_digits: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

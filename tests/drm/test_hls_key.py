@@ -5,13 +5,15 @@ from __future__ import annotations
 import pytest
 
 from drm import (
+    DecryptionError,
     DrmConfig,
     DrmConfigError,
     HlsKeyError,
     check_hls_key,
     configured_hls_key,
+    hls_iv_from_hex,
     hls_key_from_data_uri,
-    sample_aes_iv,
+    hls_key_iv,
 )
 
 KEY = bytes.fromhex("32333435363738393021323334353637")
@@ -105,13 +107,40 @@ def test_config_refuses_bad_hls_keys_without_echoing_them(hls_keys: dict[str, st
 
 
 @pytest.mark.parametrize(
-    ("iv", "expected"),
+    ("attribute", "expected"),
     [
-        ("00000000000000003334353637383930", "33343536373839300000000000000000"),
-        ("0102030405060708090a0b0c0d0e0f10", "0102030405060708090a0b0c0d0e0f10"),
-        ("00000000000000000000000000000000", "00000000000000000000000000000000"),
-        ("00000000000000010000000000000000", "00000000000000010000000000000000"),
+        # Shaka Packager's 8-byte IV (16 digits): the bytes first, as FFmpeg and hls.js read it.
+        ("0x3334353637383930", "33343536373839300000000000000000"),
+        # 32 digits are used as written, also when the first 8 bytes are zero (RFC 8216's
+        # media-sequence IV written out; Shaka Packager writes a 16-byte --iv so).
+        ("0x00000000000000000000000000001E72", "00000000000000000000000000001e72"),
+        ("0x00000000000000010000000000000000", "00000000000000010000000000000000"),
+        ("0x0102030405060708090a0b0c0d0e0f10", "0102030405060708090a0b0c0d0e0f10"),
+        # Other short values are RFC 8216's 128-bit integer: zeros on the left.
+        ("0x1E72", "00000000000000000000000000001e72"),
+        ("0X1", "00000000000000000000000000000001"),
+        ("0x00000000000000000000000000000000", "00000000000000000000000000000000"),
     ],
 )
-def test_sample_aes_iv_reads_short_ivs_as_shaka_writes_them(iv: str, expected: str) -> None:
-    assert sample_aes_iv(bytes.fromhex(iv)).hex() == expected
+def test_iv_padding_follows_the_digits_written(attribute: str, expected: str) -> None:
+    assert hls_iv_from_hex(attribute).hex() == expected
+    digits = attribute[2:]
+    as_parsed = bytes.fromhex(digits.rjust(32, "0"))  # the playlist parser's RFC reading
+    assert hls_key_iv(as_parsed, hex_digits=len(digits)).hex() == expected
+
+
+def test_iv_from_elsewhere_is_used_as_given() -> None:
+    iv = bytes.fromhex("00000000000000003334353637383930")
+    assert hls_key_iv(iv, hex_digits=None) == iv  # e.g. DASH SEA CryptoPeriod@IV
+
+
+@pytest.mark.parametrize("bad", ["0x", "0xZZ", "0x" + "1" * 33])
+def test_bad_iv_attributes_are_typed_errors(bad: str) -> None:
+    with pytest.raises(DecryptionError):
+        hls_iv_from_hex(bad)
+
+
+@pytest.mark.parametrize(("iv", "digits"), [(bytes(8), 16), (bytes(8), None), (b"\1" * 16, 16)])
+def test_an_iv_that_does_not_fit_its_digits_is_a_typed_error(iv: bytes, digits: int | None) -> None:
+    with pytest.raises(DecryptionError):
+        hls_key_iv(iv, hex_digits=digits)

@@ -18,6 +18,11 @@ KID = "00112233445566778899aabbccddeeff"
 KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 AES_KEY = bytes.fromhex("8f1ad3b0c9e2f7465a3b2c1d0e9f8a7b")
 AES_IV = "0x000102030405060708090a0b0c0d0e0f"
+SHORT_IV = "3334353637383930"
+"""An 8-byte IV as Shaka Packager writes it (16 hex digits), meaning zeros on the right."""
+RFC_IV = "00000000000000000000000000001e72"
+"""A 16-byte IV whose first 8 bytes are zero: RFC 8216's IV for media sequence 7794 (its
+example playlist's), written out in full."""
 
 
 def _ffmpeg(folder: Path, clip: Clip, *args: str) -> None:
@@ -118,6 +123,25 @@ def ffmpeg_hls_aes128(folder: Path, clip: Clip) -> str:
     info = folder / "key-info.txt"
     info.write_text(f"enc.key\n{folder / 'enc.key'}\n{AES_IV[2:]}\n")
     return _ffmpeg_hls_ts(folder, clip, "-hls_key_info_file", str(info))
+
+
+def ffmpeg_hls_aes128_short_iv(folder: Path, clip: Clip) -> str:
+    """FFmpeg's AES-128 HLS TS with its IV written in the 8-byte form (16 hex digits).
+
+    FFmpeg encrypts only with a 16-byte IV, so it encrypts with ``SHORT_IV`` and 8 zero
+    bytes, and the playlists then say ``IV=0x<SHORT_IV>``: how FFmpeg's own HLS reader (and
+    hls.js) reads that attribute, and how Shaka Packager means it.
+    """
+    (folder / "enc.key").write_bytes(AES_KEY)
+    info = folder / "key-info.txt"
+    info.write_text(f"enc.key\n{folder / 'enc.key'}\n{SHORT_IV}{'0' * 16}\n")
+    manifest = _ffmpeg_hls_ts(folder, clip, "-hls_key_info_file", str(info))
+    for playlist in folder.glob("v*.m3u8"):
+        text = playlist.read_text()
+        short = text.replace(f"IV=0x{SHORT_IV}{'0' * 16}", f"IV=0x{SHORT_IV}")
+        assert short != text, "FFmpeg wrote no IV attribute"
+        playlist.write_text(short)
+    return manifest
 
 
 # -- Shaka Packager ------------------------------------------------------------------------
@@ -347,9 +371,9 @@ def hierarchical_sidx(path: Path, *, per_box: int, levels: int) -> tuple[int, in
     return start, start + top_size - 1
 
 
-def shaka_sample_aes_ts(folder: Path, clip: Clip) -> str:
-    """Shaka Packager HLS MPEG-TS with SAMPLE-AES (``cbcs``, a raw key; the playlists carry
-    the KID as an identity ``data:`` URI), two video variants and an audio group."""
+def _shaka_sample_aes_ts(folder: Path, clip: Clip, iv: str) -> str:
+    """Shaka Packager HLS MPEG-TS with SAMPLE-AES (``cbcs``, a raw key and the IV ``iv``; the
+    playlists carry the KID as an identity ``data:`` URI), two video variants and audio."""
     source = str(clip.path)
     streams = [
         f"in={source},stream={index},segment_template={name}/$Number$.ts,playlist_name={name}.m3u8"
@@ -364,12 +388,22 @@ def shaka_sample_aes_ts(folder: Path, clip: Clip) -> str:
         [
             packager(), *streams, "--segment_duration", str(SEGMENT_S),
             "--hls_master_playlist_output", "master.m3u8",
-            *_raw_key("--protection_scheme", "cbcs", "--clear_lead", "0"),
+            *_raw_key("--protection_scheme", "cbcs", "--clear_lead", "0", "--iv", iv),
         ],
         folder,
     )
     # fmt: on
     return "master.m3u8"
+
+
+def shaka_sample_aes_ts(folder: Path, clip: Clip) -> str:
+    """SAMPLE-AES TS with an 8-byte IV: Shaka Packager writes ``IV=0x`` and 16 hex digits."""
+    return _shaka_sample_aes_ts(folder, clip, SHORT_IV)
+
+
+def shaka_sample_aes_ts_rfc_iv(folder: Path, clip: Clip) -> str:
+    """SAMPLE-AES TS with a 16-byte IV whose first 8 bytes are zero (32 hex digits)."""
+    return _shaka_sample_aes_ts(folder, clip, RFC_IV)
 
 
 # -- text tracks (issue 15): subtitles written by the test, packaged by the tools -----------

@@ -1,8 +1,9 @@
 """Shaka Packager's live-profile output (DASH and HLS fMP4), clear and ClearKey ``cenc``.
 
 (On-demand ``SegmentBase`` output, adaptation-set switching and SAMPLE-AES have their own
-files.) The packager remultiplexes without re-encoding, so decoded pictures must be the
-source's, and encrypted cases must decrypt to exactly those pictures.
+files; SAMPLE-AES is in ``test_interop_hls_iv.py``.) The packager remultiplexes without
+re-encoding, so decoded pictures must be the source's, and encrypted cases must decrypt to
+exactly those pictures.
 """
 
 from __future__ import annotations
@@ -65,17 +66,3 @@ def test_cenc_without_the_key_fails_with_a_typed_drm_error(
     assert playback.state == "error"
     assert playback.error_code is not None and playback.error_code.startswith("drm.")
     assert playback.stats["frames_decoded"] == 0
-
-
-def test_shaka_sample_aes_ts_decrypts_to_the_source_pictures(
-    workshop: Workshop, clip: Clip, lab_server: Served
-) -> None:
-    """SAMPLE-AES in MPEG-TS (H.264 NAL and AAC ADTS decryption), key given by KID."""
-    path = workshop.build("shaka-sample-aes-ts", recipes.shaka_sample_aes_ts)
-    playback = play(lab_server, path, keys=KEYS)
-    assert playback.state == "ended", playback.error
-    assert playback.stats["decode_errors"] == 0
-    comparison = compare_pictures(playback, clip, anchor="first")
-    assert comparison.is_exact, comparison
-    assert comparison.frames == clip.frames
-    assert len(playback.audio_pts_s) >= 0.98 * clip.audio_frames

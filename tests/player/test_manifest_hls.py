@@ -252,6 +252,7 @@ def test_key_rotation_with_discontinuity_sequence() -> None:
     ]
     assert rep.segments[0].key is not None
     assert rep.segments[0].key.iv == bytes.fromhex("00000000000000003334353637383930")
+    assert rep.segments[0].key.iv_hex_digits == 16  # Shaka's 8-byte form: drm pads on the right
 
 
 def test_gap_segments() -> None:
