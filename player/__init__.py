@@ -11,9 +11,12 @@ from player._state import PlaybackState
 from player._stats import PlaybackStats
 from player._thumbnails import Thumbnail, decode_thumbnail
 from player.cli import (
+    CheckResult,
     Thresholds,
+    add_verdict,
     build_report,
     check_thresholds,
+    evaluate_checks,
     play_to_report,
     write_junit,
     write_plot,
@@ -70,6 +73,7 @@ from transport.errors import TransportError
 
 __all__ = [
     "AbrError",
+    "CheckResult",
     "Clock",
     "CmcdConfig",
     "DecodeError",
@@ -122,10 +126,12 @@ __all__ = [
     "UnsupportedManifest",
     "UsageError",
     "VirtualClock",
+    "add_verdict",
     "build_report",
     "check_thresholds",
     "decode_thumbnail",
     "download",
+    "evaluate_checks",
     "fetch_resume_position",
     "heartbeat_state",
     "http_call_via",

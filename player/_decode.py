@@ -39,6 +39,9 @@ class DecodeResult:
         samples: Audio samples decoded (per channel), 0 for video.
         sample_rate: Audio sample rate, Hz, if audio was decoded.
         messages: The first error messages, for reports.
+        muxed_audio: The audio muxed into a video segment (MPEG-TS variants), decoded
+            alongside the pictures when the decoder was asked to; ``None`` otherwise or
+            when the segment has no audio stream.
     """
 
     frames: int
@@ -49,6 +52,7 @@ class DecodeResult:
     samples: int = 0
     sample_rate: int | None = None
     messages: tuple[str, ...] = field(default=(), repr=False)
+    muxed_audio: DecodeResult | None = None
 
 
 def frame_digest(frame: av.VideoFrame) -> str:
@@ -111,11 +115,44 @@ class _Found:
     pts: list[float] = field(default_factory=list)
     hashes: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    has_stream: bool = False
 
     def error(self, message: str) -> None:
         self.errors += 1
         if len(self.messages) < _MAX_MESSAGES:
             self.messages.append(message)
+
+
+@dataclass(slots=True)
+class _Continuity:
+    """Where the next segment of a stream should start (its timestamp gaps are measured)."""
+
+    next_pts_s: float | None = None
+
+
+def _result(
+    found: _Found, continuity: _Continuity, *, muxed_audio: DecodeResult | None = None
+) -> DecodeResult:
+    """The segment's ``DecodeResult``; moves ``continuity`` past its last frame."""
+    pts = found.pts
+    gap = None
+    if pts and continuity.next_pts_s is not None:
+        gap = min(pts) - continuity.next_pts_s
+    if pts:
+        ordered = sorted(pts)
+        step = (ordered[-1] - ordered[0]) / (len(ordered) - 1) if len(ordered) > 1 else 0.0
+        continuity.next_pts_s = ordered[-1] + step
+    return DecodeResult(
+        frames=found.frames,
+        errors=found.errors,
+        pts_s=tuple(pts),
+        gap_s=gap,
+        frame_hashes=tuple(found.hashes),
+        samples=found.samples,
+        sample_rate=found.sample_rate,
+        messages=tuple(found.messages),
+        muxed_audio=muxed_audio,
+    )
 
 
 class TrackDecoder:
@@ -124,6 +161,8 @@ class TrackDecoder:
     Args:
         kind: ``video`` or ``audio``.
         hash_frames: Also hash every decoded video frame.
+        muxed_audio: For ``video``: also decode the audio stream muxed into the same
+            segments (``DecodeResult.muxed_audio``), as a player does with a muxed variant.
     """
 
     def __init__(
@@ -133,6 +172,7 @@ class TrackDecoder:
         hash_frames: bool = False,
         thumbnails_at_s: tuple[float, ...] = (),
         thumbnail_dir: str | None = None,
+        muxed_audio: bool = False,
     ) -> None:
         if kind not in ("video", "audio"):
             raise DecodeError(f"cannot decode track kind {kind!r}")
@@ -141,14 +181,17 @@ class TrackDecoder:
         self._thumbnails = sorted(thumbnails_at_s) if thumbnail_dir and kind == "video" else []
         self._thumbnail_dir = thumbnail_dir
         self.thumbnails: list[str] = []
-        self._next_pts_s: float | None = None
+        self._continuity = _Continuity()
         self._init: bytes | None = None
-        self._prepared = (b"", 0.0)
+        self._prepared = (b"", 0.0, 0.0)
+        self._audio = _Continuity() if muxed_audio and kind == "video" else None
         _enable_error_logs()
 
     def reset(self) -> None:
         """Forget timestamp continuity (after a seek or a discontinuity)."""
-        self._next_pts_s = None
+        self._continuity.next_pts_s = None
+        if self._audio is not None:
+            self._audio.next_pts_s = None
 
     def decode(self, init: bytes, data: bytes) -> DecodeResult:
         """Decode one segment (init segment bytes prepended when given).
@@ -163,46 +206,38 @@ class TrackDecoder:
         Raises:
             DecodeError: The container cannot be opened at all.
         """
-        clear_init, shift_s = self._prepare(init)
+        clear_init, shift_s, audio_shift_s = self._prepare(init)
         found = _Found()
+        audio = _Found() if self._audio is not None else None
         with av.logging.Capture(True) as logs:
-            self._decode_all(clear_init + data, shift_s, found)
+            self._decode_all(clear_init + data, (shift_s, audio_shift_s), found, audio)
         for level, _name, message in logs:
             if level <= av.logging.ERROR:
                 found.error(message.strip())
-        pts = found.pts
-        gap = None
-        if pts and self._next_pts_s is not None:
-            gap = min(pts) - self._next_pts_s
-        if pts:
-            self._next_pts_s = max(pts) + self._frame_duration(pts)
-        return DecodeResult(
-            frames=found.frames,
-            errors=found.errors,
-            pts_s=tuple(pts),
-            gap_s=gap,
-            frame_hashes=tuple(found.hashes),
-            samples=found.samples,
-            sample_rate=found.sample_rate,
-            messages=tuple(found.messages),
-        )
+        muxed = None
+        if audio is not None and self._audio is not None and audio.has_stream:
+            muxed = _result(audio, self._audio)
+        return _result(found, self._continuity, muxed_audio=muxed)
 
-    def _prepare(self, init: bytes) -> tuple[bytes, float]:
-        """The init the demuxer sees (edit lists neutralised) and the time shift to apply.
+    def _prepare(self, init: bytes) -> tuple[bytes, float, float]:
+        """The init the demuxer sees (edit lists neutralised) and the time shifts to apply.
 
         See ``player._edits``: composition time minus the first non-empty edit's
         ``media_time`` is the presentation time, applied here once per track rather than
-        by FFmpeg at the start of every segment.
+        by FFmpeg at the start of every segment. The second shift is the muxed audio's.
         """
         if init != self._init:
-            handler = "vide" if self.kind == "video" else "soun"
-            edits = [e for e in track_edits(init) if e.handler == handler]
-            shift = edits[0].media_time_s if edits else 0.0
+            edits = track_edits(init)
+            own = "vide" if self.kind == "video" else "soun"
+            shift = next((e.media_time_s for e in edits if e.handler == own), 0.0)
+            audio_shift = next((e.media_time_s for e in edits if e.handler == "soun"), 0.0)
             self._init = init
-            self._prepared = (without_edit_lists(init) if edits else init, shift)
+            self._prepared = (without_edit_lists(init) if edits else init, shift, audio_shift)
         return self._prepared
 
-    def _decode_all(self, blob: bytes, shift_s: float, found: _Found) -> None:
+    def _decode_all(
+        self, blob: bytes, shifts: tuple[float, float], found: _Found, audio: _Found | None
+    ) -> None:
         try:
             container = av.open(io.BytesIO(blob), mode="r")
         except (av.error.FFmpegError, ValueError, OSError) as exc:
@@ -211,20 +246,27 @@ class TrackDecoder:
             streams = container.streams.video if self.kind == "video" else container.streams.audio
             if not streams:
                 raise DecodeError(f"segment has no {self.kind} stream")
+            wanted = [streams[0]]
+            if audio is not None and container.streams.audio:
+                audio.has_stream = True
+                wanted.append(container.streams.audio[0])
             try:
-                packets = list(container.demux(streams[0]))
+                packets = list(container.demux(wanted))
             except av.error.FFmpegError as exc:
                 found.error(f"demux: {exc}")
                 packets = []
             for packet in packets:
+                is_own = packet.stream.index == streams[0].index or audio is None
+                into = found if is_own else audio
+                assert into is not None
                 try:
                     decoded = packet.decode()
                 except av.error.FFmpegError as exc:
-                    found.error(f"decode: {exc}")
+                    into.error(f"decode: {exc}")
                     continue
                 for frame in decoded:
                     if isinstance(frame, av.VideoFrame | av.AudioFrame):
-                        self._take(frame, shift_s, found)
+                        self._take(frame, shifts[0] if is_own else shifts[1], into)
 
     def _take(self, frame: av.VideoFrame | av.AudioFrame, shift_s: float, found: _Found) -> None:
         at = _presentation_s(frame, shift_s)
@@ -253,10 +295,3 @@ class TrackDecoder:
                 _log.warning("thumbnail at %.3f s not written: %s", wanted, exc)
                 continue
             self.thumbnails.append(path)
-
-    @staticmethod
-    def _frame_duration(pts: list[float]) -> float:
-        ordered = sorted(pts)
-        if len(ordered) < 2:
-            return 0.0
-        return (ordered[-1] - ordered[0]) / (len(ordered) - 1)

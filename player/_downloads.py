@@ -14,8 +14,10 @@ from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from abr import AbandonProgress, AbrState, DownloadReport
+from player._avsync import AvOffsets, RunStart
 from player._buffer import BufferedSegment, Playhead
 from player._cmcd_requests import Requested, outgoing_for, restored
+from player._decode import DecodeResult
 from player._parts import SessionParts
 from player._pathways import MediaRequest, RequestPlanner
 from player._pipeline import decode_segment
@@ -40,6 +42,9 @@ from transport import AllEdgesFailed, Response, StreamingResponse, TransportErro
 
 __all__: list[str] = []
 
+_EDGE_S = 1e-3
+"""Segment starts this close to a period's start open it (timelines round; not a tunable)."""
+
 
 class DownloadHost(Protocol):
     """What the downloader needs of its session (``PlaybackSession`` satisfies it).
@@ -52,6 +57,7 @@ class DownloadHost(Protocol):
     presentation: Presentation
     pinned_video: int | None
     playhead: Playhead
+    period_index: int
     tracks: list[TrackRuntime]
     planner: RequestPlanner
     selector: PathwaySelector | None
@@ -101,8 +107,7 @@ class SegmentDownloader:
 
     def __init__(self, session: DownloadHost) -> None:
         self.session = session
-        self._offsets: dict[str, float] = {}
-        self._base_skew: float | None = None
+        self.av_offsets = AvOffsets()
         config = session.parts.config
         self.ranges = RangeGuard(cache_bytes=config.playback.whole_file_cache_bytes)
         self.indexes = IndexLoader(self.fetch_range, config=config.manifest)
@@ -434,6 +439,8 @@ class SegmentDownloader:
                 and segment.discontinuity_seq != track.last_discontinuity
             )
             if track.decoder is not None:
+                starts_run = boundary or track.tally.offset_s is None
+                opens = self._opens_timeline(track, segment)
                 result = await decode_segment(
                     track.decoder,
                     init,
@@ -442,8 +449,8 @@ class SegmentDownloader:
                     is_boundary=boundary,
                     start_s=segment.start_s,
                 )
-                if result.pts_s:
-                    self._note_offset(track.kind, segment, min(result.pts_s))
+                if starts_run:
+                    self._note_run_start(track.kind, segment, result, opens=opens)
                 self._sync_decode_stats()
             await self.session.text.on_segment(
                 track, rep, segment, init=init, data=data, url=response.url
@@ -586,26 +593,36 @@ class SegmentDownloader:
             )
         )
 
-    def _note_offset(self, kind: str, segment: Segment, first_pts_s: float) -> None:
-        """Track how far decoded timestamps sit from the manifest's timeline, per track.
+    def _opens_timeline(self, track: TrackRuntime, segment: Segment) -> bool:
+        """Whether ``segment`` is its timeline's first: the period's start or a new sequence."""
+        period = self.session.presentation.periods[self.session.period_index]
+        if segment.start_s <= period.start_s + _EDGE_S:
+            return True
+        last = track.last_discontinuity
+        return last is not None and segment.discontinuity_seq != last and not track.needs_reset
 
-        Audio/video drift is the largest change of the difference between the two tracks'
-        offsets since the first pair: constant offsets (edit lists, presentationTimeOffset)
-        cancel out.
-        """
-        offset = first_pts_s - segment.start_s
-        self._offsets[kind] = offset
-        if "video" in self._offsets and "audio" in self._offsets:
-            skew = self._offsets["video"] - self._offsets["audio"]
-            if self._base_skew is None:
-                self._base_skew = skew
-            drift = abs(skew - self._base_skew)
-            self.session.parts.stats.av_drift_s = max(self.session.parts.stats.av_drift_s, drift)
+    def _note_run_start(
+        self, kind: str, segment: Segment, result: DecodeResult, *, opens: bool
+    ) -> None:
+        """Feed the first segment a track decoded in a run to the A/V offset measure."""
+        timeline = (self.session.period_index, segment.discontinuity_seq)
+        decoded = [(kind, result.pts_s)]
+        if result.muxed_audio is not None:
+            decoded.append(("audio", result.muxed_audio.pts_s))
+        at = self.session.position_s
+        for which, pts in decoded:
+            if pts:
+                start = RunStart(which, min(pts), segment.start_s, at, timeline, opens)
+                self.av_offsets.on_run_start(start)
+        self.session.parts.stats.av_drift_s = self.av_offsets.drift_s
 
     def _sync_decode_stats(self) -> None:
         stats = self.session.parts.stats
         stats.frames_decoded = sum(t.tally.frames for t in self.session.tracks if t.kind == "video")
-        stats.decode_errors = sum(t.tally.errors for t in self.session.tracks)
+        stats.decode_errors = sum(
+            t.tally.errors + (t.tally.muxed_audio.errors if t.tally.muxed_audio else 0)
+            for t in self.session.tracks
+        )
         stats.dropped_frames = sum(
             t.tally.dropped_frames for t in self.session.tracks if t.kind == "video"
         )

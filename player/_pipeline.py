@@ -71,6 +71,9 @@ class DecodeTally:
         samples: Audio samples decoded (per channel).
         sample_rate: Audio sample rate, Hz, once known.
         offset_s: Decoded time minus manifest time since the last boundary.
+        muxed_audio: The figures of the audio muxed into a video track's segments
+            (MPEG-TS variants), once some was found; its frames are placed with the
+            video's offset (one clock for both).
     """
 
     frames: int = 0
@@ -83,6 +86,7 @@ class DecodeTally:
     samples: int = 0
     sample_rate: int | None = None
     offset_s: float | None = None
+    muxed_audio: DecodeTally | None = None
 
 
 _GAP_TOLERANCE_S = 0.001  # below one frame at any real frame rate (not a tunable)
@@ -113,7 +117,22 @@ async def decode_segment(
     if is_boundary:
         decoder.reset()
         tally.offset_s = None
+        if tally.muxed_audio is not None:
+            tally.muxed_audio.offset_s = None
     result = await asyncio.to_thread(decoder.decode, init, data)
+    _add(tally, result, start_s)
+    if result.muxed_audio is not None:
+        if tally.muxed_audio is None:
+            tally.muxed_audio = DecodeTally(pts_s=[] if tally.pts_s is not None else None)
+        muxed = tally.muxed_audio
+        if muxed.offset_s is None and tally.offset_s is not None:
+            muxed.offset_s = tally.offset_s  # one clock for the streams of one segment
+        _add(muxed, result.muxed_audio, start_s)
+    return result
+
+
+def _add(tally: DecodeTally, result: DecodeResult, start_s: float | None) -> None:
+    """Add one segment's decode figures to ``tally``."""
     _place(tally, result, start_s)
     tally.frames += result.frames
     tally.errors += result.errors
@@ -128,7 +147,6 @@ async def decode_segment(
         if result.gap_s > 0 and len(result.pts_s) > 1:
             step = (max(result.pts_s) - min(result.pts_s)) / (len(result.pts_s) - 1)
             tally.dropped_frames += round(result.gap_s / step) if step > 0 else 0
-    return result
 
 
 def _place(tally: DecodeTally, result: DecodeResult, start_s: float | None) -> None:

@@ -700,11 +700,19 @@ class Player:
         return self._stats.snapshot(ongoing_stall_s=ongoing, now=self.clock.now() - self._origin_s)
 
     def frame_times(self, kind: str = "video") -> list[float]:
-        """Presentation times of every frame decoded on a track, in decode order."""
+        """Presentation times of every frame decoded on a track, in decode order.
+
+        ``audio`` gives the audio muxed into the video segments (MPEG-TS variants) when no
+        separate audio track plays.
+        """
         session = self._require()
         for track in session.tracks:
             if track.kind == kind and track.tally.pts_s is not None:
                 return list(track.tally.pts_s)
+        video = session.video()
+        muxed = video.tally.muxed_audio if video is not None else None
+        if kind == "audio" and muxed is not None and muxed.pts_s is not None:
+            return list(muxed.pts_s)
         return []
 
     def frame_hashes(self, kind: str = "video") -> list[str]:

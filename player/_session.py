@@ -44,7 +44,7 @@ from player.events import (
     Seeked,
     StateChanged,
 )
-from player.manifest import Presentation, Representation, StreamFormat, Track
+from player.manifest import Presentation, Representation, StreamFormat, Track, TrackType
 from player.steering import PathwaySelector
 
 __all__: list[str] = []
@@ -162,6 +162,9 @@ class PlaybackSession:
                 tracks.append(TrackRuntime(kind, track, reps[-1:], current=0))
         if not tracks:
             raise PlayerError(f"{self.presentation.url}: no playable track in the first period")
+        # a muxed variant (MPEG-TS) carries the audio when no separate track plays it
+        video = choice.video
+        muxed = choice.audio is None and video is not None and video.type == TrackType.MUXED
         for runtime in tracks:
             if cfg.decode and runtime.kind in ("video", "audio"):
                 runtime.decoder = TrackDecoder(
@@ -169,6 +172,7 @@ class PlaybackSession:
                     hash_frames=cfg.hash_frames,
                     thumbnails_at_s=cfg.thumbnails_at_s,
                     thumbnail_dir=cfg.thumbnail_dir,
+                    muxed_audio=muxed and runtime.kind == "video",
                 )
                 hashes: list[str] | None = (
                     [] if cfg.hash_frames and runtime.kind == "video" else None

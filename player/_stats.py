@@ -48,7 +48,10 @@ class PlaybackStats:
         frames_decoded: Frames decoded (0 when decoding is off).
         decode_errors: Frames or packets the decoder rejected.
         dropped_frames: Frames skipped (timestamp gaps or late).
-        av_drift_s: Largest change of the audio/video timestamp skew seen while decoding.
+        av_drift_s: How far apart audio and video are presented, seconds: the largest
+            difference, over the contiguous runs of playback, between how late each
+            track's decoded media begins (timestamps, edit lists applied; docs/qa.md,
+            "av_drift_s"). 0 until both were decoded.
         errors_by_code: Error count per stable error code.
         rendition_bitrates_bps: Measured bitrate of each representation downloaded (keys
             are representation ids): bytes of its media segments x 8 / their media seconds.

@@ -8,12 +8,24 @@ from __future__ import annotations
 
 from player.cli._main import main
 from player.cli._qa import play_to_report
-from player.cli._report import Thresholds, build_report, check_thresholds, write_junit, write_plot
+from player.cli._report import (
+    CheckResult,
+    Thresholds,
+    add_verdict,
+    build_report,
+    check_thresholds,
+    evaluate_checks,
+    write_junit,
+    write_plot,
+)
 
 __all__ = [
+    "CheckResult",
     "Thresholds",
+    "add_verdict",
     "build_report",
     "check_thresholds",
+    "evaluate_checks",
     "main",
     "play_to_report",
     "write_junit",

@@ -22,10 +22,12 @@ from player.cli._args import (
 )
 from player.cli._cmd_play import print_summary, require_plotting
 from player.cli._report import (
+    CheckResult,
     Thresholds,
+    add_verdict,
     build_report,
-    check_thresholds,
     dump_json,
+    evaluate_checks,
     write_junit,
     write_plot,
 )
@@ -149,7 +151,10 @@ def run(args: argparse.Namespace) -> int:
             content = lab.build_content(progress=lambda line: print(f"  {line}", flush=True))
         except KeyboardInterrupt:
             report = _unplayed_report(plan, "interrupted while building the content")
-            _write(args, report, [("playback_completed", "interrupted")])
+            interrupted = CheckResult(
+                name="playback_completed", message="interrupted", value="interrupted"
+            )
+            _write(args, report, [interrupted])
             return fail(prog, "interrupted (Ctrl-C) while building the content", EXIT_INTERRUPTED)
         print(f"demo: content ready in {time.monotonic() - started:.1f} s", flush=True)
         if args.workdir is not None:
@@ -160,10 +165,23 @@ def run(args: argparse.Namespace) -> int:
             )
         print("demo: playing", flush=True)
         report = asyncio.run(_play(lab, quiet=args.quiet))
-    checks = check_thresholds(report, Thresholds(max_decode_errors=0))
-    checks.append(("failover_seen", None if report.get("failover_count", 0) > 0 else "no failover"))
+    checks = evaluate_checks(report, Thresholds(max_decode_errors=0))
+    failovers, licenses = report.get("failover_count", 0), report.get("license_requests", 0)
     checks.append(
-        ("license_acquired", None if report.get("license_requests", 0) > 0 else "no license")
+        CheckResult(
+            name="failover_seen",
+            message=None if failovers > 0 else "no failover",
+            value=failovers,
+            limit=1,
+        )
+    )
+    checks.append(
+        CheckResult(
+            name="license_acquired",
+            message=None if licenses > 0 else "no license",
+            value=licenses,
+            limit=1,
+        )
     )
     beats = sum(1 for e in report["events"] if e["type"] == "HeartbeatSent")
     _write(args, report, checks)
@@ -172,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     print_summary(report, checks)
     if report.get("final_state") == "interrupted":
         return fail(prog, "interrupted (Ctrl-C); partial results written", EXIT_INTERRUPTED)
-    return 0 if all(failure is None for _, failure in checks) else 1
+    return 0 if all(check.passed for check in checks) else 1
 
 
 async def _play(lab: Any, *, quiet: bool) -> dict[str, Any]:
@@ -198,7 +216,8 @@ def _unplayed_report(plan: Any, why: str) -> dict[str, Any]:
     )
 
 
-def _write(args: argparse.Namespace, report: dict[str, Any], checks: Any) -> None:
+def _write(args: argparse.Namespace, report: dict[str, Any], checks: list[CheckResult]) -> None:
+    add_verdict(report, checks)
     if args.report:
         dump_json(args.report, report)
     if args.junit:

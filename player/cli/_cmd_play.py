@@ -10,6 +10,7 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,9 +37,11 @@ from player.cli._keysfile import read_keys_file
 from player.cli._local import ca_bundle, local_manifest, serve_folder
 from player.cli._qa import play_to_report
 from player.cli._report import (
+    CheckResult,
     Thresholds,
-    check_thresholds,
+    add_verdict,
     dump_json,
+    evaluate_checks,
     write_junit,
     write_plot,
 )
@@ -412,7 +415,7 @@ def thresholds_from_args(args: argparse.Namespace) -> Thresholds:
     )
 
 
-def print_summary(report: dict[str, Any], checks: list[tuple[str, str | None]]) -> None:
+def print_summary(report: dict[str, Any], checks: Sequence[CheckResult]) -> None:
     keys: tuple[str, ...] = (
         "final_state",
         "startup_s",
@@ -437,14 +440,15 @@ def print_summary(report: dict[str, Any], checks: list[tuple[str, str | None]]) 
         print(f"{key:>18}: {value}")
     if isinstance(report.get("thumbnails"), dict):
         print(f"{'thumbnails':>18}: {thumbnail_summary(report['thumbnails'])}")
-    for name, failure in checks:
-        verdict = "PASS" if failure is None else "FAIL"
-        print(f"{verdict} {name}" + ("" if failure is None else f": {failure}"))
+    for check in checks:
+        verdict = "PASS" if check.passed else "FAIL"
+        print(f"{verdict} {check.name}" + ("" if check.passed else f": {check.message}"))
 
 
 def write_outputs(
-    args: argparse.Namespace, report: dict[str, Any], checks: list[tuple[str, str | None]]
+    args: argparse.Namespace, report: dict[str, Any], checks: Sequence[CheckResult]
 ) -> None:
+    add_verdict(report, checks)
     if args.report:
         dump_json(args.report, report)
     if args.junit:
@@ -498,12 +502,12 @@ def run(args: argparse.Namespace) -> int:
         return fail(prog, _as_given(f"{type(exc).__name__}: {exc}", served, local), EXIT_FAILED)
     except TimeoutError as exc:
         return fail(prog, exc, EXIT_FAILED)
-    checks = check_thresholds(report, thresholds_from_args(args))
+    checks = evaluate_checks(report, thresholds_from_args(args))
     write_outputs(args, report, checks)
     print_summary(report, checks)
     if report.get("final_state") == "interrupted":
         return fail(prog, "interrupted (Ctrl-C); partial results written", EXIT_INTERRUPTED)
-    return 0 if all(failure is None for _, failure in checks) else 1
+    return 0 if all(check.passed for check in checks) else 1
 
 
 def _download_of(local: Path | None, license_file: Path | None) -> OfflineDownload | None:

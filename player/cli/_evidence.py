@@ -16,6 +16,7 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
+from player._pipeline import DecodeTally
 from player._player import Player
 from player._track_runtime import TrackRuntime
 from player.manifest import Representation, Segment
@@ -115,16 +116,43 @@ def _track(
     }
     if track.kind == "video":
         info.update(frame_rate=rate, frame_rate_from=rate_from)
+        muxed = tally.muxed_audio
+        if track.decoder is not None and (muxed is not None or _declares_audio(track)):
+            info["muxed_audio"] = {
+                "decoding": True,
+                "muxed": True,
+                "frames_decoded": muxed.frames if muxed is not None else 0,
+                **_audio(muxed or DecodeTally(), start, reached),
+            }
     else:
-        per_frame = tally.samples / tally.frames if tally.frames else 0.0
-        rate_hz = tally.sample_rate
-        info.update(
-            sample_rate=rate_hz,
-            samples_decoded=tally.samples,
-            audio_frame_s=per_frame / rate_hz if rate_hz else None,
-            audio_s_in_span=inside * per_frame / rate_hz if rate_hz else 0.0,
-        )
+        info.update(_audio(tally, start, reached))
     return info
+
+
+def _audio(tally: DecodeTally, start: float | None, reached: float) -> dict[str, Any]:
+    """Audio figures: sample rate, samples, one frame's and the span's seconds."""
+    inside = _inside(tally.positions_s, start, reached)
+    per_frame = tally.samples / tally.frames if tally.frames else 0.0
+    rate_hz = tally.sample_rate
+    return {
+        "sample_rate": rate_hz,
+        "samples_decoded": tally.samples,
+        "audio_frame_s": per_frame / rate_hz if rate_hz else None,
+        "audio_s_in_span": inside * per_frame / rate_hz if rate_hz else 0.0,
+    }
+
+
+_AUDIO_CODECS = ("mp4a", "ac-3", "ec-3", "opus", "flac", "mp3", ".mp3")
+"""RFC 6381 codec prefixes of audio (a muxed variant naming one must decode audio)."""
+
+
+def _declares_audio(track: TrackRuntime) -> bool:
+    """Whether the track's renditions declare an audio codec (a muxed variant)."""
+    return any(
+        part.strip().lower().startswith(_AUDIO_CODECS)
+        for rep in track.ladder
+        for part in (rep.codecs or track.track.codecs or "").split(",")
+    )
 
 
 def _inside(positions: list[float], start: float | None, reached: float) -> int:

@@ -71,14 +71,16 @@ async def play_to_report(
         if on_event is not None:
             player.add_listener(lambda event: on_event(player, event))
         live = _start_status(player) if show_status else None
+        begin = clock.now()  # --stop-after counts from load(), like every event time
         try:
             interrupted = await _until_stopped(
                 player.load(url, start_at_s=start_at_s, title_id=title_id, resume=resume), stop
             )
             if not interrupted:
-                interrupted = await _until_stopped(
-                    _wait(player, stop_after_s=stop_after_s, timeout_s=timeout_s, live=live), stop
+                waiting = _wait(
+                    player, begin=begin, stop_after_s=stop_after_s, timeout_s=timeout_s, live=live
                 )
+                interrupted = await _until_stopped(waiting, stop)
         finally:
             if live is not None:
                 live.stop()
@@ -114,6 +116,8 @@ async def play_to_report(
     return report
 
 
+_POLL_S = 0.25
+"""How often the run's status line and limits are looked at, real seconds (not a tunable)."""
 _INTERRUPTED_STOP_S = 1.0
 """Longest wait for the player to stop after Ctrl-C (the command must end within 2 s)."""
 
@@ -140,12 +144,15 @@ async def _until_stopped(work: Any, stop: asyncio.Event | None) -> bool:
     return True
 
 
-async def _wait(player: Player, *, stop_after_s: float | None, timeout_s: float, live: Any) -> None:
+async def _wait(
+    player: Player, *, begin: float, stop_after_s: float | None, timeout_s: float, live: Any
+) -> None:
+    """Wait for the end, or until ``stop_after_s`` of session time since ``begin``."""
     deadline = time.monotonic() + timeout_s
-    begin = player.clock.now()
     while True:
+        remaining = None if stop_after_s is None else begin + stop_after_s - player.clock.now()
         try:
-            await player.wait(timeout_s=0.25)
+            await player.wait(timeout_s=_POLL_S if remaining is None else min(_POLL_S, remaining))
             return
         except TimeoutError:
             pass

@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from player.cli._text_checks import text_checks
 from player.cli._thumbnail_export import thumbnail_checks
-from player.cli._verdict import verdict_checks
+from player.cli._verdict import CheckResult, verdict_checks
 
-__all__ = ["Thresholds", "build_report", "check_thresholds", "write_junit", "write_plot"]
+__all__ = [
+    "CheckResult",
+    "Thresholds",
+    "add_verdict",
+    "build_report",
+    "check_thresholds",
+    "evaluate_checks",
+    "write_junit",
+    "write_plot",
+]
+
+Checks = Sequence[CheckResult] | Sequence[tuple[str, str | None]]
+"""What the writers take: results, or ``(name, failure message or None)`` pairs."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -39,6 +52,11 @@ class Thresholds:
             been shown when the playhead was at each position (``cue_at_<S>s`` checks).
         min_subtitle_coverage: Least share of the played span the text segments must cover
             (``subtitle_coverage`` check); ``None`` skips it.
+        max_av_drift_s: ``av_drift``: largest audio/video offset accepted (``av_drift_s``,
+            docs/qa.md), seconds; ``None`` skips it. 0.1 s is above what the measure's
+            granularity adds on good content (one AAC frame, 21 ms, plus rounding) and
+            near where viewers notice lip-sync errors (ITU-R BT.1359: about 0.045 s audio
+            early, 0.125 s audio late).
     """
 
     max_startup_s: float | None = None
@@ -52,6 +70,7 @@ class Thresholds:
     max_bytes_ratio: float = 3.0
     expected_cues: tuple[tuple[float, str | None], ...] = ()
     min_subtitle_coverage: float | None = None
+    max_av_drift_s: float | None = 0.1
 
 
 def build_report(
@@ -81,59 +100,140 @@ def build_report(
 def check_thresholds(report: dict[str, Any], limits: Thresholds) -> list[tuple[str, str | None]]:
     """Evaluate each check: a list of ``(name, failure message or None)``.
 
-    Besides the limits, a report with evidence (``play_to_report``) gets the checks that
-    fail whenever the stream did not really play (``player.cli._verdict``).
+    The same checks as ``evaluate_checks``, without their figures.
     """
-    checks: list[tuple[str, str | None]] = []
+    return [(check.name, check.message) for check in evaluate_checks(report, limits)]
+
+
+def evaluate_checks(report: dict[str, Any], limits: Thresholds) -> list[CheckResult]:
+    """Evaluate each check, with the figure it judged and the bound it used.
+
+    Besides the limits, a report with evidence (``play_to_report``) gets the checks that
+    fail whenever the stream did not really play (docs/qa.md, "An honest verdict").
+
+    Args:
+        report: A report from ``play_to_report`` (or ``build_report``).
+        limits: The thresholds.
+
+    Returns:
+        One ``CheckResult`` per check, in a stable order.
+    """
+    checks: list[CheckResult] = []
     startup = report.get("startup_s")
     if limits.max_startup_s is not None:
         ok = startup is not None and startup <= limits.max_startup_s
         checks.append(
-            ("startup_time", None if ok else f"startup {startup} s > {limits.max_startup_s} s")
+            CheckResult(
+                name="startup_time",
+                message=None if ok else f"startup {startup} s > {limits.max_startup_s} s",
+                value=startup,
+                limit=limits.max_startup_s,
+            )
         )
     if limits.max_rebuffer_ratio is not None:
         ratio = float(report.get("rebuffer_ratio", 0.0))
         ok = ratio <= limits.max_rebuffer_ratio
         checks.append(
-            (
-                "rebuffer_ratio",
-                None if ok else f"rebuffer ratio {ratio:.4f} > {limits.max_rebuffer_ratio}",
+            CheckResult(
+                name="rebuffer_ratio",
+                message=None if ok else f"rebuffer ratio {ratio:.4f} > {limits.max_rebuffer_ratio}",
+                value=ratio,
+                limit=limits.max_rebuffer_ratio,
             )
         )
     if limits.max_decode_errors is not None:
         errors = int(report.get("decode_errors", 0))
         ok = errors <= limits.max_decode_errors
         checks.append(
-            (
-                "decode_errors",
-                None if ok else f"{errors} decode errors > {limits.max_decode_errors}",
+            CheckResult(
+                name="decode_errors",
+                message=None if ok else f"{errors} decode errors > {limits.max_decode_errors}",
+                value=errors,
+                limit=limits.max_decode_errors,
             )
         )
     if limits.require_end:
         state = report.get("final_state")
-        checks.append(("playback_completed", None if state == "ended" else f"final state {state}"))
+        checks.append(
+            CheckResult(
+                name="playback_completed",
+                message=None if state == "ended" else f"final state {state}",
+                value=state,
+                limit="ended",
+            )
+        )
     checks.extend(verdict_checks(report, limits))
-    checks.extend(text_checks(report, limits.expected_cues, limits.min_subtitle_coverage))
-    checks.extend(thumbnail_checks(report))
+    text = text_checks(report, limits.expected_cues, limits.min_subtitle_coverage)
+    checks.extend(_with_figures(report, limits, [*text, *thumbnail_checks(report)]))
     fatal = [
         e for e in report.get("events", []) if e.get("type") == "ErrorOccurred" and e.get("fatal")
     ]
     checks.append(
-        (
-            "no_fatal_error",
-            None if not fatal else f"{fatal[0].get('code')}: {fatal[0].get('message')}",
+        CheckResult(
+            name="no_fatal_error",
+            message=None if not fatal else f"{fatal[0].get('code')}: {fatal[0].get('message')}",
+            value=len(fatal),
+            limit=0,
         )
     )
     return checks
 
 
-def write_junit(path: Path, report: dict[str, Any], checks: list[tuple[str, str | None]]) -> None:
+def add_verdict(report: dict[str, Any], checks: Checks) -> dict[str, Any]:
+    """Put the verdict into ``report`` (in place) and return it.
+
+    Adds ``checks`` (each ``{"name", "passed", "value", "limit", "message"}``), ``passed``
+    (every check passed and playback was not interrupted) and ``verdict`` (``"PASS"`` or
+    ``"FAIL"``); every other key is left as it was.
+
+    Args:
+        report: The run's report.
+        checks: Its checks (``evaluate_checks``; ``(name, message)`` pairs carry no figures).
+    """
+    results = _results(checks)
+    passed = bool(results) and all(c.passed for c in results)
+    passed = passed and report.get("final_state") != "interrupted"
+    report["checks"] = [c.to_json() for c in results]
+    report["passed"] = passed
+    report["verdict"] = "PASS" if passed else "FAIL"
+    return report
+
+
+def _with_figures(
+    report: dict[str, Any], limits: Thresholds, pairs: list[tuple[str, str | None]]
+) -> list[CheckResult]:
+    """Text and thumbnail checks with the figures their sections carry."""
+    thumbs = report.get("thumbnails")
+    figures: dict[str, tuple[Any, Any]] = {
+        "subtitle_coverage": (report.get("subtitle_coverage"), limits.min_subtitle_coverage),
+    }
+    if isinstance(thumbs, dict):
+        figures["thumbnails_written"] = (thumbs.get("written"), thumbs.get("expected"))
+    return [
+        CheckResult(
+            name=name,
+            message=message,
+            value=figures.get(name, (None, None))[0],
+            limit=figures.get(name, (None, None))[1],
+        )
+        for name, message in pairs
+    ]
+
+
+def _results(checks: Checks) -> list[CheckResult]:
+    return [
+        c if isinstance(c, CheckResult) else CheckResult(name=c[0], message=c[1]) for c in checks
+    ]
+
+
+def write_junit(path: Path, report: dict[str, Any], checks: Checks) -> None:
     """Write a JUnit XML file with one test case per check."""
-    failures = sum(1 for _, failure in checks if failure)
+    results = _results(checks)
+    failures = sum(1 for c in results if not c.passed)
     suite = ET.Element(
         "testsuite",
         name="playback",
-        tests=str(len(checks)),
+        tests=str(len(results)),
         failures=str(failures),
         errors="0",
         time=f"{float(report.get('time_played_s', 0.0)):.3f}",
@@ -141,10 +241,10 @@ def write_junit(path: Path, report: dict[str, Any], checks: list[tuple[str, str 
     ET.SubElement(
         ET.SubElement(suite, "properties"), "property", name="url", value=str(report.get("url"))
     )
-    for name, failure in checks:
-        case = ET.SubElement(suite, "testcase", classname="player.qa", name=name)
-        if failure:
-            ET.SubElement(case, "failure", message=failure).text = failure
+    for check in results:
+        case = ET.SubElement(suite, "testcase", classname="player.qa", name=check.name)
+        if check.message:
+            ET.SubElement(case, "failure", message=check.message).text = check.message
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
 
 

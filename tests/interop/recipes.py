@@ -662,3 +662,52 @@ def _corpus_webvtt(folder: Path, video_starts: dict[int, float]) -> None:
 def _clock_long(seconds: float) -> str:
     millis = round(seconds * 1000)
     return f"00:{millis // 60_000:02d}:{millis // 1000 % 60:02d}.{millis % 1000:03d}"
+
+
+# -- A/V sync and muxed audio (docs/qa.md, av_drift_s) --------------------------------------
+
+AUDIO_OFFSET_S = 0.5
+"""How late ``ffmpeg_hls_ts_audio_late`` presents the audio (``-itsoffset``)."""
+
+
+def ffmpeg_hls_ts_audio_late(folder: Path, clip: Clip) -> str:
+    """HLS MPEG-TS with muxed audio whose timestamps begin ``AUDIO_OFFSET_S`` late.
+
+    ``-itsoffset`` on the audio input shifts its PTS inside the TS (MPEG-TS has no edit
+    list to hide it in): a real A/V offset that every player presents.
+    """
+    # fmt: off
+    run(
+        [
+            ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(clip.path),
+            "-itsoffset", str(AUDIO_OFFSET_S), "-i", str(clip.path),
+            "-map", "0:v:0", "-map", "1:a", "-c", "copy",
+            "-f", "hls", "-hls_time", str(SEGMENT_S), "-hls_playlist_type", "vod",
+            "-hls_segment_type", "mpegts", "-hls_segment_filename", "s%v_%03d.ts",
+            "-master_pl_name", "master.m3u8", "-var_stream_map", "v:0,a:0", "v%v.m3u8",
+        ],
+        folder,
+    )
+    # fmt: on
+    return "master.m3u8"
+
+
+def ffmpeg_hls_ts_silent(folder: Path, clip: Clip) -> str:
+    """HLS MPEG-TS without audio whose multivariant playlist declares AAC (``CODECS``).
+
+    A muxed variant that names an audio codec must deliver audio: the verdict fails it.
+    """
+    # fmt: off
+    _ffmpeg(
+        folder, clip,
+        "-map", "0:v:0", "-an", "-c", "copy",
+        "-f", "hls", "-hls_time", str(SEGMENT_S), "-hls_playlist_type", "vod",
+        "-hls_segment_type", "mpegts", "-hls_segment_filename", "s_%03d.ts", "v.m3u8",
+    )
+    # fmt: on
+    (folder / "master.m3u8").write_text(
+        "#EXTM3U\n#EXT-X-VERSION:3\n"
+        '#EXT-X-STREAM-INF:BANDWIDTH=900000,RESOLUTION=640x360,CODECS="avc1.64001e,mp4a.40.2"\n'
+        "v.m3u8\n"
+    )
+    return "master.m3u8"

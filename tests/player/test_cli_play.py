@@ -68,13 +68,20 @@ def test_play_writes_report_junit_and_plot(lab: Any, tmp_path: Path) -> None:
     }  # fmt: skip
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "PASS playback_completed" in result.stdout
+    # The JSON report carries the verdict: every check with its figure and its bound.
+    assert data["verdict"] == "PASS" and data["passed"] is True
+    checks = {c["name"]: c for c in data["checks"]}
+    assert set(checks) == {c.get("name") for c in suite.iter("testcase")}
+    assert all(c["passed"] and c["message"] is None for c in checks.values())
+    assert checks["startup_time"]["limit"] == 30 and checks["startup_time"]["value"] > 0
+    assert checks["frames_decoded"]["value"]["video"]["frames"] == 150
 
 
 def test_failed_threshold_exits_1_with_a_junit_failure(lab: Any, tmp_path: Path) -> None:
-    junit = tmp_path / "j.xml"
+    junit, report = tmp_path / "j.xml", tmp_path / "r.json"
     result = run_cli(
         "play", f"{lab.edges[0].base_url}/master.m3u8", "--ca", lab.ca_file, "--virtual-clock",
-        "--quiet", "--junit", str(junit), "--max-startup-s", "0.000001",
+        "--quiet", "--junit", str(junit), "--report", str(report), "--max-startup-s", "0.000001",
     )  # fmt: skip
     assert result.returncode == 1
     failures = [
@@ -82,6 +89,12 @@ def test_failed_threshold_exits_1_with_a_junit_failure(lab: Any, tmp_path: Path)
     ]
     assert [c.get("name") for c in failures] == ["startup_time"]
     assert "FAIL startup_time" in result.stdout
+    data = json.loads(report.read_text())
+    assert data["verdict"] == "FAIL" and data["passed"] is False
+    failed = [c for c in data["checks"] if not c["passed"]]
+    assert [c["name"] for c in failed] == ["startup_time"]
+    assert failed[0]["limit"] == 0.000001 and failed[0]["value"] > failed[0]["limit"]
+    assert failed[0]["message"].startswith("startup ")
 
 
 def test_malformed_manifest_exits_2_with_one_line(lab: Any) -> None:
@@ -125,6 +138,9 @@ def test_demo_shows_failover_switches_and_license(tmp_path: Path, stream_format:
     assert types.count("VariantSwitched") >= 2
     assert data["decode_errors"] == 0
     assert data["frames_decoded"] == 20 * 25
+    assert data["verdict"] == "PASS"
+    names = {c["name"] for c in data["checks"] if c["passed"]}
+    assert {"failover_seen", "license_acquired", "av_drift", "frames_decoded"} <= names
     assert data["final_state"] == "ended"
     assert data["license_latency_s"] is not None and data["license_latency_s"] > 0
     assert [a["action"] for a in data["demo"]["actions"]] == [

@@ -169,6 +169,14 @@ def test_stop_after_on_the_real_clock_counts_the_time_played(cdn: Any, tmp_path:
     data = json.loads(report.read_text())
     assert data["stall_count"] == 0
     assert data["time_played_s"] == pytest.approx(5.0, abs=0.6)
+    # ... and exactly the span asked for: --stop-after less the startup time.
+    assert data["time_played_s"] == pytest.approx(5.0 - data["startup_s"], abs=0.3)
+    checks = {c["name"]: c for c in data["checks"]}
+    span = checks["played_span"]
+    assert span["passed"], span
+    assert span["limit"]["requested_s"] == pytest.approx(5.0 - data["startup_s"], abs=1e-3)
+    assert span["value"]["played_s"] >= span["limit"]["min_played_s"]
+    assert "playback_completed" not in checks  # a stopped run is not asked to end
     events = data["events"]
     assert events[0]["at_s"] < 1.0  # seconds since load(), not monotonic clock readings
     timeline = [s for s in data["timeline"] if s["state"] == "playing"]
