@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from typing import Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 from abr import AbandonProgress, AbrState, DownloadReport
 from player._avsync import AvOffsets, RunStart
@@ -22,7 +21,7 @@ from player._parts import SessionParts
 from player._pathways import MediaRequest, RequestPlanner
 from player._pipeline import decode_segment
 from player._ranges import RangeGuard, check_ranged, from_memory, is_from_memory
-from player._segment_index import IndexLoader
+from player._segment_index import IndexLoader, with_loaded_index
 from player._state import PlaybackState
 from player._text import TextRuntime
 from player._track_runtime import TrackRuntime
@@ -38,7 +37,13 @@ from player.events import (
 )
 from player.manifest import ByteRange, Presentation, Representation, Segment
 from player.steering import PathwaySelector
-from transport import AllEdgesFailed, Response, StreamingResponse, TransportError
+from transport import (
+    AllEdgesFailed,
+    Response,
+    StreamingResponse,
+    TransportError,
+    with_alternates,
+)
 
 __all__: list[str] = []
 
@@ -195,6 +200,8 @@ class SegmentDownloader:
             if track.kind == "video" and self._exclude_and_retry(track, exc, index):
                 return False
             raise
+        loaded = track.ladder[index]  # Player.presentation shows the loaded index too
+        self.session.presentation = with_loaded_index(self.session.presentation, loaded)
         return True
 
     def _switch_reason(self, track: TrackRuntime) -> SwitchReason:
@@ -237,18 +244,7 @@ class SegmentDownloader:
 
     def locations(self, urls: tuple[str, ...]) -> tuple[str, ...]:
         """Add the configured alternate origins to a resource's locations."""
-        alternates = self.session.parts.config.playback.alternate_origins
-        if not alternates:
-            return urls
-        out = list(urls)
-        for url in urls:
-            parts = urlsplit(url)
-            for base in alternates:
-                alt = urlsplit(base)
-                candidate = urlunsplit((alt.scheme, alt.netloc, parts.path, parts.query, ""))
-                if candidate not in out:
-                    out.append(candidate)
-        return tuple(out)
+        return with_alternates(urls, self.session.parts.config.playback.alternate_origins)
 
     async def fetch_range(
         self,

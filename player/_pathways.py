@@ -26,7 +26,7 @@ from player.steering import (
     apply_uri_replacement,
     pathway_key,
 )
-from transport import HealthTracker
+from transport import HealthTracker, with_alternates
 
 __all__: list[str] = []
 
@@ -129,7 +129,9 @@ class RequestPlanner:
             loose = [url for group in by_pathway.values() for url in group] + loose
         out.extend((url, _origin(url), None) for url in loose)
         seen = {url for url, _, _ in out}
-        for url in self._alternates([u for u, _, _ in out] or list(urls)):
+        base = [u for u, _, _ in out] or list(urls)
+        origins = self.host.config.playback.alternate_origins
+        for url in with_alternates(base, origins)[len(base) :]:
             if url not in seen:
                 seen.add(url)
                 out.append((url, _origin(url), None))
@@ -193,17 +195,6 @@ class RequestPlanner:
                     replacement = UriReplacement(host=replacement.host)
                 urls = [apply_uri_replacement(u, replacement) for u in urls]
             by_pathway[clone_id] = urls
-
-    def _alternates(self, urls: list[str]) -> list[str]:
-        """The configured alternate origins' copies of ``urls`` (same path and query)."""
-        alternates = self.host.config.playback.alternate_origins
-        out: list[str] = []
-        for url in urls:
-            parts = urlsplit(url)
-            for base in alternates:
-                alt = urlsplit(base)
-                out.append(urlunsplit((alt.scheme, alt.netloc, parts.path, parts.query, "")))
-        return out
 
 
 def _origin(url: str) -> str:

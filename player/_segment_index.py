@@ -11,6 +11,7 @@ costs one more request per referenced ``sidx`` box (``SegmentIndexBuilder``).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Protocol
 
 from player._track_runtime import TrackRuntime
@@ -18,9 +19,11 @@ from player.config import ManifestConfig
 from player.manifest import (
     ByteRange,
     InitSegment,
+    Presentation,
     Representation,
     SegmentIndexBuilder,
     SegmentIndexRef,
+    Track,
 )
 
 __all__: list[str] = []
@@ -115,3 +118,26 @@ def _joined(init: InitSegment | None, ref: SegmentIndexRef) -> ByteRange | None:
     if a.last + 1 != b.first:
         return None
     return ByteRange(a.first, b.last)
+
+
+def with_loaded_index(presentation: Presentation, rep: Representation) -> Presentation:
+    """``presentation`` with ``rep`` (its index loaded) in place of the representation it was.
+
+    The one replaced has the same id and index reference and no segments yet; everything
+    else is kept (the same objects), so ``Player.presentation`` shows each loaded index.
+    """
+
+    def track_of(track: Track) -> Track:
+        reps = tuple(
+            rep if old.id == rep.id and old.index == rep.index and old.segments is None else old
+            for old in track.representations
+        )
+        changed = any(a is not b for a, b in zip(reps, track.representations, strict=True))
+        return dataclasses.replace(track, representations=reps) if changed else track
+
+    periods = []
+    for period in presentation.periods:
+        tracks = tuple(track_of(t) for t in period.tracks)
+        changed = any(a is not b for a, b in zip(tracks, period.tracks, strict=True))
+        periods.append(dataclasses.replace(period, tracks=tracks) if changed else period)
+    return dataclasses.replace(presentation, periods=tuple(periods))

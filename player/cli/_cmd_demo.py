@@ -167,22 +167,12 @@ def run(args: argparse.Namespace) -> int:
         report = asyncio.run(_play(lab, quiet=args.quiet))
     checks = evaluate_checks(report, Thresholds(max_decode_errors=0))
     failovers, licenses = report.get("failover_count", 0), report.get("license_requests", 0)
-    checks.append(
-        CheckResult(
-            name="failover_seen",
-            message=None if failovers > 0 else "no failover",
-            value=failovers,
-            limit=1,
-        )
-    )
-    checks.append(
-        CheckResult(
-            name="license_acquired",
-            message=None if licenses > 0 else "no license",
-            value=licenses,
-            limit=1,
-        )
-    )
+    for name, count, missing in (
+        ("failover_seen", failovers, "no failover"),
+        ("license_acquired", licenses, "no license"),
+    ):
+        message = None if count > 0 else missing
+        checks.append(CheckResult(name=name, message=message, value=count, limit=1))
     beats = sum(1 for e in report["events"] if e["type"] == "HeartbeatSent")
     _write(args, report, checks)
     _print_story(report, plan)

@@ -118,40 +118,19 @@ def evaluate_checks(report: dict[str, Any], limits: Thresholds) -> list[CheckRes
     Returns:
         One ``CheckResult`` per check, in a stable order.
     """
-    checks: list[CheckResult] = []
     startup = report.get("startup_s")
-    if limits.max_startup_s is not None:
-        ok = startup is not None and startup <= limits.max_startup_s
-        checks.append(
-            CheckResult(
-                name="startup_time",
-                message=None if ok else f"startup {startup} s > {limits.max_startup_s} s",
-                value=startup,
-                limit=limits.max_startup_s,
-            )
-        )
-    if limits.max_rebuffer_ratio is not None:
-        ratio = float(report.get("rebuffer_ratio", 0.0))
-        ok = ratio <= limits.max_rebuffer_ratio
-        checks.append(
-            CheckResult(
-                name="rebuffer_ratio",
-                message=None if ok else f"rebuffer ratio {ratio:.4f} > {limits.max_rebuffer_ratio}",
-                value=ratio,
-                limit=limits.max_rebuffer_ratio,
-            )
-        )
-    if limits.max_decode_errors is not None:
-        errors = int(report.get("decode_errors", 0))
-        ok = errors <= limits.max_decode_errors
-        checks.append(
-            CheckResult(
-                name="decode_errors",
-                message=None if ok else f"{errors} decode errors > {limits.max_decode_errors}",
-                value=errors,
-                limit=limits.max_decode_errors,
-            )
-        )
+    ratio = float(report.get("rebuffer_ratio", 0.0))
+    errors = int(report.get("decode_errors", 0))
+    limited = (
+        ("startup_time", startup, limits.max_startup_s, f"startup {startup} s"),
+        ("rebuffer_ratio", ratio, limits.max_rebuffer_ratio, f"rebuffer ratio {ratio:.4f}"),
+        ("decode_errors", errors, limits.max_decode_errors, f"{errors} decode errors"),
+    )
+    checks = [
+        _at_most(name, value, limit, what=what, unit=" s" if name == "startup_time" else "")
+        for name, value, limit, what in limited
+        if limit is not None
+    ]
     if limits.require_end:
         state = report.get("final_state")
         checks.append(
@@ -177,6 +156,13 @@ def evaluate_checks(report: dict[str, Any], limits: Thresholds) -> list[CheckRes
         )
     )
     return checks
+
+
+def _at_most(name: str, value: float | None, limit: float, *, what: str, unit: str) -> CheckResult:
+    """A check that ``value`` (``None``: never measured) is at most ``limit``."""
+    ok = value is not None and value <= limit
+    message = None if ok else f"{what} > {limit}{unit}"
+    return CheckResult(name=name, message=message, value=value, limit=limit)
 
 
 def add_verdict(report: dict[str, Any], checks: Checks) -> dict[str, Any]:
