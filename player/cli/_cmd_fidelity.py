@@ -18,6 +18,11 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "fidelity",
         help="play traces in the ABR simulator and for real through the lab; compare",
+        description=(
+            "Play each throughput trace twice, once in the ABR simulator and once for "
+            "real through the lab's network emulator, and compare the two timelines "
+            "(bitrate, switches, rebuffering, QoE) trace by trace."
+        ),
     )
     p.add_argument(
         "--traces",
@@ -35,7 +40,12 @@ def register(subparsers: Any) -> None:
         metavar="SEED",
         help="with --limit: draw the N traces at random with this seed",
     )
-    p.add_argument("--algorithm", choices=ALGORITHMS, default="hybrid")
+    p.add_argument(
+        "--algorithm",
+        choices=ALGORITHMS,
+        default="hybrid",
+        help="the ABR algorithm both sides run (default: hybrid)",
+    )
     p.add_argument("--duration-s", type=int, default=60, metavar="S", help="ladder length")
     p.add_argument("--jobs", type=int, default=4, help="real sessions at the same time")
     p.add_argument("--rtt-ms", type=float, default=80.0, help="round-trip time of the path")
