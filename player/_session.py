@@ -425,6 +425,8 @@ class PlaybackSession:
         goal = cfg.startup_buffer_s if initial else cfg.rebuffer_goal_s
         if self._level() < goal - _END_TOLERANCE_S and not self._all_exhausted():
             return
+        if initial and not self.text.is_ready_at(self.position_s):
+            return  # start (or resume after a seek) with the subtitles of the first frame
         if self._level() <= 0 and self._all_exhausted():
             self._move(PlaybackState.ENDED)
             self.emit(Ended(at_s=now, position_s=self.position_s))

@@ -121,6 +121,18 @@ class TextRuntime:
             self._stores[key] = CueStore(max_cues=self._config.max_cues_kept)
         return self._stores[key]
 
+    def is_ready_at(self, position_s: float) -> bool:
+        """Whether the text at ``position_s`` is in (or known to be missing): playback starts.
+
+        True without a text track, when its segment there was fetched (or failed: the
+        failure is reported and playback goes on), or when it has no segment there.
+        """
+        track = self.track()
+        if track is None:
+            return True
+        need = track.need(position_s)
+        return need.is_exhausted or need.buffered_end_s > position_s
+
     def cues(self) -> tuple[Cue, ...]:
         """Every cue loaded for the selected track, in start order."""
         store = self.store()
@@ -297,8 +309,15 @@ class TextRuntime:
             )
         )
         if sync:
+            # The playhead may have moved on while the segment downloaded: crossings since
+            # the last look keep their own times; cues that started earlier enter now.
             position = self._host.live_position_s(now)
-            self._emit_changes(self._tracker.sync(store, position_s=position, now=now))
+            start = self._tracker.position_s
+            if start is not None and position > start:
+                changes = self._tracker.advance(store, from_s=start, to_s=position, now=now)
+            else:
+                changes = self._tracker.sync(store, position_s=position, now=now)
+            self._emit_changes(changes)
         self._sync_stats()
 
     def _timing(self, rep: Representation, segment: Segment) -> TextTiming:
@@ -316,6 +335,7 @@ class TextRuntime:
             segment_start_s=segment.start_s,
             segment_end_s=segment.end_s,
             origin_s=period.start_s,
+            uses_timestamp_map=False,
         )
 
     def _discontinuity_start(self, rep: Representation, disc: int, segment: Segment) -> float:

@@ -103,7 +103,7 @@ def parse_text_segment(
 
 
 def _webvtt(document: WebVttDocument, timing: TextTiming) -> TextSegment:
-    mapping = document.timestamp_map
+    mapping = document.timestamp_map if timing.uses_timestamp_map else None
     offset = (
         timing.origin_s if mapping is None else timing.map_offset_s(mapping.mpegts, mapping.local_s)
     )

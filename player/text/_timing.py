@@ -5,7 +5,8 @@ relates to the presentation timeline (the one segment ``start_s`` values and the
 use) for one segment:
 
 - A file without an HLS timestamp map (sidecar WebVTT/TTML, raw WebVTT segments without
-  ``X-TIMESTAMP-MAP``): cue time 0 is ``origin_s`` (0 for HLS, the period start for DASH).
+  ``X-TIMESTAMP-MAP``, any DASH WebVTT): cue time 0 is ``origin_s`` (0 for HLS, the period
+  start for DASH).
 - HLS WebVTT with ``X-TIMESTAMP-MAP=MPEGTS:m,LOCAL:l``: cue time ``l`` plays when the media
   timestamp is ``m`` (90 kHz). ``anchor`` says which media timestamp plays at which
   presentation time in this discontinuity (read from the video or audio segments); the
@@ -68,6 +69,8 @@ class TextTiming:
         anchor: HLS: the media timestamp of this discontinuity, for ``X-TIMESTAMP-MAP``.
         discontinuity_start_s: HLS: where the segment's discontinuity starts (a map with no
             anchor ties its ``LOCAL`` time there).
+        uses_timestamp_map: Whether ``X-TIMESTAMP-MAP`` applies: an HLS notion; DASH WebVTT
+            segments and sidecars are on the period's timeline whatever their header says.
     """
 
     segment_start_s: float
@@ -75,6 +78,7 @@ class TextTiming:
     origin_s: float = 0.0
     anchor: MediaAnchor | None = None
     discontinuity_start_s: float | None = None
+    uses_timestamp_map: bool = True
 
     def map_offset_s(self, mpegts: int, local_s: float) -> float:
         """Seconds to add to the cue times of a file with ``MPEGTS:mpegts,LOCAL:local_s``.

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from text_support import TextCue, add_text_tracks, cues_for
+from text_support import TextCue, add_text_tracks, cues_for, two_period_mpd_with_text
 
 from player import VirtualClock
 from player._player import Player
@@ -223,3 +223,26 @@ def test_a_missing_cue_segment_is_a_non_fatal_error_on_the_text_track(cdn: Any) 
     assert errors[0].code.startswith("transport.") and "4.vtt" in errors[0].message
     assert player.stats().subtitle_coverage == pytest.approx(1 - SEGMENT_S / DURATION_S)
     assert player.stats().errors_by_code == {errors[0].code: 1}
+
+
+def test_each_period_places_its_sidecar_from_its_own_start(cdn: Any, content: ContentInfo) -> None:
+    first = [TextCue(0.5, 1.5, "period one"), TextCue(2.5, 3.5, "still one")]
+    second = [TextCue(0.5, 1.5, "period two"), TextCue(4.0, 5.5, "still two")]
+    mpd = two_period_mpd_with_text(content, 3, (first, second))
+    (content.root / "two-periods-text.mpd").write_text(mpd, encoding="utf-8")
+    player, events = run(cdn, "two-periods-text.mpd", text_language="en")
+    assert player.state.value == "ended", player.error
+    split = 3 * SEGMENT_S
+    entered = [(e.cue.start_s, e.cue.end_s, e.cue.text) for e in of(events, CueEntered)]
+    assert entered == [
+        (0.5, 1.5, "period one"),
+        (2.5, 3.5, "still one"),
+        (split + 0.5, split + 1.5, "period two"),
+        (split + 4.0, split + 5.5, "still two"),
+    ]
+    loads = of(events, CuesLoaded)
+    assert [(e.representation_id, e.start_s, e.end_s) for e in loads] == [
+        ("text-p0", 0.0, split),
+        ("text-p1", split, DURATION_S),
+    ]
+    assert player.stats().subtitle_coverage == pytest.approx(1.0)

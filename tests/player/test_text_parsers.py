@@ -151,6 +151,10 @@ def test_hls_map_with_anchor_and_without() -> None:
     ]
     # no media timestamp known: LOCAL plays where the discontinuity starts
     assert placed(timing(20.0, 22.0, discontinuity_start_s=16.0)) == [(16.5, 17.5, "x")]
+    # DASH: the map is an HLS header; the cues are on the period's timeline
+    assert placed(timing(20.0, 22.0, origin_s=10.0, uses_timestamp_map=False)) == [
+        (10.5, 11.5, "x")
+    ]
 
 
 MAPPED = b"WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:%d,LOCAL:00:00:00.000\n\n00:00.000 --> 00:01.000\nw\n"

@@ -126,3 +126,49 @@ def _add_dash_sidecars(mpd_path: Path, languages: list[str]) -> None:
         for i, lang in enumerate(languages)
     )
     mpd_path.write_text(mpd.replace("</Period>", sets + "</Period>"), encoding="utf-8")
+
+
+def two_period_mpd_with_text(
+    info: ContentInfo, split_segment: int, cues: tuple[list[TextCue], list[TextCue]]
+) -> str:
+    """The content (lowest rendition and first audio) as two periods cut after
+    ``split_segment`` segments, each with an English WebVTT sidecar whose cue times count
+    from its period's start (``cues`` are given in those period times)."""
+    periods = []
+    split = split_segment * info.spec.segment_s
+    for index, (first, last) in enumerate(((1, split_segment), (split_segment + 1, None))):
+        sets = []
+        for kind in ("video", "audio"):
+            track = next(t for t in info.tracks if t.kind == kind)
+            segments = track.segments[first - 1 : last]
+            offset = track.segments[first - 1][0]
+            timeline = "".join(f'<S t="{t}" d="{d}"/>' for t, d, _ in segments)
+            size = (
+                f'width="{track.spec.width}" height="{track.spec.height}"'
+                if track.spec
+                else 'audioSamplingRate="48000"'
+            )
+            sets.append(
+                f'<AdaptationSet contentType="{kind}" mimeType="{kind}/mp4">'
+                f'<Representation id="{track.id}" bandwidth="{track.bandwidth_bps}" '
+                f'codecs="{track.codecs}" {size}><SegmentTemplate timescale="{track.timescale}" '
+                f'presentationTimeOffset="{offset}" startNumber="{first}" '
+                f'initialization="{track.folder}/init.mp4" media="{track.folder}/seg-$Number$.m4s">'
+                f"<SegmentTimeline>{timeline}</SegmentTimeline></SegmentTemplate>"
+                "</Representation></AdaptationSet>"
+            )
+        name = f"period-{index}.vtt"
+        (info.root / name).write_text(webvtt(cues[index]), encoding="utf-8")
+        sets.append(
+            '<AdaptationSet contentType="text" mimeType="text/vtt" lang="en">'
+            f'<Representation id="text-p{index}" bandwidth="256"><BaseURL>{name}</BaseURL>'
+            "</Representation></AdaptationSet>"
+        )
+        start = 0 if index == 0 else split
+        periods.append(f'<Period id="p{index}" start="PT{start}S">{"".join(sets)}</Period>')
+    return (
+        '<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" '
+        f'mediaPresentationDuration="PT{info.spec.duration_s}S" minBufferTime="PT2S">'
+        + "".join(periods)
+        + "</MPD>"
+    )
