@@ -165,6 +165,68 @@ def test_images_fail_over_to_the_next_location(
     assert _mad(decode_thumbnail(thumb), frames[1]) < MAD_BOUND
 
 
+def test_images_follow_the_pathways_of_dash_base_urls(
+    workshop: Workshop, lab_with_edge: Any, clip: Clip, frames: dict[int, np.ndarray]
+) -> None:
+    """Two ``BaseURL``s with ``serviceLocation``s (pathways, in steering order): every sheet
+    request on the first pathway fails (503), the sheet comes from the second."""
+    path = workshop.build("thumbs-dash-number", CASES["dash-number"][0])
+    edge, origin = lab_with_edge.edges[0], lab_with_edge.cdn.origin
+    folder = path.rsplit("/", 1)[0]
+    text = (clip.folder / path).read_text()
+    bases = (
+        f'<BaseURL serviceLocation="edge">{edge.base_url}/{folder}/</BaseURL>'
+        f'<BaseURL serviceLocation="origin">{origin.base_url}/{folder}/</BaseURL>'
+    )
+    with_bases = text.replace("<Period", bases + "<Period", 1)
+    (clip.folder / folder / "pathways.mpd").write_text(with_bases)
+    served = Served("lab-edge", edge.base_url, lab_with_edge.cdn.ca_file)
+    armed = edge.faults.set(
+        StatusFault(status=503), count=None, for_s=PLAY_TIMEOUT_S, path_glob="*.jpg"
+    )
+    try:
+        got, _, _ = asyncio.run(_thumbnails(served, f"{folder}/pathways.mpd", [2.5]))
+    finally:
+        edge.faults.clear()
+    (thumb,) = got
+    assert isinstance(thumb, Thumbnail), thumb
+    assert thumb.url == f"{origin.base_url}/{folder}/{REP_ID}/tile_1.jpg"
+    assert armed.applied >= 1
+    assert _mad(decode_thumbnail(thumb), frames[2]) < MAD_BOUND
+
+
+def test_a_live_image_playlist_is_reloaded_once_per_target_duration(
+    workshop: Workshop, lab_server: Served, clip: Clip
+) -> None:
+    """Past the end of a live image playlist: no reload before a target duration (3 s) has
+    passed since the last load; after it, one reload finds the new sheet."""
+    path = workshop.build("thumbs-hls-live", thumbnail_recipes.hls_thumbnails_growing)
+    folder = clip.folder / "thumbs-hls-live"
+
+    async def scenario() -> list[Thumbnail | BaseException]:
+        player = Player(config_for(lab_server), clock=VirtualClock())
+        out: list[Thumbnail | BaseException] = []
+        try:
+            await player.load(lab_server.url(path), autoplay=False)
+            for position, grow, wait_s in ((0.5, False, 0.0), (3.5, True, 0.0), (3.5, False, 3.0)):
+                if grow:
+                    thumbnail_recipes.grow_image_playlist(folder)
+                await player.clock.sleep(wait_s)
+                try:
+                    out.append(await player.thumbnail_at(position))
+                except ThumbnailUnavailable as exc:
+                    out.append(exc)
+        finally:
+            await player.aclose()
+        return out
+
+    first, too_soon, reloaded = asyncio.run(scenario())
+    assert isinstance(first, Thumbnail) and first.url.endswith("tile_1.jpg")
+    assert isinstance(too_soon, ThumbnailUnavailable)
+    assert isinstance(reloaded, Thumbnail), reloaded
+    assert reloaded.url.endswith("tile_2.jpg") and reloaded.start_s == pytest.approx(3.0)
+
+
 def _play_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "player", "play", *args],

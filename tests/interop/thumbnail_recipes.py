@@ -156,3 +156,24 @@ def hls_thumbnails(folder: Path, clip: Clip) -> str:
             f'CODECS="jpeg",URI="{REP_ID}/images.m3u8"\n'
         )
     return master
+
+
+def hls_thumbnails_growing(folder: Path, clip: Clip) -> str:
+    """``hls_thumbnails`` whose image playlist is live (``EVENT``): the first sheet, no ENDLIST.
+
+    ``grow_image_playlist`` then appends the second sheet and ``EXT-X-ENDLIST``.
+    """
+    master = hls_thumbnails(folder, clip)
+    playlist = folder / REP_ID / "images.m3u8"
+    text = playlist.read_text().replace("PLAYLIST-TYPE:VOD", "PLAYLIST-TYPE:EVENT")
+    lines = text.splitlines()
+    first_sheet_end = lines.index("tile_1.jpg") + 1
+    playlist.write_text("\n".join(lines[:first_sheet_end]) + "\n")
+    (folder / REP_ID / "images.m3u8.full").write_text("\n".join(lines) + "\n")
+    return master
+
+
+def grow_image_playlist(folder: Path) -> None:
+    """Put the whole image playlist in place (the live one grew)."""
+    full = folder / REP_ID / "images.m3u8.full"
+    (folder / REP_ID / "images.m3u8").write_text(full.read_text())
