@@ -7,6 +7,7 @@ the virtual clock so whole presentations play in about a second.
 from __future__ import annotations
 
 import asyncio
+import io
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -402,7 +403,9 @@ def test_multi_period_plays_across_the_boundary(cdn: Any, clear_content: Content
     assert stats.stall_count == 0
 
 
-def test_thumbnails_frame_hashes_and_no_av_drift(cdn: Any, tmp_path: Path) -> None:
+def test_thumbnails_frame_hashes_and_no_av_drift(
+    cdn: Any, clear_content: ContentInfo, tmp_path: Path
+) -> None:
     config = config_for(
         cdn, hash_frames=True, thumbnails_at_s=(1.0, 5.0), thumbnail_dir=str(tmp_path)
     )
@@ -414,6 +417,35 @@ def test_thumbnails_frame_hashes_and_no_av_drift(cdn: Any, tmp_path: Path) -> No
     stats = player.stats()
     assert stats.av_drift_s < 0.05
     assert stats.frames_decoded == DURATION_S * FPS
+    # Every picture the player showed is a picture of the source, at its time, in one of
+    # the renditions (ABR may switch): digests computed here from the files on disk.
+    reference = _source_digests(clear_content)
+    shown = list(zip(player.frame_times("video"), player.frame_hashes("video"), strict=True))
+    assert len(shown) == DURATION_S * FPS
+    assert all(digest in reference.get(round(t, 3), set()) for t, digest in shown)
+
+
+def _source_digests(content: ContentInfo) -> dict[float, set[str]]:
+    import av
+
+    from player._decode import frame_digest
+
+    found: dict[float, set[str]] = {}
+    for track in content.tracks:
+        if track.kind != "video":
+            continue
+        folder = content.root / track.folder
+        names = sorted(
+            (p for p in folder.glob("seg-*.m4s")), key=lambda p: int(p.stem.split("-")[1])
+        )
+        blob = (folder / "init.mp4").read_bytes() + b"".join(p.read_bytes() for p in names)
+        with av.open(io.BytesIO(blob)) as container:
+            for frame in container.decode(video=0):
+                assert frame.pts is not None and frame.time_base is not None
+                found.setdefault(round(float(frame.pts * frame.time_base), 3), set()).add(
+                    frame_digest(frame)
+                )
+    return found
 
 
 def test_cap_video_limits_the_ladder_at_run_time(cdn: Any) -> None:
