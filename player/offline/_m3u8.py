@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from player.manifest import HlsKey, TrackType
+from player.manifest import HlsKey
 from player.offline._plan import LocalRendition
 
 __all__: list[str] = []
@@ -171,7 +171,3 @@ def _quoted(text: str) -> str:
     """A quoted-string attribute value: no quote, CR or LF (RFC 8216 section 4.2)."""
     return text.replace('"', "'").replace("\r", " ").replace("\n", " ")
 
-
-def is_muxed(rendition: LocalRendition) -> bool:
-    """Whether a video rendition carries its own audio (HLS MPEG-TS variants)."""
-    return rendition.chosen.track.type == TrackType.MUXED

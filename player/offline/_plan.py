@@ -40,7 +40,9 @@ __all__: list[str] = []
 STORE_DIR = ".streamsdk-offline"
 """The folder of a download's own files (state, journal, license); never served, never media."""
 
-_MEDIA_SUFFIXES = frozenset({".m4s", ".ts", ".aac", ".ac3", ".ec3", ".vtt", ".webvtt", ".m4a"})
+_MEDIA_SUFFIXES = frozenset(
+    {".m4s", ".ts", ".aac", ".ac3", ".ec3", ".m4a", ".vtt", ".webvtt", ".ttml", ".xml", ".dfxp"}
+)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 

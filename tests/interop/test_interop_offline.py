@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import recipes
+import test_interop_text as text_cases
 from foreign import (
     Clip,
     Playback,
@@ -34,7 +35,7 @@ from foreign import (
 
 from player.config import PlayerConfig
 from player.events import Event, event_to_json
-from player.offline import Downloader, DownloadResult, OfflineDownload
+from player.offline import Downloader, DownloadProgressed, DownloadResult, OfflineDownload
 from transport import TransportConfig
 from transport.lab import LabCdn, TestCA
 
@@ -201,6 +202,39 @@ def test_server_ignoring_range_downloads_each_file_once(
     playback = _play_offline(tmp_path)
     _check_exact(playback, clip, "absolute")
     assert len(downloads(playback)) == 5  # init + 4 segments, from the local files
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["shaka-hls-fmp4-webvtt", "shaka-dash-wvtt", "shaka-dash-stpp", "ffmpeg-dash-sidecar-ttml"],
+)
+def test_subtitles_are_downloaded_and_play_offline_on_time(
+    name: str, workshop: Workshop, clip: Clip, interop_ca: TestCA, tmp_path: Path
+) -> None:
+    """The text rendition of the language asked for is kept with its timing: every cue of
+    ``recipes.SUBTITLES`` enters and exits at its time, offline as online."""
+    _, _, language, shift = text_cases.CASES[name]
+    path = text_cases._path(workshop, name)
+    with _lab(clip, interop_ca) as served:
+        config = PlayerConfig(transport=TransportConfig(ca_file=served.ca_file))
+        playback = dataclasses.replace(config.playback, text_language=language)
+        config = dataclasses.replace(config, playback=playback)
+        events: list[Event] = []
+
+        async def run() -> DownloadResult:
+            async with Downloader(config) as downloader:
+                downloader.add_listener(events.append)
+                return await downloader.download(served.url(path), tmp_path)
+
+        asyncio.run(run())
+    tracks = {e.track for e in events if isinstance(e, DownloadProgressed)}
+    assert tracks == {"video", "audio", "text"}
+    download = OfflineDownload.open(tmp_path)
+    with download.serve() as local:
+        base, _, manifest = local.url.rpartition("/")
+        offline = play(Served("offline", base, local.ca_file), manifest, text_language=language)
+    assert text_cases.check_cues(offline, shift, language) == len(recipes.SUBTITLES)
+    assert offline.stats["frames_decoded"] == clip.frames
 
 
 def _media_files(folder: Path) -> Iterator[Path]:
