@@ -35,6 +35,8 @@ def register(subparsers: Any) -> None:
         description=(
             "Serve W3C ClearKey licenses over HTTPS (HTTP/3 and HTTP/1.1-2, a test CA made at "
             "start-up) for the keys in a keys file. Clients send 'Authorization: Bearer TOKEN'. "
+            "Persistent licenses (offline downloads) go only to the viewers named with "
+            "--persistent. "
             "Prints one JSON line with license_url, ca_file and the tokens, then serves until "
             "Ctrl-C or SIGTERM."
         ),
@@ -109,13 +111,19 @@ def _serve(args: argparse.Namespace) -> int:
         if viewer in args.persistent or "all" in args.persistent
     }
     app = LicenseServerApp(keys, {token: ["*"] for token in tokens.values()}, policies=policies)
+    persistent = sorted(v for v, t in tokens.items() if t in policies)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run(app, args, tokens, LabServer, TestCA))
+        asyncio.run(_run(app, args, tokens, LabServer, TestCA, persistent))
     return 0
 
 
 async def _run(
-    app: Any, args: argparse.Namespace, tokens: dict[str, str], server: Any, ca_cls: Any
+    app: Any,
+    args: argparse.Namespace,
+    tokens: dict[str, str],
+    server: Any,
+    ca_cls: Any,
+    persistent: list[str],
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -129,6 +137,7 @@ async def _run(
                 "license_url": lab.base_url + "/license",
                 "ca_file": lab.ca_file,
                 "tokens": tokens,
+                "persistent": persistent,
             }
             print(json.dumps(line), flush=True)
             await stop.wait()

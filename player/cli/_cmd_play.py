@@ -477,7 +477,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         local = local_manifest(args.url)
         download = _download_of(local, getattr(args, "offline_license", None))
-        identity = identity_from_args(args, args.url)
+        # a download reports under the title of its source: resume works across devices
+        identity = identity_from_args(args, download.source_url if download else args.url)
         thumbnail_options(args)  # bad input before anything starts
         require_plotting(args)
         with contextlib.ExitStack() as stack:

@@ -27,11 +27,10 @@ from player.errors import DownloadStateError, InsufficientSpace
 from player.events import Event
 from player.manifest import StreamFormat
 from player.offline._fetch import Fetching, fetch_presentation
-from player.offline._journal import DoneFile, Journal, commit_file, verify, write_atomically
+from player.offline._journal import DoneFile, Journal, commit_file, verify
 from player.offline._keys import acquire, needed_kids
 from player.offline._license_store import LICENSE_FILE, StoredLicense, read_license, write_license
-from player.offline._m3u8 import build_playlists
-from player.offline._mpd import build_mpd
+from player.offline._local import MANIFEST_NAMES, remove_others, write_local_manifests
 from player.offline._plan import (
     STORE_DIR,
     DownloadPlan,
@@ -53,9 +52,6 @@ from transport import HttpClient
 __all__ = ["Downloader", "download"]
 
 _log = logging.getLogger(__name__)
-
-MANIFEST_NAMES = {StreamFormat.DASH: "manifest.mpd", StreamFormat.HLS: "manifest.m3u8"}
-"""The local manifest's name in the download folder, per format."""
 
 DownloadListener = Callable[[Event], None]
 
@@ -335,8 +331,9 @@ class _Run:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
         for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                raise error
 
     async def _fetch_one(self, planned: PlannedFile) -> None:
         assert self.fetching is not None
@@ -418,17 +415,9 @@ class _Run:
 
     def _finish(self, plan: DownloadPlan, doc: dict[str, Any]) -> Path:
         """Write the local manifest (atomically), then the state with every file in it."""
-        fmt = plan.presentation.format
-        manifest = self.folder / MANIFEST_NAMES[fmt]
-        if fmt is StreamFormat.DASH:
-            text = build_mpd(plan.presentation, plan.renditions)
-        else:
-            playlists = build_playlists(plan.renditions)
-            for path, body in playlists.media.items():
-                write_atomically(self.folder / path, body.encode())
-            text = playlists.multivariant
-        write_atomically(manifest, text.encode())
+        manifest, written = write_local_manifests(self.folder, plan)
         wanted = {f.path for f in plan.files}
+        remove_others(self.folder, wanted | written)
         self.journal.compact(
             {**doc, "status": "complete", "updated_at_s": self.owner._wall()},
             {p: d for p, d in self.done.items() if p in wanted},
@@ -440,7 +429,9 @@ class _Run:
     ) -> DownloadResult:
         assert self.fetching is not None
         on_disk = sum(self.done[f.path].size for f in plan.files if f.path in self.done)
-        on_disk += sum(p.stat().st_size for p in _manifests(self.folder, plan, manifest))
+        on_disk += sum(
+            p.stat().st_size for p in (manifest, *self.folder.glob("media/**/index.m3u8"))
+        )
         kept = sum(1 for f in plan.files if f.path in self.kept_before)
         self.owner._emit(
             DownloadCompleted(
@@ -462,13 +453,6 @@ class _Run:
             elapsed_s=time.monotonic() - self.started,
             license=stored,
         )
-
-
-def _manifests(folder: Path, plan: DownloadPlan, manifest: Path) -> list[Path]:
-    out = [manifest]
-    if plan.presentation.format is StreamFormat.HLS:
-        out += [folder / r.folder / "index.m3u8" for r in plan.renditions]
-    return out
 
 
 def _mb(nbytes: int) -> str:

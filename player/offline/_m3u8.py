@@ -170,4 +170,3 @@ def _key_tag(key: HlsKey | None) -> str:
 def _quoted(text: str) -> str:
     """A quoted-string attribute value: no quote, CR or LF (RFC 8216 section 4.2)."""
     return text.replace('"', "'").replace("\r", " ").replace("\n", " ")
-

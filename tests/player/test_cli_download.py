@@ -115,6 +115,7 @@ def test_download_then_play_with_the_network_cut(
             "--ca", cdn.ca_file, "--ca", lic["ca_file"], "--license-url", lic["license_url"],
             "--header", "Authorization: Bearer g0", "--quiet",
         )  # fmt: skip
+    assert lic["persistent"] == ["qa"]
     assert result.returncode == 0, result.stderr
     assert f"play with: python -m player play {out / 'manifest.mpd'}" in result.stdout
     assert "license for 1 KIDs stored (from license-server, expires" in result.stderr

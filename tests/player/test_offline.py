@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from heartbeat_support import TOKENS, ManualClock, free_port, running_service, service_call
+from test_player_e2e import two_period_mpd
 
 from drm import (
     DrmConfig,
@@ -311,6 +312,24 @@ def test_all_renditions_and_languages(
     assert len(offline.frames) == DURATION_S * FPS
 
 
+def test_multi_period_download_plays_across_the_boundary(
+    contents: dict[str, ContentInfo], ca: TestCA, tmp_path: Path
+) -> None:
+    content = contents["clear"]
+    (content.root / "two-periods.mpd").write_text(two_period_mpd(content, 2))
+    with lab(contents, ca, tmp_path) as running:
+        config = config_for(running, hash_frames=True, max_video_height=90)  # one rendition
+        online = asyncio.run(_play(running.url(content, "two-periods.mpd"), config))
+        result, events = download(config, running.url(content, "two-periods.mpd"), tmp_path / "dl")
+    assert online.state is PlaybackState.ENDED, online.error
+    assert sorted(tracks_of(events)) == ["audio:a-en", "video:v1"]
+    mpd = result.manifest_path.read_text()
+    assert mpd.count("<Period ") == 2 and 'start="PT4S"' in mpd
+    offline = play_offline(tmp_path / "dl")
+    assert offline.state is PlaybackState.ENDED, offline.error
+    assert offline.frames == online.frames and len(offline.frames) == DURATION_S * FPS
+
+
 # -- resuming -----------------------------------------------------------------------------------
 
 
@@ -389,6 +408,22 @@ def test_rerun_of_a_complete_download_fetches_no_media(
     assert licenses_after == licenses_before  # the stored license still covers it
     (stored,) = [e for e in events if isinstance(e, LicenseStored)]
     assert stored.is_reused and stored.expires_at_s == T0 + 3600
+
+
+def test_rerun_with_other_renditions_keeps_what_is_shared_and_clears_the_rest(
+    contents: dict[str, ContentInfo], ca: TestCA, tmp_path: Path
+) -> None:
+    with lab(contents, ca, tmp_path) as running:
+        url = running.url(contents["clear"], "manifest.mpd")
+        download(config_for(running, max_video_height=90), url, tmp_path)
+        assert (tmp_path / "media/p0/video/v1/seg-00001.m4s").exists()
+        (tmp_path / "media/p0/video/v1/seg-00002.m4s.part").write_bytes(b"left by a crash")
+        result, _ = download(config_for(running), url, tmp_path)  # now the highest: v2
+    audio = len(list((tmp_path / "media/p0/audio/a-en").iterdir()))
+    assert result.files_kept == audio  # the audio was kept, the video is another rendition
+    assert not (tmp_path / "media/p0/video/v1").exists()  # the old rendition is gone
+    on_disk = [p for p in (tmp_path / "media").rglob("*") if p.is_file()]
+    assert len(on_disk) == result.files and not any(p.suffix == ".part" for p in on_disk)
 
 
 def test_other_source_in_the_same_folder_is_refused(
