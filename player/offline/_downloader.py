@@ -206,10 +206,13 @@ class _Run:
     async def execute(self) -> DownloadResult:
         state = await asyncio.to_thread(self._open_folder)
         wall = self.owner._wall
-        presentation = await fetch_presentation(self.owner.http, self.url, self.config, wall=wall)
+        presentation, nbytes = await fetch_presentation(
+            self.owner.http, self.url, self.config, wall=wall
+        )
         check_downloadable(presentation)
         chosen = choose_renditions(presentation, self.config.playback, all_video=self.all_video)
         self.fetching = Fetching(self.owner.http, self.config, presentation)
+        self.fetching.bytes_fetched += nbytes
         presentation, chosen, prefetched = await self.fetching.load_segments(
             presentation, chosen, now=wall()
         )

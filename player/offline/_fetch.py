@@ -61,8 +61,11 @@ class _Host:
 
 async def fetch_presentation(
     http: HttpClient, url: str, config: PlayerConfig, *, wall: Callable[[], float]
-) -> Presentation:
+) -> tuple[Presentation, int]:
     """Fetch and parse the manifest (the configured alternate origins serve it too).
+
+    Returns:
+        The presentation, and the bytes received.
 
     Raises:
         ManifestError: Malformed or unsupported.
@@ -71,7 +74,8 @@ async def fetch_presentation(
     locations = with_alternates((url,), config.playback.alternate_origins)
     response = await http.fetch(locations)
     base = url if response.url in locations else response.url
-    return parse_manifest(response.content, url=base, now=wall(), config=config.manifest)
+    parsed = parse_manifest(response.content, url=base, now=wall(), config=config.manifest)
+    return parsed, response.sample.nbytes
 
 
 class Fetching:

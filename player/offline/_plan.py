@@ -85,6 +85,9 @@ class PlannedFile:
         estimate_bytes: Its size as estimated for the space check.
         data: Bytes the manifest (or the segment index request) already carried.
         representation: The rendition (its locations name pathways for the request).
+        start_s: Presentation time where the segment starts (0 for an init): media files
+            are fetched in time order across renditions, so an interrupted download has
+            every rendition up to about the same time.
     """
 
     path: str
@@ -97,6 +100,7 @@ class PlannedFile:
     estimate_bytes: int
     data: bytes | None = field(default=None, repr=False)
     representation: Representation | None = field(default=None, repr=False, compare=False)
+    start_s: float = 0.0
 
     @property
     def source(self) -> str:
@@ -227,7 +231,8 @@ def build_plan(
         prefetched: Init bytes already fetched (with a segment index), by URL and range.
 
     Returns:
-        The plan.
+        The plan: every init file, then the media files in presentation-time order (the
+        renditions interleaved).
 
     Raises:
         NotDownloadable: A chosen rendition has no segments.
@@ -245,7 +250,9 @@ def build_plan(
         rendition, own = _layout(item, folder, segments, config, prefetched or {})
         renditions.append(rendition)
         files.extend(own)
-    return DownloadPlan(presentation, tuple(renditions), tuple(files))
+    inits = [f for f in files if f.kind is FileKind.INIT]
+    media = sorted((f for f in files if f.kind is FileKind.MEDIA), key=lambda f: f.start_s)
+    return DownloadPlan(presentation, tuple(renditions), tuple(inits + media))
 
 
 def _layout(
@@ -288,6 +295,7 @@ def _layout(
                 size_bytes=size,
                 estimate_bytes=estimate,
                 representation=rep,
+                start_s=segment.start_s,
             )
         )
     return LocalRendition(item, folder, tuple(local)), init_files + media

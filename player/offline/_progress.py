@@ -102,7 +102,8 @@ class DownloadCompleted(Event):
         manifest: Path of the local manifest.
         files: Files of the download.
         bytes_on_disk: Their total size.
-        bytes_fetched: Bytes received over the network in this run (indexes included).
+        bytes_fetched: Bytes received over the network in this run (manifests, playlists
+            and indexes included; license requests not).
         files_kept: Files a previous run had completed.
     """
 
@@ -123,7 +124,8 @@ class DownloadResult:
         files: Files of the download.
         files_kept: Files a previous run had completed (verified and kept).
         bytes_on_disk: Size of the download's media and manifests.
-        bytes_fetched: Bytes received over the network in this run.
+        bytes_fetched: Bytes received over the network in this run (manifests, playlists and
+            indexes included; license requests not).
         elapsed_s: Wall time of this run, seconds.
         license: The stored license, ``None`` for clear content.
     """

@@ -159,9 +159,10 @@ def test_on_demand_download_fetches_init_and_index_in_one_request(
     inits = sorted(p.name for p in _media_files(tmp_path) if p.name.startswith("init"))
     segments = [p for p in _media_files(tmp_path) if p.name.startswith("seg-")]
     assert inits == ["init.mp4", "init.mp4"] and len(segments) == 8
-    # the bytes fetched are the two files' bytes (init + sidx + media), once each
+    # the bytes fetched are the manifest and the two files (init + sidx + media), once each
     sizes = sum(
-        (clip.folder / Path(path).parent / f).stat().st_size for f in ("v360.mp4", "audio.mp4")
+        (clip.folder / Path(path).parent / f).stat().st_size
+        for f in ("v360.mp4", "audio.mp4", "manifest.mpd")
     )
     assert result.bytes_fetched <= sizes
     assert result.bytes_fetched >= sizes - 2 * 4096  # all but the ftyp/moov tail of each file
@@ -178,10 +179,8 @@ def test_hls_aes128_key_is_stored_and_never_fetched_offline(
     assert result.license is not None and result.license.source == "key-uri"
     assert dict(result.license.hls_keys) == {key_uri: recipes.AES_KEY.hex()}
     assert result.license.keys == {}
-    assert (
-        f'URI="{key_uri}"'
-        in (tmp_path / "media/p0/video").glob("*/index.m3u8").__next__().read_text()
-    )
+    (playlist,) = (tmp_path / "media/p0/video").glob("*/index.m3u8")
+    assert f'URI="{key_uri}"' in playlist.read_text()
     playback = _play_offline(tmp_path)
     _check_exact(playback, clip, "first")
     licenses = [e for e in playback.events if e["type"] == "LicenseAcquired"]
@@ -196,7 +195,8 @@ def test_server_ignoring_range_downloads_each_file_once(
     with plain_http_server(clip.folder) as served:
         result, events = _download(served, path, tmp_path)
     sizes = sum(
-        (clip.folder / Path(path).parent / f).stat().st_size for f in ("v360.mp4", "audio.mp4")
+        (clip.folder / Path(path).parent / f).stat().st_size
+        for f in ("v360.mp4", "audio.mp4", "manifest.mpd")
     )
     assert result.bytes_fetched == sizes  # each whole file once, every range cut from it
     playback = _play_offline(tmp_path)
@@ -233,8 +233,22 @@ def test_subtitles_are_downloaded_and_play_offline_on_time(
     with download.serve() as local:
         base, _, manifest = local.url.rpartition("/")
         offline = play(Served("offline", base, local.ca_file), manifest, text_language=language)
-    assert text_cases.check_cues(offline, shift, language) == len(recipes.SUBTITLES)
+    assert offline.state == "ended", offline.error
     assert offline.stats["frames_decoded"] == clip.frames
+    expected = [(a + shift, b + shift, t) for a, b, t in recipes.SUBTITLES]
+    for kind in ("CueEntered", "CueExited"):
+        cues = [e for e in offline.events if e["type"] == kind]
+        got = [(e["cue"]["start_s"], e["cue"]["end_s"], e["cue"]["text"]) for e in cues]
+        assert [text_cases._plain(g[2]) for g in got] == [
+            text_cases._plain(t) for *_, t in expected
+        ]
+        for (start, end, _), (want_start, want_end, _) in zip(got, expected, strict=True):
+            assert start == pytest.approx(want_start, abs=0.0015), got
+            assert end == pytest.approx(want_end, abs=0.0015), got
+        assert all(e["language"] == language for e in cues)
+    # (when each cue entered is the text track's timing, checked by test_interop_text.py)
+    assert offline.stats["subtitle_cues"] == len(expected)
+    assert offline.stats["subtitle_coverage"] == pytest.approx(1.0, abs=0.01)
 
 
 def _media_files(folder: Path) -> Iterator[Path]:

@@ -474,12 +474,14 @@ def test_full_disk_mid_way_is_a_typed_error_and_keeps_what_is_complete(
         assert not victim.exists() and not victim.with_name(victim.name + ".part").exists()
         journal = (folder / ".streamsdk-offline/journal.jsonl").read_text().splitlines()
         entries = [json.loads(line) for line in journal]
-        assert len(entries) == 4  # two inits, two video segments; each intact
+        # in time order: the two inits, then video and audio up to the victim; each intact
+        assert [e["path"].rsplit("/", 1)[-1] for e in entries[:2]] == ["init.mp4"] * 2
+        assert len(entries) == 6
         for entry in entries:
             assert (folder / entry["path"]).stat().st_size == entry["size"]
         assert not (folder / "manifest.mpd").exists()
         result, _ = download(config, url, folder)  # space is back: the rest is fetched
-    assert result.files_kept == 4
+    assert result.files_kept == 6
     offline = play_offline(folder)
     assert offline.state is PlaybackState.ENDED and len(offline.frames) == DURATION_S * FPS
 
