@@ -21,6 +21,7 @@ from transport._cliargs import (
     EXIT_USAGE,
     Parser,
     internal_error,
+    quiet_quic_logs,
 )
 from transport._cliargs import fail as _fail
 
@@ -77,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The process exit status (0 success, 1 failure, 2 bad input or usage, 130 interrupted).
     """
+    quiet_quic_logs()
     parser = build_parser()
     args = parser.parse_args(argv)
     prog = f"{parser.prog} {args.command}"

@@ -10,6 +10,7 @@ the other packages, so it keeps this small copy of ``player/cli/_args.py``.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -46,6 +47,18 @@ def one_line(text: object) -> str:
 def say(prog: str, message: object) -> None:
     """Print ``<prog>: error: <message>`` on stderr as one line."""
     print(f"{prog}: error: {one_line(message)}", file=sys.stderr, flush=True)
+
+
+def quiet_quic_logs() -> None:
+    """Keep aioquic's own log lines off the terminal (the CLI reports each failure once).
+
+    aioquic logs a connection's failure (an untrusted certificate, no common version) on the
+    ``quic`` logger before the SDK raises its typed error; with no logging configured Python
+    prints such records on stderr, so the user would see the failure twice, once as a line
+    that is not ours. ``STREAMSDK_TRACEBACK=1`` leaves them on for debugging.
+    """
+    if os.environ.get(TRACEBACK_ENV) != "1":
+        logging.getLogger("quic").setLevel(logging.CRITICAL)
 
 
 def fail(prog: str, message: object, status: int = EXIT_USAGE) -> int:

@@ -25,6 +25,7 @@ from player.cli._args import (
     internal_error,
 )
 from player.errors import SDK_ERRORS, ManifestError, UsageError
+from transport._cliargs import quiet_quic_logs
 
 __all__ = ["main"]
 
@@ -59,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         The process exit status (0 success, 1 failure, 2 bad input or usage,
         130 interrupted).
     """
+    quiet_quic_logs()
     parser = build_parser()
     args = parser.parse_args(argv)
     prog: str = getattr(args, "prog", parser.prog)
