@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -33,6 +34,16 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 TRACEBACK_ENV = "STREAMSDK_TRACEBACK"
 """Set to 1 to get the traceback of an unexpected error instead of one line."""
+
+
+def quiet_quic_logs() -> None:
+    """Keep aioquic's own log lines off the terminal (the typed error is reported once).
+
+    The same rule as ``transport._cliargs.quiet_quic_logs``: aioquic logs a connection's
+    failure on the ``quic`` logger before the SDK raises its typed error.
+    """
+    if os.environ.get(TRACEBACK_ENV) != "1":
+        logging.getLogger("quic").setLevel(logging.CRITICAL)
 
 
 class BadInput(Exception):

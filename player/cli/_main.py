@@ -23,9 +23,9 @@ from player.cli._args import (
     Parser,
     fail,
     internal_error,
+    quiet_quic_logs,
 )
 from player.errors import SDK_ERRORS, ManifestError, UsageError
-from transport._cliargs import quiet_quic_logs
 
 __all__ = ["main"]
 
