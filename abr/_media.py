@@ -91,11 +91,16 @@ class Video:
         segment_duration_s: Media duration of each segment, seconds.
         bitrates_bps: Declared bitrate of each rung, ascending, bits per second.
         sizes_bytes: Size of segment ``k`` at rung ``q``, shape ``(segments, rungs)``.
+        init_sizes_bytes: Size of each rung's initialization segment, shape ``(rungs,)``, or
+            ``None``. When given, a simulated session fetches a rung's init segment the first
+            time it uses the rung, as a player does: one more request (latency and bytes)
+            before that segment's. The published formats carry none (``None``).
     """
 
     segment_duration_s: float
     bitrates_bps: FloatArray
     sizes_bytes: FloatArray
+    init_sizes_bytes: FloatArray | None = None
 
     def __post_init__(self) -> None:
         """Validate the ladder and the size table.
@@ -113,6 +118,9 @@ class Video:
             raise TraceFormatError("every segment needs a positive size at every rung")
         if self.segment_duration_s <= 0:
             raise TraceFormatError("segment_duration_s must be positive")
+        inits = self.init_sizes_bytes
+        if inits is not None and (inits.shape != rates.shape or np.any(inits < 0)):
+            raise TraceFormatError("init_sizes_bytes needs one size (>= 0) per rung")
 
     @property
     def segments(self) -> int:

@@ -164,7 +164,7 @@ def simulate(
     if mode.first_index >= len(video.bitrates_bps):
         raise AbrConfigError(f"first_index {mode.first_index} is outside the ladder")
     est: ThroughputEstimator = estimator or EwmaEstimator(AbrConfig())
-    run = Run(traces, segs, mode)
+    run = Run(traces, segs, mode, rungs=len(video.bitrates_bps))
     if rng is not None:
         run.trace_t = rng.uniform(0.0, 1.0, size=run.n) * run.tl.period
     controller.reset(run.n)
@@ -177,6 +177,8 @@ def simulate(
         if mode.drain_quantum_s == 0:
             _wait_for_room(run, rows, video, mode)
         q = _decide(controller, est, run, rows, video, mode)
+        if video.init_sizes_bytes is not None:
+            _fetch_inits(est, run, rows, q, video.init_sizes_bytes, mode)
         _fetch(controller, est, run, rows, q, video, mode, check_abandon=check_abandon)
     metrics = session_metrics(
         run.quality, run.rebuf, video, mode, startup_s=run.startup, stalls=run.stalls
@@ -236,6 +238,42 @@ def _decide(
     if mode.first_index >= 0:
         q = np.where((run.seg[rows] == 0) & (run.cur[rows] < 0), mode.first_index, q)
     return np.asarray(q, dtype=np.int64)
+
+
+def _fetch_inits(
+    est: ThroughputEstimator,
+    run: Run,
+    rows: IntArray,
+    q: IntArray,
+    init_sizes_bytes: FloatArray,
+    mode: SimMode,
+) -> None:
+    """A rung's first use in a session: its init segment first, one request of its own.
+
+    The request pays its latency and bytes as a segment's does, the playhead runs meanwhile
+    (a stall counts towards the segment it precedes), and the transfer is a sample for the
+    estimator, as the player feeds it (a controller's ``min_sample_bytes`` usually ignores it).
+    """
+    fresh = ~run.has_init[rows, q]
+    if not np.any(fresh):
+        return
+    r, rung = rows[fresh], q[fresh]
+    run.has_init[r, rung] = True
+    start = run.trace_t[r]
+    ttfb = run.tl.latency_at(r, start) if mode.is_trace_latency else np.zeros(len(r))
+    end = run.tl.time_at(r, run.tl.bytes_at(r, start + ttfb) + init_sizes_bytes[rung])
+    took = end - start + mode.rtt_s
+    run.trace_t[r] = end
+    seg, buf = run.seg[r], run.buf[r]
+    stall = np.maximum(took - buf, 0.0)
+    first = (seg == 0) & (run.cur[r] < 0)
+    run.startup[r[first]] += took[first]
+    run.rebuf[r[~first], seg[~first]] += stall[~first]
+    run.stalls[r] += (~first & (stall > 0) & (buf > 0)).astype(np.int64)
+    run.download[r, seg] += took
+    run.clock[r] += took
+    run.buf[r] = np.maximum(buf - took, 0.0)
+    est.on_sample_batch(r, init_sizes_bytes[rung], ttfb + mode.rtt_s, took, run.clock[r])
 
 
 def _fetch(

@@ -21,7 +21,9 @@ IntArray = npt.NDArray[np.int64]
 class Run:
     """Per-session clocks, buffers and records of one simulation (all sessions)."""
 
-    def __init__(self, traces: Sequence[NetworkTrace], segs: int, mode: SimMode) -> None:
+    def __init__(
+        self, traces: Sequence[NetworkTrace], segs: int, mode: SimMode, *, rungs: int = 1
+    ) -> None:
         n = len(traces)
         self.n = n
         self.segments = segs
@@ -40,6 +42,7 @@ class Run:
         self.abandoned = np.zeros(n, dtype=np.int64)
         self.stalls = np.zeros(n, dtype=np.int64)
         self.startup = np.zeros(n)
+        self.has_init = np.zeros((n, rungs), dtype=np.bool_)
 
 
 @dataclass(slots=True)

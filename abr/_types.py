@@ -117,8 +117,10 @@ class AbrState:
         segments_total: Segments in the presentation (``None`` for live or unknown).
         next_sizes_bytes: Sizes of upcoming segments, shape ``(horizon, len(ladder))``, if the
             manifest declares them; controllers otherwise assume bitrate × duration.
-        max_buffer_s: The player's buffer cap (its buffering goal), seconds, if known: the
-            hybrid plans relative to the buffer the player can hold.
+        max_buffer_s: The most the player's buffer holds, seconds, if known: the hybrid plans
+            relative to it. A player that requests while under its buffering goal peaks just
+            under the goal plus one segment, which is what the SDK's player passes (the
+            simulator passes ``SimMode.max_buffer_s``).
     """
 
     now: float

@@ -150,6 +150,9 @@ class SegmentDownloader:
             segment_duration_s=segment.duration_s,
             segment_index=index,
             segments_total=total,
+            # requests go out while less than the goal is buffered: the level peaks just
+            # under goal + one segment, the cap in the simulator's sense (SimMode.max_buffer_s)
+            max_buffer_s=self.session.parts.config.playback.buffering_goal_s + segment.duration_s,
         )
         decision = self.session.parts.controller.select(state)
         return decision.index, decision.reason.value

@@ -95,12 +95,12 @@ def player_mode(plan: FidelityPlan) -> abr.SimMode:
 
 
 def setup_s(plan: FidelityPlan, ladder: Ladder, trace: abr.NetworkTrace) -> float:
-    """Modelled time from ``load()`` to the first segment request.
+    """Modelled time from ``load()`` to the first request the simulator makes (an init).
 
-    ``setup_rtts`` round trips (QUIC handshake, manifest, init segment) plus the manifest and
-    the largest init segment carried at the trace's rate from its start.
+    ``setup_rtts`` round trips (QUIC handshake, manifest) plus the manifest carried at the
+    trace's rate from its start.
     """
-    nbytes = ladder.manifest_bytes + max(ladder.init_bytes)
+    nbytes = ladder.manifest_bytes
     t = plan.setup_rtts * (plan.rtt_s + plan.request_overhead_s)
     bits = 8.0 * nbytes / plan.payload_factor
     for duration, rate in zip(

@@ -62,8 +62,9 @@ class FidelityPlan:
             shapes UDP payload: QUIC short headers, AEAD tags and STREAM/HTTP/3 DATA framing
             take about 3 % of 1200-byte datagrams (measured: 1.032 bytes on the link per
             segment byte, docs/abr.md, "Simulation vs real playback").
-        setup_rtts: Round trips before the first segment request: the QUIC handshake, the
-            manifest and the init segment (each one request; their bytes are charged too).
+        setup_rtts: Round trips before the simulated session starts: the QUIC handshake and
+            the manifest (its bytes are charged too). Init segments are the simulator's own
+            (``abr.Video.init_sizes_bytes``): one request on each rung's first use.
         decode: Decode every frame in the real session (PyAV); off by default because the
             simulator does not model decoding time.
         playback: The player's buffering settings; the simulator's buffer cap and
@@ -80,7 +81,7 @@ class FidelityPlan:
     loss: float = 0.0
     max_queue_s: float = 1.0
     payload_factor: float = 0.97
-    setup_rtts: int = 3
+    setup_rtts: int = 2
     decode: bool = False
     playback: PlaybackConfig = dataclasses.field(default_factory=PlaybackConfig)
     jobs: int = 4
@@ -145,11 +146,12 @@ class Ladder:
     segment_s: float
 
     def video(self) -> abr.Video:
-        """The simulator's view: the declared ladder and the real segment sizes."""
+        """The simulator's view: the declared ladder, the real segment and init sizes."""
         return abr.Video(
             segment_duration_s=self.segment_s,
             bitrates_bps=np.array(self.bandwidths_bps, dtype=np.float64),
             sizes_bytes=np.array(self.sizes_bytes, dtype=np.float64),
+            init_sizes_bytes=np.array(self.init_bytes, dtype=np.float64),
         )
 
     def to_json(self) -> dict[str, object]:

@@ -61,10 +61,9 @@ class RealJob:
 class _Recorder:
     """Collects each video segment's arrival: time since load, rung, buffer, transfer."""
 
-    def __init__(self, player: Player, ids: tuple[str, ...], t0: float) -> None:
+    def __init__(self, player: Player, ids: tuple[str, ...]) -> None:
         self.player = player
         self.ids = ids
-        self.t0 = t0
         self.segments: list[dict[str, Any]] = []
         self.first_request_s: float | None = None
 
@@ -73,23 +72,23 @@ class _Recorder:
             return
         if self.first_request_s is None:
             # the first request of any video resource (the init segment) starts the media
-            self.first_request_s = event.at_s - event.download_s - self.t0
+            self.first_request_s = event.at_s - event.download_s
         if event.number < 0:
             return
         self.segments.append(
             {
                 "number": event.number,
                 "rung": self.ids.index(event.representation_id),
-                "end_s": event.at_s - self.t0,
-                "buffer_s": self._buffer_at(event.at_s, event.duration_s),
+                "end_s": event.at_s,  # events count seconds from load()
+                "buffer_s": self._buffer_at(event.duration_s),
                 "download_s": event.download_s,
                 "ttfb_s": event.ttfb_s,
                 "nbytes": event.nbytes,
             }
         )
 
-    def _buffer_at(self, now: float, added_s: float) -> float:
-        """Media buffered ahead of the playhead at ``now``, this segment (``added_s``) included.
+    def _buffer_at(self, added_s: float) -> float:
+        """Media buffered ahead of the playhead now, this segment (``added_s``) included.
 
         The playhead stopped where the buffer ended before this segment arrived (a stall the
         loop has not noticed yet, as it was busy downloading), not at the new end.
@@ -99,6 +98,7 @@ class _Recorder:
         if session is None or video is None:
             return 0.0
         end = video.buffer.buffered_end(session.position_s)
+        now = self.player.clock.now()  # listeners are called as the event happens
         position = session.playhead.position_at(now=now, limit_s=end - added_s)
         return max(0.0, end - position)
 
@@ -161,7 +161,7 @@ async def _session(job: RealJob, base_url: str, ca_file: str) -> dict[str, Any]:
     )
     error: str | None = None
     async with player:
-        recorder = _Recorder(player, job.ids, player.clock.now())
+        recorder = _Recorder(player, job.ids)
         player.add_listener(recorder)
         try:
             await player.load(f"{base_url}/{job.manifest}")

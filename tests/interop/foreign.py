@@ -450,7 +450,9 @@ def eager_abr(config: PlayerConfig) -> PlayerConfig:
 
     The 4 s clip never builds the buffer the default controller wants before climbing. Here
     the 250 kb/s start estimate picks the 180p rung, the first media segment (over
-    ``min_sample_bytes``) replaces the estimate, and no buffer is required to switch up.
+    ``min_sample_bytes``) replaces the estimate, and no buffer is required to switch up. The
+    player tells the controller its buffer cap, so the plan's reserve is the cap's fraction
+    (``plan_floor_buffer_fraction``), not ``plan_floor_s``: both are set near zero.
     """
     from abr import AbrConfig
 
@@ -459,6 +461,7 @@ def eager_abr(config: PlayerConfig) -> PlayerConfig:
         min_total_bytes=0,
         min_buffer_for_up_s=0.0,
         plan_floor_s=0.5,
+        plan_floor_buffer_fraction=0.015,
     )
     return dataclasses.replace(config, abr=abr)
 

@@ -129,12 +129,12 @@ def test_plan_rejects_what_the_simulator_cannot_model() -> None:
 
 def test_setup_model_counts_round_trips_and_bytes(ladder: Ladder) -> None:
     trace = abr.NetworkTrace("c", np.array([10.0]), np.array([1e6]), np.zeros(1))
-    plan = FidelityPlan(rtt_s=0.1, request_overhead_s=0.02, setup_rtts=3, payload_factor=0.5)
-    nbytes = ladder.manifest_bytes + max(ladder.init_bytes)
-    assert setup_s(plan, ladder, trace) == pytest.approx(3 * 0.12 + 8 * nbytes / 0.5 / 1e6)
+    plan = FidelityPlan(rtt_s=0.1, request_overhead_s=0.02, setup_rtts=2, payload_factor=0.5)
+    nbytes = ladder.manifest_bytes
+    assert setup_s(plan, ladder, trace) == pytest.approx(2 * 0.12 + 8 * nbytes / 0.5 / 1e6)
     # a trace that starts with an outage: the bytes wait for the first second of bandwidth
     outage = abr.NetworkTrace("o", np.array([1.0, 9.0]), np.array([0.0, 1e6]), np.zeros(2))
-    assert setup_s(plan, ladder, outage) == pytest.approx(1.0 + 3 * 0.12 + 8 * nbytes / 0.5 / 1e6)
+    assert setup_s(plan, ladder, outage) == pytest.approx(1.0 + 2 * 0.12 + 8 * nbytes / 0.5 / 1e6)
 
 
 def test_rotated_trace_starts_later_and_keeps_the_loop() -> None:
@@ -195,6 +195,9 @@ def test_ladder_cache_reuses_and_rejects_a_tampered_one(ladder: Ladder, cache: P
     sizes = np.array(ladder.sizes_bytes)
     declared = np.array(ladder.bandwidths_bps)
     assert np.all(np.diff(declared) > 0)
+    video = ladder.video()
+    assert video.init_sizes_bytes is not None
+    assert video.init_sizes_bytes.tolist() == list(ladder.init_bytes) and min(ladder.init_bytes) > 0
     # the declared bandwidth is the peak segment rate: no segment is larger
     assert np.all(sizes * 8 / ladder.segment_s <= declared[None, :] + 1)
     from player.cli._fidelity_inputs import _load_cached
@@ -244,21 +247,24 @@ class _IndexSpy:
         self.inner = abr.make_controller("hybrid")
         self.indexes: list[int | None] = []
         self.totals: list[int | None] = []
+        self.caps: list[float | None] = []
 
     def select(self, state: abr.AbrState) -> abr.Decision:
         self.indexes.append(state.segment_index)
         self.totals.append(state.segments_total)
+        self.caps.append(state.max_buffer_s)
         return self.inner.select(state)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
 
-def test_player_counts_segments_from_zero_for_the_controller(tmp_path: Path) -> None:
-    """The controller sees segment 0..n-1 whatever the manifest numbers them (startNumber 1).
+def test_player_tells_the_controller_what_the_simulator_does(tmp_path: Path) -> None:
+    """Segment 0..n-1 whatever the manifest numbers them (startNumber 1), and the buffer cap.
 
     The simulator and the controllers count from 0 (segments left = total - index): a player
-    passing the manifest's number made every controller think one segment fewer remained.
+    passing the manifest's number made every controller think one segment fewer remained. The
+    cap is where the buffer peaks: under the goal plus one segment (``player_mode``).
     """
     from player.lab import generate_content
 
@@ -274,7 +280,7 @@ def test_player_counts_segments_from_zero_for_the_controller(tmp_path: Path) -> 
     async def play() -> None:
         config = PlayerConfig(
             transport=TransportConfig(ca_file=cdn.ca_file),
-            playback=PlaybackConfig(decode=False),
+            playback=PlaybackConfig(decode=False, buffering_goal_s=12.0),
         )
         async with Player(config, clock=VirtualClock(), controller=spy) as player:  # type: ignore[arg-type]
             await player.load(f"{cdn.origin.base_url}/{content.dash_path}")
@@ -286,3 +292,8 @@ def test_player_counts_segments_from_zero_for_the_controller(tmp_path: Path) -> 
         cdn.stop()
     assert spy.indexes == [0, 1, 2, 3]
     assert spy.totals == [4, 4, 4, 4]
+    assert spy.caps == [14.0] * 4
+    assert (
+        player_mode(FidelityPlan(playback=PlaybackConfig(buffering_goal_s=12.0))).max_buffer_s
+        == 14.0
+    )
