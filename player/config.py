@@ -549,6 +549,12 @@ class OfflineConfig:
     """Bitrate assumed for a rendition that declares none (HLS audio renditions): the top of
     common AAC and AC-3 stereo bitrates, so the space estimate stays on the safe side."""
 
+    max_bytes: int | None = None
+    """Disk budget of one download, bytes (media, manifests, state): ``None`` for none beyond
+    the free space. The estimate of the whole download must fit in it before anything is
+    fetched, and the download stops once the files on disk pass it (``DownloadTooLarge``;
+    complete files are kept, a re-run with a larger budget continues)."""
+
     verify_hashes: bool = True
     """On a re-run, check the SHA-256 of every file already downloaded (off: sizes only).
     Hashing reads the files once (about 1 GB/s); it catches a file a crash left short or a
@@ -567,6 +573,8 @@ class OfflineConfig:
         for name in ("min_free_bytes", "init_estimate_bytes", "unknown_bitrate_bps"):
             if getattr(self, name) < 0:
                 raise PlayerConfigError(f"OfflineConfig.{name} must not be negative")
+        if self.max_bytes is not None and self.max_bytes < 1:
+            raise PlayerConfigError("OfflineConfig.max_bytes must be at least 1 (or None)")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -14,6 +14,7 @@ __all__ = [
     "DecodeError",
     "DiskFull",
     "DownloadStateError",
+    "DownloadTooLarge",
     "DrmError",
     "HeartbeatError",
     "InsufficientSpace",
@@ -248,6 +249,28 @@ class DiskFull(OfflineError):
     def __init__(self, message: str, *, path: str) -> None:
         super().__init__(message)
         self.path = path
+
+
+class DownloadTooLarge(OfflineError):
+    """The download would take more disk than its budget (``OfflineConfig.max_bytes``).
+
+    Raised before anything is fetched when the estimate of the whole download passes the
+    budget, or mid-way when the files on disk do (estimates use declared bitrates, so that is
+    rare); the files already complete are kept.
+
+    Attributes:
+        path: The download folder.
+        limit_bytes: The budget.
+        needed_bytes: The estimated size of the whole download, or the size reached.
+    """
+
+    code: ClassVar[str] = "player.download_too_large"
+
+    def __init__(self, message: str, *, path: str, limit_bytes: int, needed_bytes: int) -> None:
+        super().__init__(message)
+        self.path = path
+        self.limit_bytes = limit_bytes
+        self.needed_bytes = needed_bytes
 
 
 class DownloadStateError(OfflineError):

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import math
 import sys
 import tempfile
 import time
@@ -99,6 +100,13 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="keep every video rendition within the limits, not only the highest",
     )
+    pick.add_argument(
+        "--max-size",
+        type=byte_size,
+        metavar="SIZE",
+        help="disk budget of the download, e.g. 800M or 2G (powers of 1000); refused before "
+        "anything is fetched when the estimate is over it",
+    )
     pick.add_argument("--audio-language", metavar="LANG", help="audio language, e.g. en")
     pick.add_argument("--text-language", metavar="LANG", help="subtitle language, e.g. fr")
     drm = p.add_argument_group("encrypted content (ClearKey)")
@@ -152,6 +160,31 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run, prog=p.prog)
 
 
+_UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+
+
+def byte_size(text: str) -> int:
+    """A size in bytes: a number with an optional ``k``, ``M``, ``G`` or ``T`` (and ``B``).
+
+    >>> byte_size("800M"), byte_size("1.5G"), byte_size("4096"), byte_size("2kB")
+    (800000000, 1500000000, 4096, 2000)
+    """
+    body = text.strip().upper().removesuffix("B")
+    unit = body[-1:] if body[-1:] in _UNITS else ""
+    try:
+        value = float(body[: len(body) - len(unit)])
+        if not math.isfinite(value):
+            raise ValueError(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size (bytes, or a number with k, M, G or T: 800M, 2G)"
+        ) from None
+    size = round(value * _UNITS[unit])
+    if not size >= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1 byte")
+    return size
+
+
 def config_from_args(args: argparse.Namespace, *, ca_file: str | None) -> PlayerConfig:
     """The configuration the options ask for."""
     base = PlayerConfig()
@@ -167,6 +200,7 @@ def config_from_args(args: argparse.Namespace, *, ca_file: str | None) -> Player
             license_url=args.license_url,
             license_headers=parse_headers(args.header),
         ),
+        offline=dataclasses.replace(base.offline, max_bytes=args.max_size),
         playback=dataclasses.replace(
             base.playback,
             max_video_height=args.max_height,

@@ -23,11 +23,11 @@ from types import TracebackType
 from typing import Any
 
 from player.config import PlayerConfig
-from player.errors import DownloadStateError, InsufficientSpace
+from player.errors import DownloadStateError, DownloadTooLarge, InsufficientSpace
 from player.events import Event
 from player.manifest import StreamFormat
 from player.offline._fetch import Fetching, fetch_presentation
-from player.offline._journal import DoneFile, Journal, commit_file, verify
+from player.offline._journal import DoneFile, FolderLock, Journal, commit_file, verify
 from player.offline._keys import acquire, needed_kids
 from player.offline._license_store import LICENSE_FILE, StoredLicense, read_license, write_license
 from player.offline._local import MANIFEST_NAMES, remove_others, write_local_manifests
@@ -128,6 +128,8 @@ class Downloader:
 
         Raises:
             InsufficientSpace: The filesystem lacks the estimated space (nothing fetched).
+            DownloadTooLarge: Over ``OfflineConfig.max_bytes`` (estimated: nothing fetched;
+                reached mid-way: complete files kept).
             DiskFull: The disk filled up mid-way (complete files are kept).
             DownloadStateError: The folder holds another download, or unreadable state.
             NotDownloadable: A live presentation, or a layout downloads cannot keep.
@@ -193,6 +195,7 @@ class _Run:
         self.all_video = all_video
         self.store = folder / STORE_DIR
         self.journal = Journal(self.store)
+        self.lock = FolderLock(self.store)
         self.started = time.monotonic()
         self.done: dict[str, DoneFile] = {}
         self.tallies: dict[tuple[str, str], _Tally] = {}
@@ -204,7 +207,14 @@ class _Run:
         return time.monotonic() - self.started
 
     async def execute(self) -> DownloadResult:
-        state = await asyncio.to_thread(self._open_folder)
+        # in the loop, not a thread: a cancellation must never leave the lock taken
+        state = self._open_folder()
+        try:
+            return await self._locked(state)
+        finally:
+            self.lock.release()
+
+    async def _locked(self, state: dict[str, Any] | None) -> DownloadResult:
         wall = self.owner._wall
         presentation, nbytes = await fetch_presentation(
             self.owner.http, self.url, self.config, wall=wall
@@ -237,7 +247,7 @@ class _Run:
     # -- the folder ------------------------------------------------------------------------
 
     def _open_folder(self) -> dict[str, Any] | None:
-        """Create the folder and its store (0700); the state of a previous run, if any."""
+        """Create the folder and its store (0700), lock it; the state of a previous run."""
         try:
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             self.store.mkdir(mode=0o700, exist_ok=True)
@@ -247,6 +257,14 @@ class _Run:
                 f"cannot create the download folder {self.folder}: {exc.strerror or exc}",
                 path=str(self.folder),
             ) from exc
+        self.lock.acquire()
+        try:
+            return self._previous_state()
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _previous_state(self) -> dict[str, Any] | None:
         state = self.journal.read_state()
         if state is not None and state.get("source_url") != self.url:
             raise DownloadStateError(
@@ -269,9 +287,24 @@ class _Run:
         }
 
     def _check_space(self, plan: DownloadPlan) -> int:
-        """Free bytes; raises ``InsufficientSpace`` when the rest of the download won't fit."""
+        """Free bytes, after checking the budget and the free space against the estimate.
+
+        Raises:
+            DownloadTooLarge: The whole download is estimated above ``max_bytes``.
+            InsufficientSpace: What is left does not fit in the free space.
+        """
         cfg = self.config.offline
         left = sum(f.estimate_bytes for f in plan.files if f.path not in self.done)
+        whole = left + sum(d.size for d in self.done.values())
+        if cfg.max_bytes is not None and whole > cfg.max_bytes:
+            raise DownloadTooLarge(
+                f"{self.folder}: the download is estimated at {_mb(whole)}, over its budget of "
+                f"{_mb(cfg.max_bytes)} (--max-size, OfflineConfig.max_bytes): choose a lower "
+                "rendition (--max-height) or a larger budget",
+                path=str(self.folder),
+                limit_bytes=cfg.max_bytes,
+                needed_bytes=whole,
+            )
         needed = math.ceil(left * (1.0 + cfg.space_margin_ratio)) + cfg.min_free_bytes
         free = shutil.disk_usage(self.folder).free
         if left and free < needed:
@@ -364,6 +397,16 @@ class _Run:
             t.bytes_done += done.size
             t.bytes_estimate += done.size - planned.estimate_bytes
             t.segments_done += planned.kind is FileKind.MEDIA
+        limit = self.config.offline.max_bytes
+        if limit is not None and self.total.bytes_done > limit:
+            raise DownloadTooLarge(
+                f"{self.folder}: the files downloaded reached {_mb(self.total.bytes_done)}, "
+                f"over the budget of {_mb(limit)} (--max-size, OfflineConfig.max_bytes); "
+                "the complete files are kept: run again with a larger budget to continue",
+                path=str(self.folder),
+                limit_bytes=limit,
+                needed_bytes=self.total.bytes_done,
+            )
         self.owner._emit(
             DownloadProgressed(
                 at_s=self.emit_now(),

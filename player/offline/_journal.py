@@ -17,6 +17,7 @@ SHA-256 when ``OfflineConfig.verify_hashes``); anything else is fetched again.
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import json
 import logging
@@ -35,6 +36,7 @@ _log = logging.getLogger(__name__)
 
 STATE_FILE = "download.json"
 JOURNAL_FILE = "journal.jsonl"
+LOCK_FILE = "lock"
 STATE_VERSION = 1
 _CHUNK = 1 << 20
 
@@ -205,6 +207,52 @@ class Journal:
         files = [done[path].to_json() for path in sorted(done)]
         self.write_state({**doc, "files": files})
         self.journal_path.unlink(missing_ok=True)
+
+
+class FolderLock:
+    """An exclusive lock on a download's store, held while one run writes to the folder.
+
+    ``flock`` on ``.streamsdk-offline/lock``: a second download into the same folder (another
+    process, or another ``Downloader`` in this one) is refused instead of writing the same
+    files at once. The kernel drops the lock when the process dies, so a crash never leaves
+    the folder locked.
+
+    Args:
+        store: The store folder (``.streamsdk-offline``).
+    """
+
+    def __init__(self, store: Path) -> None:
+        self.path = store / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock.
+
+        Raises:
+            DownloadStateError: Another download holds it, or the lock file cannot be made.
+        """
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise DownloadStateError(
+                f"cannot create {self.path}: {exc.strerror or exc}", path=str(self.path)
+            ) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            folder = self.path.parent.parent
+            raise DownloadStateError(
+                f"another download is running in {folder}: wait for it to finish (or stop it)",
+                path=str(folder),
+            ) from None
+        self._fd = fd
+
+    def release(self) -> None:
+        """Drop the lock (the file stays)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def verify(

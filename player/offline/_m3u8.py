@@ -159,12 +159,31 @@ def _key_tag(key: HlsKey | None) -> str:
     if key.uri is not None:
         attrs.append(f'URI="{_quoted(key.uri)}"')
     if key.iv is not None:
-        attrs.append(f"IV=0x{key.iv.hex()}")
+        attrs.append(f"IV=0x{_iv_as_written(key)}")
     if key.keyformat != "identity":
         attrs.append(f'KEYFORMAT="{_quoted(key.keyformat)}"')
     if key.keyformat_versions:
         attrs.append(f'KEYFORMATVERSIONS="{_quoted(key.keyformat_versions)}"')
     return "#EXT-X-KEY:" + ",".join(attrs)
+
+
+def _iv_as_written(key: HlsKey) -> str:
+    """The IV's hex digits, as many as the source tag had.
+
+    Tools read a short IV (Shaka Packager's and FFmpeg's 16 digits) otherwise than the same
+    value in 32 digits (``drm.hls_key_iv``), so the local playlist keeps the spelling.
+
+    >>> _iv_as_written(HlsKey("SAMPLE-AES", iv=bytes(8) + b"34567890", iv_hex_digits=16))
+    '3334353637383930'
+    >>> _iv_as_written(HlsKey("AES-128", iv=bytes(15) + b"1"))
+    '00000000000000000000000000000031'
+    """
+    assert key.iv is not None
+    digits = key.iv.hex()
+    wanted = key.iv_hex_digits
+    if wanted is not None and 0 < wanted < len(digits) and not digits[:-wanted].strip("0"):
+        return digits[-wanted:]
+    return digits
 
 
 def _quoted(text: str) -> str:

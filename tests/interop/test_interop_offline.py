@@ -33,11 +33,12 @@ from foreign import (
     play,
 )
 
+from drm import LicensePolicy, LicenseServerApp
 from player.config import PlayerConfig
 from player.events import Event, event_to_json
 from player.offline import Downloader, DownloadProgressed, DownloadResult, OfflineDownload
 from transport import TransportConfig
-from transport.lab import LabCdn, TestCA
+from transport.lab import LabCdn, LabServer, TestCA
 
 Recipe = Callable[[Path, Clip], str]
 
@@ -48,6 +49,11 @@ CASES: dict[str, tuple[Recipe, str]] = {
     "ffmpeg-hls-fmp4": (recipes.ffmpeg_hls_fmp4, "absolute"),
     "ffmpeg-hls-ts": (recipes.ffmpeg_hls_ts, "first"),
     "ffmpeg-hls-aes128": (recipes.ffmpeg_hls_aes128, "first"),
+    "ffmpeg-dash-timeline": (recipes.ffmpeg_dash_timeline, "absolute"),
+    "ffmpeg-dash-single-file": (recipes.ffmpeg_dash_single_file, "absolute"),
+    "shaka-cenc": (recipes.shaka_cenc, "absolute"),
+    "shaka-multi-key-cbcs": (recipes.shaka_multi_key_cbcs, "absolute"),
+    "shaka-sample-aes-ts": (recipes.shaka_sample_aes_ts, "first"),
 }
 KEYS = {recipes.KID: recipes.KEY}
 
@@ -109,6 +115,9 @@ def _check_exact(playback: Playback, clip: Clip, anchor: str) -> None:
         ("shaka-on-demand-cenc", "manifest.mpd"),
         ("ffmpeg-hls-fmp4", "master.m3u8"),
         ("ffmpeg-hls-ts", "master.m3u8"),
+        ("ffmpeg-dash-timeline", "manifest.mpd"),
+        ("ffmpeg-dash-single-file", "manifest.mpd"),
+        ("shaka-sample-aes-ts", "master.m3u8"),
     ],
 )
 def test_foreign_layout_downloads_and_plays_offline_bit_exact(
@@ -120,7 +129,7 @@ def test_foreign_layout_downloads_and_plays_offline_bit_exact(
     tmp_path: Path,
 ) -> None:
     path = _path(workshop, name, manifest)
-    keys = KEYS if name.endswith("cenc") else {}
+    keys = KEYS if name.endswith(("cenc", "sample-aes-ts")) else {}
     with _lab(clip, interop_ca) as served:
         result, events = _download(served, path, tmp_path, keys=keys)
     # the lab is stopped: what follows uses the folder only
@@ -130,7 +139,11 @@ def test_foreign_layout_downloads_and_plays_offline_bit_exact(
     progressed = [e for e in events if e["type"] == "DownloadProgressed"]
     assert progressed[-1]["files_done"] == progressed[-1]["files_total"] == result.files
     assert progressed[-1]["total_bytes_done"] == progressed[-1]["total_bytes_estimate"]
-    if keys:
+    if name == "shaka-sample-aes-ts":  # the KID in a data: URI: its key kept by that URI
+        assert result.license is not None and result.license.source == "keys"
+        (uri,) = result.license.hls_keys
+        assert uri.startswith("data:") and result.license.hls_keys[uri] == recipes.KEY
+    elif keys:
         assert result.license is not None and result.license.source == "keys"
         assert result.license.kids == (recipes.KID,) and result.license.expires_at_s is None
     else:
@@ -139,6 +152,73 @@ def test_foreign_layout_downloads_and_plays_offline_bit_exact(
     _check_exact(playback, clip, CASES[name][1])
     licenses = [e for e in playback.events if e["type"] == "LicenseAcquired"]
     assert all(e["source"] == "config" for e in licenses)  # nothing asked of a server
+
+
+@pytest.fixture(scope="module")
+def license_server(interop_ca: TestCA) -> Iterator[Any]:
+    """The lab's ClearKey server, persistent licenses for the token ``offline`` (1 h)."""
+    keys = {recipes.KID: recipes.KEY, **dict(recipes.MULTI_KEYS.values())}
+    app = LicenseServerApp(
+        keys,
+        {"offline": list(keys)},
+        policies={"offline": LicensePolicy(allow_persistent=True, persistent_duration_s=3600)},
+    )
+    handle = LabServer(app, ca=interop_ca).start_in_thread()  # type: ignore[arg-type]
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.mark.parametrize(
+    ("name", "manifest", "kids"),
+    [
+        ("shaka-cenc", "manifest.mpd", {recipes.KID}),
+        ("shaka-cenc", "master.m3u8", {recipes.KID}),
+        (
+            "shaka-multi-key-cbcs",
+            "manifest.mpd",
+            {recipes.MULTI_KEYS[k][0] for k in ("HD", "AUDIO")},
+        ),
+        (
+            "shaka-multi-key-cbcs",
+            "master.m3u8",
+            {recipes.MULTI_KEYS[k][0] for k in ("HD", "AUDIO")},
+        ),
+    ],
+)
+def test_foreign_encryption_gets_a_persistent_license_and_plays_offline(
+    name: str,
+    manifest: str,
+    kids: set[str],
+    workshop: Workshop,
+    clip: Clip,
+    interop_ca: TestCA,
+    license_server: Any,
+    tmp_path: Path,
+) -> None:
+    """Shaka Packager's ``cenc`` and ``cbcs`` (one key per rendition; SAMPLE-AES MPEG-TS):
+    no key given, the lab's server issues a persistent license for exactly the KIDs of the
+    renditions kept; played with the lab and the license server out of the picture."""
+    path = _path(workshop, name, manifest)
+    drm = {
+        "license_url": f"{license_server.base_url}/license",
+        "license_headers": {"Authorization": "Bearer offline"},
+    }
+    before = time.time()
+    with _lab(clip, interop_ca) as served:
+        result, events = _download(served, path, tmp_path, **drm)
+    stored = result.license
+    assert stored is not None and stored.source == "license-server"
+    assert set(stored.kids) == kids
+    assert stored.expires_at_s is not None
+    assert before + 3600 - 5 <= stored.expires_at_s <= time.time() + 3600 + 1
+    (licensed,) = [e for e in events if e["type"] == "LicenseStored"]
+    assert licensed["is_reused"] is False and "keys" not in json.dumps(licensed)
+    playback = _play_offline(tmp_path)  # the license server is asked nothing: its keys are off
+    _check_exact(playback, clip, CASES[name][1])
+    licenses = [e for e in playback.events if e["type"] == "LicenseAcquired"]
+    assert licenses and all(e["source"] == "config" for e in licenses)
 
 
 def test_on_demand_download_fetches_init_and_index_in_one_request(

@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -36,7 +37,13 @@ from drm import (
 from player import PlaybackState, VirtualClock
 from player._player import Player
 from player.config import HeartbeatConfig, OfflineConfig, PlaybackConfig, PlayerConfig
-from player.errors import DiskFull, DownloadStateError, InsufficientSpace, NotDownloadable
+from player.errors import (
+    DiskFull,
+    DownloadStateError,
+    DownloadTooLarge,
+    InsufficientSpace,
+    NotDownloadable,
+)
 from player.events import Event, LicenseAcquired
 from player.heartbeat import HeartbeatDelivery
 from player.lab import ContentInfo, ContentSpec, RenditionSpec, generate_content
@@ -435,7 +442,79 @@ def test_other_source_in_the_same_folder_is_refused(
             download(config_for(running), running.url(contents["cenc"], "manifest.mpd"), tmp_path)
 
 
+def test_two_downloads_into_one_folder_at_once_one_is_refused(
+    contents: dict[str, ContentInfo], ca: TestCA, tmp_path: Path
+) -> None:
+    """Two runs (here two ``Downloader``s in one loop) on the same folder: the second finds
+    the folder locked and fails before fetching anything; the first completes untouched."""
+    with lab(contents, ca, tmp_path) as running:
+        config = config_for(running)
+        url = running.url(contents["clear"], "manifest.mpd")
+
+        async def both() -> list[DownloadResult | BaseException]:
+            async with Downloader(config) as first, Downloader(config) as second:
+                one = asyncio.create_task(first.download(url, tmp_path))
+                await asyncio.sleep(0)  # the first run has locked the folder
+                two = asyncio.create_task(second.download(url, tmp_path))
+                return await asyncio.gather(one, two, return_exceptions=True)
+
+        done, refused = asyncio.run(both())
+        manifests = [p for p in running.requested() if p.endswith("manifest.mpd")]
+        again, _ = download(config, url, tmp_path)  # the lock went with the first run
+    assert isinstance(done, DownloadResult), done
+    assert isinstance(refused, DownloadStateError), refused
+    assert "another download is running" in str(refused) and refused.path == str(tmp_path)
+    assert len(manifests) == 1  # the refused run asked nothing of the network
+    assert again.files_kept == again.files == done.files
+    offline = play_offline(tmp_path)
+    assert offline.state is PlaybackState.ENDED and len(offline.frames) == DURATION_S * FPS
+
+
 # -- disk space ---------------------------------------------------------------------------------
+
+
+def test_download_over_its_budget_is_refused_before_any_media_request(
+    contents: dict[str, ContentInfo], ca: TestCA, tmp_path: Path
+) -> None:
+    with lab(contents, ca, tmp_path) as running:
+        config = dataclasses.replace(config_for(running), offline=OfflineConfig(max_bytes=50_000))
+        with pytest.raises(DownloadTooLarge) as info:
+            download(config, running.url(contents["clear"], "manifest.mpd"), tmp_path / "dl")
+        requested = running.requested()
+    assert info.value.code == "player.download_too_large"
+    assert info.value.limit_bytes == 50_000 and info.value.needed_bytes > 50_000
+    assert "over its budget of 0.1 MB" in str(info.value)
+    assert [p.rsplit("/", 1)[-1] for p in requested] == ["manifest.mpd"]
+
+
+def test_download_that_outgrows_its_budget_stops_and_keeps_what_is_complete(
+    contents: dict[str, ContentInfo], ca: TestCA, tmp_path: Path
+) -> None:
+    """A playlist that under-declares its bitrates passes the estimate; the budget still holds
+    on the files as they land."""
+    content = contents["clear"]
+    master = (content.root / "master.m3u8").read_text()
+    (content.root / "under-declared.m3u8").write_text(
+        re.sub(r"BANDWIDTH=\d+", "BANDWIDTH=1000", master)
+    )
+    folder = tmp_path / "dl"
+    limits = OfflineConfig(
+        max_bytes=60_000, unknown_bitrate_bps=1000, init_estimate_bytes=1, concurrent_requests=1
+    )
+    with lab(contents, ca, tmp_path) as running:
+        url = running.url(content, "under-declared.m3u8")
+        config = dataclasses.replace(config_for(running), offline=limits)
+        with pytest.raises(DownloadTooLarge) as info:
+            download(config, url, folder)
+        entries = (folder / ".streamsdk-offline/journal.jsonl").read_text().splitlines()
+        on_disk = sum(json.loads(line)["size"] for line in entries)
+        assert info.value.needed_bytes == on_disk > 60_000
+        assert on_disk - max(json.loads(line)["size"] for line in entries) <= 60_000
+        assert not (folder / "manifest.m3u8").exists()
+        result, _ = download(config_for(running), url, folder)  # no budget: it continues
+    assert result.files_kept == len(entries) < result.files
+    offline = play_offline(folder)
+    assert offline.state is PlaybackState.ENDED and len(offline.frames) == DURATION_S * FPS
 
 
 def test_too_little_free_space_is_refused_before_any_media_request(
