@@ -37,12 +37,15 @@ class KeyAcquisition:
         latency_s: Wall time of the license exchange including retries, or ``None``
             when no request was made.
         attempts: License requests sent in this call.
+        withheld: KIDs the license server's answer left out (a partial licence; only with
+            ``acquire(..., partial=True)``, which then returns without them).
     """
 
     keys: Mapping[str, ContentKey] = field(repr=False)
     fetched: tuple[str, ...] = ()
     latency_s: float | None = None
     attempts: int = 0
+    withheld: tuple[str, ...] = ()
 
 
 class KeyManager:
@@ -83,20 +86,24 @@ class KeyManager:
         return f"KeyManager(cache={self.cache!r})"
 
     async def acquire(
-        self, key_ids: Iterable[str], *, license_url: str | None = None
+        self, key_ids: Iterable[str], *, license_url: str | None = None, partial: bool = False
     ) -> KeyAcquisition:
         """Return keys for all ``key_ids``, fetching the missing ones in one request.
 
         Args:
             key_ids: KIDs the content needs (hex or UUID form).
             license_url: The manifest's license URL (``DrmConfig.license_url`` wins).
+            partial: Accept an answer that leaves some KIDs out (a partial licence, e.g.
+                an entitlement without HD): they are returned in ``withheld`` instead of
+                raising ``KeyNotFound``.
 
         Returns:
             The keys and how they were obtained.
 
         Raises:
             LicenseError: The license request failed (``.status`` set for HTTP errors).
-            KeyNotFound: A KID is still without a key (no server, or not in the answer).
+            KeyNotFound: A KID is still without a key (no server, or not in the answer
+                unless ``partial``).
         """
         wanted = tuple(sorted({normalize_kid(k) for k in key_ids}))
         async with self._lock:
@@ -120,12 +127,16 @@ class KeyManager:
                 )
             now = self._clock()
             found: dict[str, ContentKey] = {}
+            withheld: list[str] = []
             for kid in wanted:
                 key = self.cache.get(kid, now=now)
-                if key is None:
+                if key is not None:
+                    found[kid] = key
+                elif partial:
+                    withheld.append(kid)
+                else:
                     raise KeyNotFound(f"license server gave no key for KID {kid}", key_id=kid)
-                found[kid] = key
-            return KeyAcquisition(found, missing, latency, attempts)
+            return KeyAcquisition(found, missing, latency, attempts, tuple(withheld))
 
     async def acquire_persistent(
         self, key_ids: Iterable[str], *, license_url: str | None = None

@@ -40,8 +40,9 @@ class LicenseServerApp:
     the policy gives a duration, ``"expiration"`` (milliseconds since the epoch, as EME's
     ``MediaKeySession.expiration``). Errors are JSON ``{"error": code, "detail": text}``:
     401 (no or unknown token), 403 (token not entitled to a KID, KID unknown, or
-    ``persistent_not_entitled``), 400 (malformed body, unknown type), 413 (body too
-    large), 405 (not POST).
+    ``persistent_not_entitled``; with ``LicenseServerConfig.partial_licenses`` only when
+    no KID asked for is granted, the others being left out of the answer), 400 (malformed
+    body, unknown type), 413 (body too large), 405 (not POST).
 
     Args:
         keys: ``{kid_hex: key_hex}`` the server can hand out.
@@ -113,9 +114,13 @@ class LicenseServerApp:
         for kid in kids:
             granted = kid in self._keys and ("*" in allowed or kid in allowed)
             if not granted or (self._entitlement and not self._entitlement(token, kid)):
+                if self._config.partial_licenses:
+                    continue  # left out of the answer: a partial licence
                 raise _HttpProblem(403, "not_entitled", f"token may not receive KID {kid}")
             kid_b64 = b64url_encode(binascii.unhexlify(kid))
             answer.append({"kty": "oct", "kid": kid_b64, "k": b64url_encode(self._keys[kid])})
+        if not answer:
+            raise _HttpProblem(403, "not_entitled", f"token may not receive KID {kids[0]}")
         license_doc: dict[str, Any] = {"keys": answer, "type": session_type.value}
         if session_type is SessionType.PERSISTENT_LICENSE and policy.persistent_duration_s:
             expires_at_s = self._wall() + policy.persistent_duration_s

@@ -87,13 +87,19 @@ class DrmConfig:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class LicenseServerConfig:
-    """Limits of the lab's ClearKey license server (``drm.LicenseServerApp``)."""
+    """The lab's ClearKey license server (``drm.LicenseServerApp``): limits, partial answers."""
 
     max_body_bytes: int = 16 * 1024
     """Largest request body read; a ClearKey request for 64 KIDs is about 2 kB."""
 
     max_kids: int = 64
     """Most key ids one request may ask for."""
+
+    partial_licenses: bool = False
+    """Answer a request that names KIDs the token may not receive with the keys it may
+    (the others left out: a partial licence, as ClearKey and commercial license services
+    do for an entitlement without HD), instead of refusing the whole request with 403. A
+    request granting none of its KIDs is still refused."""
 
     def __post_init__(self) -> None:
         """Validate values.

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from abr import AbandonProgress, AbrState, DownloadReport
+from drm import DrmError
 from player._avsync import AvOffsets, RunStart
 from player._buffer import BufferedSegment, Playhead
 from player._cmcd_requests import Requested, outgoing_for, restored
@@ -188,6 +189,10 @@ class SegmentDownloader:
         except (TransportError, RangeResponseError) as exc:
             if not self.session.text.on_failed(track, rep, segment, exc):
                 raise  # text failures are reported and skipped; media failures end playback
+        except DrmError:
+            if rep.id in {r.id for r in track.ladder}:
+                raise
+            # its keys were refused meanwhile: it left the ladder (RenditionsRestricted)
 
     async def _ensure_index(self, track: TrackRuntime, index: int) -> bool:
         """Load rung ``index``'s segment index if pending; ``False``: it failed, try again.

@@ -50,6 +50,20 @@ class Fetcher(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Keys a license server refused: the DRM adapter tells the session (partial licences).
+
+    Attributes:
+        kids: KID hex -> why (the server's status, or a licence that left it out).
+        rendition: The representation whose init segment named them, when the manifest
+            did not declare them (``None``: the renditions declaring them are meant).
+    """
+
+    kids: Mapping[str, str]
+    rendition: str | None = None
+
+
 @dataclass(slots=True)
 class SessionParts:
     """The collaborators a session is built from (all injected).

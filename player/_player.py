@@ -14,7 +14,7 @@ from abr import Controller, EwmaEstimator, HybridController, ThroughputEstimator
 from player._clock import Clock, RealClock
 from player._cmcd_requests import CmcdRequests
 from player._hub import EventHub, Listener
-from player._parts import Fetcher, SessionParts
+from player._parts import Fetcher, Refusal, SessionParts
 from player._pathways import build_selector
 from player._pipeline import MediaProcessor
 from player._protection import DrmProcessor
@@ -113,6 +113,7 @@ class Player:
             clock=self.clock,
             emit=self._emit,
             outgoing=lambda urls: self._cmcd.outgoing_key(urls, self._session),
+            on_refused=self._on_keys_refused,
         )
         self._task: asyncio.Task[None] | None = None
         self._audio_language: str | None = None
@@ -237,6 +238,11 @@ class Player:
         self._sample(event.at_s)
         if self._heartbeats is not None:
             self._heartbeats.on_event(event)
+
+    def _on_keys_refused(self, refusal: Refusal) -> None:
+        """A partial licence: the session takes the refused renditions out of its ladders."""
+        if self._session is not None:
+            self._session.restrict_keys(refusal)
 
     def _heartbeat_call(self) -> HttpCall | None:
         if self.config.heartbeat.service_url is None or not isinstance(self.http, HttpClient):
@@ -554,7 +560,7 @@ class Player:
             self.config.playback, max_video_height=max_height, max_video_bitrate_bps=max_bitrate_bps
         )
         old = video.representation() if video.current is not None else None
-        ladder = video_ladder(video.track, playback)
+        ladder = session.playable(video_ladder(video.track, playback))
         loaded = {rep.id: rep for rep in video.ladder}
         video.ladder = tuple(loaded.get(rep.id, rep) for rep in ladder)
         video.excluded.clear()

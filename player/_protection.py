@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from drm import (
     CLEARKEY_SYSTEM_ID,
@@ -17,6 +17,8 @@ from drm import (
     ContentKey,
     HlsKeyError,
     KeyManager,
+    KeyNotFound,
+    LicenseError,
     LicenseRequest,
     LicenseResponse,
     UnsupportedKeySystem,
@@ -31,7 +33,7 @@ from drm import (
 )
 from player._clock import Clock
 from player._cmcd_requests import Outgoing
-from player._parts import Fetcher
+from player._parts import Fetcher, Refusal
 from player.config import PlayerConfig
 from player.events import Event, LicenseAcquired
 from player.manifest import ContentProtection, HlsKey, Representation, Segment
@@ -45,6 +47,11 @@ _TS_SYNC = b"\x47"
 
 KeyRequests = Callable[[tuple[str, ...]], Outgoing]
 """How a key or license request goes out: its locations and extra headers (CMCD ``ot=k``)."""
+Refusals = Callable[[Refusal], None]
+"""Told the KIDs a license server refused, once each (and again with the rendition whose
+init segment named them)."""
+_REFUSED_STATUS = 403
+"""A license answer that refuses the KIDs asked for (not entitled), not a failure to ask."""
 
 
 def _tag_iv(key: HlsKey) -> bytes | None:
@@ -114,6 +121,13 @@ class DrmProcessor:
         clock: Session clock (license latency is measured on it).
         emit: Event sink.
         outgoing: Adds CMCD (``ot=k``) to license and key requests; none by default.
+        on_refused: Told the KIDs a license server refused (a 403, or a partial licence
+            that leaves them out): the session takes their renditions out of the ladders
+            (``RenditionsRestricted``). Without it a refusal is raised, as any license
+            failure.
+
+    Attributes:
+        refused: KIDs refused so far (hex -> the server's answer).
     """
 
     def __init__(
@@ -124,6 +138,7 @@ class DrmProcessor:
         clock: Clock,
         emit: Callable[[Event], None],
         outgoing: KeyRequests = _plain,
+        on_refused: Refusals | None = None,
     ) -> None:
         fetcher = (
             TransportLicenseFetcher(http, outgoing=outgoing)
@@ -141,42 +156,89 @@ class DrmProcessor:
         self._prefetch: asyncio.Task[None] | None = None
         self._configured = frozenset(config.drm.keys)
         self._reported: set[str] = set()
+        self._on_refused = on_refused
+        self.refused: dict[str, str] = {}
 
     def prefetch(self, reps: Iterable[Representation]) -> None:
         """Start acquiring the KIDs the manifest declares, in parallel with first downloads."""
-        wanted: dict[str | None, set[str]] = {}
+        sets: dict[str | None, set[tuple[str, ...]]] = {}
         for rep in reps:
             if rep.kids:
-                wanted.setdefault(_clearkey_license_url(rep), set()).update(rep.kids)
-        if not wanted or self._prefetch is not None:
+                sets.setdefault(_clearkey_license_url(rep), set()).add(rep.kids)
+        if not sets or self._prefetch is not None:
             return
 
         async def run() -> None:
-            for url, kids in wanted.items():
-                await self._acquire(kids, license_url=url)
+            for url, kid_sets in sets.items():
+                try:
+                    await self._acquire({k for kids in kid_sets for k in kids}, license_url=url)
+                except LicenseError as exc:
+                    if not self._refuses(exc) or len(kid_sets) == 1:
+                        raise
+                    # the server refuses a request naming any KID it will not grant: ask
+                    # for each rendition's KIDs alone, then restrict what it refused at once
+                    refused: dict[str, str] = {}
+                    for kids in sorted(kid_sets):
+                        refused.update((await self._try_acquire(kids, license_url=url))[1])
+                    self._refuse(refused)
 
         self._prefetch = asyncio.ensure_future(run())
+
+    def _refuses(self, exc: LicenseError) -> bool:
+        """Whether ``exc`` refuses the KIDs asked for (and the session can restrict them)."""
+        return self._on_refused is not None and exc.status == _REFUSED_STATUS
+
+    async def _try_acquire(
+        self, kids: Iterable[str], *, license_url: str | None
+    ) -> tuple[dict[str, ContentKey], dict[str, str]]:
+        """The keys of ``kids``, and the KIDs refused with ``403`` (KID -> why).
+
+        Other failures are raised.
+        """
+        try:
+            return await self._acquire(kids, license_url=license_url), {}
+        except LicenseError as exc:
+            if not self._refuses(exc):
+                raise
+            return {}, dict.fromkeys(kids, f"license server answered HTTP {exc.status}")
+
+    def _refuse(self, refused: Mapping[str, str]) -> None:
+        """Record refused KIDs (hex -> why) still without a key; tell the session of new ones."""
+        missing = self._manager.cache.missing(tuple(sorted(refused)), now=self._clock.now())
+        new = {kid: refused[kid] for kid in missing if kid not in self.refused}
+        self.refused.update(new)
+        if self._on_refused is not None and new:
+            self._on_refused(Refusal(new))
 
     async def _acquire(
         self, kids: Iterable[str], *, license_url: str | None
     ) -> dict[str, ContentKey]:
+        """Keys for ``kids``; KIDs a partial licence left out are reported, not returned.
+
+        Without ``on_refused`` a partial licence raises ``KeyNotFound``, as before.
+        """
         wanted = tuple(sorted(set(kids)))
         with self._clock.busy():
-            result = await self._manager.acquire(wanted, license_url=license_url)
-        if result.fetched or not set(wanted) <= self._reported:
+            result = await self._manager.acquire(
+                wanted, license_url=license_url, partial=self._on_refused is not None
+            )
+        granted = tuple(kid for kid in wanted if kid not in result.withheld)
+        if granted and (result.fetched or not set(granted) <= self._reported):
             if result.fetched:
                 source = "license-server"
             else:
-                source = "config" if set(wanted) <= self._configured else "cache"
+                source = "config" if set(granted) <= self._configured else "cache"
             self._emit(
                 LicenseAcquired(
                     at_s=self._clock.now(),
-                    kids=wanted,
+                    kids=granted,
                     latency_s=result.latency_s or 0.0,
                     source=source,
                 )
             )
-        self._reported.update(wanted)
+        self._reported.update(granted)
+        if result.withheld:
+            self._refuse(dict.fromkeys(result.withheld, "the license server's answer left it out"))
         return dict(result.keys)
 
     async def _wait_prefetch(self) -> None:
@@ -219,7 +281,19 @@ class DrmProcessor:
         if not info.key_ids():
             return init
         await self._wait_prefetch()
-        keys = await self._acquire(kids, license_url=_clearkey_license_url(rep))
+        keys: dict[str, ContentKey] = {}
+        if not kids & self.refused.keys():
+            keys, refusal = await self._try_acquire(kids, license_url=_clearkey_license_url(rep))
+            self._refuse(refusal)
+        refused = sorted(kids & self.refused.keys())
+        if refused:
+            reason = self.refused[refused[0]]
+            if self._on_refused is not None:
+                self._on_refused(Refusal({k: self.refused[k] for k in refused}, rep.id))
+            raise KeyNotFound(
+                f"the license server refused KID {refused[0]} of rendition {rep.id} ({reason})",
+                key_id=refused[0],
+            )
         decryptor = CencDecryptor(init, keys)
         self._decryptors[hashlib.sha1(init, usedforsecurity=False).digest()] = decryptor
         return decryptor.clear_init()

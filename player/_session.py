@@ -18,7 +18,7 @@ from player._buffer import Playhead
 from player._clock import Clock
 from player._decode import TrackDecoder
 from player._downloads import SegmentDownloader
-from player._parts import SessionParts
+from player._parts import Refusal, SessionParts
 from player._pathways import RequestPlanner
 from player._pipeline import DecodeTally
 from player._state import PlaybackState, StateMachine
@@ -32,7 +32,7 @@ from player._tracks import (
     wake_after_s,
 )
 from player.config import PlayerConfig
-from player.errors import PlayerError, UsageError
+from player.errors import KeysNotGranted, PlayerError, UsageError
 from player.events import (
     BufferingEnded,
     BufferingStarted,
@@ -41,8 +41,11 @@ from player.events import (
     Event,
     LadderFiltered,
     PlaybackStarted,
+    RenditionsRestricted,
     Seeked,
     StateChanged,
+    SwitchReason,
+    VariantSwitched,
 )
 from player.manifest import Presentation, Representation, StreamFormat, Track, TrackType
 from player.steering import PathwaySelector
@@ -79,6 +82,10 @@ class PlaybackSession:
         self.text = TextRuntime(self)
         """The text track's cues and cue events (docs/text.md)."""
         self.wall_offset_s = wall_clock_offset(parts.clock)
+        self.refused_kids: dict[str, str] = {}
+        """KIDs the license server refused (hex -> why): their renditions never play."""
+        self.refused_renditions: dict[str, tuple[str, ...]] = {}
+        """Rendition id -> the refused KIDs its init segment named (in this period)."""
         self._refresh_interval_s = parts.config.playback.live_refresh_fallback_s
 
     # -- small helpers -------------------------------------------------------------------
@@ -328,6 +335,7 @@ class PlaybackSession:
             text_language=text_language,
             merge_compatible=self._merges_sets(),
         )
+        self.refused_renditions.clear()  # ids name other renditions in another period
         for runtime in self.tracks:
             track = {"video": choice.video, "audio": choice.audio, "text": choice.text}[
                 runtime.kind
@@ -336,7 +344,14 @@ class PlaybackSession:
                 runtime.ladder = ()
                 continue
             if runtime.kind == "video":
-                ladder = video_ladder(track, cfg)
+                ladder = self.playable(video_ladder(track, cfg))
+                if not ladder:
+                    raise KeysNotGranted(
+                        f"period {period.id}: the license server refused the keys of every "
+                        "video rendition",
+                        track="video",
+                        kids=tuple(sorted(self.refused_kids)),
+                    )
                 old = runtime.representation().bandwidth_bps if runtime.ladder else 0
                 closest = min(range(len(ladder)), key=lambda i: abs(ladder[i].bandwidth_bps - old))
                 runtime.current = closest if runtime.current is not None else None
@@ -503,6 +518,65 @@ class PlaybackSession:
         self.text.on_seek(target, now=now)
         self._move(PlaybackState.BUFFERING)
         self._load_at = now if not was_running else self._load_at
+
+    # -- partial licences ----------------------------------------------------------------
+
+    def playable(self, ladder: tuple[Representation, ...]) -> tuple[Representation, ...]:
+        """``ladder`` without the renditions whose keys were refused."""
+        return tuple(r for r in ladder if not self._refused_kids_of(r))
+
+    def _refused_kids_of(self, rep: Representation) -> tuple[str, ...]:
+        """The refused KIDs ``rep`` needs: declared by the manifest or named by its init."""
+        kids = {k for k in rep.kids if k in self.refused_kids}
+        return tuple(sorted(kids.union(self.refused_renditions.get(rep.id, ()))))
+
+    def restrict_keys(self, refusal: Refusal) -> None:
+        """Take the renditions whose KIDs were refused out of the ladders (Shaka's way).
+
+        Emits ``RenditionsRestricted`` per track changed (and ``VariantSwitched`` when the
+        video rendition in use goes); a track left with nothing fails the session with
+        ``KeysNotGranted``.
+        """
+        self.refused_kids.update(refusal.kids)
+        if refusal.rendition is not None:
+            self.refused_renditions[refusal.rendition] = tuple(sorted(refusal.kids))
+        now = self.parts.clock.now()
+        for track in self.media_tracks:
+            gone = {r.id: self._refused_kids_of(r) for r in track.ladder}
+            gone = {rep_id: kids for rep_id, kids in gone.items() if kids}
+            if not gone:
+                continue
+            kids = tuple(sorted({k for refused in gone.values() for k in refused}))
+            before = track.representation().id if track.current is not None else None
+            pin = self.pinned_video if track.kind == "video" else None
+            pinned = track.ladder[pin].id if pin is not None else None
+            track.drop(set(gone))
+            reason = "; ".join(sorted({self.refused_kids[k] for k in kids}))
+            kept = tuple(r.id for r in track.ladder)
+            self.emit(
+                RenditionsRestricted(
+                    at_s=now, track=track.kind, removed_ids=tuple(sorted(gone)),
+                    kept_ids=kept, kids=kids, reason=reason,
+                )
+            )  # fmt: skip
+            if not track.ladder:
+                self.fail(KeysNotGranted(
+                    f"the license server refused the keys of every {track.kind} rendition "
+                    f"({', '.join(sorted(gone))}; KID {kids[0]}: {reason})",
+                    track=track.kind, kids=kids,
+                ))  # fmt: skip
+                break
+            if pinned is not None:
+                self.pinned_video = kept.index(pinned) if pinned in kept else None
+            if before in gone and track.current is not None:
+                self.emit(
+                    VariantSwitched(
+                        at_s=now, from_id=before, to_id=kept[track.current],
+                        bitrate_bps=track.representation().bandwidth_bps,
+                        reason=SwitchReason.FAILOVER, detail="keys not granted",
+                    )
+                )  # fmt: skip
+        self.wake()
 
     # -- downloads (player/_downloads.py) -------------------------------------------------
 

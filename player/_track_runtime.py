@@ -86,6 +86,29 @@ class TrackRuntime:
 
         self.ladder = tuple(pick(rep) for rep in self.ladder)
 
+    def drop(self, ids: set[str]) -> None:
+        """Take representations out of the ladder; ``current`` and ``excluded`` follow by id.
+
+        When the current one goes, ``current`` moves to the highest rendition left at or
+        below its bandwidth (else the lowest).
+        """
+        old = self.ladder
+        current = old[self.current] if self.current is not None else None
+        excluded = {old[i].id for i in self.excluded}
+        self.ladder = tuple(rep for rep in old if rep.id not in ids)
+        self.excluded = {i for i, rep in enumerate(self.ladder) if rep.id in excluded}
+        if current is None or not self.ladder:
+            self.current = None
+            return
+        kept = [rep.id for rep in self.ladder]
+        if current.id in kept:
+            self.current = kept.index(current.id)
+            return
+        lower = [
+            i for i, rep in enumerate(self.ladder) if rep.bandwidth_bps <= current.bandwidth_bps
+        ]
+        self.current = lower[-1] if lower else 0
+
     def next_segment(self, position_s: float) -> Segment | None:
         """The next segment to fetch for the current (or lowest) representation."""
         if not self.ladder:

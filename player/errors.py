@@ -18,6 +18,7 @@ __all__ = [
     "DrmError",
     "HeartbeatError",
     "InsufficientSpace",
+    "KeysNotGranted",
     "ManifestError",
     "ManifestParseError",
     "NotDownloadable",
@@ -152,6 +153,25 @@ class RestrictionsNotMet(PlayerError):
         self.max_height = max_height
         self.max_bitrate_bps = max_bitrate_bps
         self.available = available
+
+
+class KeysNotGranted(RestrictionsNotMet):
+    """The license server refused the keys of every rendition of a track (nothing to play).
+
+    Renditions whose keys are refused are taken out of the ladder (``RenditionsRestricted``);
+    this is raised only when a track has none left.
+
+    Attributes:
+        track: ``video`` or ``audio``.
+        kids: The KIDs refused (hex).
+    """
+
+    code: ClassVar[str] = "player.keys_not_granted"
+
+    def __init__(self, message: str, *, track: str, kids: tuple[str, ...]) -> None:
+        super().__init__(message, max_height=None, max_bitrate_bps=None, available=())
+        self.track = track
+        self.kids = kids
 
 
 class HeartbeatError(PlayerError):

@@ -30,6 +30,7 @@ __all__ = [
     "PathwayChanged",
     "PlaybackStarted",
     "RangeIgnored",
+    "RenditionsRestricted",
     "Seeked",
     "SegmentDownloaded",
     "StateChanged",
@@ -291,6 +292,29 @@ class LadderFiltered(Event):
     dropped_ids: tuple[str, ...]
     max_height: int | None
     max_bitrate_bps: int | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RenditionsRestricted(Event):
+    """Renditions were taken out of a track's ladder: the license server refused their keys.
+
+    Like Shaka Player's key-status restrictions: a partial licence (an entitlement without
+    HD, say) removes the renditions whose KIDs were not granted, ABR goes on with the rest,
+    and playback fails (``KeysNotGranted``) only when a track has none left.
+
+    Attributes:
+        track: ``video`` or ``audio``.
+        removed_ids: Representation ids taken out.
+        kept_ids: Representation ids left, ascending bandwidth.
+        kids: The KIDs refused (hex; never key material).
+        reason: The license server's answer (error code and message).
+    """
+
+    track: str
+    removed_ids: tuple[str, ...]
+    kept_ids: tuple[str, ...]
+    kids: tuple[str, ...]
+    reason: str
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

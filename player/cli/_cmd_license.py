@@ -15,7 +15,7 @@ import secrets
 import signal
 from typing import Any
 
-from drm.config import LicensePolicy
+from drm.config import LicensePolicy, LicenseServerConfig
 from player.cli._args import BadInput, input_file, output_dir, positive_float
 from player.cli._keysfile import read_keys_file
 
@@ -71,6 +71,20 @@ def register(subparsers: Any) -> None:
         help="how long a persistent license stays usable, seconds (default 30 days)",
     )
     serve.add_argument(
+        "--grant",
+        action="append",
+        default=[],
+        metavar="VIEWER=KID[,KID...]",
+        help="this viewer's token receives only these KIDs of the keys file (repeatable; "
+        "default: every KID), e.g. SD keys without HD",
+    )
+    serve.add_argument(
+        "--partial",
+        action="store_true",
+        help="answer a request naming KIDs the token may not receive with the keys it may "
+        "(a partial licence) instead of refusing it with 403",
+    )
+    serve.add_argument(
         "--port", type=int, default=0, metavar="N", help="TCP/UDP port (default: a free one)"
     )
     serve.add_argument(
@@ -89,16 +103,46 @@ def _tokens(pairs: list[str]) -> dict[str, str]:
     return tokens or {"qa": secrets.token_urlsafe(16)}
 
 
+def _grants(pairs: list[str], tokens: dict[str, str], keys: dict[str, str]) -> dict[str, list[str]]:
+    """``--grant VIEWER=KID,...``: viewer -> the KIDs its token may receive."""
+    grants: dict[str, list[str]] = {}
+    for number, pair in enumerate(pairs, start=1):
+        viewer, sep, listed = pair.partition("=")
+        if viewer not in tokens:
+            raise BadInput(f"--grant value {number} names no viewer of --token")
+        kids = [kid.strip().replace("-", "").lower() for kid in listed.split(",") if kid.strip()]
+        if not sep or not kids:
+            raise BadInput(f"--grant value {number} is not VIEWER=KID[,KID...]")
+        unknown = [kid for kid in kids if kid not in keys]
+        if unknown:
+            raise BadInput(f"--grant value {number}: KID {unknown[0]} is not in the keys file")
+        grants.setdefault(viewer, []).extend(kids)
+    return grants
+
+
 def _serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise BadInput(f"--port {args.port} is out of range (0-65535)")
     try:
-        from drm import LicenseServerApp
         from transport.lab import LabServer, TestCA
     except ImportError as exc:
         raise BadInput(
             f"license serve needs the lab extra (pip install 'streamsdk[lab]'): {exc}"
         ) from exc
+    app, tokens, persistent = license_app(args)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run(app, args, tokens, LabServer, TestCA, persistent))
+    return 0
+
+
+def license_app(args: argparse.Namespace) -> tuple[Any, dict[str, str], list[str]]:
+    """The server the options describe: the app, tokens (viewer -> token), offline viewers.
+
+    Raises:
+        BadInput: An option names an unknown viewer or KID, or the keys file is unusable.
+    """
+    from drm import LicenseServerApp
+
     keys = read_keys_file(args.keys_file)
     tokens = _tokens(args.token)
     offline = LicensePolicy(allow_persistent=True, persistent_duration_s=args.persistent_duration)
@@ -110,11 +154,15 @@ def _serve(args: argparse.Namespace) -> int:
         for viewer, token in tokens.items()
         if viewer in args.persistent or "all" in args.persistent
     }
-    app = LicenseServerApp(keys, {token: ["*"] for token in tokens.values()}, policies=policies)
+    grants = _grants(args.grant, tokens, keys)
+    app = LicenseServerApp(
+        keys,
+        {token: grants.get(viewer, ["*"]) for viewer, token in tokens.items()},
+        policies=policies,
+        config=LicenseServerConfig(partial_licenses=args.partial),
+    )
     persistent = sorted(v for v, t in tokens.items() if t in policies)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run(app, args, tokens, LabServer, TestCA, persistent))
-    return 0
+    return app, tokens, persistent
 
 
 async def _run(

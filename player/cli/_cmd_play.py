@@ -267,6 +267,12 @@ def add_playback_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="fail above N decode errors (default 0)",
     )
+    checks.add_argument(
+        "--require-all-keys",
+        action="store_true",
+        help="fail when the license server refuses the keys of any rendition (by default "
+        "those renditions leave the ladder and only a track left with none fails)",
+    )
     beats = p.add_argument_group(
         "continue-watching (position heartbeats to a session service, e.g. sessions serve)"
     )
@@ -412,6 +418,7 @@ def thresholds_from_args(args: argparse.Namespace) -> Thresholds:
         require_end=args.stop_after is None,
         expected_cues=tuple(getattr(args, "expect_cue_at", None) or ()),
         min_subtitle_coverage=getattr(args, "min_subtitle_coverage", None),
+        require_all_keys=getattr(args, "require_all_keys", False),
     )
 
 

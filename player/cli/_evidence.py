@@ -5,8 +5,9 @@ fetched, the decoded frames' places on the timeline) and returns plain JSON for 
 ``span`` (where playback started and got to), ``tracks`` (per selected video/audio track:
 frame rate and its source, frames and audio seconds decoded inside the played span, media
 seconds delivered, bytes fetched against the bytes the manifest or index declares), with
-frame hashing on ``frame_hashes``, and ``heartbeat`` (the interval) when heartbeats were
-configured. ``player.cli._verdict`` turns it into checks.
+frame hashing on ``frame_hashes``, ``heartbeat`` (the interval) when heartbeats were
+configured, and ``keys`` when a license server refused the keys of some renditions.
+``player.cli._verdict`` turns it into checks.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def collect_evidence(player: Player, *, stop_after_s: float | None) -> dict[str,
     out: dict[str, Any] = {"span": span, "tracks": {}}
     if player.config.heartbeat.service_url is not None:
         out["heartbeat"] = {"interval_s": player.config.heartbeat.interval_s}
+    restricted = _restrictions(events)
+    if restricted is not None:
+        out["keys"] = restricted
     if session is None:
         return out
     downloads = [e for e in events if e["type"] == "SegmentDownloaded"]
@@ -62,6 +66,27 @@ def collect_evidence(player: Player, *, stop_after_s: float | None) -> dict[str,
         times = player.frame_times("video")
         out["frame_hashes"] = frame_hash_report(times, hashes)
     return out
+
+
+def _restrictions(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """``keys``: renditions taken out because the license server refused their keys.
+
+    ``{"refused_kids": [...], "tracks": {kind: {"removed": [...], "kept": [...]}},
+    "reasons": [...]}``; ``None`` when nothing was refused.
+    """
+    found = [e for e in events if e["type"] == "RenditionsRestricted"]
+    if not found:
+        return None
+    tracks: dict[str, dict[str, list[str]]] = {}
+    for event in found:
+        track = tracks.setdefault(str(event["track"]), {"removed": [], "kept": []})
+        track["removed"] = sorted({*track["removed"], *event["removed_ids"]})
+        track["kept"] = list(event["kept_ids"])
+    return {
+        "refused_kids": sorted({k for e in found for k in e["kids"]}),
+        "tracks": tracks,
+        "reasons": sorted({str(e["reason"]) for e in found}),
+    }
 
 
 def presentation_reps(player: Player) -> dict[str, Representation]:

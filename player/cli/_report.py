@@ -57,6 +57,9 @@ class Thresholds:
             granularity adds on good content (one AAC frame, 21 ms, plus rounding) and
             near where viewers notice lip-sync errors (ITU-R BT.1359: about 0.045 s audio
             early, 0.125 s audio late).
+        require_all_keys: ``keys_granted``: fail when the license server refused the keys
+            of any rendition (a partial licence); by default only when a track has none
+            left, as renditions without keys leave the ladder and playback goes on.
     """
 
     max_startup_s: float | None = None
@@ -71,6 +74,7 @@ class Thresholds:
     expected_cues: tuple[tuple[float, str | None], ...] = ()
     min_subtitle_coverage: float | None = None
     max_av_drift_s: float | None = 0.1
+    require_all_keys: bool = False
 
 
 def build_report(

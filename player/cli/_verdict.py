@@ -16,6 +16,8 @@ judged against (``limit``) and, when it failed, a message saying what is wrong:
   both audio and video were decoded.
 - ``heartbeats_delivered`` (when heartbeats are configured): playback reported as running,
   at least one heartbeat per interval played, and the final ``ended``/``error`` one.
+- ``keys_granted`` (when a license server refused some keys): every selected track kept a
+  rendition it may decrypt (all of them with ``require_all_keys``).
 """
 
 from __future__ import annotations
@@ -89,6 +91,10 @@ class Thresholds(Protocol):
     def max_av_drift_s(self) -> float | None:
         """Largest audio/video offset accepted, seconds (``None``: not checked)."""
 
+    @property
+    def require_all_keys(self) -> bool:
+        """``keys_granted`` fails when any rendition's keys were refused."""
+
 
 _RUNNING = frozenset({"playing", "paused", "buffering", "rebuffering", "seeking"})
 _FINAL = frozenset({"ended", "error"})
@@ -118,7 +124,37 @@ def verdict_checks(report: dict[str, Any], limits: Thresholds) -> list[CheckResu
     heartbeat = report.get("heartbeat")
     if isinstance(heartbeat, dict):
         checks.append(heartbeats_result(report, interval_s=float(heartbeat["interval_s"])))
+    keys = report.get("keys")
+    if isinstance(keys, dict):
+        checks.append(_keys_check(keys, require_all=limits.require_all_keys))
     return checks
+
+
+def _keys_check(keys: dict[str, Any], *, require_all: bool) -> CheckResult:
+    """``keys_granted``: what a partial licence left playable, per track.
+
+    Renditions whose keys were refused leave the ladder and playback goes on (Shaka
+    Player's rule); the check fails when a track kept none, or with ``require_all`` when
+    any was refused.
+    """
+    tracks: dict[str, Any] = keys["tracks"]
+    value = {kind: {"removed": t["removed"], "kept": t["kept"]} for kind, t in tracks.items()}
+    why = "; ".join(keys.get("reasons") or ())
+    kids = ", ".join(keys.get("refused_kids") or ())
+    found = [
+        f"{kind}: no rendition left (refused: {', '.join(t['removed'])})"
+        for kind, t in tracks.items()
+        if not t["kept"]
+    ]
+    if not found and require_all:
+        found = [
+            f"{kind}: renditions {', '.join(t['removed'])} refused"
+            for kind, t in tracks.items()
+            if t["removed"]
+        ]
+    message = f"{'; '.join(found)} (KIDs {kids}: {why})" if found else None
+    limit = "every rendition" if require_all else "one rendition per track"
+    return CheckResult(name="keys_granted", message=message, value=value, limit=limit)
 
 
 def requested_span_s(report: dict[str, Any], limits: Thresholds) -> float | None:

@@ -302,3 +302,27 @@ async def test_concurrent_acquisitions_share_one_request() -> None:
     assert len(fetcher.requests) == 1
     assert first.keys[KID2].key == second.keys[KID2].key == bytes.fromhex(KEY2)
     assert (first.fetched, second.fetched) == ((KID, KID2), ())
+
+
+async def test_partial_licences_leave_out_the_kids_a_token_may_not_have() -> None:
+    app = LicenseServerApp(
+        {KID: KEY, KID2: KEY2},
+        {"video-only": {KID}},
+        config=LicenseServerConfig(partial_licenses=True),
+    )
+    kid2_b64 = b64url_encode(bytes.fromhex(KID2))
+    auth = {"Authorization": "Bearer video-only"}
+    status, body = await asgi_post(app, json.dumps({"kids": [KID_B64, kid2_b64]}).encode(), auth)
+    assert status == 200
+    assert json.loads(body)["keys"] == [{"kty": "oct", "kid": KID_B64, "k": KEY_B64}]
+    status, body = await asgi_post(app, json.dumps({"kids": [kid2_b64]}).encode(), auth)
+    assert (status, json.loads(body)["error"]) == (403, "not_entitled")  # nothing granted
+
+    config = DrmConfig(license_headers=auth)
+    partial = KeyManager(config, fetcher=CountingFetcher(app))
+    got = await partial.acquire([KID, KID2], license_url="https://lic.example/", partial=True)
+    assert (set(got.keys), got.withheld, got.fetched) == ({KID}, (KID2,), (KID, KID2))
+    strict = KeyManager(config, fetcher=CountingFetcher(app))
+    with pytest.raises(KeyNotFound) as info:
+        await strict.acquire([KID, KID2], license_url="https://lic.example/")
+    assert info.value.key_id == KID2
