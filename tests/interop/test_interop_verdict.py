@@ -2,7 +2,8 @@
 
 Good content passes every check whatever serves it (a server that ignores ``Range``
 included: each whole file is fetched once, so the bytes match the index's sizes), and
-``--hash-frames`` digests agree when the same pictures are decoded from different servers.
+``--hash-frames`` digests agree when the same pictures are decoded from different servers;
+a wrong key fails the verdict on its decode errors.
 """
 
 from __future__ import annotations
@@ -52,3 +53,18 @@ def test_single_file_dash_from_a_server_without_range_support_passes(
     video = report["tracks"]["video"]
     assert video["declared_from"] == "index"
     assert 0.8 <= video["bytes_compared"] / video["declared_bytes"] <= 1.25
+
+
+def test_a_wrong_key_decodes_garbage_and_fails_on_decode_errors(
+    workshop: Workshop, lab_server: Served
+) -> None:
+    """Shaka Packager ``cenc`` with a wrong ClearKey key: CENC has no key check, the slice
+    headers stay clear, so pictures "decode" with errors; the verdict must FAIL on them."""
+    path = workshop.build("shaka-cenc", recipes.shaka_cenc)
+    report = _report(lab_server, path, keys={recipes.KID: "00" * 16})
+    assert report["final_state"] == "ended" and report["frames_decoded"] > 0
+    found = _failures(report)
+    assert found["decode_errors"] == f"{report['decode_errors']} decode errors > 0"
+    assert report["decode_errors"] >= report["frames_decoded"]
+    right = _report(lab_server, path, keys={recipes.KID: recipes.KEY})
+    assert _failures(right) == {}
