@@ -210,9 +210,14 @@ class LicenseAcquired(Event):
     """Keys were obtained for a set of KIDs.
 
     Attributes:
-        kids: KIDs (32 lowercase hex digits), never keys.
-        latency_s: License round-trip time, seconds (0 for keys from config or cache).
-        source: ``license-server``, ``config`` or ``cache``.
+        kids: KIDs (32 lowercase hex digits), never keys; empty for HLS identity keys,
+            which have none.
+        latency_s: License or key round-trip time, seconds (0 for keys from config or
+            cache, or read from a ``data:`` key URI).
+        source: Where the keys came from: ``license-server`` (a license exchange),
+            ``config`` (``DrmConfig.keys`` or ``DrmConfig.hls_keys``), ``cache`` (the
+            license cache), or ``key-uri`` (an HLS identity key fetched from its key URI or
+            read from a ``data:`` key URI).
     """
 
     kids: tuple[str, ...]
