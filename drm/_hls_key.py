@@ -28,39 +28,48 @@ _BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 _BASE64URL = re.compile(r"^[A-Za-z0-9_-]*={0,2}$")
 _KEY_SIZES = {"AES-128": (16,), "SAMPLE-AES": (16,), "AES-256": (32,), "AES-256-CTR": (32,)}
 _KID_SIZE = 16
+_REDACTED = "<redacted>"
+_MAX_SHOWN_CHARS = 300
 
 
 def describe_key_uri(uri: str) -> str:
-    """Return a description of a key or license URI that is safe for a message or a log.
+    r"""Return a key or license URI as drm's messages and log lines show it: nothing secret.
 
-    ``data:`` URIs carry the key itself, and a query string may carry a token, so neither
-    is shown.
+    ``data:`` URIs carry the key itself, a query string may carry a token and user info a
+    password, so none of them is shown: the query and fragment become ``?<redacted>`` /
+    ``#<redacted>``, user info ``<redacted>@``, a ``data:`` URI ``data:<redacted>``; control
+    characters are escaped and the result is at most 300 characters. This is the same
+    form as ``transport.redact_url`` (which player uses); drm imports nothing of transport,
+    so it keeps its own copy, checked against transport's by tests/test_url_redaction.py.
 
     Args:
         uri: The key URI.
 
     Returns:
-        ``"a data: URI"``, or the URI without its query and fragment.
+        The URI without its secrets.
 
     >>> describe_key_uri("data:text/plain;base64,MTIzNDU2Nzg5MDEyMzQ1Ng==")
-    'a data: URI'
+    'data:<redacted>'
     >>> describe_key_uri("https://keys.example/k/1?token=secret")
-    'https://keys.example/k/1'
+    'https://keys.example/k/1?<redacted>'
     """
     if uri[:5].lower() == "data:":
-        return "a data: URI"
+        return "data:" + _REDACTED
     try:
-        parts = urlsplit(uri[:_MAX_DATA_URI_CHARS])
+        parts = urlsplit(uri)
     except ValueError:
-        return "a malformed URI"
-    try:
-        port = f":{parts.port}" if parts.port is not None else ""
-    except ValueError:
-        port = ""
-    host = (parts.hostname or "").encode("ascii", "replace").decode()
-    host = f"[{host}]" if ":" in host else host
-    path = parts.path.encode("ascii", "replace").decode()[:200]
-    return f"{parts.scheme}://{host}{port}{path}" if parts.scheme and host else "a relative URI"
+        return "<malformed URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = _REDACTED + "@" + netloc.rpartition("@")[2]
+    shown = f"{parts.scheme}:" if parts.scheme else ""
+    if netloc or uri[len(shown) :].startswith("//"):
+        shown += "//" + netloc
+    shown += parts.path
+    shown += "?" + _REDACTED if parts.query else ""
+    shown += "#" + _REDACTED if parts.fragment else ""
+    shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in shown)
+    return shown if len(shown) <= _MAX_SHOWN_CHARS else shown[: _MAX_SHOWN_CHARS - 3] + "..."
 
 
 def hls_key_from_data_uri(uri: str) -> bytes:

@@ -103,7 +103,7 @@ class LicenseRequest:
     key_ids: tuple[str, ...]
 
     def __repr__(self) -> str:
-        return f"LicenseRequest(url={self.url!r}, key_ids={self.key_ids!r})"
+        return f"LicenseRequest(url={describe_key_uri(self.url)!r}, key_ids={self.key_ids!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,7 +345,10 @@ class LicenseExchange:
         self.status: int | None = None
 
     def __repr__(self) -> str:
-        return f"LicenseExchange(url={self.url!r}, key_ids={self.key_ids!r}, status={self.status})"
+        return (
+            f"LicenseExchange(url={describe_key_uri(self.url)!r}, key_ids={self.key_ids!r}, "
+            f"status={self.status})"
+        )
 
     def build_request(self) -> LicenseRequest:
         """Make the request; the caller must POST it and call :meth:`receive_response`.

@@ -185,7 +185,7 @@ class KeyManager:
         """POST the exchange's request, retrying network failures, timeouts and 5xx."""
         assert self._fetcher is not None
         request = exchange.build_request()
-        where = describe_key_uri(exchange.url)  # no query string: it may carry a token
+        where = describe_key_uri(exchange.url)  # no query: it may carry a token
         error: LicenseError | None = None
         for attempt in range(1, self._config.license_attempts + 1):
             if attempt > 1:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from player.errors import RangeNotSupported, RangeResponseError
+from player.errors import RangeNotSupported, RangeResponseError, redact_url
 from player.events import RangeIgnored
 from transport import Response, TransferSample, WireProtocol
 
@@ -238,7 +238,7 @@ def check_ranged(
             "are cut from memory",
             response.edge,
             outcome.whole_file_bytes,
-            response.url,
+            redact_url(response.url),
             *byte_range,
         )
         event = RangeIgnored(

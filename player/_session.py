@@ -32,7 +32,7 @@ from player._tracks import (
     wake_after_s,
 )
 from player.config import PlayerConfig
-from player.errors import KeysNotGranted, PlayerError, UsageError
+from player.errors import KeysNotGranted, PlayerError, UsageError, redact_url
 from player.events import (
     BufferingEnded,
     BufferingStarted,
@@ -168,7 +168,9 @@ class PlaybackSession:
                 reps = tuple(sorted(track.representations, key=lambda r: r.bandwidth_bps))
                 tracks.append(TrackRuntime(kind, track, reps[-1:], current=0))
         if not tracks:
-            raise PlayerError(f"{self.presentation.url}: no playable track in the first period")
+            raise PlayerError(
+                f"{redact_url(self.presentation.url)}: no playable track in the first period"
+            )
         # a muxed variant (MPEG-TS) carries the audio when no separate track plays it
         video = choice.video
         muxed = choice.audio is None and video is not None and video.type == TrackType.MUXED

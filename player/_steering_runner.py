@@ -18,7 +18,7 @@ from player._cmcd_requests import Outgoing
 from player._parts import Fetcher
 from player.cmcd import strip_cmcd_query
 from player.config import SteeringConfig
-from player.errors import SteeringError
+from player.errors import SteeringError, redact_url
 from player.events import ErrorOccurred, Event
 from player.steering import PathwaySelector, SteeringManifest
 from transport import AllEdgesFailed, HttpStatusError, TransportError
@@ -121,7 +121,7 @@ class SteeringRunner:
             at = self.selector.on_reload_failure(
                 self._clock.now(), status=status, retry_after_s=retry_after
             )
-            _log.info("steering request %s failed (%s); next at %s", url, exc, at)
+            _log.info("steering request %s failed (%s); next at %s", redact_url(url), exc, at)
             self._emit(
                 ErrorOccurred(
                     at_s=self._clock.now(),

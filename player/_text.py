@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from player._buffer import BufferedSegment
 from player._parts import SessionParts
 from player._track_runtime import TrackRuntime
-from player.errors import PlayerError, TextError
+from player.errors import PlayerError, TextError, redact_url
 from player.events import Cue, CueEntered, CueExited, CuesLoaded, ErrorOccurred, Event
 from player.manifest import Presentation, Representation, Segment, StreamFormat
 from player.text import (
@@ -406,7 +406,8 @@ class TextRuntime:
         self._pending = [p for p in self._pending if p.segment.start_s > position_s]
         for pending in due:
             _log.info(
-                "no media timestamp for %s: its map is tied to the discontinuity start", pending.url
+                "no media timestamp for %s: its map is tied to the discontinuity start",
+                redact_url(pending.url),
             )
             self._load(pending.rep, pending.segment, b"", pending.data, pending.url, sync=False)
 

@@ -27,7 +27,7 @@ from player._parts import Fetcher
 from player._pathways import RequestPlanner
 from player._thumbnail_images import crop_pixels, decode_image, probe_image
 from player.config import PlayerConfig
-from player.errors import ThumbnailImageError, ThumbnailUnavailable, UsageError
+from player.errors import ThumbnailImageError, ThumbnailUnavailable, UsageError, redact_url
 from player.manifest import (
     Period,
     Presentation,
@@ -200,7 +200,7 @@ class ThumbnailRuntime:
         reps = self.image_representations(position_s)
         if not reps:
             raise ThumbnailUnavailable(
-                f"no image track in {self.host.presentation.url} at {position_s:.3f} s",
+                f"no image track in {redact_url(self.host.presentation.url)} at {position_s:.3f} s",
                 position_s=position_s,
             )
         if representation_id is None:

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from abr.errors import AbrError
 from drm.errors import DrmError
+from transport import redact_url
 from transport.errors import TransportError
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "UnsupportedManifest",
     "UnsupportedText",
     "UsageError",
+    "redact_url",
 ]
 
 
@@ -64,6 +66,7 @@ class ManifestError(PlayerError):
     code: ClassVar[str] = "player.manifest"
 
     def __init__(self, message: str, *, url: str, detail: str = "") -> None:
+        message = _without_secrets(message, url)
         super().__init__(message)
         self.url = url
         self.detail = detail or message
@@ -112,7 +115,7 @@ class RangeResponseError(PlayerError):
         requested: tuple[int, int],
         content_range: str = "",
     ) -> None:
-        super().__init__(message)
+        super().__init__(_without_secrets(message, url))
         self.url = url
         self.status = status
         self.requested = requested
@@ -193,7 +196,7 @@ class SteeringError(PlayerError):
     code: ClassVar[str] = "player.steering"
 
     def __init__(self, message: str, *, url: str) -> None:
-        super().__init__(message)
+        super().__init__(_without_secrets(message, url))
         self.url = url
 
 
@@ -211,6 +214,7 @@ class TextError(PlayerError):
     code: ClassVar[str] = "player.text"
 
     def __init__(self, message: str, *, url: str, detail: str = "") -> None:
+        message = _without_secrets(message, url)
         super().__init__(message)
         self.url = url
         self.detail = detail or message
@@ -317,7 +321,7 @@ class NotDownloadable(OfflineError):
     code: ClassVar[str] = "player.not_downloadable"
 
     def __init__(self, message: str, *, url: str) -> None:
-        super().__init__(message)
+        super().__init__(_without_secrets(message, url))
         self.url = url
 
 
@@ -354,7 +358,7 @@ class ThumbnailImageError(ThumbnailError):
     code: ClassVar[str] = "player.thumbnail_image"
 
     def __init__(self, message: str, *, position_s: float, url: str) -> None:
-        super().__init__(message, position_s=position_s)
+        super().__init__(_without_secrets(message, url), position_s=position_s)
         self.url = url
 
 
@@ -366,3 +370,14 @@ class UsageError(PlayerError, RuntimeError):
 
 SDK_ERRORS: tuple[type[Exception], ...] = (PlayerError, TransportError, DrmError, AbrError)
 """Every root of the SDK's four error trees, for ``except SDK_ERRORS:``."""
+
+
+def _without_secrets(message: str, url: str) -> str:
+    """Show the error's own URL in its message through :func:`redact_url`.
+
+    Errors with a ``url`` attribute name it in their message (``"<url>: what failed"``);
+    the message shows it without its query or ``data:`` payload, the attribute keeps it
+    whole. Other URLs in a message are redacted where the message is written.
+    """
+    shown = redact_url(url) if url else url
+    return message.replace(url, shown) if shown != url else message

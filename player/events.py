@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from enum import StrEnum
 from typing import Any
 
+from player.errors import redact_url
+
 __all__ = [
     "BufferingEnded",
     "BufferingStarted",
@@ -474,16 +476,25 @@ def event_to_json(event: Event) -> dict[str, Any]:
         event: Any event.
 
     Returns:
-        A dict of plain JSON values; exception objects are left out.
+        A dict of plain JSON values; exception objects are left out, and URLs (fields named
+        ``url`` or ``*_url``) are shown through ``player.errors.redact_url``: no query
+        string, user info or ``data:`` payload (the event object keeps the whole URL).
 
     >>> event_to_json(Ended(at_s=1.5, position_s=60.0))
     {'type': 'Ended', 'at_s': 1.5, 'position_s': 60.0}
+    >>> url = "https://cdn.example/v.mp4?token=t"
+    >>> ev = RangeIgnored(at_s=0.0, origin="https://cdn.example", url=url, file_bytes=9,
+    ...                   requested=(0, 3))
+    >>> event_to_json(ev)["url"]
+    'https://cdn.example/v.mp4?<redacted>'
     """
     out: dict[str, Any] = {"type": type(event).__name__}
     for name in _field_names(type(event)):
         value = getattr(event, name)
         if isinstance(value, BaseException):
             continue
+        if isinstance(value, str) and (name == "url" or name.endswith("_url")):
+            value = redact_url(value)
         out[name] = _plain(value)
     return out
 

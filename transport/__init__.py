@@ -6,6 +6,7 @@ from transport._client import HttpClient
 from transport._exchange import StreamingResponse
 from transport._h1 import H1Client
 from transport._h3 import H3Client
+from transport._redact import redact_url
 from transport._response import Response, TransferSample, WireProtocol
 from transport._retry import (
     EdgeHealth,
@@ -77,5 +78,6 @@ __all__ = [
     "UnsafeUrl",
     "WireProtocol",
     "classify_failure",
+    "redact_url",
     "with_alternates",
 ]

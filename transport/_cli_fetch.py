@@ -20,6 +20,7 @@ from transport._cli import fail
 from transport._cliargs import fail as _fail
 from transport._cliargs import positive_float, positive_int
 from transport._client import HttpClient
+from transport._redact import redact_url
 from transport._urls import check_url
 from transport.config import RetryConfig, Timeouts, TransportConfig
 from transport.errors import AllEdgesFailed, TransportError, UnsafeUrl
@@ -139,7 +140,7 @@ def check_inputs(args: argparse.Namespace) -> str | None:
         try:
             check_url(url)
         except UnsafeUrl as exc:
-            return f"bad URL {url!r}: {_why_url(exc)}"
+            return f"bad URL {redact_url(url)!r}: {_why_url(exc)}"
     if args.ca is not None:
         problem = _check_ca(args.ca)
         if problem:

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
+from transport._redact import redact_url as _shown
+
 __all__: list[str] = []
 
 EXIT_OK = 0
@@ -154,11 +156,11 @@ def http_url(text: str) -> str:
     """An absolute http or https URL."""
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {_shown(text)!r}")
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"bad port in URL {text!r}") from exc
+        raise argparse.ArgumentTypeError(f"bad port in URL {_shown(text)!r}") from exc
     return text
 
 

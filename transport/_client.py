@@ -20,6 +20,7 @@ from transport._alt_svc import ProtocolMemory
 from transport._exchange import StreamingResponse
 from transport._h1 import H1Client
 from transport._h3 import H3Client
+from transport._redact import redact_url
 from transport._response import Response
 from transport._retry import FailureInfo, FailureKind, RetryPolicy, classify_failure
 from transport._urls import check_url, origin_of
@@ -235,7 +236,7 @@ class HttpClient:
         logger.debug(
             "attempt %d on %s failed: %s -> %s",
             info.attempt,
-            request.urls[attempts.edge_index],
+            redact_url(request.urls[attempts.edge_index]),
             error,
             decision,
         )
@@ -245,8 +246,9 @@ class HttpClient:
             if all(classify_failure(e) is FailureKind.NOT_FOUND for e in attempts.errors):
                 raise error  # every location answered 404: the resource does not exist
             raise AllEdgesFailed(
-                f"{request.method} {request.urls[0]} failed after {len(attempts.errors)} "
-                f"attempts on {len(set(request.edges))} edges; last: {error}",
+                f"{request.method} {redact_url(request.urls[0])} failed after "
+                f"{len(attempts.errors)} attempts on {len(set(request.edges))} edges; "
+                f"last: {error}",
                 attempts=attempts.errors,
                 url=request.urls[0],
             ) from error
@@ -292,7 +294,7 @@ class HttpClient:
         except (ConnectError, ConnectTimeout) as h3_error:
             if mode == "h3":
                 raise
-            logger.debug("HTTP/3 to %s failed (%s); trying HTTP/1.1-2", url, h3_error)
+            logger.debug("HTTP/3 to %s failed (%s); trying HTTP/1.1-2", redact_url(url), h3_error)
         response = await self.h1.open(
             url, method=method, headers=headers, body=body, byte_range=byte_range
         )
@@ -346,7 +348,8 @@ async def _skip_to_offset(response: StreamingResponse, start: int, request: _Req
         return
     await response.aclose()
     raise ProtocolError(
-        f"resumed {response.url} at byte {start} but got {response.status} {content_range!r}",
+        f"resumed {redact_url(response.url)} at byte {start} but got {response.status} "
+        f"{content_range!r}",
         url=response.url,
     )
 

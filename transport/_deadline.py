@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Literal, TypeVar
 
+from transport._redact import redact_url
 from transport.config import Timeouts
 from transport.errors import ConnectTimeout, RequestTimeout, StallTimeout
 
@@ -75,10 +76,16 @@ class RequestDeadline:
         """
         if is_total:
             limit = self.timeouts.total_s
-            return RequestTimeout(f"total timeout ({limit} s) for {self.url}", url=self.url)
+            return RequestTimeout(
+                f"total timeout ({limit} s) for {redact_url(self.url)}", url=self.url
+            )
         limit = self._phase_limit(phase)
         if phase == "connect":
-            return ConnectTimeout(f"connect timeout ({limit} s) to {self.url}", url=self.url)
+            return ConnectTimeout(
+                f"connect timeout ({limit} s) to {redact_url(self.url)}", url=self.url
+            )
         if phase == "stall":
-            return StallTimeout(f"no bytes for {limit} s from {self.url}", url=self.url)
-        return RequestTimeout(f"no response within {limit} s from {self.url}", url=self.url)
+            return StallTimeout(f"no bytes for {limit} s from {redact_url(self.url)}", url=self.url)
+        return RequestTimeout(
+            f"no response within {limit} s from {redact_url(self.url)}", url=self.url
+        )

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 
 from transport._deadline import RequestDeadline
+from transport._redact import redact_url
 from transport._response import Response, TransferSample, WireProtocol
 from transport.errors import HttpStatusError, ReadError, ResponseTooLarge
 
@@ -96,12 +97,13 @@ class StreamingResponse(abc.ABC):
             self.nbytes += len(chunk)
             if self.nbytes > self._max_bytes:
                 raise ResponseTooLarge(
-                    f"body of {self.url} exceeds {self._max_bytes} bytes", url=self.url
+                    f"body of {redact_url(self.url)} exceeds {self._max_bytes} bytes", url=self.url
                 )
             yield chunk
         if expected is not None and self.nbytes != expected:
             raise ReadError(
-                f"body of {self.url} truncated at byte {self.nbytes} of {expected}", url=self.url
+                f"body of {redact_url(self.url)} truncated at byte {self.nbytes} of {expected}",
+                url=self.url,
             )
         self._finished_at = asyncio.get_running_loop().time()
 
@@ -167,7 +169,7 @@ class StreamingResponse(abc.ABC):
         retry_after = parse_retry_after(self.headers.get("retry-after"), now=time.time())
         await self.aclose()
         raise HttpStatusError(
-            f"HTTP {self.status} from {self.url}",
+            f"HTTP {self.status} from {redact_url(self.url)}",
             status=self.status,
             url=self.url,
             retry_after_s=retry_after,

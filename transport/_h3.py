@@ -14,6 +14,7 @@ from transport._deadline import RequestDeadline
 from transport._errmap import map_exception
 from transport._exchange import StreamingResponse
 from transport._quic import H3Stream, QuicConn
+from transport._redact import redact_url
 from transport._single import SingleOriginClient
 from transport._urls import check_url, origin_of
 from transport.config import TransportConfig
@@ -139,7 +140,7 @@ class H3Client(SingleOriginClient):
     ) -> QuicConn:
         scheme, host, port, _ = check_url(url)
         if scheme != "https":
-            raise ProtocolError(f"HTTP/3 needs https, not {url}", url=url)
+            raise ProtocolError(f"HTTP/3 needs https, not {redact_url(url)}", url=url)
         origin = origin_of(url)
         port = udp_port or port
         async with self._lock:
@@ -307,5 +308,5 @@ def _parse_headers(raw: list[tuple[bytes, bytes]], url: str) -> tuple[int, dict[
         elif not name.startswith(":"):
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
     if not 100 <= status <= 599:
-        raise ProtocolError(f"bad :status from {url}", url=url)
+        raise ProtocolError(f"bad :status from {redact_url(url)}", url=url)
     return status, headers

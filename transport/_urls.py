@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
+from transport._redact import redact_url
 from transport.errors import UnsafeUrl
 
 __all__ = ["with_alternates"]
@@ -34,14 +35,14 @@ def check_url(url: str) -> tuple[str, str, int, str]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
-        raise UnsafeUrl(f"refused URL scheme {scheme!r} in {url!r}", url=url)
+        raise UnsafeUrl(f"refused URL scheme {scheme!r} in {redact_url(url)!r}", url=url)
     try:
         port = parts.port or _DEFAULT_PORTS[scheme]
     except ValueError as exc:
-        raise UnsafeUrl(f"bad port in {url!r}", url=url) from exc
+        raise UnsafeUrl(f"bad port in {redact_url(url)!r}", url=url) from exc
     host = parts.hostname
     if not host:
-        raise UnsafeUrl(f"no host in {url!r}", url=url)
+        raise UnsafeUrl(f"no host in {redact_url(url)!r}", url=url)
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from transport._redact import redact_url
+
 __all__ = [
     "AllEdgesFailed",
     "ConnectError",
@@ -28,6 +30,9 @@ __all__ = [
 class TransportError(Exception):
     """Root of every error raised by ``transport``.
 
+    The message shows ``url`` through ``transport.redact_url`` (no query, user info or
+    ``data:`` payload) wherever it names it; the attribute keeps the whole URL.
+
     Attributes:
         url: The URL the failed request was for, when known.
     """
@@ -35,6 +40,8 @@ class TransportError(Exception):
     code: ClassVar[str] = "transport.error"
 
     def __init__(self, message: str, *, url: str | None = None) -> None:
+        if url:
+            message = message.replace(url, redact_url(url))
         super().__init__(message)
         self.url = url
 

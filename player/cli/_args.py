@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
+from player.errors import redact_url
+
 __all__: list[str] = []
 
 EXIT_OK = 0
@@ -179,11 +181,11 @@ def http_url(text: str) -> str:
     """An absolute http or https URL."""
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {redact_url(text)!r}")
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"bad port in URL {text!r}") from exc
+        raise argparse.ArgumentTypeError(f"bad port in URL {redact_url(text)!r}") from exc
     return text
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from player.cli._args import fail, http_url
-from player.errors import ManifestError
+from player.errors import ManifestError, redact_url
 from player.manifest import Presentation, load_media_playlist, parse_manifest
 
 __all__ = ["register"]
@@ -102,7 +102,7 @@ class _Reader:
         except _ReadFailed:
             raise
         except Exception as exc:  # transport errors, whatever the transport build raises
-            what = urls[0] if len(urls) == 1 else "the media playlists"
+            what = redact_url(urls[0]) if len(urls) == 1 else "the media playlists"
             raise _ReadFailed(
                 f"cannot fetch {what}: {type(exc).__name__}: {exc}", status=1
             ) from exc
@@ -113,7 +113,7 @@ def _read_file(url: str, base: str, directory: Path) -> tuple[bytes, str]:
     plain = url.split("#", 1)[0].split("?", 1)[0]
     path = (directory / unquote(plain[len(base) :])).resolve()
     if not plain.startswith(base) or not path.is_relative_to(directory.resolve()):
-        raise _ReadFailed(f"cannot read {url}: not under {base}", status=2)
+        raise _ReadFailed(f"cannot read {redact_url(url)}: not under {base}", status=2)
     try:
         return path.read_bytes(), url
     except OSError as exc:

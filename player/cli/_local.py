@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 from player.cli._args import BadInput
+from player.errors import redact_url
 
 __all__: list[str] = []
 
@@ -35,7 +36,7 @@ def local_manifest(source: str) -> Path | None:
         path = Path(unquote(parts.path))
     elif len(parts.scheme) > 1:  # "C:" style drive letters are paths, not schemes
         raise BadInput(
-            f"unsupported URL scheme {parts.scheme!r} in {source!r}: "
+            f"unsupported URL scheme {parts.scheme!r} in {redact_url(source)!r}: "
             "give an http(s) URL or a manifest file path"
         )
     else:

@@ -12,6 +12,7 @@ from typing import Any
 from player.cli._text_checks import text_checks
 from player.cli._thumbnail_export import thumbnail_checks
 from player.cli._verdict import CheckResult, verdict_checks
+from player.errors import redact_url
 
 __all__ = [
     "CheckResult",
@@ -90,9 +91,10 @@ def build_report(
 
     The stat keys are those of ``Player.stats()`` (``startup_s``, ``rebuffer_ratio``,
     ``stall_count``, ``switch_count``, ``mean_bitrate_bps``, ``frames_decoded``,
-    ``decode_errors``, ``license_latency_s``, ``bytes_by_edge``...).
+    ``decode_errors``, ``license_latency_s``, ``bytes_by_edge``...). The manifest URL is
+    shown without its query (``redact_url``): reports are shared, a query may hold a token.
     """
-    report: dict[str, Any] = {"url": url, "final_state": final_state}
+    report: dict[str, Any] = {"url": redact_url(url), "final_state": final_state}
     report.update(stats)
     report["events"] = events
     report["timeline"] = timeline

@@ -8,7 +8,7 @@ import logging
 import re
 import xml.etree.ElementTree as ET
 
-from player.errors import ManifestParseError
+from player.errors import ManifestParseError, redact_url
 from player.manifest._dash_values import attr_str
 from player.manifest._model import ContentProtection
 from player.manifest._urls import resolve_url
@@ -105,7 +105,9 @@ def _kids(el: ET.Element, *, url: str) -> list[str]:
         try:
             kids.append(normalize_kid(part, url=url))
         except ManifestParseError:
-            log.warning("%s: ignoring cenc:default_KID %r: not a 16-byte key id", url, part[:60])
+            log.warning(
+                "%s: ignoring cenc:default_KID %r: not a 16-byte key id", redact_url(url), part[:60]
+            )
     return kids
 
 
@@ -129,7 +131,7 @@ def _pssh(el: ET.Element, *, url: str) -> bytes | None:
         try:
             return base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
-            log.debug("%s: ignoring a cenc:pssh that is not base64", url)
+            log.debug("%s: ignoring a cenc:pssh that is not base64", redact_url(url))
     return None
 
 

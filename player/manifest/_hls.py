@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from player.config import ManifestConfig
-from player.errors import ManifestError, ManifestParseError, UsageError
+from player.errors import ManifestError, ManifestParseError, UsageError, redact_url
 from player.manifest._budget import SegmentBudget
 from player.manifest._hls_media import MediaPlaylist, build_media_playlist, epoch
 from player.manifest._hls_multivariant import build_multivariant, build_session_keys
@@ -197,7 +197,7 @@ def _find(presentation: Presentation, representation_id: str) -> Representation:
     for rep in presentation.representations():
         if rep.id == representation_id:
             return rep
-    raise UsageError(f"no representation {representation_id!r} in {presentation.url}")
+    raise UsageError(f"no representation {representation_id!r} in {redact_url(presentation.url)}")
 
 
 def _continuity(old: Sequence[Segment], parsed: dict[str, Any], target_s: float) -> float:

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from player.config import ManifestConfig
+from player.errors import redact_url
 from player.manifest._hls_keys import build_key, preferred_key
 from player.manifest._hls_scan import parse_error
 from player.manifest._hls_urls import UrlResolver
@@ -215,7 +216,7 @@ def _segments(
         duration = raw.get("duration")
         if duration is None:
             raise parse_error(
-                context.url, f"segment {uri[:80]!r} has no EXTINF", detail="no extinf"
+                context.url, f"segment {redact_url(uri)!r} has no EXTINF", detail="no extinf"
             )
         if raw["discontinuity"]:
             discontinuity += 1

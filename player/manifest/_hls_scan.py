@@ -38,7 +38,7 @@ from typing import Any
 import m3u8
 
 from player.config import ManifestConfig
-from player.errors import ManifestError, ManifestParseError
+from player.errors import ManifestError, ManifestParseError, redact_url
 from player.manifest._hls_define import substitute_variables
 
 __all__: list[str] = []
@@ -239,7 +239,9 @@ class TagHook:
         try:
             data["version"] = int(value.strip())
         except ValueError:
-            log.warning("%s: line %d: ignoring EXT-X-VERSION:%.40s", self.url, lineno, value)
+            log.warning(
+                "%s: line %d: ignoring EXT-X-VERSION:%.40s", redact_url(self.url), lineno, value
+            )
         return True
 
     def _variant(self, name: str, value: str, lineno: int, data: dict[str, Any], _s: Any) -> bool:
@@ -251,7 +253,9 @@ class TagHook:
         problem = _variant_problem(name, value)
         if problem is None:
             return False
-        log.warning("%s: line %d: dropping a variant stream: %s", self.url, lineno, problem)
+        log.warning(
+            "%s: line %d: dropping a variant stream: %s", redact_url(self.url), lineno, problem
+        )
         data["dropped_variants"] = data.get("dropped_variants", 0) + 1
         return True
 

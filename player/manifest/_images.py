@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from player.config import ManifestConfig
-from player.errors import ManifestParseError
+from player.errors import ManifestParseError, redact_url
 from player.manifest._model import Representation, Segment, TileGrid
 
 __all__ = ["ThumbnailSlot", "locate_thumbnail", "thumbnail_slots"]
@@ -414,4 +414,4 @@ def thumbnail_slots(
 
 def log_dropped_image_set(url: str, index: int, exc: ManifestParseError) -> None:
     """Warn that an image AdaptationSet was dropped (thumbnails never stop playback)."""
-    _log.warning("%s: dropping image AdaptationSet %d: %s", url, index, exc)
+    _log.warning("%s: dropping image AdaptationSet %d: %s", redact_url(url), index, exc)

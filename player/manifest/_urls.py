@@ -6,7 +6,7 @@ import base64
 import re
 from urllib.parse import unquote_to_bytes, urljoin, urlsplit
 
-from player.errors import ManifestParseError
+from player.errors import ManifestParseError, redact_url
 
 __all__: list[str] = []
 
@@ -78,11 +78,12 @@ def resolve_url(base: str, ref: str, *, manifest_url: str, allow_data: bool = Fa
         parts = urlsplit(url)
     except ValueError as exc:
         raise ManifestParseError(
-            f"{manifest_url}: malformed URL {ref[:200]!r}", url=manifest_url, detail="bad url"
+            f"{manifest_url}: malformed URL {redact_url(ref)!r}", url=manifest_url, detail="bad url"
         ) from exc
     if parts.scheme.lower() not in _SAFE_SCHEMES or not parts.netloc:
         raise ManifestParseError(
-            f"{manifest_url}: refusing URL {url[:200]!r}: only absolute http(s) URLs are followed",
+            f"{manifest_url}: refusing URL {redact_url(url)!r}: only absolute http(s) URLs are "
+            "followed",
             url=manifest_url,
             detail="unsafe url scheme",
         )

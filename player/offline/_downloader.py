@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from player.config import PlayerConfig
-from player.errors import DownloadStateError, DownloadTooLarge, InsufficientSpace
+from player.errors import DownloadStateError, DownloadTooLarge, InsufficientSpace, redact_url
 from player.events import Event
 from player.manifest import StreamFormat
 from player.offline._fetch import Fetching, fetch_presentation
@@ -268,8 +268,9 @@ class _Run:
         state = self.journal.read_state()
         if state is not None and state.get("source_url") != self.url:
             raise DownloadStateError(
-                f"{self.folder} holds the download of {state.get('source_url')!r}, not of "
-                f"{self.url!r}: choose another folder",
+                f"{self.folder} holds the download of "
+                f"{redact_url(str(state.get('source_url')))}, not of {redact_url(self.url)}: "
+                "choose another folder",
                 path=str(self.folder),
             )
         return state

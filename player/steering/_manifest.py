@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from player.errors import SteeringError
+from player.errors import SteeringError, redact_url
 
 __all__ = ["PathwayClone", "SteeringManifest", "UriReplacement", "is_pathway_id"]
 
@@ -144,10 +144,10 @@ def _reload_url(value: Any, url: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise SteeringError(f"{url}: RELOAD-URI {value!r} is not a URI", url=url)
+        raise SteeringError(f"{url}: RELOAD-URI {redact_url(str(value))} is not a URI", url=url)
     resolved = urljoin(url, value.strip())
     if urlsplit(resolved).scheme not in ("http", "https"):
-        raise SteeringError(f"{url}: RELOAD-URI {value!r} is not http(s)", url=url)
+        raise SteeringError(f"{url}: RELOAD-URI {redact_url(value)} is not http(s)", url=url)
     return resolved
 
 

@@ -300,12 +300,18 @@ def test_surgical_corruptions_raise_typed_errors(
 @pytest.mark.parametrize(
     ("uri", "shown"),
     [
-        ("data:text/plain;base64,MjM0NTY3ODkwITIzNDU2Nw==", "a data: URI"),
-        ("DATA:,%32%33%34", "a data: URI"),
-        ("https://keys.example:8443/k/1?token=s3cret#x", "https://keys.example:8443/k/1"),
-        ("https://[::1]:9/lic?k=s3cret", "https://[::1]:9/lic"),
-        ("key.bin?s3cret", "a relative URI"),
-        ("https://h:99999999/x?s3cret", "https://h/x"),
+        ("data:text/plain;base64,MjM0NTY3ODkwITIzNDU2Nw==", "data:<redacted>"),
+        ("DATA:,%32%33%34", "data:<redacted>"),
+        (
+            "https://keys.example:8443/k/1?token=s3cret#x",
+            "https://keys.example:8443/k/1?<redacted>#<redacted>",
+        ),
+        ("https://[::1]:9/lic?k=s3cret", "https://[::1]:9/lic?<redacted>"),
+        ("key.bin?s3cret", "key.bin?<redacted>"),
+        ("https://h:99999999/x?s3cret", "https://h:99999999/x?<redacted>"),
+        ("https://user:s3cret@keys.example/k", "https://<redacted>@keys.example/k"),
+        ("https://keys.example/k\x1b[2Js3cret", "https://keys.example/k\\x1b[2Js3cret"),
+        ("http://[::1/s3cret", "<malformed URL>"),
     ],
 )
 def test_uris_in_messages_never_show_payloads_or_queries(uri: str, shown: str) -> None:
