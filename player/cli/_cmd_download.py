@@ -33,7 +33,7 @@ from player.cli._args import (
     positive_int,
 )
 from player.cli._cmd_play import parse_headers, parse_keys
-from player.cli._keysfile import read_keys_file
+from player.cli._keysfile import add_hls_key_argument, key_sets_from_args
 from player.cli._local import ca_bundle
 from player.config import PlayerConfig
 from player.errors import (
@@ -109,7 +109,7 @@ def register(subparsers: Any) -> None:
     )
     pick.add_argument("--audio-language", metavar="LANG", help="audio language, e.g. en")
     pick.add_argument("--text-language", metavar="LANG", help="subtitle language, e.g. fr")
-    drm = p.add_argument_group("encrypted content (ClearKey)")
+    drm = p.add_argument_group("encrypted content (ClearKey, HLS AES)")
     drm.add_argument(
         "--keys",
         action="append",
@@ -117,8 +117,12 @@ def register(subparsers: Any) -> None:
         metavar="KID:KEY",
         help="a content key as 32 hex digits each side; repeat for several",
     )
+    add_hls_key_argument(drm)
     drm.add_argument(
-        "--keys-file", type=input_file, metavar="FILE", help="content keys from a keys file"
+        "--keys-file",
+        type=input_file,
+        metavar="FILE",
+        help="content keys ('keys') and HLS keys ('hls_keys') from a keys file",
     )
     drm.add_argument(
         "--license-url",
@@ -188,15 +192,16 @@ def byte_size(text: str) -> int:
 def config_from_args(args: argparse.Namespace, *, ca_file: str | None) -> PlayerConfig:
     """The configuration the options ask for."""
     base = PlayerConfig()
-    keys = parse_keys(args.keys)
-    if args.keys_file is not None:
-        keys = {**read_keys_file(args.keys_file), **keys}
+    given = key_sets_from_args(
+        parse_keys(args.keys), args.hls_key, args.keys_file, manifest_url=args.url
+    )
     return dataclasses.replace(
         base,
         transport=dataclasses.replace(base.transport, protocol=args.protocol, ca_file=ca_file),
         drm=dataclasses.replace(
             base.drm,
-            keys=keys,
+            keys=given.keys,
+            hls_keys=given.hls_keys,
             license_url=args.license_url,
             license_headers=parse_headers(args.header),
         ),

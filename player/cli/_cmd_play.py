@@ -33,7 +33,7 @@ from player.cli._args import (
     positive_int,
     ratio,
 )
-from player.cli._keysfile import read_keys_file
+from player.cli._keysfile import add_hls_key_argument, key_sets_from_args
 from player.cli._local import ca_bundle, local_manifest, serve_folder
 from player.cli._qa import play_to_report
 from player.cli._report import (
@@ -123,7 +123,7 @@ def add_playback_arguments(p: argparse.ArgumentParser) -> None:
         help="draw bitrate, buffer and throughput over time (PNG; needs the plots extra)",
     )
     out.add_argument("--quiet", action="store_true", help="no live status line")
-    drm = p.add_argument_group("encrypted content (ClearKey)")
+    drm = p.add_argument_group("encrypted content (ClearKey, HLS AES)")
     drm.add_argument(
         "--keys",
         action="append",
@@ -131,11 +131,13 @@ def add_playback_arguments(p: argparse.ArgumentParser) -> None:
         metavar="KID:KEY",
         help="a content key as 32 hex digits each side; repeat for several",
     )
+    add_hls_key_argument(drm)
     drm.add_argument(
         "--keys-file",
         type=input_file,
         metavar="FILE",
-        help="content keys from a keys file (content make writes one)",
+        help="content keys ('keys') and HLS keys ('hls_keys') from a keys file (content make "
+        "writes one)",
     )
     drm.add_argument(
         "--license-url",
@@ -327,18 +329,28 @@ def parse_headers(values: list[str]) -> dict[str, str]:
 
 
 def config_from_args(
-    args: argparse.Namespace, base: PlayerConfig | None = None, *, ca_file: str | None = None
+    args: argparse.Namespace,
+    base: PlayerConfig | None = None,
+    *,
+    ca_file: str | None = None,
+    manifest_url: str,
 ) -> PlayerConfig:
+    """Return the configuration the options ask for.
+
+    Relative HLS key URIs are taken against ``manifest_url`` (for a manifest on disk, the
+    loopback URL it is served at).
+    """
     base = base or PlayerConfig()
     transport = dataclasses.replace(
         base.transport, protocol=args.protocol, ca_file=ca_file or base.transport.ca_file
     )
-    keys = parse_keys(args.keys)
-    if args.keys_file is not None:
-        keys = {**read_keys_file(args.keys_file), **keys}
+    given = key_sets_from_args(
+        parse_keys(args.keys), args.hls_key, args.keys_file, manifest_url=manifest_url
+    )
     drm = dataclasses.replace(
         base.drm,
-        keys={**base.drm.keys, **keys},
+        keys={**base.drm.keys, **given.keys},
+        hls_keys={**base.drm.hls_keys, **given.hls_keys},
         license_url=args.license_url or base.drm.license_url,
         license_headers={**base.drm.license_headers, **parse_headers(args.header)},
     )
@@ -499,7 +511,7 @@ def run(args: argparse.Namespace) -> int:
                 cas.append(lab_ca)
                 served = url
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="streamsdk-")))
-            config = config_from_args(args, ca_file=ca_bundle(cas, folder))
+            config = config_from_args(args, ca_file=ca_bundle(cas, folder), manifest_url=url)
             if download is not None:  # the stored license's keys, once its expiry is checked
                 config = download.player_config(config, now=time.time())
             extra = {"local_file": str(local)} if local is not None else None
