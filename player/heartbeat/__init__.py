@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from player.heartbeat._delivery import DeliveryStats, HeartbeatDelivery, HttpCall, http_call_via
 from player.heartbeat._model import (
+    MAX_SESSION_ID_CHARS,
     Heartbeat,
     HeartbeatAction,
     HeartbeatReply,
@@ -34,6 +35,7 @@ __all__ = [
     "HeartbeatState",
     "HeartbeatTrigger",
     "HttpCall",
+    "MAX_SESSION_ID_CHARS",
     "Outbox",
     "OutboxEntry",
     "OutboxStats",

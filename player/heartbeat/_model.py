@@ -22,6 +22,7 @@ __all__ = [
     "HeartbeatAction",
     "HeartbeatReply",
     "HeartbeatState",
+    "MAX_SESSION_ID_CHARS",
     "PlaybackSnapshot",
     "SessionIdentity",
     "heartbeat_state",
@@ -62,7 +63,15 @@ _MAX_POSITION_S: Final = 1e7
 _MAX_BUFFER_S: Final = 1e5
 _MAX_BITRATE_BPS: Final = 10**12
 _MAX_TS: Final = 2.0**33
-_MAX_SESSION_ID_CHARS: Final = 100
+
+MAX_SESSION_ID_CHARS: Final = 100
+"""Longest session id, in characters, on both sides of the wire (docs/heartbeat.schema.json).
+
+Ids are 1-128 characters; a session id is at most 100 so that the SDK's heartbeat ids,
+``"{session_id}:{seq}"`` with ``seq`` up to 2**53 - 1 (16 digits), fit in 128 too. The SDK
+refuses a longer one (``SessionIdentity``) and the session service answers ``422
+invalid_heartbeat`` to it. It is part of the contract, not a tunable: a client and a service
+configured differently could not talk."""
 
 
 class HeartbeatAction(StrEnum):
@@ -79,8 +88,9 @@ class HeartbeatAction(StrEnum):
 class SessionIdentity:
     """Who is playing what, where: the fixed part of every heartbeat of one session.
 
-    Every value must match ``[A-Za-z0-9._:@-]{1,128}``; a session id is at most 100
-    characters so that heartbeat ids (``"{session_id}:{seq}"``) fit too.
+    Every value must match ``[A-Za-z0-9._:@-]{1,128}``; a session id is at most
+    ``MAX_SESSION_ID_CHARS`` (100) characters so that heartbeat ids
+    (``"{session_id}:{seq}"``) fit too.
     """
 
     session_id: str
@@ -101,10 +111,9 @@ class SessionIdentity:
         Raises:
             HeartbeatError: An id is empty, too long or has characters outside the id alphabet.
         """
-        for name in ("session_id", "viewer_id", "title_id", "device_id"):
+        for name in ("viewer_id", "title_id", "device_id"):
             _check_id(name, getattr(self, name))
-        if len(self.session_id) > _MAX_SESSION_ID_CHARS:
-            raise HeartbeatError(f"session_id must be at most {_MAX_SESSION_ID_CHARS} characters")
+        _check_session_id(self.session_id)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -236,6 +245,15 @@ def _check_id(name: str, value: object) -> str:
     return value
 
 
+def _check_session_id(value: object) -> str:
+    value = _check_id("session_id", value)
+    if len(value) > MAX_SESSION_ID_CHARS:
+        raise HeartbeatError(
+            f"heartbeat field 'session_id' must be at most {MAX_SESSION_ID_CHARS} characters"
+        )
+    return value
+
+
 def _check_number(name: str, value: object, upper: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise HeartbeatError(f"heartbeat field {name!r} must be a number")
@@ -280,7 +298,7 @@ def parse_heartbeat(obj: object) -> Heartbeat:
         raise HeartbeatError("heartbeat field 'ts' must be positive Unix seconds")
     return Heartbeat(
         id=_check_id("id", obj["id"]),
-        session_id=_check_id("session_id", obj["session_id"]),
+        session_id=_check_session_id(obj["session_id"]),
         seq=_check_int("seq", obj["seq"], _MAX_SEQ),
         viewer_id=_check_id("viewer_id", obj["viewer_id"]),
         title_id=_check_id("title_id", obj["title_id"]),

@@ -25,6 +25,7 @@ from player import (
     SessionIdentity,
     heartbeat_state,
 )
+from player.heartbeat import MAX_SESSION_ID_CHARS
 from player.heartbeat._model import parse_heartbeat, parse_heartbeat_body
 
 SCHEMA = json.loads(
@@ -181,6 +182,22 @@ def test_identity_ids_are_validated() -> None:
         SessionIdentity(session_id="s", viewer_id="a b", title_id="t", device_id="d")
     with pytest.raises(HeartbeatError, match="session_id"):
         SessionIdentity(session_id="s" * 101, viewer_id="a", title_id="t", device_id="d")
+    longest = SessionIdentity(session_id="s" * 100, viewer_id="a", title_id="t", device_id="d")
+    sched = HeartbeatScheduler(HeartbeatConfig(), longest)
+    beat = sched.on_event(HeartbeatTrigger.START, snap(), now=0.0, wall_s=WALL)
+    assert beat is not None
+    assert parse_heartbeat(json.loads(beat.encode())).session_id == "s" * 100
+
+
+def test_one_session_id_limit_in_the_sdk_the_service_and_the_schema() -> None:
+    """``MAX_SESSION_ID_CHARS`` is the number the schema states, and the longest heartbeat
+    id the SDK makes from such a session id is still a valid id."""
+    rule = SCHEMA["$defs"]["session_id"]
+    assert rule["maxLength"] == MAX_SESSION_ID_CHARS == 100
+    assert rule["pattern"].endswith(f"{{1,{MAX_SESSION_ID_CHARS}}}$")
+    assert SCHEMA["$defs"]["heartbeat"]["properties"]["session_id"]["$ref"] == "#/$defs/session_id"
+    longest_id = f"{'s' * MAX_SESSION_ID_CHARS}:{2**53 - 1}"
+    assert schema_errors(longest_id, SCHEMA["$defs"]["id"], SCHEMA) == []
 
 
 # -- wire format and schema -----------------------------------------------------------------
@@ -228,6 +245,7 @@ BAD = [
     {"id": ""},
     {"id": "a/b"},
     {"session_id": None},
+    {"session_id": "s" * 101},
     {"title_id": "x" * 129},
     {"extra": 1},
 ]
@@ -242,7 +260,9 @@ def test_schema_and_parser_refuse_the_same_payloads(change: dict[str, Any]) -> N
 
 
 def test_schema_and_parser_accept_the_same_edges() -> None:
-    edge = heartbeat_json(seq=0, position_s=0, buffer_s=0, bitrate_bps=0, ts=1, id="a" * 128)
+    edge = heartbeat_json(
+        seq=0, position_s=0, buffer_s=0, bitrate_bps=0, ts=1, id="a" * 128, session_id="s" * 100
+    )
     assert schema_errors(edge, SCHEMA, SCHEMA) == []
     assert parse_heartbeat(edge).position_s == 0.0
     missing = {k: v for k, v in heartbeat_json().items() if k != "state"}

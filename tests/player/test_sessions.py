@@ -308,6 +308,7 @@ HOSTILE = [
     (dumps(heartbeat_json(buffer_s=None)), 422, "invalid_heartbeat"),
     (dumps(heartbeat_json(ts=0)), 422, "invalid_heartbeat"),
     (dumps(heartbeat_json(id="x" * 129)), 422, "invalid_heartbeat"),
+    (dumps(heartbeat_json(session_id="s" * 101)), 422, "invalid_heartbeat"),
     (dumps(heartbeat_json(title_id="../../etc/passwd")), 422, "invalid_heartbeat"),
     (dumps(heartbeat_json(device_id="tv\r\nX-Injected: 1")), 422, "invalid_heartbeat"),
     (dumps(heartbeat_json(admin=True)), 422, "invalid_heartbeat"),
