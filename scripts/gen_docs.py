@@ -24,6 +24,10 @@ PACKAGES = [
     "player.manifest",
     "player.cmcd",
     "player.events",
+    "player.errors",
+    "player.heartbeat",
+    "player.sessions",
+    "player.cli",
     "player.lab",
     "player.steering",
     "player.text",
@@ -48,6 +52,40 @@ def _signature(obj: object) -> str:
         return ""
 
 
+def _module_values(module: object) -> dict[str, tuple[str, str]]:
+    """Module-level assignments of a package or module and of its private modules.
+
+    Returns:
+        name -> (value source, shortened to 80 characters; first paragraph of the attribute
+        docstring that follows, or "").
+    """
+    path = Path(getattr(module, "__file__", "") or "")
+    files = sorted(path.parent.glob("*.py")) if path.name == "__init__.py" else [path]
+    found: dict[str, tuple[str, str]] = {}
+    for file in files:
+        body = ast.parse(file.read_text(encoding="utf-8")).body
+        for i, node in enumerate(body):
+            target: ast.expr
+            if isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            else:
+                continue
+            if not isinstance(target, ast.Name) or target.id.startswith("_"):
+                continue
+            if isinstance(value, ast.Name | ast.Attribute):
+                continue  # a re-export of a name documented where it is defined
+            doc = ""
+            nxt = body[i + 1] if i + 1 < len(body) else None
+            if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
+                doc = str(nxt.value.value).split("\n\n")[0]
+            source = " ".join(ast.unparse(value).split())
+            source = source if len(source) <= 80 else source[:77] + "..."
+            found[target.id] = (source, " ".join(doc.split()))
+    return found
+
+
 def api_reference() -> str:
     out = [
         "# API reference",
@@ -58,11 +96,17 @@ def api_reference() -> str:
     for name in PACKAGES:
         module = importlib.import_module(name)
         out += [f"## `{name}`", "", _summary(module), ""]
+        values = _module_values(module)
         for public in getattr(module, "__all__", []):
             obj = getattr(module, public)
             kind = "class" if inspect.isclass(obj) else "function" if callable(obj) else "value"
-            sig = _signature(obj) if kind == "function" else ""
-            out.append(f"- **`{public}{sig}`** ({kind}) — {_summary(obj)}")
+            summary = _summary(obj)
+            if public in values:  # a constant or a type alias: its source and attribute docstring
+                source, doc = values[public]
+                kind, sig, summary = "value", f" = {source}", doc
+            else:
+                sig = _signature(obj) if kind == "function" else ""
+            out.append(f"- **`{public}{sig}`** ({kind}) — {summary}")
             if inspect.isclass(obj) and not issubclass(obj, BaseException):
                 for attr, member in inspect.getmembers(obj):
                     if attr.startswith("_") or not callable(member) or hasattr(object, attr):

@@ -13,6 +13,7 @@ PACKAGES = [
     "abr",
     "drm",
     "transport",
+    "transport.lab",
     "player",
     "player.manifest",
     "player.heartbeat",
@@ -20,6 +21,9 @@ PACKAGES = [
     "player.cmcd",
     "player.text",
     "player.offline",
+    "player.sessions",
+    "player.steering",
+    "player.lab",
 ]
 
 
@@ -54,6 +58,35 @@ def test_all_is_complete(package: str) -> None:
     mod = importlib.import_module(package)
     missing = _public_names_of_private_modules(package) - set(mod.__all__)
     assert missing == set(), f"{package}.__all__ misses {sorted(missing)}"
+
+
+def test_every_subpackage_is_checked() -> None:
+    """A new subpackage (``player/<room>/__init__.py``) must be added to ``PACKAGES``."""
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for pkg in ("abr", "drm", "transport", "player")
+        for p in (ROOT / pkg).glob("*/__init__.py")
+    }
+    assert found - set(PACKAGES) == set()
+
+
+def _api_reference_sections() -> dict[str, str]:
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    sections: dict[str, str] = {}
+    for chunk in text.split("\n## `")[1:]:
+        name, _, body = chunk.partition("`")
+        sections[name] = body
+    return sections
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_public_name_is_in_the_api_reference(package: str) -> None:
+    """docs/api.md (``scripts/gen_docs.py``) has a section per package naming all of it."""
+    section = _api_reference_sections().get(package)
+    assert section is not None, f"docs/api.md has no {package}: add it to scripts/gen_docs.py"
+    mod = importlib.import_module(package)
+    missing = [name for name in mod.__all__ if f"- **`{name}" not in section]
+    assert missing == [], f"docs/api.md is stale for {package}: run scripts/gen_docs.py"
 
 
 @pytest.mark.parametrize("package", ["abr", "drm", "transport", "player"])
