@@ -48,6 +48,9 @@ class TrackBuffer:
     def __init__(self) -> None:
         self._segments: list[BufferedSegment] = []
         self._starts: list[float] = []
+        self._end_memo: tuple[int, float] | None = None
+        """``(i, end)``: the contiguous buffer from segment ``i`` ends at ``end``; dropped
+        on every change (the session asks several times a turn, from nearby positions)."""
 
     def __len__(self) -> int:
         return len(self._segments)
@@ -65,6 +68,7 @@ class TrackBuffer:
             del self._starts[i]
         self._segments.insert(i, segment)
         self._starts.insert(i, segment.start_s)
+        self._end_memo = None
 
     def buffered_end(self, position_s: float) -> float:
         """End of the contiguous buffered range that contains ``position_s``.
@@ -72,13 +76,19 @@ class TrackBuffer:
         Returns ``position_s`` itself when nothing is buffered there.
         """
         i = bisect.bisect_right(self._starts, position_s + _EPSILON_S) - 1
-        if i < 0 or self._segments[i].end_s <= position_s:
+        segments = self._segments
+        if i < 0 or segments[i].end_s <= position_s:
             return position_s
-        end = self._segments[i].end_s
-        for seg in self._segments[i + 1 :]:
+        memo = self._end_memo
+        if memo is not None and memo[0] == i:
+            return memo[1]
+        end = segments[i].end_s
+        for j in range(i + 1, len(segments)):
+            seg = segments[j]
             if seg.start_s > end + _EPSILON_S:
                 break
             end = max(end, seg.end_s)
+        self._end_memo = (i, end)
         return end
 
     def level_s(self, position_s: float) -> float:
@@ -101,6 +111,9 @@ class TrackBuffer:
         n = 0
         while n < len(self._segments) and self._segments[n].end_s <= position_s + _EPSILON_S:
             n += 1
+        if n == 0:
+            return []
+        self._end_memo = None
         gone, self._segments, self._starts = (
             self._segments[:n],
             self._segments[n:],
@@ -112,6 +125,7 @@ class TrackBuffer:
         """Drop everything (seek, track change)."""
         self._segments.clear()
         self._starts.clear()
+        self._end_memo = None
 
 
 class Playhead:

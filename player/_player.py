@@ -24,7 +24,7 @@ from player._stats import PlaybackStats, StatsCollector
 from player._steering_runner import SteeringRunner
 from player._thumbnails import Thumbnail, ThumbnailRuntime
 from player._track_runtime import TrackRuntime
-from player._tracks import choose_tracks, video_ladder
+from player._tracks import choose_tracks, segment_at, video_ladder
 from player.config import PlayerConfig
 from player.errors import UsageError
 from player.events import Cue, Event, ManifestLoaded, PlaybackStarted, event_to_json
@@ -428,10 +428,8 @@ class Player:
             return 0.0
         delay = self.config.playback.live_delay_segments * segments[-1].duration_s
         target = max(segments[0].start_s, segments[-1].end_s - delay)
-        for seg in segments:
-            if seg.end_s > target:
-                return seg.start_s
-        return segments[-1].start_s
+        found = segment_at(segments, target, tolerance_s=0.0)  # O(log n), not a scan
+        return (found or segments[-1]).start_s
 
     def _emit_loaded(self, session: PlaybackSession) -> None:
         presentation = session.presentation

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from abr import Rung
@@ -32,6 +33,9 @@ class TrackRuntime:
         excluded: Ladder indices that failed on every edge.
         needs_reset: The decoder must forget continuity before the next segment.
         last_discontinuity: Discontinuity sequence of the last segment fetched.
+        next_memo: The last ``next_segment`` answer: the segment index it searched, the
+            buffered end it searched from, the segment found (the loop asks the same
+            question several times a turn; the index objects are immutable).
     """
 
     kind: str
@@ -47,6 +51,9 @@ class TrackRuntime:
     excluded: set[int] = field(default_factory=set)
     needs_reset: bool = False
     last_discontinuity: int | None = None
+    next_memo: tuple[Sequence[Segment], float, Segment | None] | None = field(
+        default=None, repr=False
+    )
 
     @property
     def rungs(self) -> tuple[Rung, ...]:
@@ -113,10 +120,16 @@ class TrackRuntime:
         """The next segment to fetch for the current (or lowest) representation."""
         if not self.ladder:
             return None
-        rep = self.representation()
-        if rep.segments is None:
+        segments = self.representation().segments
+        if segments is None:
             return None
-        return segment_at(rep.segments, self.buffer.buffered_end(position_s))
+        end = self.buffer.buffered_end(position_s)
+        memo = self.next_memo
+        if memo is not None and memo[0] is segments and memo[1] == end:
+            return memo[2]
+        found = segment_at(segments, end)
+        self.next_memo = (segments, end, found)
+        return found
 
     def need(self, position_s: float) -> TrackNeed:
         """This track's buffer as the scheduler sees it."""

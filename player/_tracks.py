@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from abr import Rung
 from player.config import PlaybackConfig
 from player.errors import RestrictionsNotMet
-from player.manifest import Period, Representation, Segment, Track, TrackType
+from player.manifest import Period, Representation, Segment, SegmentRuns, Track, TrackType
 
 __all__: list[str] = []
 
@@ -283,8 +283,16 @@ def _start_of(segment: Segment) -> float:
     return segment.start_s
 
 
-def segment_at(segments: Sequence[Segment], position_s: float) -> Segment | None:
+def segment_at(
+    segments: Sequence[Segment], position_s: float, *, tolerance_s: float = _EPSILON_S
+) -> Segment | None:
     """Return the first segment that ends after ``position_s`` (the next one to fetch).
+
+    A segment ending less than ``tolerance_s`` after ``position_s`` counts as ended (the
+    timelines round to their timescale). A DASH ``SegmentRuns`` index answers from its runs
+    (``SegmentRuns.segment_at``, building one segment); a list is bisected. Both take
+    O(log n) time, n the number of segments, so the cost of a lookup does not grow with the
+    length of a presentation or of a live window.
 
     >>> from player.manifest import Segment
     >>> segs = [Segment(urls=("https://a/1",), number=1, start_s=0.0, duration_s=2.0),
@@ -292,9 +300,12 @@ def segment_at(segments: Sequence[Segment], position_s: float) -> Segment | None
     >>> segment_at(segs, 1.0).number, segment_at(segs, 2.0).number, segment_at(segs, 4.0)
     (1, 2, None)
     """
-    i = bisect.bisect_right(segments, position_s + _EPSILON_S, key=_start_of) - 1
+    if isinstance(segments, SegmentRuns):
+        return segments.segment_at(position_s + tolerance_s)
+    limit = position_s + tolerance_s
+    i = bisect.bisect_right(segments, limit, key=_start_of) - 1
     i = max(i, 0)
-    while i < len(segments) and segments[i].end_s <= position_s + _EPSILON_S:
+    while i < len(segments) and segments[i].end_s <= limit:
         i += 1
     return segments[i] if i < len(segments) else None
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from player._pipeline import DecodeTally
 from player._player import Player
 from player._track_runtime import TrackRuntime
-from player.manifest import Representation, Segment
+from player.manifest import Representation, Segment, SegmentRuns
 
 __all__: list[str] = []
 
@@ -54,11 +55,14 @@ def collect_evidence(player: Player, *, stop_after_s: float | None) -> dict[str,
         out["keys"] = restricted
     if session is None:
         return out
-    downloads = [e for e in events if e["type"] == "SegmentDownloaded"]
+    by_track: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in events:
+        if event["type"] == "SegmentDownloaded":
+            by_track[str(event.get("track"))].append(event)
     reached = player.position_s
+    reps = presentation_reps(player)
     for track in session.media_tracks:
-        mine = [e for e in downloads if e.get("track") == track.kind]
-        out["tracks"][track.kind] = _track(track, mine, presentation_reps(player), start, reached)
+        out["tracks"][track.kind] = _track(track, by_track[track.kind], reps, start, reached)
     if session.text.was_selected:
         out["text"] = session.text.summary()
     hashes = player.frame_hashes("video") if session.video() is not None else []
@@ -203,59 +207,117 @@ def _frame_rate(track: TrackRuntime, used: list[Representation]) -> tuple[float 
 
 
 def _bytes(downloads: list[dict[str, Any]], reps: dict[str, Representation]) -> dict[str, Any]:
-    """Bytes fetched for a track, against what its manifest or index declares.
+    """Bytes fetched for a track, against what its manifest or index declares (``ByteTally``)."""
+    tally = ByteTally(reps)
+    for event in downloads:
+        tally.add(event)
+    return tally.summary()
+
+
+class ByteTally:
+    """Bytes fetched for a track, against what its manifest or index declares, kept as it goes.
 
     A media segment with a byte range declares exactly that many bytes (``index``);
     otherwise the rendition's bandwidth x the segment's duration does (``bitrate``). Init
     segments count only when their range is declared. Each segment is declared once, however
     often it was fetched, so fetching one twice shows up as bytes over the declared size.
+
+    ``add`` takes one ``SegmentDownloaded`` event and looks up only the segment it names: in
+    O(log n) time in a ``SegmentRuns`` index, O(1) in a list numbered one by one, so a
+    session's tally costs O(downloads), whatever the length of the presentation (a list
+    numbered otherwise is read once into a table).
+
+    Args:
+        reps: Every representation the run may have used, by id.
     """
-    fetched = declared = 0.0
-    sources: set[str] = set()
-    seen: set[tuple[str, int]] = set()
-    by_number: dict[str, dict[int, Segment]] = defaultdict(dict)
-    for rep_id, known in reps.items():
-        by_number[rep_id] = {seg.number: seg for seg in known.segments or ()}
-    for event in downloads:
+
+    def __init__(self, reps: dict[str, Representation]) -> None:
+        self._reps = reps
+        self._finders: dict[str, _SegmentFinder] = {}
+        self._seen: set[tuple[str, int]] = set()
+        self._sources: set[str] = set()
+        self._total = 0
+        self._fetched = 0
+        self._declared = 0.0
+        self._is_undeclared = False
+
+    def add(self, event: dict[str, Any]) -> None:
+        """Count one ``SegmentDownloaded`` event (as JSON)."""
         rep_id = str(event["representation_id"])
         number = int(event["number"])
-        size = _declared(reps.get(rep_id), by_number[rep_id], number, event)
+        nbytes = int(event["nbytes"])
+        self._total += nbytes
+        if self._is_undeclared:
+            return
+        size = self._size(rep_id, number, event)
         if size is None:
-            if number < 0:
-                continue  # an init without a declared range: neither side counts it
-            return {"bytes": _total(downloads), "declared_bytes": None, "declared_from": None}
-        fetched += int(event["nbytes"])
-        sources.add(size[1])
-        if (rep_id, number) not in seen:
-            seen.add((rep_id, number))
-            declared += size[0]
-    source = "bitrate" if "bitrate" in sources else ("index" if sources else None)
-    return {
-        "bytes": _total(downloads),
-        "bytes_compared": int(fetched),
-        "declared_bytes": int(declared) if sources else None,
-        "declared_from": source,
-    }
+            # an init without a declared range: neither side counts it; a media segment
+            # that declares nothing: the track's bytes cannot be compared
+            self._is_undeclared = number >= 0
+            return
+        self._fetched += nbytes
+        self._sources.add(size[1])
+        if (rep_id, number) not in self._seen:
+            self._seen.add((rep_id, number))
+            self._declared += size[0]
 
+    def summary(self) -> dict[str, Any]:
+        """``bytes``, ``bytes_compared``, ``declared_bytes`` and ``declared_from`` so far."""
+        if self._is_undeclared:
+            return {"bytes": self._total, "declared_bytes": None, "declared_from": None}
+        sources = self._sources
+        source = "bitrate" if "bitrate" in sources else ("index" if sources else None)
+        return {
+            "bytes": self._total,
+            "bytes_compared": self._fetched,
+            "declared_bytes": int(self._declared) if sources else None,
+            "declared_from": source,
+        }
 
-def _declared(
-    rep: Representation | None,
-    segments: dict[int, Segment],
-    number: int,
-    event: dict[str, Any],
-) -> tuple[float, str] | None:
-    if rep is None:
+    def _size(self, rep_id: str, number: int, event: dict[str, Any]) -> tuple[float, str] | None:
+        rep = self._reps.get(rep_id)
+        if rep is None:
+            return None
+        if number < 0:
+            init = rep.init
+            return (float(init.byte_range.length), "index") if init and init.byte_range else None
+        finder = self._finders.get(rep_id)
+        if finder is None:
+            finder = self._finders[rep_id] = _SegmentFinder(rep.segments or ())
+        segment = finder.find(number)
+        if segment is not None and segment.byte_range is not None:
+            return float(segment.byte_range.length), "index"
+        if rep.bandwidth_bps > 0:
+            return rep.bandwidth_bps * float(event["duration_s"]) / 8, "bitrate"
         return None
-    if number < 0:
-        init = rep.init
-        return (float(init.byte_range.length), "index") if init and init.byte_range else None
-    segment = segments.get(number)
-    if segment is not None and segment.byte_range is not None:
-        return float(segment.byte_range.length), "index"
-    if rep.bandwidth_bps > 0:
-        return rep.bandwidth_bps * float(event["duration_s"]) / 8, "bitrate"
-    return None
 
 
-def _total(downloads: list[dict[str, Any]]) -> int:
-    return sum(int(e["nbytes"]) for e in downloads)
+class _SegmentFinder:
+    """A rendition's segment by number, without going through its whole list.
+
+    A ``SegmentRuns`` index finds it from its runs, a list numbered one by one (HLS media
+    sequence, DASH ``SegmentList``) by arithmetic, any other list through a table built once.
+    """
+
+    def __init__(self, segments: Sequence[Segment]) -> None:
+        self._segments = segments
+        self._first: int | None = None
+        self._table: dict[int, Segment] | None = None
+
+    def find(self, number: int) -> Segment | None:
+        segments = self._segments
+        if isinstance(segments, SegmentRuns):
+            index = segments.index_of_number(number)
+            return segments[index] if index is not None else None
+        if not segments:
+            return None
+        if self._first is None:
+            self._first = segments[0].number
+        guess = number - self._first
+        if 0 <= guess < len(segments):
+            segment = segments[guess]
+            if segment.number == number:
+                return segment
+        if self._table is None:
+            self._table = {seg.number: seg for seg in segments}
+        return self._table.get(number)
