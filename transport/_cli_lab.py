@@ -1,7 +1,7 @@
 """``python -m transport lab``: serve a directory from lab CDN edges and an origin.
 
 Prints one JSON line (each URL serves HTTP/1.1 and HTTP/2 on TCP and HTTP/3 on UDP at the
-same port), then serves until SIGINT or SIGTERM (or ``--duration`` seconds) and exits 0.
+same port), then serves until SIGINT or SIGTERM (or ``--stop-after`` seconds) and exits 0.
 With ``--trace``, ``--delay-s`` or ``--loss`` each edge gets a network emulator in front of it:
 ``edges`` then lists the emulated URLs (what clients should use) and ``direct_edges`` the
 edges themselves. With ``--steering A,B`` a content steering server runs too and the edges
@@ -16,12 +16,19 @@ import contextlib
 import json
 import os
 import signal
-from pathlib import Path
 from typing import Any, cast
 
 from transport._cli import fail
 from transport._cliargs import fail as _fail
-from transport._cliargs import non_negative_float, non_negative_int, positive_float
+from transport._cliargs import (
+    input_dir,
+    input_file,
+    non_negative_float,
+    non_negative_int,
+    output_dir,
+    output_file,
+    positive_float,
+)
 from transport.errors import TransportConfigError
 from transport.lab import (
     LabCdn,
@@ -47,7 +54,7 @@ HTTP/1.1, HTTP/2 and HTTP/3 at the same port, with a test CA made at start-up.
 When the servers are up, one JSON line is printed:
   {"edges": [URL, ...], "origin": URL, "ca_file": PATH}
 Clients must trust ca_file (e.g. "python -m transport fetch URL --ca PATH"). The lab then
-serves until Ctrl-C or SIGTERM (or --duration seconds) and exits with status 0.
+serves until Ctrl-C or SIGTERM (or --stop-after seconds) and exits with status 0.
 
 With --trace, --delay-s or --loss, a network emulator stands in front of each edge: "edges"
 then lists the emulated URLs (use these) and "direct_edges" the unshaped ones.
@@ -82,7 +89,7 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--root", required=True, type=Path, metavar="DIR", help="the directory to serve"
+        "--root", required=True, type=input_dir, metavar="DIR", help="the directory to serve"
     )
     parser.add_argument(
         "--edges",
@@ -109,27 +116,32 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--ca-dir",
-        type=Path,
+        type=output_dir,
         metavar="DIR",
         help="write the test CA to this folder and keep it after exit (default: a "
         "temporary folder, removed on exit)",
     )
     parser.add_argument(
         "--request-log",
-        type=Path,
+        type=output_file,
         metavar="FILE",
         help="append one JSON line per request answered (path, status, and the CMCD it "
         "carried) to this file",
     )
     parser.add_argument(
-        "--duration",
+        "--stop-after",
         type=positive_float,
         metavar="SECONDS",
         help="stop by itself after this many seconds (default: run until interrupted)",
     )
+    # The old name of --stop-after: command lines in scripts keep working (not in --help,
+    # where "duration" read as the length of content, as in 'content make --duration').
+    parser.add_argument(
+        "--duration", type=positive_float, dest="stop_after", help=argparse.SUPPRESS
+    )
     parser.add_argument(
         "--trace",
-        type=Path,
+        type=input_file,
         metavar="FILE",
         help="shape each edge's download rate to this throughput trace, looping: a .npz "
         "archive, which 'python -m abr traces convert FILE --to npz --out DIR' writes from "
@@ -173,24 +185,12 @@ def register(subparsers: Any) -> None:
 
 def check_inputs(args: argparse.Namespace) -> str | None:
     """Check the inputs before anything starts; return what is wrong, or ``None``."""
-    if not args.root.is_dir():
-        return f"--root {args.root}: not a directory"
     if not os.access(args.root, os.R_OK | os.X_OK):
         return f"--root {args.root}: cannot read it"
     if not 1200 <= args.datagram_size <= 1452:
         return f"--datagram-size {args.datagram_size} is not within 1200 to 1452"
     if args.loss >= 1:
         return f"--loss {args.loss} must be below 1"
-    if args.trace is not None and not args.trace.is_file():
-        return f"--trace {args.trace}: no such file"
-    if args.request_log is not None:
-        folder = args.request_log.parent
-        if args.request_log.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
-            return f"--request-log {args.request_log}: cannot write that file"
-    if args.ca_dir is not None:
-        existing = next((p for p in (args.ca_dir, *args.ca_dir.parents) if p.exists()), None)
-        if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK):
-            return f"--ca-dir {args.ca_dir}: cannot create or write that folder"
     if args.steering is not None:
         pathways = [p for p in args.steering.split(",") if p]
         if not 0 < len(pathways) <= args.edges:
@@ -241,7 +241,7 @@ async def _serve(args: argparse.Namespace, trace: ThroughputTrace | None) -> int
             info["steering"] = await _steering(args, cdn.ca, edges, stack)
         print(json.dumps(info), flush=True)
         try:
-            await asyncio.wait_for(stop.wait(), args.duration)
+            await asyncio.wait_for(stop.wait(), args.stop_after)
         except TimeoutError:
             pass
     return 0
@@ -273,7 +273,7 @@ def _emulators(
             delay_s=args.delay_s,
             loss=args.loss,
             seed=args.seed + i,
-            duration_s=args.duration or _EMULATE_S,
+            duration_s=args.stop_after or _EMULATE_S,
             host=args.host,
         )
         for i, edge in enumerate(cdn.edges)

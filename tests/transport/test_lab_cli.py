@@ -81,21 +81,27 @@ async def test_lab_command_serves_and_exits_cleanly(
     assert (ca_dir / "ca.pem").exists()  # a CA directory that was given is kept
 
 
-def test_lab_command_duration_and_temporary_ca(media: Path) -> None:
-    proc, info = start_lab("--root", str(media), "--edges", "1", "--duration", "0.5")
+def test_lab_command_stop_after_and_temporary_ca(media: Path) -> None:
+    proc, info = start_lab("--root", str(media), "--edges", "1", "--stop-after", "0.5")
     _, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 0, stderr
     assert len(info["edges"]) == 1  # type: ignore[arg-type]
     assert not Path(str(info["ca_file"])).exists()  # the temporary CA is removed
 
 
-def test_lab_command_rejects_a_missing_root(
+def test_lab_duration_is_a_hidden_alias_of_stop_after(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = build_parser().parse_args(["lab", "--root", str(tmp_path / "nope")])
-    assert args.func(args) == 2
-    err = capsys.readouterr().err
-    assert err == f"python -m transport lab: error: --root {tmp_path / 'nope'}: not a directory\n"
+    """``--duration`` was the flag's name: old command lines keep working, --help shows
+    only the unambiguous ``--stop-after``."""
+    parser = build_parser()
+    for flag in ("--stop-after", "--duration"):
+        args = parser.parse_args(["lab", "--root", str(tmp_path), flag, "2.5"])
+        assert args.stop_after == 2.5
+    with pytest.raises(SystemExit):
+        cli_main(["lab", "--help"])
+    shown = capsys.readouterr().out
+    assert "--stop-after SECONDS" in shown and "--duration" not in shown
 
 
 async def test_lab_command_with_emulated_edges(media: Path, tmp_path: Path) -> None:
@@ -148,10 +154,21 @@ def test_lab_command_rejects_a_bad_trace(
         (["--loss", "x"], "argument --loss: 'x' is not a number"),
         (["--datagram-size", "9000"], "--datagram-size 9000 is not within 1200 to 1452"),
         (["--edges", "-1"], "argument --edges: '-1' must not be negative"),
+        (["--stop-after", "0"], "argument --stop-after: '0' must be a number greater than 0"),
         (["--duration", "0"], "argument --duration: '0' must be a number greater than 0"),
         (["--delay-s", "-0.1"], "argument --delay-s: '-0.1' must be a number of at least 0"),
-        (["--trace", "/nope.npz"], "--trace /nope.npz: no such file"),
-        (["--ca-dir", "{root}/a-file/ca"], "--ca-dir {root}/a-file/ca: cannot create or write"),
+        (["--trace", "/nope.npz"], "argument --trace: no such file: /nope.npz"),
+        (["--root", "{root}/nope"], "argument --root: no such directory: {root}/nope"),
+        (["--root", "{root}/a-file"], "argument --root: {root}/a-file is not a directory"),
+        (
+            ["--ca-dir", "{root}/a-file/ca"],
+            "argument --ca-dir: cannot create the folder for {root}/a-file/ca",
+        ),
+        (["--ca-dir", "{root}/a-file"], "argument --ca-dir: {root}/a-file exists and is not a"),
+        (
+            ["--request-log", "{root}/a-file/r.jsonl"],
+            "argument --request-log: cannot create the folder for {root}/a-file/r.jsonl",
+        ),
     ],
 )
 def test_lab_bad_input_is_one_line_and_exit_2(
