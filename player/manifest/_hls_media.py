@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -197,8 +198,17 @@ def _segments(
     first_number: int,
     first_discontinuity: int,
     start_s: float,
+    bitrates: Sequence[tuple[int, int | None]] = (),
 ) -> tuple[list[Segment], tuple[Part, ...]]:
-    """Build the segments; ``context.expiry`` is ``now + window`` for sliding live windows."""
+    """Build the segments; ``context.expiry`` is ``now + window`` for sliding live windows.
+
+    ``bitrates`` lists each ``EXT-X-BITRATE`` as ``(index of the segment it starts at, kbit/s
+    or None)``: a rate applies to the segments from there to the next tag, except those with a
+    byte range (RFC 8216bis 4.4.4.8).
+    """
+    changes = iter(bitrates)
+    change = next(changes, None)
+    rate_kbps: int | None = None
     expiry = context.expiry
     resolve = context.resolver.resolve
     chain = _RangeChain(context.url)
@@ -208,7 +218,9 @@ def _segments(
     pdt: float | None = None
     prev_duration = 0.0
     start = start_s
-    for raw in raw_segments:
+    for index, raw in enumerate(raw_segments):
+        while change is not None and change[0] <= index:
+            rate_kbps, change = change[1], next(changes, None)
         uri = raw.get("uri")
         if uri is None:  # trailing parts of the segment still being produced
             pending = context.parts(raw.get("parts"))
@@ -223,13 +235,14 @@ def _segments(
         when = raw.get("program_date_time")
         pdt = epoch(when) if when is not None else (None if pdt is None else pdt + prev_duration)
         absolute = resolve(uri)
+        byte_range = chain.take(raw.get("byterange"), absolute)
         segments.append(
             Segment(
                 (absolute,),
                 first_number + len(segments),
                 start,
                 duration,
-                chain.take(raw.get("byterange"), absolute),
+                byte_range,
                 context.init(raw.get("init_section")),
                 discontinuity,
                 context.key(raw.get("key")),
@@ -238,6 +251,9 @@ def _segments(
                 pdt,
                 context.parts(raw.get("parts")),
                 bool(raw.get("gap_tag")),
+                bitrate_bps=(
+                    None if rate_kbps is None or byte_range is not None else rate_kbps * 1000
+                ),
             )
         )
         start += duration
@@ -327,6 +343,7 @@ def build_media_playlist(
         first_number=int(parsed.get("media_sequence") or 0) + skipped,
         first_discontinuity=int(parsed.get("discontinuity_sequence") or 0),
         start_s=start_s,
+        bitrates=parsed.get("bitrates") or (),
     )
     if len(segments) > config.max_segments:
         raise parse_error(resolver.manifest_url, "too many segments", detail="too many segments")

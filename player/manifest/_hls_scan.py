@@ -20,6 +20,10 @@ that is wrong or unbounded for us:
 - ``EXT-X-RENDITION-REPORT`` and ``EXT-X-DATERANGE``: not part of the model, dropped.
 - ``EXT-X-TILES`` (image playlists): ``m3u8`` keeps the tags in one playlist-wide list; we keep
   each with the segment it precedes (``tiles``: its attributes), as the tag applies to it.
+- ``EXT-X-BITRATE``: ``m3u8`` gives the rate to the next segment only, and fails the playlist
+  on a value that is not an integer; the tag applies to every segment until the next one
+  (RFC 8216bis 4.4.4.8), so we record where each starts (``bitrates``: ``(index of the next
+  segment, kbit/s or None)``), and a malformed value is ignored with a warning.
 
 Plain media playlists, made only of the tags listed in ``_HOOK_TAGS`` and ``_SIMPLE_TAGS``,
 take a fast path (``_fast_parse``) that builds the same dictionary as ``m3u8.parse`` with the
@@ -201,6 +205,7 @@ class TagHook:
             "#EXT-X-I-FRAME-STREAM-INF": self._variant,
             "#EXT-X-IMAGE-STREAM-INF": self._variant,
             "#EXT-X-TILES": self._tiles,
+            "#EXT-X-BITRATE": self._bitrate,
         }
 
     def __call__(self, line: str, lineno: int, data: dict[str, Any], state: dict[str, Any]) -> bool:
@@ -232,6 +237,20 @@ class TagHook:
     def _tiles(self, _name: str, value: str, _l: int, _d: Any, state: dict[str, Any]) -> bool:
         """``EXT-X-TILES``: kept with the segment whose URI follows (before or after EXTINF)."""
         state.setdefault("segment", {})["tiles"] = parse_attributes(value)
+        return True
+
+    def _bitrate(self, _name: str, value: str, lineno: int, data: dict[str, Any], _s: Any) -> bool:
+        """``EXT-X-BITRATE:<kbit/s>``: from the next segment on, until the next such tag."""
+        text = value.strip()
+        rate = int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else None
+        if rate is None:
+            log.warning(
+                "%s: line %d: ignoring EXT-X-BITRATE:%.40s (not a decimal integer)",
+                redact_url(self.url),
+                lineno,
+                value,
+            )
+        data.setdefault("bitrates", []).append((len(data["segments"]), rate))
         return True
 
     def _version(self, _name: str, value: str, lineno: int, data: dict[str, Any], _s: Any) -> bool:
@@ -332,6 +351,7 @@ _HOOK_TAGS = frozenset(
         "#EXT-X-RENDITION-REPORT",
         "#EXT-X-DATERANGE",
         "#EXT-X-VERSION",
+        "#EXT-X-BITRATE",
     }
 )
 

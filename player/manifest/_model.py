@@ -279,6 +279,9 @@ class Segment:
         is_gap: ``EXT-X-GAP``: no media here.
         tiles: HLS image segment: its ``EXT-X-TILES`` grid (``TileGrid()`` for a single
             image); ``None`` for media segments and DASH (see ``Representation.tiles``).
+        bitrate_bps: HLS ``EXT-X-BITRATE``: the approximate bit rate of this segment (the
+            tag's kbit/s times 1000), a hint a server may give instead of byte ranges;
+            ``None`` without one (and for segments with a byte range, which it never covers).
     """
 
     urls: tuple[str, ...]
@@ -295,6 +298,7 @@ class Segment:
     parts: tuple[Part, ...] = ()
     is_gap: bool = False
     tiles: TileGrid | None = None
+    bitrate_bps: int | None = None
 
     @property
     def url(self) -> str:

@@ -265,3 +265,55 @@ def test_reload_url_with_ll_hls_delivery_directives() -> None:
     r = parse_hls((HLS / full).read_bytes(), url=BASE + "f.m3u8", now=NOW)
     # Segment 13 is complete and no part of 14 is listed yet: ask for part 0 of segment 14.
     assert build_reload_url(r, "f.m3u8") == BASE + "f.m3u8?_HLS_msn=14&_HLS_part=0"
+
+
+def test_segment_bitrates_from_the_corpus() -> None:
+    """Apple's tool writes ``EXT-X-BITRATE`` between ``EXTINF`` and the URI of each segment."""
+    rep = rep_of("shaka__hls-ts-h264__prog_index.m3u8")
+    assert rep.segments is not None
+    assert [s.bitrate_bps for s in rep.segments] == [
+        377_000,
+        385_000,
+        388_000,
+        378_000,
+        378_000,
+        372_000,
+    ]
+
+
+BITRATES = """#EXTM3U
+#EXT-X-TARGETDURATION:4
+#EXTINF:4,
+s0.ts
+#EXT-X-BITRATE:800
+#EXTINF:4,
+s1.ts
+#EXTINF:4,
+s2.ts
+#EXT-X-BYTERANGE:1000@0
+#EXTINF:4,
+whole.ts
+#EXTINF:4,
+s4.ts
+#EXT-X-BITRATE:12x
+#EXTINF:4,
+s5.ts
+#EXTINF:4,
+#EXT-X-BITRATE:1500
+s6.ts
+#EXT-X-ENDLIST
+"""
+
+
+@pytest.mark.parametrize("extra", ["", "#EXT-X-START:TIME-OFFSET=0\n"], ids=["fast", "m3u8"])
+def test_a_segment_bitrate_applies_until_the_next_tag_but_not_to_byte_ranges(
+    extra: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """RFC 8216bis 4.4.4.8, on both parse paths (an unlisted tag sends it to ``m3u8``)."""
+    text = BITRATES.replace("#EXT-X-TARGETDURATION:4\n", f"#EXT-X-TARGETDURATION:4\n{extra}")
+    p = parse_hls(text.encode(), url=BASE + "v.m3u8", now=NOW)
+    (rep,) = p.representations()
+    assert rep.segments is not None
+    rates = [s.bitrate_bps for s in rep.segments]
+    assert rates == [None, 800_000, 800_000, None, 800_000, None, 1_500_000]
+    assert any("ignoring EXT-X-BITRATE:12x" in r.getMessage() for r in caplog.records)
