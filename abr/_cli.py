@@ -24,6 +24,7 @@ import numpy as np
 from abr import _cli_traces
 from abr._algorithms import ALGORITHMS, algorithm_config, make_controller, make_estimator
 from abr._cli_engine import ENGINES, batches, run_ray
+from abr._cli_engine import Interrupted as _Interrupted
 from abr._cli_traces import read_traces
 from abr._cliargs import (
     EXIT_INTERRUPTED,
@@ -116,14 +117,6 @@ class _Setup:
     mode: SimMode
     batch: int
     seed: int | None
-
-
-class _Interrupted(Exception):
-    """Ctrl-C during a run; ``results`` holds what was finished (whole batches only)."""
-
-    def __init__(self, results: list[SimResult]) -> None:
-        super().__init__("interrupted")
-        self.results = results
 
 
 def _run_batch(job: _Job, setup: _Setup, sl: slice) -> SimResult:

@@ -8,8 +8,11 @@ store, workers) of its own, which must not share this process's warning filters 
 from __future__ import annotations
 
 import json
+import select
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -64,3 +67,53 @@ def test_address_without_ray_engine_is_an_error(
 ) -> None:
     assert main([*_args(tmp_path / "x.json"), "--quiet", "--address", "127.0.0.1:6379"]) == 2
     assert capsys.readouterr().err.endswith(": error: --address needs --engine ray\n")
+
+
+STOP_WITHIN_S = 2.0
+
+
+def test_ctrl_c_stops_a_ray_run_quickly_and_writes_partial_results(tmp_path: Path) -> None:
+    """As ``tests/abr/test_cli_interrupt.py`` checks for the local engine: SIGINT once the
+    batches are submitted (the run says so on stdout) stops within 2 s, exit 130, one line
+    on stderr, and ``--out`` holds the batches finished, ``"state": "interrupted"``.
+
+    Takes about 10 to 15 s: starting a local Ray is most of it.
+    """
+    out = tmp_path / "out.json"
+    traces = [str(DATA / "pensieve" / "cooked_test_traces")] * 5  # 710 sessions
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "abr", "simulate", "--traces", *traces,
+         "--video", str(DATA / "pensieve"), "--batch", "1", "--engine", "ray",
+         "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        while True:
+            ready, _, _ = select.select(
+                [proc.stdout], [], [], max(0.0, deadline - time.monotonic())
+            )
+            assert ready, "Ray did not start within 120 s"
+            line = proc.stdout.readline()
+            assert line, "the run ended before it said its batches were submitted"
+            if line.startswith("Ray (local): 710 batches of 1 job(s) submitted"):
+                break
+        time.sleep(2.0)  # some batches finish
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert took < STOP_WITHIN_S, f"stopped {took:.2f} s after SIGINT"
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "interrupted (Ctrl-C) after" in lines[0], err
+    document = json.loads(out.read_text())
+    assert document["state"] == "interrupted"
+    sessions = sum(a["aggregate"]["sessions"] for a in document["algorithms"].values())
+    assert sessions < 710
