@@ -13,10 +13,11 @@ __all__ = ["AbrConfig", "BbaConfig", "BolaConfig", "MpcConfig", "SimMode", "Thro
 class AbrConfig:
     """Throughput estimation and rendition-choice settings (the default ``hybrid`` controller).
 
-    The hybrid defaults were tuned on the shared traces (``../shared/abr-data``) in both
-    simulator modes; docs/abr.md gives the tables. Starting points were Shaka (2 s / 5 s
-    half-lives, 0.85 up / 0.95 down, 8 s between switches), Media3 (up-switch only with 10 s
-    buffered, no down-switch with 25 s buffered) and hls.js.
+    The hybrid defaults were tuned on public research traces (Sabre's and Pensieve's:
+    docs/abr.md, "The research data sets") in both simulator modes; docs/abr.md gives the
+    tables. Starting points were Shaka (2 s / 5 s half-lives, 0.85 up / 0.95 down, 8 s between
+    switches), Media3 (up-switch only with 10 s buffered, no down-switch with 25 s buffered)
+    and hls.js.
     """
 
     # -- throughput estimation ---------------------------------------------------------------
@@ -57,7 +58,7 @@ class AbrConfig:
     down_safety: float = 1.05
     """Down-switch once the current rung is no longer affordable at this fraction of the estimate.
     Shaka uses 0.95; with the buffer-spending plan below, 1.05 (hold until the estimate is
-    clearly short) gave fewer switches at equal rebuffering on every shared set."""
+    clearly short) gave fewer switches at equal rebuffering on every research data set."""
 
     plan_segments: int = 5
     """The buffer above ``plan_floor_s`` may be spent over this many segments: a rung is
@@ -87,7 +88,7 @@ class AbrConfig:
     min_buffer_for_up_s: float = 5.0
     """No up-switch below this buffer, so a wrong up-switch cannot stall at once. Media3 uses
     10 s; with 25 s buffer caps (Sabre) that delays the ramp-up by several segments, and 5 s
-    lost nothing against 0 s on the shared traces."""
+    lost nothing against 0 s on the research traces."""
 
     hold_buffer_s: float = 15.0
     """While this much is buffered, a throughput dip does not force a down-switch: the buffer
@@ -100,7 +101,7 @@ class AbrConfig:
 
     # -- hybrid controller: stability windows ------------------------------------------------
     min_switch_interval_s: float = 0.0
-    """Minimum time between two switches. Shaka uses 8 s; on the shared traces every value
+    """Minimum time between two switches. Shaka uses 8 s; on the research traces every value
     above one segment cost QoE (FCC-SD: 714 → 657 at 3 s, 528 at 8 s) because it delays
     down-switches as well as up-switches, so the default leaves the stability work to
     ``up_after_down_s`` and the hysteresis band; raise it for very short segments."""
