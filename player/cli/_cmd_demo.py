@@ -18,18 +18,18 @@ from player.cli._args import (
     fail,
     on_sigint,
     output_dir,
-    output_file,
 )
-from player.cli._cmd_play import print_summary, require_plotting
+from player.cli._cmd_play import (
+    add_report_arguments,
+    print_summary,
+    require_plotting,
+    write_outputs,
+)
 from player.cli._report import (
     CheckResult,
     Thresholds,
-    add_verdict,
     build_report,
-    dump_json,
     evaluate_checks,
-    write_junit,
-    write_plot,
 )
 
 _MIN_DURATION_S = 20
@@ -83,24 +83,12 @@ def register(subparsers: Any) -> None:
         help="play in real time (default: as fast as downloads and decoding allow)",
     )
     p.add_argument(
-        "--report", type=output_file, metavar="FILE", help="write the JSON report (play's format)"
-    )
-    p.add_argument(
-        "--junit", type=output_file, metavar="FILE", help="write a JUnit XML pass/fail file"
-    )
-    p.add_argument(
-        "--plot",
-        type=output_file,
-        metavar="FILE",
-        help="draw bitrate, buffer and throughput over time (PNG; needs the plots extra)",
-    )
-    p.add_argument(
         "--workdir",
         type=output_dir,
         metavar="DIR",
         help="keep the content, its keys file (content/keys.json) and certificates here",
     )
-    p.add_argument("--quiet", action="store_true", help="no live status line")
+    add_report_arguments(p)
     p.set_defaults(func=run, prog=p.prog)
 
 
@@ -154,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
             interrupted = CheckResult(
                 name="playback_completed", message="interrupted", value="interrupted"
             )
-            _write(args, report, [interrupted])
+            write_outputs(args, report, [interrupted])
             return fail(prog, "interrupted (Ctrl-C) while building the content", EXIT_INTERRUPTED)
         print(f"demo: content ready in {time.monotonic() - started:.1f} s", flush=True)
         if args.workdir is not None:
@@ -174,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         message = None if count > 0 else missing
         checks.append(CheckResult(name=name, message=message, value=count, limit=1))
     beats = sum(1 for e in report["events"] if e["type"] == "HeartbeatSent")
-    _write(args, report, checks)
+    write_outputs(args, report, checks)
     _print_story(report, plan)
     print(f"  heartbeats delivered to the session service: {beats}")
     print_summary(report, checks)
@@ -204,16 +192,6 @@ def _unplayed_report(plan: Any, why: str) -> dict[str, Any]:
         timeline=[],
         extra={"demo": {"plan": dataclasses.asdict(plan), "actions": [], "note": why}},
     )
-
-
-def _write(args: argparse.Namespace, report: dict[str, Any], checks: list[CheckResult]) -> None:
-    add_verdict(report, checks)
-    if args.report:
-        dump_json(args.report, report)
-    if args.junit:
-        write_junit(args.junit, report, checks)
-    if args.plot:
-        write_plot(args.plot, report)
 
 
 _ACTIONS = {

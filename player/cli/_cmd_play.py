@@ -102,13 +102,14 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run, prog=p.prog)
 
 
-def add_playback_arguments(p: argparse.ArgumentParser) -> None:
+def add_report_arguments(p: argparse.ArgumentParser) -> None:
+    """``--report``, ``--junit``, ``--plot`` and ``--quiet`` (play and demo; ``write_outputs``)."""
     out = p.add_argument_group("reports (folders are created before playback starts)")
     out.add_argument(
         "--report",
         type=output_file,
         metavar="FILE",
-        help="write the JSON report: stats, events, timeline",
+        help="write the JSON report: stats, events, timeline, checks and verdict",
     )
     out.add_argument(
         "--junit",
@@ -123,6 +124,10 @@ def add_playback_arguments(p: argparse.ArgumentParser) -> None:
         help="draw bitrate, buffer and throughput over time (PNG; needs the plots extra)",
     )
     out.add_argument("--quiet", action="store_true", help="no live status line")
+
+
+def add_playback_arguments(p: argparse.ArgumentParser) -> None:
+    add_report_arguments(p)
     drm = p.add_argument_group("encrypted content (ClearKey, HLS AES)")
     drm.add_argument(
         "--keys",
