@@ -48,6 +48,21 @@ def _mpd(workshop: Workshop) -> str:
     return str(Path(built).parent / "manifest.mpd")
 
 
+def _mpd_without_kids(workshop: Workshop, clip: Clip) -> str:
+    """Shaka's MPD without ``ContentProtection``: KIDs are learnt from each init's ``tenc``
+    (no license is asked for before a rendition's init segment is prepared)."""
+    path = _mpd(workshop)
+    bare = Path(path).parent / "manifest-no-kids.mpd"
+    text = (clip.folder / path).read_text()
+    kept = [
+        line
+        for line in text.splitlines()
+        if "ContentProtection" not in line and "cenc:pssh" not in line
+    ]
+    (clip.folder / bare).write_text("\n".join(kept))
+    return str(bare)
+
+
 class _Licenses:
     """Two lab license servers on the same keys: partial answers, and 403 refusals."""
 
@@ -131,12 +146,14 @@ def _pin_hd_on_load(player: Player, event: Event) -> None:
 def test_the_pinned_rendition_whose_key_is_refused_fails_over_down(
     workshop: Workshop, clip: Clip, lab_server: Served, licenses: _Licenses
 ) -> None:
-    """360p is pinned and chosen first; its key is refused before any of its media is
-    decoded, so the pin is lifted and the session moves to 180p, saying why."""
+    """360p is pinned and chosen first; its key is refused when its init segment is
+    prepared (the MPD declares no KIDs, so nothing is asked for earlier: the order is
+    fixed), before any of its media is decoded: the pin is lifted and the session moves to
+    180p, saying why."""
     drm = licenses.drm("sd-only", partial=True)
     playback = play(
         lab_server,
-        _mpd(workshop),
+        _mpd_without_kids(workshop, clip),
         adjust=lambda c: dataclasses.replace(c, drm=drm),
         on_event=_pin_hd_on_load,
     )
@@ -180,15 +197,10 @@ def test_kids_named_only_by_the_init_segment_restrict_their_rendition(
 ) -> None:
     """Without ``cenc:default_KID`` in the MPD the KIDs are learnt from each init's ``tenc``:
     the refusal names the rendition whose init asked, and it leaves the ladder all the same."""
-    path = _mpd(workshop)
-    bare = Path(path).parent / "manifest-no-kids.mpd"
-    text = (clip.folder / path).read_text()
-    stripped = "\n".join(line for line in text.splitlines() if "ContentProtection" not in line)
-    stripped = "\n".join(line for line in stripped.splitlines() if "cenc:pssh" not in line)
-    (clip.folder / bare).write_text(stripped)
-    parsed = parse_manifest(stripped.encode(), url="https://x/manifest-no-kids.mpd")
+    bare = _mpd_without_kids(workshop, clip)
+    parsed = parse_manifest((clip.folder / bare).read_bytes(), url="https://x/no-kids.mpd")
     assert all(not rep.kids for rep in parsed.periods[0].representations())
-    playback = _play(lab_server, str(bare), licenses, "sd-only", partial=True)
+    playback = _play(lab_server, bare, licenses, "sd-only", partial=True)
     assert playback.state == "ended", playback.error
     (restricted,) = _of_type(playback, "RenditionsRestricted")
     assert (restricted["removed_ids"], restricted["kept_ids"], restricted["kids"]) == (
