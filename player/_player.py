@@ -26,7 +26,7 @@ from player._thumbnails import Thumbnail, ThumbnailRuntime
 from player._track_runtime import TrackRuntime
 from player._tracks import choose_tracks, segment_at, video_ladder
 from player.config import PlayerConfig
-from player.errors import UsageError
+from player.errors import KeysNotGranted, UsageError
 from player.events import Cue, Event, ManifestLoaded, PlaybackStarted, event_to_json
 from player.heartbeat._bridge import HeartbeatBridge
 from player.heartbeat._delivery import HttpCall, http_call_via
@@ -549,7 +549,12 @@ class Player:
     def cap_video(
         self, *, max_height: int | None = None, max_bitrate_bps: int | None = None
     ) -> None:
-        """Limit the renditions the ABR controller may choose (``None`` lifts a cap)."""
+        """Limit the renditions the ABR controller may choose (``None`` lifts a cap).
+
+        Raises:
+            RestrictionsNotMet: The caps leave no rendition (nothing changes).
+            KeysNotGranted: They leave only renditions whose keys were refused.
+        """
         session = self._require()
         video = session.video()
         if video is None:
@@ -558,7 +563,16 @@ class Player:
             self.config.playback, max_video_height=max_height, max_video_bitrate_bps=max_bitrate_bps
         )
         old = video.representation() if video.current is not None else None
-        ladder = session.playable(video_ladder(video.track, playback))
+        capped = video_ladder(video.track, playback)
+        ladder = session.playable(capped)
+        if not ladder:
+            raise KeysNotGranted(
+                f"max_height={max_height} and max_bitrate_bps={max_bitrate_bps} leave only "
+                f"video renditions whose keys the license server refused "
+                f"({', '.join(r.id for r in capped)})",
+                track="video",
+                kids=tuple(sorted({k for r in capped for k in session.refused_kids_of(r)})),
+            )
         loaded = {rep.id: rep for rep in video.ladder}
         video.ladder = tuple(loaded.get(rep.id, rep) for rep in ladder)
         video.excluded.clear()

@@ -525,9 +525,9 @@ class PlaybackSession:
 
     def playable(self, ladder: tuple[Representation, ...]) -> tuple[Representation, ...]:
         """``ladder`` without the renditions whose keys were refused."""
-        return tuple(r for r in ladder if not self._refused_kids_of(r))
+        return tuple(r for r in ladder if not self.refused_kids_of(r))
 
-    def _refused_kids_of(self, rep: Representation) -> tuple[str, ...]:
+    def refused_kids_of(self, rep: Representation) -> tuple[str, ...]:
         """The refused KIDs ``rep`` needs: declared by the manifest or named by its init."""
         kids = {k for k in rep.kids if k in self.refused_kids}
         return tuple(sorted(kids.union(self.refused_renditions.get(rep.id, ()))))
@@ -544,7 +544,7 @@ class PlaybackSession:
             self.refused_renditions[refusal.rendition] = tuple(sorted(refusal.kids))
         now = self.parts.clock.now()
         for track in self.media_tracks:
-            gone = {r.id: self._refused_kids_of(r) for r in track.ladder}
+            gone = {r.id: self.refused_kids_of(r) for r in track.ladder}
             gone = {rep_id: kids for rep_id, kids in gone.items() if kids}
             if not gone:
                 continue

@@ -28,7 +28,7 @@ from player.cli._main import build_parser, main
 from player.cli._qa import play_to_report
 from player.cli._report import Thresholds, evaluate_checks
 from player.errors import KeysNotGranted, RestrictionsNotMet
-from player.events import Event, ManifestLoaded
+from player.events import Event, ManifestLoaded, RenditionsRestricted
 from player.manifest import parse_manifest
 from transport.lab import LabServer, TestCA
 
@@ -40,6 +40,7 @@ TOKENS = {
     "sd-only": [SD_KID, AUDIO_KID],
     "audio-only": [AUDIO_KID],
     "video-only": [SD_KID, HD_KID],
+    "hd-only": [HD_KID, AUDIO_KID],
 }
 
 
@@ -166,6 +167,36 @@ def test_the_pinned_rendition_whose_key_is_refused_fails_over_down(
     assert {e["representation_id"] for e in downloads(playback) if e["number"] >= 0} == {SD}
     assert len(playback.video) == clip.frames and playback.stats["decode_errors"] == 0
     assert all(clip.reference[180][round(pts * FPS)] == h for pts, h in playback.video)
+
+
+def test_a_cap_that_leaves_only_refused_renditions_is_refused_and_changes_nothing(
+    workshop: Workshop, clip: Clip, lab_server: Served, licenses: _Licenses
+) -> None:
+    """Only the 360p key is granted; ``cap_video(max_height=180)`` would leave 180p alone,
+    whose key was refused: it raises ``KeysNotGranted`` and 360p plays on."""
+    refused: list[BaseException] = []
+
+    def cap_after_restriction(player: Player, event: Event) -> None:
+        if isinstance(event, RenditionsRestricted):
+            try:
+                player.cap_video(max_height=180)
+            except KeysNotGranted as exc:
+                refused.append(exc)
+
+    drm = licenses.drm("hd-only", partial=True)
+    playback = play(
+        lab_server,
+        _mpd(workshop),
+        adjust=lambda c: dataclasses.replace(c, drm=drm),
+        on_event=cap_after_restriction,
+    )
+    assert playback.state == "ended", playback.error
+    (error,) = refused
+    assert isinstance(error, KeysNotGranted) and error.kids == (SD_KID,)
+    assert "max_height=180" in str(error)
+    assert {e["representation_id"] for e in downloads(playback) if e["number"] >= 0} == {HD}
+    assert all(clip.reference[360][round(pts * FPS)] == h for pts, h in playback.video)
+    assert len(playback.video) == clip.frames
 
 
 @pytest.mark.parametrize(
