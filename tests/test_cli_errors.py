@@ -140,6 +140,9 @@ def _cases(f: dict[str, Path]) -> list[Case]:
         c("bad-flag-value", "transport", ("fetch", url, "--repeat", "0"), "--repeat"),
         c("bad-flag-value", "drm", ("package", "--scheme", "rot13", mp4, "-o", out), "--scheme"),
         c("bad-flag-value", "abr", ("simulate", "--traces", traces, "--video", video, "--jobs", "0"), "--jobs"),
+        c("bad-flag-value", "player", ("fidelity", "--traces", traces, "--jobs", "0"), "--jobs"),
+        c("bad-flag-value", "player", ("fidelity", "--traces", traces, "--loss", "2"), "--loss"),
+        c("bad-flag-value", "transport", ("lab", "--root", folder, "--stop-after", "0"), "--stop-after"),
         # wrong-kind-of-file
         c("wrong-kind-of-file", "player", ("play", jpeg), "photo.jpg"),
         c("wrong-kind-of-file", "player", ("probe", jpeg), "photo.jpg"),
@@ -163,6 +166,9 @@ def _cases(f: dict[str, Path]) -> list[Case]:
         c("unwritable-output", "drm", ("package", "--keys", key_pair, mp4, "-o", blocked), "--output"),
         c("unwritable-output", "abr", ("simulate", "--traces", traces, "--video", video, "--out", blocked), "--out"),
         c("unwritable-output", "abr", ("compare", "--traces", traces, "--video", video, "--plot", blocked), "--plot"),
+        c("unwritable-output", "player", ("fidelity", "--traces", traces, "--out", blocked), "--out"),
+        c("unwritable-output", "transport", ("lab", "--root", folder, "--ca-dir", blocked), "--ca-dir"),
+        c("unwritable-output", "transport", ("lab", "--root", folder, "--request-log", blocked), "--request-log"),
         # malformed-key
         c("malformed-key", "player", ("play", url, "--keys", KEY), "--keys"),
         c("malformed-key", "player", ("play", url, "--keys", f"zz:{KEY}"), "--keys"),

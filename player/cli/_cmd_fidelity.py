@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from abr import ALGORITHMS, AbrError
+from player.cli._args import (
+    fail,
+    non_negative_float,
+    output_dir,
+    output_file,
+    positive_float,
+    positive_int,
+    ratio,
+)
 from player.cli._report import dump_json
 from player.errors import PlayerError, TransportError
 
@@ -32,7 +40,9 @@ def register(subparsers: Any) -> None:
         metavar="PATH",
         help="trace files or folders (any format abr reads)",
     )
-    p.add_argument("--limit", type=int, default=None, metavar="N", help="use N of the traces")
+    p.add_argument(
+        "--limit", type=positive_int, default=None, metavar="N", help="use N of the traces"
+    )
     p.add_argument(
         "--sample-seed",
         type=int,
@@ -46,23 +56,59 @@ def register(subparsers: Any) -> None:
         default="hybrid",
         help="the ABR algorithm both sides run (default: hybrid)",
     )
-    p.add_argument("--duration-s", type=int, default=60, metavar="S", help="ladder length")
-    p.add_argument("--jobs", type=int, default=4, help="real sessions at the same time")
-    p.add_argument("--rtt-ms", type=float, default=80.0, help="round-trip time of the path")
-    p.add_argument("--loss", type=float, default=0.0, help="datagram loss probability")
     p.add_argument(
-        "--queue-s", type=float, default=1.0, help="the emulator's bottleneck buffer (s)"
+        "--duration-s",
+        type=positive_int,
+        default=60,
+        metavar="S",
+        help="length of the generated ladder, seconds (default 60)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=4,
+        metavar="N",
+        help="real sessions played at the same time (default 4)",
+    )
+    p.add_argument(
+        "--rtt-ms",
+        type=non_negative_float,
+        default=80.0,
+        metavar="MS",
+        help="round-trip time of the emulated path, milliseconds (default 80)",
+    )
+    p.add_argument(
+        "--loss",
+        type=ratio,
+        default=0.0,
+        metavar="P",
+        help="datagram loss probability of the emulated path, 0 to 1 (default 0)",
+    )
+    p.add_argument(
+        "--queue-s",
+        type=positive_float,
+        default=1.0,
+        metavar="S",
+        help="the emulator's bottleneck buffer, seconds (default 1)",
     )
     p.add_argument("--decode", action="store_true", help="decode frames in real sessions")
     p.add_argument(
         "--cache-dir",
-        type=Path,
+        type=output_dir,
         default=_DEFAULT_CACHE,
-        help="where generated ladders are kept (reused by spec)",
+        metavar="DIR",
+        help="where generated ladders are kept and reused (default ~/.cache/streamsdk/fidelity)",
     )
-    p.add_argument("--out", type=Path, help="write the JSON report here")
-    p.add_argument("--plot", type=Path, help="draw both timelines per trace (PNG)")
-    p.set_defaults(func=run)
+    p.add_argument(
+        "--out", type=output_file, metavar="FILE", help="write the JSON report to this file"
+    )
+    p.add_argument(
+        "--plot",
+        type=output_file,
+        metavar="FILE",
+        help="draw both timelines per trace (PNG; needs the plots extra)",
+    )
+    p.set_defaults(func=run, prog=p.prog)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,11 +121,8 @@ def run(args: argparse.Namespace) -> int:
             trace_files,
         )
     except ImportError as exc:
-        print(
-            f"error: fidelity needs the lab extra (pip install 'streamsdk[lab]'): {exc}",
-            file=sys.stderr,
-        )
-        return 2
+        need = "fidelity needs the lab extra (pip install 'streamsdk[lab]')"
+        return fail(args.prog, f"{need}: {exc}")
     try:
         plan = FidelityPlan(
             algorithm=args.algorithm,
@@ -90,8 +133,6 @@ def run(args: argparse.Namespace) -> int:
             max_queue_s=args.queue_s,
             decode=args.decode,
         )
-        if args.limit is not None and args.limit < 1:
-            raise PlayerError("--limit must be >= 1")
         paths = select_traces(trace_files(args.traces), limit=args.limit, seed=args.sample_seed)
         ladder, reused = prepare_ladder(plan.content_spec(), args.cache_dir)
         print(
@@ -101,8 +142,7 @@ def run(args: argparse.Namespace) -> int:
         )
         report = run_fidelity(plan, ladder, paths, progress=lambda m: print(f"  {m}", flush=True))
     except (PlayerError, AbrError, TransportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(args.prog, exc)
     report["selection"] = {"limit": args.limit, "sample_seed": args.sample_seed}
     if args.out:
         dump_json(args.out, report)

@@ -93,7 +93,8 @@ def register(subparsers: Any) -> None:
         help="manifest to play: an http(s) URL, or a local .mpd/.m3u8 file (or file:// URL)",
     )
     add_playback_arguments(p)
-    p.add_argument(
+    offline = p.add_argument_group("offline playback (docs/offline.md)")
+    offline.add_argument(
         "--offline-license",
         type=input_file,
         metavar="FILE",
