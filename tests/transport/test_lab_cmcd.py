@@ -159,13 +159,24 @@ async def test_lab_command_writes_the_request_log(tmp_path: Path) -> None:
 def test_lab_command_refuses_an_unwritable_request_log(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    target = tmp_path / "no" / "such" / "dir" / "log.jsonl"
-    args = build_parser().parse_args(["lab", "--root", str(tmp_path), "--request-log", str(target)])
-    assert args.func(args) == 2
-    err = capsys.readouterr().err
-    assert (
-        err == f"python -m transport lab: error: --request-log {target}: cannot write that file\n"
+    """Checked while the arguments are read: a missing folder is created (as for play's
+    reports), one that cannot be is refused in one line, exit 2."""
+    created = tmp_path / "no" / "such" / "dir" / "log.jsonl"
+    args = build_parser().parse_args(
+        ["lab", "--root", str(tmp_path), "--request-log", str(created)]
     )
+    assert args.request_log == created and created.parent.is_dir()
+    (tmp_path / "a-file").write_text("")
+    target = tmp_path / "a-file" / "log.jsonl"
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["lab", "--root", str(tmp_path), "--request-log", str(target)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"python -m transport lab: error: argument --request-log: cannot create the folder for "
+        f"{target}"
+    )
+    assert len(err.splitlines()) == 1
 
 
 def _fields(config: TransportConfig) -> dict[str, Any]:
