@@ -8,7 +8,13 @@ lab's 60 s ladder (four rungs, 180p to 540p, 2 s segments, one AAC track), Clear
 ``cenc``. Figures are medians of ``--runs`` runs; this machine is shared and noisy.
 
 1. Download, the highest rendition and audio (the default), and every rendition
-   (``all_video_renditions``): wall time, bytes fetched, bytes on disk, files, CPU seconds.
+   (``all_video_renditions``), from the DASH and the HLS manifest of the same files: wall
+   time, bytes fetched, bytes on disk, files, CPU seconds. Peers in the same run, fetching the
+   same resources (the download's own list, byte ranges included) and keeping nothing: the
+   SDK's ``HttpClient`` one request after another (the transport alone, same protocol), and
+   ``httpx`` over HTTP/1.1 one after another (a plain sequential fetch); and the downloader
+   itself with ``concurrent_requests=1`` (what the journal, hashing and renames cost) and over
+   HTTP/1.1 (the httpx peer's protocol).
 2. Replay of the download (nothing is asked of the lab), decoding every frame on the
    virtual clock: wall and CPU seconds with the folder served in this process (as ``play``
    does: the loopback server's CPU counts) and from a child process (the player alone),
@@ -35,12 +41,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from abr import AbrConfig
 from drm import DrmConfig, LicensePolicy, LicenseServerApp, package_mp4
 from player import Player, PlayerConfig, VirtualClock
-from player.config import PlaybackConfig
+from player.config import OfflineConfig, PlaybackConfig
+from player.events import SegmentDownloaded
 from player.lab import ContentSpec, generate_content
 from player.offline import Downloader, DownloadProgressed, DownloadResult, OfflineDownload
-from transport import TransportConfig
+from transport import HttpClient, TransportConfig, TransportError
 from transport.lab import LabCdn, LabServer, TestCA
 
 
@@ -117,14 +125,67 @@ async def _download(
     return result, time.perf_counter() - started, _cpu() - cpu
 
 
-async def _play(url: str, config: PlayerConfig) -> tuple[int, float, float]:
+async def _play(
+    url: str, config: PlayerConfig, *, rendition: str | None = None
+) -> tuple[int, float, float]:
+    """Play to the end on the virtual clock, decoding; every video segment of ``rendition``."""
     started, cpu = time.perf_counter(), _cpu()
+    video: set[str] = set()
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, SegmentDownloaded) and event.track == "video":
+            video.add(event.representation_id)
+
     async with Player(config, clock=VirtualClock()) as player:
+        player.add_listener(on_event)
         await player.load(url)
         await player.wait(timeout_s=600)
         frames = player.stats().frames_decoded
         assert player.error is None, player.error
+    assert rendition is None or video == {rendition}, video
     return frames, time.perf_counter() - started, _cpu() - cpu
+
+
+def _sources(folder: Path) -> list[tuple[str, tuple[int, int] | None]]:
+    """The resources a completed download fetched: URL and byte range of each file."""
+    state = json.loads((folder / ".streamsdk-offline" / "download.json").read_text())
+    out: list[tuple[str, tuple[int, int] | None]] = []
+    for entry in state["files"]:
+        url, _, span = entry["source"].partition("#")
+        first, _, last = span.partition("-")
+        out.append((url, (int(first), int(last)) if span else None))
+    return out
+
+
+async def _sequential_sdk(
+    config: PlayerConfig, manifest: str, sources: list[tuple[str, tuple[int, int] | None]]
+) -> tuple[int, float, float]:
+    """The manifest, then each resource in turn with the SDK's transport client."""
+    started, cpu = time.perf_counter(), _cpu()
+    nbytes = 0
+    async with HttpClient(config.transport) as http:
+        for url, span in [(manifest, None), *sources]:
+            nbytes += len((await http.fetch(url, byte_range=span)).content)
+    return nbytes, time.perf_counter() - started, _cpu() - cpu
+
+
+def _sequential_httpx(
+    ca_file: str, manifest: str, sources: list[tuple[str, tuple[int, int] | None]]
+) -> tuple[int, float, float]:
+    """The manifest, then each resource in turn with ``httpx`` (HTTP/1.1, one connection)."""
+    import ssl
+
+    import httpx
+
+    started, cpu = time.perf_counter(), _cpu()
+    nbytes = 0
+    with httpx.Client(verify=ssl.create_default_context(cafile=ca_file)) as client:
+        for url, span in [(manifest, None), *sources]:
+            headers = {"Range": f"bytes={span[0]}-{span[1]}"} if span else {}
+            response = client.get(url, headers=headers)
+            response.raise_for_status()
+            nbytes += len(response.content)
+    return nbytes, time.perf_counter() - started, _cpu() - cpu
 
 
 def _disk(folder: Path) -> int:
@@ -132,7 +193,15 @@ def _disk(folder: Path) -> int:
 
 
 def _runs(n: int, one: Callable[[int], dict[str, float]]) -> dict[str, float]:
-    samples = [one(i) for i in range(n)]
+    """Medians of ``n`` samples; a sample that fails on the network (a connect timeout on a
+    saturated shared machine) is taken again once, and said so on stderr."""
+    samples = []
+    for i in range(n):
+        try:
+            samples.append(one(i))
+        except TransportError as exc:
+            print(f"run {i} failed ({exc}); once more", file=sys.stderr, flush=True)
+            samples.append(one(i))
     return {key: _median([s[key] for s in samples]) for key in samples[0]}
 
 
@@ -144,11 +213,20 @@ def bench(root: Path, lab: dict[str, str], token: str, runs: int) -> dict[str, A
         ),
     )
     url = f"{lab['edge']}/manifest.mpd"
+    hls_url = f"{lab['edge']}/master.m3u8"
     out: dict[str, Any] = {}
 
-    def download(i: int, *, all_video: bool) -> dict[str, float]:
-        folder = root / f"dl-{all_video}-{i}"
-        result, wall, cpu = asyncio.run(_download(config, url, folder, all_video=all_video))
+    def download(
+        i: int,
+        *,
+        all_video: bool,
+        source: str = url,
+        cfg: PlayerConfig = config,
+        label: str = "default",
+    ) -> dict[str, float]:
+        folder = root / f"dl-{label}-{all_video}-{source.rsplit('.', 1)[-1]}-{i}"
+        shutil.rmtree(folder, ignore_errors=True)  # a sample taken again starts afresh
+        result, wall, cpu = asyncio.run(_download(cfg, source, folder, all_video=all_video))
         assert result is not None
         figures = {
             "wall_s": wall,
@@ -162,10 +240,32 @@ def bench(root: Path, lab: dict[str, str], token: str, runs: int) -> dict[str, A
             shutil.rmtree(folder)
         return figures
 
-    out["download_best"] = _runs(runs, lambda i: download(i, all_video=False))
-    out["download_all_renditions"] = _runs(runs, lambda i: download(i, all_video=True))
+    keep = root / "dl-default-False-mpd-0"
+    sequential = dataclasses.replace(config, offline=OfflineConfig(concurrent_requests=1))
+    http11 = dataclasses.replace(  # the protocol of the httpx peer
+        config,
+        transport=dataclasses.replace(config.transport, protocol="h1", is_http2_enabled=False),
+    )
 
-    keep = root / "dl-False-0"
+    def peers(i: int) -> dict[str, float]:
+        """One run of each, in turn: the downloader, then the same bytes fetched plainly."""
+        figures = {f"downloader_{k}": v for k, v in download(i, all_video=False).items()}
+        one = download(i, all_video=False, cfg=sequential, label="one-at-a-time")
+        figures.update({f"downloader_1_at_a_time_{k}": one[k] for k in ("wall_s", "cpu_s")})
+        h1 = download(i, all_video=False, cfg=http11, label="http11")
+        figures.update({f"downloader_http11_{k}": h1[k] for k in ("wall_s", "cpu_s")})
+        sources = _sources(keep)
+        nbytes, wall, cpu = asyncio.run(_sequential_sdk(config, url, sources))
+        figures.update(sdk_client_sequential_wall_s=wall, sdk_client_sequential_cpu_s=cpu)
+        figures["sdk_client_sequential_bytes"] = nbytes
+        nbytes, wall, cpu = _sequential_httpx(lab["ca"], url, sources)
+        figures.update(httpx_h1_sequential_wall_s=wall, httpx_h1_sequential_cpu_s=cpu)
+        figures["httpx_h1_sequential_bytes"] = nbytes
+        return figures
+
+    out["download_best_dash_with_peers"] = _runs(runs, peers)
+    out["download_best_hls"] = _runs(runs, lambda i: download(i, all_video=False, source=hls_url))
+    out["download_all_renditions_dash"] = _runs(runs, lambda i: download(i, all_video=True))
     offline = OfflineDownload.open(keep)
 
     def replay(_: int) -> dict[str, float]:
@@ -180,7 +280,7 @@ def bench(root: Path, lab: dict[str, str], token: str, runs: int) -> dict[str, A
     def replay_player_only(_: int) -> dict[str, float]:
         """The folder served from a child process: the player's own CPU."""
         parent, child = mp.Pipe()
-        proc = mp.Process(target=serve_download, args=(str(keep), child))
+        proc = mp.Process(target=serve_download, args=(str(keep), child), daemon=True)
         proc.start()
         try:
             served = parent.recv()
@@ -194,9 +294,14 @@ def bench(root: Path, lab: dict[str, str], token: str, runs: int) -> dict[str, A
         return {"frames": frames, "wall_s": wall, "cpu_s": cpu}
 
     def online(_: int) -> dict[str, float]:
-        playback = PlaybackConfig(max_video_height=540)
-        capped = dataclasses.replace(config, playback=playback)
-        frames, wall, cpu = asyncio.run(_play(url, capped))
+        """The same rendition online: the top rung from the start (a high first estimate)."""
+        top = max(ContentSpec(duration_s=1).ladder, key=lambda r: r.height)
+        capped = dataclasses.replace(
+            config,
+            playback=PlaybackConfig(max_video_height=top.height),
+            abr=AbrConfig(default_bandwidth_bps=1e9),
+        )
+        frames, wall, cpu = asyncio.run(_play(url, capped, rendition=top.id))
         return {"frames": frames, "wall_s": wall, "cpu_s": cpu}
 
     out["replay_offline_cli_like"] = _runs(runs, replay)
@@ -205,6 +310,7 @@ def bench(root: Path, lab: dict[str, str], token: str, runs: int) -> dict[str, A
 
     def resume(i: int) -> dict[str, float]:
         folder = root / f"resume-{i}"
+        shutil.rmtree(folder, ignore_errors=True)
         _, first_wall, _ = asyncio.run(_download(config, url, folder, stop_at_share=0.5))
         result, wall, cpu = asyncio.run(_download(config, url, folder))
         assert result is not None
@@ -243,10 +349,12 @@ def main() -> int:
             root / "content",
             spec,
             encrypt=lambda d: package_mp4(d, key_id=kid, key=key, scheme="cenc"),
-            formats=("dash",),
+            formats=("dash", "hls"),
         )
         parent, child = mp.Pipe()
-        proc = mp.Process(target=serve_lab, args=(str(root), kid, key.hex(), token, child))
+        proc = mp.Process(
+            target=serve_lab, args=(str(root), kid, key.hex(), token, child), daemon=True
+        )
         proc.start()
         try:
             lab = parent.recv()
