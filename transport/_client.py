@@ -372,13 +372,17 @@ class _FailoverResponse(StreamingResponse):
         self._client = client
         self._attempts = attempts
         self._current = first
-        self._iter = first.iter_chunks()
+        self._iter = first.iter_pieces()
         self._delivered = 0
 
     async def _read_chunk(self) -> bytes:
+        pieces = await self._read_pieces()
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    async def _read_pieces(self) -> list[bytes]:
         while True:
             try:
-                chunk = await self._next_underlying()
+                pieces = await self._next_underlying()
             except TransportError as exc:
                 await self._current.aclose()
                 if self._delivered and self._attempts.request.method.upper() != "GET":
@@ -386,30 +390,38 @@ class _FailoverResponse(StreamingResponse):
                 await self._client._handle_failure(self._attempts, exc)
                 await self._switch()
                 continue
-            if chunk:
-                self._delivered += len(chunk)
+            if pieces:
+                self._delivered += sum(map(len, pieces))
             else:
                 attempts = self._attempts
                 edge = attempts.request.edges[attempts.edge_index]
                 self._client._record_success(self._current, edge)
-            return chunk
+            return pieces
 
-    async def _next_underlying(self) -> bytes:
+    async def _next_underlying(self) -> list[bytes]:
         current = self._current
         while True:
-            chunk = await anext(self._iter, b"")
-            if current.skip_bytes and chunk:
-                drop = min(current.skip_bytes, len(chunk))
-                current.skip_bytes -= drop
-                chunk = chunk[drop:]
-                if not chunk:
-                    continue
-            return chunk
+            pieces: list[bytes] = await anext(self._iter, [])
+            skip = current.skip_bytes
+            if not skip or not pieces:
+                return pieces
+            index = 0
+            while index < len(pieces) and skip >= len(pieces[index]):
+                skip -= len(pieces[index])
+                index += 1
+            if skip and index < len(pieces):
+                pieces = [pieces[index][skip:], *pieces[index + 1 :]]
+                skip = 0
+            else:
+                pieces = pieces[index:]
+            current.skip_bytes = skip
+            if pieces:
+                return pieces
 
     async def _switch(self) -> None:
         fresh = await self._client._open_with_retries(self._attempts, self._delivered)
         self._current = fresh
-        self._iter = fresh.iter_chunks()
+        self._iter = fresh.iter_pieces()
         self.url, self.edge, self.protocol = fresh.url, fresh.edge, fresh.protocol
 
     async def _release(self) -> None:

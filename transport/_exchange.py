@@ -77,6 +77,15 @@ class StreamingResponse(abc.ABC):
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self.iter_chunks()
 
+    async def _read_pieces(self) -> list[bytes]:
+        """Return the next body bytes as pieces, ``[]`` at the end; applies the stall limit.
+
+        A stack that receives many small pieces at once (HTTP/3) overrides this, so that
+        ``read`` joins the body once instead of once per chunk.
+        """
+        chunk = await self._read_chunk()
+        return [chunk] if chunk else []
+
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         """Yield the body in chunks as they arrive.
 
@@ -89,17 +98,32 @@ class StreamingResponse(abc.ABC):
             StallTimeout: No byte arrived for ``Timeouts.stall_s``.
             RequestTimeout: The total limit passed.
         """
+        async for pieces in self.iter_pieces():
+            yield pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    async def iter_pieces(self) -> AsyncIterator[list[bytes]]:
+        """Yield the body as lists of pieces as they arrive (``iter_chunks`` without joins).
+
+        Yields:
+            Non-empty lists of non-empty pieces of body bytes.
+
+        Raises:
+            ResponseTooLarge: See :meth:`iter_chunks`.
+            ReadError: See :meth:`iter_chunks`.
+            StallTimeout: See :meth:`iter_chunks`.
+            RequestTimeout: See :meth:`iter_chunks`.
+        """
         expected = self.expected_bytes
         while True:
-            chunk = await self._read_chunk()
-            if not chunk:
+            pieces = await self._read_pieces()
+            if not pieces:
                 break
-            self.nbytes += len(chunk)
+            self.nbytes += len(pieces[0]) if len(pieces) == 1 else sum(map(len, pieces))
             if self.nbytes > self._max_bytes:
                 raise ResponseTooLarge(
                     f"body of {redact_url(self.url)} exceeds {self._max_bytes} bytes", url=self.url
                 )
-            yield chunk
+            yield pieces
         if expected is not None and self.nbytes != expected:
             raise ReadError(
                 f"body of {redact_url(self.url)} truncated at byte {self.nbytes} of {expected}",
@@ -118,7 +142,9 @@ class StreamingResponse(abc.ABC):
             ReadError: See :meth:`iter_chunks`.
             RequestTimeout: See :meth:`iter_chunks`.
         """
-        parts = [chunk async for chunk in self.iter_chunks()]
+        parts: list[bytes] = []
+        async for pieces in self.iter_pieces():
+            parts += pieces
         return b"".join(parts)
 
     @property

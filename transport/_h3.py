@@ -76,12 +76,16 @@ class _H3Response(StreamingResponse):
         self._stream = stream
 
     async def _read_chunk(self) -> bytes:
+        pieces = await self._read_pieces()
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    async def _read_pieces(self) -> list[bytes]:
         stream = self._stream
         try:
             while True:
-                chunk = stream.pop()
-                if chunk is not None:
-                    return chunk
+                pieces = stream.pop_pieces()
+                if pieces is not None:
+                    return pieces
                 waited_from = stream.conn.loop.time()
                 try:
                     await self._deadline.run(stream.wait(), "stall")

@@ -11,7 +11,6 @@ more than ``stream_buffer_bytes`` the socket is no longer read until the consume
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import socket
 import ssl
@@ -107,7 +106,7 @@ class H3Stream:
         self.stream_id = stream_id
         self.headers: list[tuple[bytes, bytes]] | None = None
         self.headers_waiter: asyncio.Future[None] = conn.loop.create_future()
-        self.chunks: collections.deque[bytes] = collections.deque()
+        self.chunks: list[bytes] = []
         self.buffered = 0
         self.is_ended = False
         self.error: TransportError | None = None
@@ -143,6 +142,16 @@ class H3Stream:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def on_body(self, pieces: list[bytes]) -> None:
+        """Buffer body pieces taken in one batch; asks the connection to pause past the bound."""
+        self.chunks.extend(pieces)
+        self.buffered += sum(map(len, pieces))
+        if self.buffered > self.conn.buffer_limit:
+            self.conn.pause_for(self)
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
     def on_error(self, error: TransportError) -> None:
         """Fail the stream; waiting readers see ``error``."""
         if self.error is None and not self.is_ended:
@@ -152,23 +161,22 @@ class H3Stream:
             self.headers_waiter.exception()  # mark retrieved; the reader raises it itself
         self._wake()
 
-    def pop(self) -> bytes | None:
-        """Return every buffered byte as one chunk, ``b""`` at the end, ``None`` if none is ready.
+    def pop_pieces(self) -> list[bytes] | None:
+        """Return every buffered piece, ``[]`` at the end, ``None`` if none is ready.
 
         Raises:
             TransportError: The stream failed.
         """
-        chunks = self.chunks
-        if chunks:
-            chunk = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
-            chunks.clear()
+        pieces = self.chunks
+        if pieces:
+            self.chunks = []
             self.buffered = 0
             self.conn.on_consumed(self)
-            return chunk
+            return pieces
         if self.error is not None:
             raise self.error
         if self.is_ended:
-            return b""
+            return []
         return None
 
     async def wait(self) -> None:
@@ -224,6 +232,7 @@ class QuicConn:
         self._is_tx_scheduled = False
         self._ping_uid = 0
         self._sock = self._make_socket(config.udp_buffer_bytes)
+        self._recv_view = memoryview(bytearray(_RECV_SIZE))
 
     def _make_socket(self, buffer_bytes: int) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.addr[0] else socket.AF_INET
@@ -392,12 +401,12 @@ class QuicConn:
     def _on_readable(self) -> None:
         if self.is_closed or self._paused_by:
             return
-        recv = self._sock.recv
+        recv_into, view = self._sock.recv_into, self._recv_view
         datagrams: list[bytes] = []
         append = datagrams.append
         for _ in range(_RECV_BATCH):
             try:
-                append(recv(_RECV_SIZE))
+                append(bytes(view[: recv_into(view)]))  # cheaper than recv(): no 64 KB bytes
             except BlockingIOError:
                 break
             except OSError as exc:
@@ -457,27 +466,26 @@ class QuicConn:
         self._process()
         self._transmit()
 
-    def _take_body(self, stream_id: int, data: bytes) -> bool:
+    def _take_body(self, stream_id: int, chunks: list[bytes]) -> bool:
         """Take in-order bytes of one of our request streams from the QUIC fast path.
 
-        Bytes inside a DATA frame go straight to the stream (the hot path of a download);
-        others (frame headers, trailers) go through the HTTP/3 parser at once, so the
-        stream's bytes stay in order.
+        Bytes inside DATA frames go straight to the stream (the hot path of a download);
+        the rest, from the first other frame on (trailers, unknown frames), goes through the
+        HTTP/3 parser at once, so the stream's bytes stay in order.
         """
         stream = self.streams.get(stream_id)
         h3 = self.h3
         if stream is None or h3 is None:
             return False
-        if h3.take_data(stream_id, len(data)):
-            stream.on_data(data, False)
-            return True
-        split = h3.take_data_across(stream_id, data)
-        if split is not None:
-            for piece in split[0]:
-                stream.on_data(piece, False)
-            data = split[1]
-        if data:
-            event = StreamDataReceived(data=data, end_stream=False, stream_id=stream_id)
+        taken = h3.take_body(stream_id, chunks)
+        if taken is None:
+            rest = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        else:
+            body, rest = taken
+            if body:
+                stream.on_body(body)
+        if rest:
+            event = StreamDataReceived(data=rest, end_stream=False, stream_id=stream_id)
             self._dispatch(h3.handle_event(event))
         return True
 
@@ -498,7 +506,9 @@ class QuicConn:
         assert h3 is not None
         while (event := quic.next_event()) is not None:
             if type(event) is StreamDataReceived:
-                if not event.end_stream and self._take_body(event.stream_id, event.data):
+                if not event.end_stream and event.stream_id in self.streams:
+                    chunks = [event.data, *quic.next_stream_data(event.stream_id)]
+                    self._take_body(event.stream_id, chunks)
                     continue
                 self._dispatch(h3.handle_event(event))
             elif self._on_connection_event(event):

@@ -14,8 +14,8 @@ starts from the untouched datagram. The state it changes is the state aioquic's 
 path changes for such a packet, in the same way (packet-number spaces, ACK ranges and timer,
 idle deadline, spin bit, stream offsets, connection flow-control credit).
 
-``H3Session.take_data`` does the same one level up: body bytes that continue a DATA frame go
-straight to the response instead of through aioquic's HTTP/3 frame parser.
+``H3Session.take_body`` does the same one level up: body bytes inside DATA frames go straight
+to the response instead of through aioquic's HTTP/3 frame parser.
 
 The fast path uses aioquic internals, so it is switched on only when the installed aioquic has
 them (``is_fast_path_supported``); otherwise every packet takes the general path.
@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from aioquic.h3.connection import FrameType, H3Connection
+from aioquic.h3.connection import FrameType, H3Connection, HeadersState
 from aioquic.quic.connection import (
     MAX_STREAM_DATA_FRAME_CAPACITY,
     QuicConnection,
@@ -63,8 +63,10 @@ _PN_LIMIT = 1 << 62
 _DATA_FRAME = int(FrameType.DATA)
 
 
-Sink = Callable[[int, bytes], bool]
-"""Takes in-order stream data (never a stream's end) at once: ``(stream_id, data) -> taken``."""
+Sink = Callable[[int, list[bytes]], bool]
+"""Takes in-order stream data (never a stream's end): ``(stream_id, chunks) -> taken``.
+
+The chunks are the data of consecutive fast-path packets of one stream, in order."""
 
 
 class _Keys(NamedTuple):
@@ -73,7 +75,7 @@ class _Keys(NamedTuple):
     cids: frozenset[bytes]
     pn_offset: int
     mask: Callable[[bytes], bytes]
-    decrypt: Callable[[bytes, memoryview, bytes], bytes]
+    decrypt: Callable[[bytes, bytes, bytes], bytes]
     iv: int
     key_phase_bit: int
     space: QuicPacketSpace
@@ -119,8 +121,9 @@ class FastQuicConnection(QuicConnection):
     """aioquic's client connection with a batch receive method and a 1-RTT fast path.
 
     Args:
-        sink: Takes stream data from the fast path at once, ``(stream_id, data) -> taken``;
-            data it does not take is queued as a ``StreamDataReceived`` event.
+        sink: Takes stream data from the fast path, ``(stream_id, chunks) -> taken``, once
+            per batch and stream (before any datagram of the batch takes the general path);
+            data it does not take is queued as ``StreamDataReceived`` events.
         **kwargs: ``QuicConnection``'s arguments.
 
     Attributes:
@@ -137,6 +140,8 @@ class FastQuicConnection(QuicConnection):
     def __init__(self, *, sink: Sink | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._sink = sink
+        self._pending: list[tuple[int, list[bytes]]] = []
+        """Fast-path data for the sink, by runs of one stream, until the batch is flushed."""
 
     def use_window(self, stream_id: int) -> None:
         """Give a stream a sliding receive window instead of aioquic's doubling one.
@@ -199,10 +204,10 @@ class FastQuicConnection(QuicConnection):
     def receive_datagrams(self, datagrams: Sequence[bytes], addr: Any, now: float) -> None:
         """Handle datagrams received together, as ``receive_datagram`` would one by one.
 
-        Stream data taken by the fast path goes to the sink while no event is queued
-        before it (so the order of events is kept); otherwise it is queued as a
-        ``StreamDataReceived`` event. The caller then processes events and transmits once,
-        as after ``receive_datagram``.
+        Stream data taken by the fast path goes to the sink, one call per stream and run of
+        fast packets, while no event is queued before it (so the order of events is kept);
+        otherwise it is queued as ``StreamDataReceived`` events. The caller then processes
+        events and transmits once, as after ``receive_datagram``.
 
         Args:
             datagrams: The datagrams, in the order received.
@@ -215,12 +220,51 @@ class FastQuicConnection(QuicConnection):
             if keys is not None:
                 stop = self._receive_run(datagrams, index, keys, now)
                 taken, index = taken + stop - index, stop
+                if self._pending:
+                    self._flush()
                 if index == count:
                     break
             self.slow_packets += 1
             self.receive_datagram(datagrams[index], addr, now)
             index += 1
         self.fast_packets += taken
+
+    def next_stream_data(self, stream_id: int) -> list[bytes]:
+        """Dequeue the next queued non-final ``StreamDataReceived`` events of one stream.
+
+        After a general-path packet the rest of a batch is queued as events; this lets the
+        caller take their data together.
+
+        Args:
+            stream_id: The stream of the event just taken.
+
+        Returns:
+            The data of the events removed, in order (possibly none).
+        """
+        events = self._events
+        chunks: list[bytes] = []
+        while events:
+            event = events[0]
+            if (
+                type(event) is not StreamDataReceived
+                or event.stream_id != stream_id
+                or event.end_stream
+            ):
+                break
+            chunks.append(event.data)
+            events.popleft()
+        return chunks
+
+    def _flush(self) -> None:
+        """Hand the data of the last run of fast packets to the sink, stream by stream."""
+        pending, self._pending = self._pending, []
+        events, sink = self._events, self._sink
+        for stream_id, chunks in pending:
+            if events or sink is None or not sink(stream_id, chunks):
+                events.extend(
+                    StreamDataReceived(data=data, end_stream=False, stream_id=stream_id)
+                    for data in chunks
+                )
 
     def _fast_keys(self) -> _Keys | None:
         """Return the fast path's inputs, or ``None`` while it must not be used."""
@@ -261,10 +305,11 @@ class FastQuicConnection(QuicConnection):
         """
         cids, pn_offset, mask, decrypt, iv, key_phase_bit, space = keys
         cid = self._last_cid if self._last_cid in cids else next(iter(cids))
+        cid_int, first_shift = int.from_bytes(cid, "big"), 8 * len(cid)
         sample_at, sample_end = pn_offset + _SAMPLE_OFFSET, pn_offset + _SAMPLE_END
         expected, largest = space.expected_packet_number, space.largest_received_packet
         run_start = run_stop = largest + 1
-        received = space.received_packets._received.add
+        spin_first = 0
         accept = self._accept_frames
         stop = len(datagrams)
         while index < stop:
@@ -276,19 +321,28 @@ class FastQuicConnection(QuicConnection):
             ):
                 break
             if not data.startswith(cid, 1):  # the peer may use any connection ID we issued
-                cid = data[1:pn_offset]
-                if cid not in cids:
+                if data[1:pn_offset] not in cids:
                     break
+                cid = data[1:pn_offset]
+                cid_int = int.from_bytes(cid, "big")
             protection = mask(data[sample_at:sample_end])
             first ^= protection[0] & _SHORT_HEADER_PROTECTED_BITS
             if first & _RESERVED_BITS or first & _KEY_PHASE_BIT != key_phase_bit:
                 break  # aioquic closes the connection, or performs the key update
             pn_length = (first & 3) + 1
             pn_end = pn_offset + pn_length
-            truncated = int.from_bytes(data[pn_offset:pn_end], "big") ^ int.from_bytes(
-                protection[1 : pn_length + 1], "big"
-            )
-            window = 1 << (pn_length * 8)  # RFC 9000 appendix A.3, as decode_packet_number
+            if pn_length == 2:  # the usual lengths, without slices
+                truncated = (data[pn_offset] ^ protection[1]) << 8 | (
+                    data[pn_offset + 1] ^ protection[2]
+                )
+            elif pn_length == 1:
+                truncated = data[pn_offset] ^ protection[1]
+            else:
+                truncated = int.from_bytes(data[pn_offset:pn_end], "big") ^ int.from_bytes(
+                    protection[1 : pn_length + 1], "big"
+                )
+            pn_bits = pn_length * 8
+            window = 1 << pn_bits  # RFC 9000 appendix A.3, as decode_packet_number
             number = (expected & ~(window - 1)) | truncated
             if number <= expected - (window >> 1) and number < _PN_LIMIT - window:
                 number += window
@@ -296,11 +350,12 @@ class FastQuicConnection(QuicConnection):
                 number -= window
             if number <= largest:
                 break  # reordered or duplicate: aioquic's window decides
-            header = bytes((first,)) + data[1:pn_offset] + truncated.to_bytes(pn_length, "big")
+            # the header as sent: first byte, connection ID, truncated packet number
+            header = ((first << first_shift | cid_int) << pn_bits | truncated).to_bytes(
+                pn_end, "big"
+            )
             try:
-                payload = decrypt(
-                    (iv ^ number).to_bytes(12, "big"), memoryview(data)[pn_end:], header
-                )
+                payload = decrypt((iv ^ number).to_bytes(12, "big"), data[pn_end:], header)
             except InvalidTag:
                 break
             if not accept(payload):
@@ -310,11 +365,8 @@ class FastQuicConnection(QuicConnection):
             if number != run_stop:
                 _add_run(space, run_start, run_stop)
                 run_start = number
-            run_stop, largest = number + 1, number
-            received(number)
+            run_stop, largest, spin_first = number + 1, number, first
             index += 1
-            if self._close_pending:  # the sink's HTTP/3 layer closed the connection
-                break
         self._last_cid = cid
         if largest > space.largest_received_packet:
             _add_run(space, run_start, run_stop)
@@ -323,7 +375,7 @@ class FastQuicConnection(QuicConnection):
             space.largest_received_time = now
             space.received_packets.add(largest)  # slides the duplicate window
             if largest > self._spin_highest_pn:
-                self._spin_bit = not first & _SPIN_BIT
+                self._spin_bit = not spin_first & _SPIN_BIT
                 self._spin_highest_pn = largest
             if space.ack_at is None:
                 space.ack_at = now + self._ack_delay
@@ -334,52 +386,37 @@ class FastQuicConnection(QuicConnection):
     def _accept_frames(self, payload: bytes) -> bool:
         """Apply a payload of in-order, non-final STREAM frames (and PADDING).
 
+        The common payload, one STREAM frame with an offset whose data ends the packet, is
+        handled here; other shapes go to ``_stream_frames``.
+
         Returns:
             True if taken; False, with nothing changed, for any other payload.
         """
-        frames = self._one_stream_frame(payload) or self._stream_frames(payload)
-        if frames is None:
-            return False
-        events, sink, limit = self._events, self._sink, self._local_max_data
-        for receiver, stream_id, start, stop, gain in frames:
-            receiver._buffer_start += stop - start
-            if receiver._buffer_start > receiver.highest_offset:
-                receiver.highest_offset = receiver._buffer_start
-            limit.used += gain
-            data = payload[start:stop]
-            if events or sink is None or not sink(stream_id, data):
-                events.append(StreamDataReceived(data=data, end_stream=False, stream_id=stream_id))
-        return True
-
-    def _one_stream_frame(self, payload: bytes) -> list[tuple[Any, int, int, int, int]] | None:
-        """The common payload: one STREAM frame with an offset, whose data ends the packet.
-
-        Returns:
-            As ``_stream_frames``, or ``None`` when the payload has another shape (or does
-            not qualify: ``_stream_frames`` then decides).
-        """
-        frame_type = payload[0]
-        if frame_type != _STREAM_OFF_LEN and frame_type != _STREAM_OFF:
-            return None
-        pos = 2
-        stream_id = payload[1]
-        if stream_id >= 0x40:
-            stream_id, pos = _varint(payload, 1)
-        if payload[pos] >> 6 == 2:
-            offset, pos = int.from_bytes(payload[pos : pos + 4], "big") & 0x3FFF_FFFF, pos + 4
-        else:
-            offset, pos = _varint(payload, pos)
-        end = len(payload)
-        if frame_type == _STREAM_OFF_LEN:
-            if payload[pos] >> 6 == 1:
-                length, pos = ((payload[pos] & 0x3F) << 8) | payload[pos + 1], pos + 2
+        try:
+            frame_type = payload[0]
+            if frame_type != _STREAM_OFF_LEN and frame_type != _STREAM_OFF:
+                return self._accept_many(payload)
+            pos = 2
+            stream_id = payload[1]
+            if stream_id >= 0x40:
+                stream_id, pos = _varint(payload, 1)
+            if payload[pos] >> 6 == 2:
+                offset, pos = int.from_bytes(payload[pos : pos + 4], "big") & 0x3FFF_FFFF, pos + 4
             else:
-                length, pos = _varint(payload, pos)
-            if pos + length != end:
-                return None
+                offset, pos = _varint(payload, pos)
+            end = len(payload)
+            if frame_type == _STREAM_OFF_LEN:
+                if payload[pos] >> 6 == 1:
+                    length, pos = ((payload[pos] & 0x3F) << 8) | payload[pos + 1], pos + 2
+                else:
+                    length, pos = _varint(payload, pos)
+                if pos + length != end:
+                    return self._accept_many(payload)
+        except IndexError:
+            return False
         stream = self._streams.get(stream_id)
         if stream is None or pos >= end or stream_id & 3 == _CLIENT_UNI_STREAM:
-            return None
+            return self._accept_many(payload)
         receiver = stream.receiver
         frame_end = offset + end - pos
         if (
@@ -389,13 +426,47 @@ class FastQuicConnection(QuicConnection):
             or receiver.is_finished
             or frame_end > stream.max_stream_data_local
         ):
-            return None
-        gain = frame_end - receiver.highest_offset
-        gain = gain if gain > 0 else 0
+            return False
         limit = self._local_max_data
-        if limit.used + gain > limit.value:
-            return None
-        return [(receiver, stream_id, pos, end, gain)]
+        gain = frame_end - receiver.highest_offset
+        if gain > 0:
+            if limit.used + gain > limit.value:
+                return False
+            limit.used += gain
+            receiver.highest_offset = frame_end
+        receiver._buffer_start = frame_end
+        pending = self._pending
+        if self._events or self._sink is None:
+            self._deliver(stream_id, payload[pos:])
+        elif pending and pending[-1][0] == stream_id:
+            pending[-1][1].append(payload[pos:])
+        else:
+            pending.append((stream_id, [payload[pos:]]))
+        return True
+
+    def _accept_many(self, payload: bytes) -> bool:
+        """``_accept_frames`` for the other payloads: several frames, PADDING, no offset."""
+        frames = self._stream_frames(payload)
+        if frames is None:
+            return False
+        limit = self._local_max_data
+        for receiver, stream_id, start, stop, gain in frames:
+            receiver._buffer_start += stop - start
+            if receiver._buffer_start > receiver.highest_offset:
+                receiver.highest_offset = receiver._buffer_start
+            limit.used += gain
+            self._deliver(stream_id, payload[start:stop])
+        return True
+
+    def _deliver(self, stream_id: int, data: bytes) -> None:
+        """Queue in-order stream data for the sink (or as an event, to keep the order)."""
+        events, pending = self._events, self._pending
+        if events or self._sink is None:
+            events.append(StreamDataReceived(data=data, end_stream=False, stream_id=stream_id))
+        elif pending and pending[-1][0] == stream_id:
+            pending[-1][1].append(data)
+        else:
+            pending.append((stream_id, [data]))
 
     def _stream_frames(self, payload: bytes) -> list[tuple[Any, int, int, int, int]] | None:
         """Parse in-order, non-final STREAM frames (and PADDING), or return ``None``.
@@ -449,9 +520,10 @@ class FastQuicConnection(QuicConnection):
 
 
 def _add_run(space: QuicPacketSpace, start: int, stop: int) -> None:
-    """Record packets ``start`` to ``stop - 1`` as received in the ACK ranges."""
+    """Record packets ``start`` to ``stop - 1`` as received: ACK ranges, duplicate window."""
     if stop <= start:
         return
+    space.received_packets._received.update(range(start, stop))
     ranges: list[range] = space.ack_queue._RangeSet__ranges  # type: ignore[attr-defined]
     if ranges and ranges[-1].stop == start:
         ranges[-1] = range(ranges[-1].start, stop)
@@ -475,46 +547,24 @@ class H3Session(H3Connection):
         super().__init__(quic)
         self.head_stream_ids: set[int] = set()
 
-    def take_data(self, stream_id: int, size: int) -> bool:
-        """Account for ``size`` body bytes that continue a DATA frame, if that is what they are.
+    def take_body(self, stream_id: int, chunks: list[bytes]) -> tuple[list[bytes], bytes] | None:
+        """Take the body bytes of in-order request stream data, up to the first other frame.
+
+        The bytes may continue a DATA frame, finish it and start more DATA frames (complete
+        frame headers only): their payloads are taken and accounted for as aioquic's parser
+        would. The first byte that is not that (a HEADERS frame such as trailers, another frame
+        type, a frame header cut by the end of the data) stops it: that byte and all after it
+        are the rest, for ``handle_event``.
 
         Args:
-            stream_id: The request stream the bytes arrived on (not its end).
-            size: How many bytes.
+            stream_id: The request stream the chunks arrived on (not its end).
+            chunks: The stream's next bytes, in order.
 
         Returns:
-            True if the bytes are body bytes inside the current DATA frame and were accounted
-            for (the caller delivers them); False if ``handle_event`` must process them.
-        """
-        stream = self._stream.get(stream_id)
-        if (
-            stream is None
-            or self._is_done
-            or stream.blocked
-            or stream.buffer
-            or stream.frame_type != _DATA_FRAME
-            or stream.frame_size is None
-            or size >= stream.frame_size
-        ):
-            return False
-        stream.frame_size -= size
-        stream.content_length += size
-        return True
-
-    def take_data_across(self, stream_id: int, data: bytes) -> tuple[list[bytes], bytes] | None:
-        """Split bytes that finish a DATA frame and start the next ones into body pieces.
-
-        For bytes that ``take_data`` refused because a DATA frame ends inside them: as long
-        as what follows are complete DATA frame headers, their body bytes are taken too.
-
-        Args:
-            stream_id: The request stream (not at its end).
-            data: The bytes, starting inside a DATA frame.
-
-        Returns:
-            ``(body pieces, rest)``: the caller delivers the pieces, then gives ``rest`` (the
-            bytes from the first frame that is not DATA, or an incomplete header) to
-            ``handle_event``. ``None`` when ``data`` does not start inside a DATA frame.
+            ``(body, rest)``: the caller delivers the body pieces, then gives ``rest`` (if
+            any) to ``handle_event``. ``None`` when the stream is in another state (headers not
+            received yet, a frame partly buffered, a blocked stream): ``handle_event`` then
+            takes all of it.
         """
         stream = self._stream.get(stream_id)
         if (
@@ -523,32 +573,49 @@ class H3Session(H3Connection):
             or self._quic_logger is not None
             or stream.blocked
             or stream.buffer
-            or stream.frame_type != _DATA_FRAME
-            or not stream.frame_size
+            or stream.headers_recv_state is not HeadersState.AFTER_HEADERS
+            or (stream.frame_type != _DATA_FRAME and stream.frame_type is not None)
         ):
             return None
-        pieces: list[bytes] = []
-        pos, end = 0, len(data)
-        while pos < end:
-            if stream.frame_size:  # inside a DATA frame
-                size = min(stream.frame_size, end - pos)
-                pieces.append(data[pos : pos + size])
-                pos += size
-                stream.frame_size -= size
-                stream.content_length += size
+        remaining = stream.frame_size or 0  # left in the current DATA frame; 0 at a boundary
+        body: list[bytes] = []
+        taken = 0
+        rest = b""
+        for index, chunk in enumerate(chunks):
+            size = len(chunk)
+            if size <= remaining:  # the common case: inside a DATA frame
+                body.append(chunk)
+                remaining -= size
+                taken += size
                 continue
-            try:  # at the next frame's header: take it only if it is DATA and complete
-                frame_type, after = _varint(data, pos)
-                frame_size, after = _varint(data, after)
-            except IndexError:
+            pos = 0
+            while pos < size:
+                if remaining:
+                    piece = min(remaining, size - pos)
+                    body.append(chunk[pos : pos + piece] if piece < size else chunk)
+                    pos += piece
+                    remaining -= piece
+                    taken += piece
+                    continue
+                try:  # at the next frame's header: take it only if it is DATA and complete
+                    frame_type, after = _varint(chunk, pos)
+                    remaining, after = _varint(chunk, after)
+                except IndexError:
+                    remaining = 0
+                    break
+                if after > size or frame_type != _DATA_FRAME:
+                    remaining = 0
+                    break
+                pos = after
+            if pos < size:
+                rest = b"".join([chunk[pos:], *chunks[index + 1 :]])
                 break
-            if after > end or frame_type != _DATA_FRAME:
-                break
-            pos = after
-            stream.frame_type, stream.frame_size = _DATA_FRAME, frame_size
-        if not stream.frame_size:
+        stream.content_length += taken
+        if remaining:
+            stream.frame_type, stream.frame_size = _DATA_FRAME, remaining
+        else:
             stream.frame_type = stream.frame_size = None  # as aioquic leaves a finished frame
-        return pieces, data[pos:]
+        return body, rest
 
     def _check_control_frame_type(self, frame_type: int) -> None:
         if frame_type == FrameType.GOAWAY:

@@ -12,9 +12,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pylsqpack
 import pytest
 from aioquic.buffer import Buffer
-from aioquic.h3.connection import H3_ALPN, H3Connection
+from aioquic.h3.connection import H3_ALPN, FrameType, H3Connection, encode_frame
 from aioquic.h3.events import DataReceived, H3Event, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
@@ -27,6 +28,10 @@ from transport._quic_rx import FastQuicConnection, H3Session, is_fast_path_suppo
 from transport.lab import TestCA
 
 Mangle = Callable[[list[bytes], random.Random], list[bytes]]
+
+
+class Headers(list[list[tuple[bytes, bytes]]]):
+    """Header blocks received, in order."""
 
 
 @dataclass
@@ -68,13 +73,15 @@ class Pair:
         self.request_id: int | None = None
         self.response_id: int | None = None
 
-    def _sink(self, stream_id: int, data: bytes) -> bool:
+    def _sink(self, stream_id: int, chunks: list[bytes]) -> bool:
         if stream_id != self.request_id:
             return False
-        if self.h3.take_data(stream_id, len(data)):
-            self.received += data
-        else:
-            self._on_h3(self.h3.handle_event(StreamDataReceived(data, False, stream_id)))
+        taken = self.h3.take_body(stream_id, chunks)
+        body, rest = taken if taken is not None else ([], b"".join(chunks))
+        for piece in body:
+            self.received += piece
+        if rest:
+            self._on_h3(self.h3.handle_event(StreamDataReceived(rest, False, stream_id)))
         return True
 
     def _on_h3(self, events: list[H3Event]) -> None:
@@ -266,3 +273,61 @@ def test_the_stream_window_slides_with_what_the_reader_took(lab_ca: TestCA, body
         # aioquic alone doubles the limit whenever half of it arrived (up to 2x received)
         assert limit <= max(initial, consumed + 256 * 1024 + 64 * 1024)
     assert result.windows[-1][1] >= len(body)  # and it did grow to let the whole body in
+
+
+def _h3_frames(rng: random.Random) -> tuple[bytes, bytes]:
+    """A response stream: HEADERS, DATA frames of many sizes (empty too) with unknown frames
+    between them, then trailers. Returns the stream's bytes and the body they carry."""
+    encoder = pylsqpack.Encoder()
+    frames = [encode_frame(FrameType.HEADERS, encoder.encode(0, [(b":status", b"200")])[1])]
+    body = bytearray()
+    for _ in range(60):
+        if rng.random() < 0.8:
+            data = rng.randbytes(rng.choice([0, 1, 5, 63, 64, 300, 1400, 20_000]))
+            body += data
+            frames.append(encode_frame(FrameType.DATA, data))
+        else:  # a reserved frame type (RFC 9114 section 7.2.8): skipped by the parser
+            frames.append(encode_frame(0x21, rng.randbytes(rng.choice([0, 10, 400]))))
+    frames.append(encode_frame(FrameType.HEADERS, encoder.encode(0, [(b"x-trailer", b"1")])[1]))
+    return b"".join(frames), bytes(body)
+
+
+def test_take_body_splits_data_frames_as_aioquic_parses_them() -> None:
+    # any cut of a stream into packets and of packets into batches: the same body, headers
+    # and trailers as aioquic's own parser, whatever falls where (frame headers cut in two,
+    # a frame ending a packet, empty DATA frames, unknown frames, trailers)
+    rng = random.Random(3)
+    raw, body = _h3_frames(rng)
+
+    def h3_events(h3: H3Connection, data: bytes, out: bytearray, headers: Headers) -> None:
+        for event in h3.handle_event(StreamDataReceived(data, False, 0)):
+            if isinstance(event, DataReceived):
+                out += event.data
+            elif isinstance(event, HeadersReceived):
+                headers.append(event.headers)
+
+    def new(kind: type[H3Connection]) -> H3Connection:
+        config = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN)
+        return kind(QuicConnection(configuration=config))
+
+    reference, ref_headers = bytearray(), Headers()
+    h3_events(new(H3Connection), raw, reference, ref_headers)
+    assert bytes(reference) == body and len(ref_headers) == 2
+    for _ in range(60):
+        h3 = new(H3Session)
+        assert isinstance(h3, H3Session)
+        cuts = sorted(rng.sample(range(1, len(raw)), rng.randint(1, 300)))
+        packets = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
+        got, headers = bytearray(), Headers()
+        while packets:
+            size = rng.randint(1, 6)
+            batch, packets = packets[:size], packets[size:]
+            taken = h3.take_body(0, batch)
+            pieces, rest = taken if taken is not None else ([], b"".join(batch))
+            for piece in pieces:
+                got += piece
+            if rest:
+                h3_events(h3, rest, got, headers)
+        assert bytes(got) == body
+        assert headers == ref_headers
+        assert h3._stream[0].content_length == len(body)
