@@ -5,7 +5,7 @@ entities, ``file://`` and other schemes, deep nesting, oversized input, undefine
 a test that accepted "parsed or refused" would not notice a parser that started to follow
 them. Mutated corpus manifests and the shapes that once amplified or made parsing quadratic
 must give a ``Presentation`` or a ``ManifestError`` within ``CASE_BUDGET_S`` of CPU time
-(process time, so other jobs loading the machine do not make the checks flaky), with the
+(the parsing thread's, so other jobs loading the machine do not make the checks flaky), with the
 default ``ManifestConfig`` and every lookup of the result exercised. The long campaign
 (100,000 cases per target) is ``python scripts/fuzz.py --targets manifest.entry,...``.
 """
@@ -62,7 +62,9 @@ def exercise(p: Presentation) -> None:
 
 
 def check(data: bytes) -> Presentation | ManifestError:
-    start = time.process_time()
+    # CPU time of this thread only: lab servers left running in this process by other tests
+    # (threads) and other jobs on the machine do not count against the parser.
+    start = time.thread_time()
     try:
         result: Presentation | ManifestError = parse_manifest(data, url=URL, now=NOW)
     except ManifestError as exc:
@@ -70,7 +72,7 @@ def check(data: bytes) -> Presentation | ManifestError:
         result = exc
     else:
         exercise(result)
-    assert time.process_time() - start < CASE_BUDGET_S
+    assert time.thread_time() - start < CASE_BUDGET_S
     return result
 
 
