@@ -168,8 +168,9 @@ def test_stop_after_on_the_real_clock_counts_the_time_played(cdn: Any, tmp_path:
     assert result.returncode == 0, result.stderr
     data = json.loads(report.read_text())
     assert data["stall_count"] == 0
-    assert data["time_played_s"] == pytest.approx(5.0, abs=0.6)
-    # ... and exactly the span asked for: --stop-after less the startup time.
+    # Exactly the span asked for: --stop-after (counted from load()) less the startup time,
+    # however long a busy machine took to start.
+    assert 0.0 < data["startup_s"] < 5.0
     assert data["time_played_s"] == pytest.approx(5.0 - data["startup_s"], abs=0.3)
     checks = {c["name"]: c for c in data["checks"]}
     span = checks["played_span"]
@@ -183,7 +184,9 @@ def test_stop_after_on_the_real_clock_counts_the_time_played(cdn: Any, tmp_path:
     gaps = [b["at_s"] - a["at_s"] for a, b in zip(timeline, timeline[1:], strict=False)]
     assert max(gaps) <= 1.05  # the timeline never freezes while playing
     positions = [s["position_s"] for s in timeline]
-    assert positions == sorted(positions) and positions[-1] - positions[0] > 3.5
+    # the samples span what was played, less at most one sampling interval and a little
+    assert positions == sorted(positions)
+    assert positions[-1] - positions[0] > data["time_played_s"] - 1.3
 
 
 def test_heartbeats_and_resume_from_the_command_line(cdn: Any, tmp_path: Path) -> None:
