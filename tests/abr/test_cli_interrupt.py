@@ -16,8 +16,6 @@ written, not how fast: drawing it is about a second of work of its own.
 from __future__ import annotations
 
 import json
-import os
-import resource
 import signal
 import subprocess
 import sys
@@ -25,6 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
+from proc_cpu import StopMeter
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "abr-data" / "pensieve"
 TRACES = DATA / "cooked_test_traces"
@@ -53,36 +52,15 @@ runpy.run_module("abr", run_name="__main__", alter_sys=True)
 """
 
 
-def _tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds used so far by ``pid`` and all its descendants."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo.extend(int(c) for c in (task / "children").read_text().split())
-        except (FileNotFoundError, ProcessLookupError):
-            continue  # it ended meanwhile: its time is counted when its parent reaps it
-    return total
-
-
-def _reaped_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def interrupt(args: list[str], marker: Path) -> tuple[int, str, float, float]:
     """Start the command, SIGINT it after its first batch; (status, stderr, CPU s, wall s)."""
-    reaped_before = _reaped_cpu_s()
     proc = subprocess.Popen(
         [sys.executable, "-c", _HOOKED_MAIN, str(marker), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    meter = StopMeter(proc)
     try:
         deadline = time.monotonic() + FIRST_BATCH_WITHIN_S
         while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -90,17 +68,14 @@ def interrupt(args: list[str], marker: Path) -> tuple[int, str, float, float]:
         if not marker.exists() or proc.poll() is not None:
             proc.kill()
             pytest.fail(f"no batch done before it ended or within the wait: {proc.communicate()}")
-        cpu_at_sigint = _tree_cpu_s(proc.pid)
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
+        meter.signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
-        wall = time.monotonic() - sent
+        wall = meter.wall_s()
     finally:
         proc.kill()
         proc.communicate()
     # Our only child in this window: its usage includes the workers it reaped.
-    cpu_after = _reaped_cpu_s() - reaped_before - cpu_at_sigint
-    return proc.returncode, err, cpu_after, wall
+    return proc.returncode, err, meter.cpu_after_s(), wall
 
 
 @pytest.mark.parametrize(
