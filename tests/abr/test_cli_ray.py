@@ -109,6 +109,7 @@ def test_ctrl_c_stops_a_ray_run_quickly_and_writes_partial_results(tmp_path: Pat
         took = time.monotonic() - sent
     finally:
         proc.kill()
+        proc.communicate()  # close the pipes here, not in a later test's garbage collection
     assert proc.returncode == 130, err
     assert took < STOP_WITHIN_S, f"stopped {took:.2f} s after SIGINT"
     lines = err.strip().splitlines()

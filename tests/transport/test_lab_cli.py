@@ -39,7 +39,7 @@ def start_lab(*args: str) -> tuple[subprocess.Popen[str], dict[str, object]]:
         sel.register(proc.stdout, selectors.EVENT_READ)
         if not sel.select(timeout=15.0):
             proc.kill()
-            proc.wait(5)
+            proc.communicate(timeout=5)  # closes the pipes (no ResourceWarning in a later test)
             pytest.fail("lab printed nothing within 15 s")
     line = proc.stdout.readline()
     return proc, json.loads(line)
