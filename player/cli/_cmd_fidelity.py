@@ -162,6 +162,8 @@ def print_table(report: dict[str, Any]) -> None:
         flags = "".join(
             k[0] if row["agree"][k] else "-" for k in ("bitrate", "rebuffer", "switches")
         )
+        if row.get("sensitive"):
+            flags += " ~"  # the simulator's own spread is wider than a tolerance
         error = "" if row["real_error"] is None else f"  {row['real_error']}"
         print(
             f"{row['name'][:44]:<44} "
@@ -169,6 +171,7 @@ def print_table(report: dict[str, Any]) -> None:
             f"{sim['rebuffer_s']:7.2f}/{real['rebuffer_s']:<7.2f} "
             f"{sim['switches']:>2}/{real['switches']:<3} {flags}{error}"
         )
+    print("flags: b(itrate) r(ebuffer) s(witches) agree; ~ sensitive (sim vs itself)")
     summary = report["summary"]
     print(
         "summary: "

@@ -5,7 +5,9 @@ a real session (``_fidelity_real``) plays the ladder through the lab's network e
 by the same trace: real QUIC, real segments, the real clock. Both use the same controller and
 configuration; the simulator's mode is derived from the player's buffering settings. The
 report lists both sides' figures per trace, their differences, and how many traces agree
-within the contract's tolerances (docs/abr.md, "Simulation vs real playback").
+within the contract's tolerances, and how far the simulator disagrees with itself when the
+request timing varies as much as the real sessions' (``_fidelity_sim.sim_spread``; docs/abr.md,
+"Simulation against real playback").
 """
 
 from __future__ import annotations
@@ -22,14 +24,9 @@ from typing import Any
 import numpy as np
 
 import abr
-from player.cli._fidelity_inputs import (
-    FidelityPlan,
-    Ladder,
-    read_trace,
-    rotated,
-    with_latency,
-)
-from player.cli._fidelity_real import RealJob, play_real
+from player.cli._fidelity_inputs import FidelityPlan, Ladder, read_trace
+from player.cli._fidelity_real import RealJob, play_real, prepare_worker
+from player.cli._fidelity_sim import metrics, player_mode, sim_spread, simulate
 
 __all__: list[str] = []
 
@@ -46,128 +43,28 @@ _TIMEOUT_FACTOR = 4.0
 """A real session may take this many times the ladder's length (plus a minute) before it is
 abandoned as failed: slow traces stall, but not for three times the video's length."""
 
+STAGGER_S = 1.5
+"""The first ``jobs`` real sessions start this far apart. Started together, their start-ups
+(QUIC handshake, manifest, first segments) competed for the 2 cores: first requests came 0.1-0.3 s
+later than alone, and since the sessions last the same time, every later wave started together
+again. A session's start-up takes well under a second."""
+
 Progress = Callable[[str], None]
 
 
-class _SizeBlindController:
-    """Hides segment sizes from a controller, as the player does: it sees declared bitrates.
-
-    The simulator gives controllers every segment's size (Pensieve's ``video_size`` files,
-    Sabre movies); a player reading a ``SegmentTemplate`` MPD knows only the declared
-    bandwidths (``AbrState.next_sizes_bytes`` is ``None``). The network still carries the real
-    sizes in both. Everything else is the wrapped controller's.
-    """
-
-    def __init__(self, inner: abr.BatchController) -> None:
-        self._inner = inner
-
-    def select_batch(self, state: abr.BatchState) -> Any:
-        return self._inner.select_batch(dataclasses.replace(state, sizes_bytes=None))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-def player_mode(plan: FidelityPlan) -> abr.SimMode:
-    """The simulator mode of the player's loop under ``plan``.
-
-    The player requests a segment while less than ``buffering_goal_s`` is buffered, so the
-    buffer peaks just under goal + one segment: Sabre's rule (wait until one segment fits under
-    the cap) with that cap. Latency is paid on the trace clock before each first byte (the
-    trace's latency is set to the emulated RTT plus the request overhead); abandonment is
-    polled as often as the player polls it; the first segment is the controller's own choice.
-    """
-    playback = plan.playback
-    return abr.SimMode(
-        name="player",
-        rtt_s=0.0,
-        is_trace_latency=True,
-        payload_factor=plan.payload_factor,
-        max_buffer_s=playback.buffering_goal_s + plan.segment_s,
-        drain_quantum_s=0.0,
-        first_index=-1,
-        qoe_from_segment=0,
-        unplayed_tail_segments=0,
-        is_abandonment=True,
-        abandon_check_bytes=1.0,
-        abandon_check_interval_s=playback.abandon_check_interval_s,
-    )
-
-
-def setup_s(plan: FidelityPlan, ladder: Ladder, trace: abr.NetworkTrace) -> float:
-    """Modelled time from ``load()`` to the first request the simulator makes (an init).
-
-    ``setup_rtts`` round trips (QUIC handshake, manifest) plus the manifest carried at the
-    trace's rate from its start.
-    """
-    nbytes = ladder.manifest_bytes
-    t = plan.setup_rtts * (plan.rtt_s + plan.request_overhead_s)
-    bits = 8.0 * nbytes / plan.payload_factor
-    for duration, rate in zip(
-        trace.durations_s.tolist(), trace.bandwidth_bps.tolist(), strict=True
-    ):
-        if rate > 0 and bits <= rate * duration:
-            return float(t + bits / rate)
-        bits -= rate * duration
-        t += duration
-    return t
-
-
-def simulate(
-    plan: FidelityPlan, ladder: Ladder, traces: Sequence[abr.NetworkTrace]
-) -> list[dict[str, Any]]:
-    """Simulate every trace; per trace the records the comparison reads.
-
-    Each simulated session starts after the modelled setup: its trace is rotated by it, and
-    its times are shifted by it, so both sides count from ``load()``.
-    """
-    setups = [setup_s(plan, ladder, t) for t in traces]
-    shifted = [
-        rotated(with_latency(t, plan.rtt_s + plan.request_overhead_s), s)
-        for t, s in zip(traces, setups, strict=True)
-    ]
-    controller = _SizeBlindController(abr.make_controller(plan.algorithm))
-    result = abr.simulate(
-        controller,
-        shifted,
-        ladder.video(),
-        mode=player_mode(plan),
-        estimator=abr.make_estimator(plan.algorithm),
-    )
-    out = []
-    for i, setup in enumerate(setups):
-        out.append(
-            {
-                "rungs": result.quality[i].tolist(),
-                "end_s": (result.end_time_s[i] + setup).tolist(),
-                "buffer_s": result.buffer_s[i].tolist(),
-                "rebuffer_s": float(result.metrics["rebuffer_s"][i]),
-                "startup_s": setup + float(result.startup_s[i]),
-                "abandoned": int(result.abandoned[i]),
-                "setup_s": setup,
-            }
-        )
-    return out
-
-
-def metrics(
-    rungs: Sequence[int], rebuffer_s: float, startup_s: float | None, ladder: Ladder
+def compare(
+    sim: dict[str, Any],
+    real: dict[str, Any],
+    *,
+    is_complete: bool,
+    spread: dict[str, list[float]] | None = None,
 ) -> dict[str, Any]:
-    """The contract's four figures from a session's rung per segment."""
-    q = np.asarray(rungs, dtype=np.int64)
-    kbps = np.asarray(ladder.bandwidths_bps, dtype=np.float64)[q] / 1e3 if len(q) else np.zeros(1)
-    return {
-        "mean_bitrate_kbps": round(float(np.mean(kbps)), 3),
-        "rebuffer_s": round(float(rebuffer_s), 3),
-        "switches": int(np.count_nonzero(np.diff(q))) if len(q) > 1 else 0,
-        "startup_s": None if startup_s is None else round(float(startup_s), 3),
-    }
-
-
-def compare(sim: dict[str, Any], real: dict[str, Any], *, is_complete: bool) -> dict[str, Any]:
     """Differences (real − sim) and whether each figure agrees within its tolerance.
 
-    A real session that did not play every segment agrees on nothing.
+    A real session that did not play every segment agrees on nothing. With the simulator's
+    ``spread`` (``sim_spread``), also whether each real figure is within its tolerance of the
+    range the simulator itself covers (``within_spread``), and whether that range is wider
+    than a tolerance (``sensitive``: the simulator disagrees with itself on the trace).
     """
     base = sim["mean_bitrate_kbps"]
     rel = (real["mean_bitrate_kbps"] - base) / base if base > 0 else float("inf")
@@ -182,7 +79,7 @@ def compare(sim: dict[str, Any], real: dict[str, Any], *, is_complete: bool) -> 
         "switches": is_complete and abs(d_switch) <= SWITCH_TOLERANCE,
     }
     agree["all"] = agree["bitrate"] and agree["rebuffer"] and agree["switches"]
-    return {
+    out: dict[str, Any] = {
         "diff": {
             "mean_bitrate_pct": round(100.0 * rel, 2),
             "rebuffer_s": round(d_rebuf, 3),
@@ -191,17 +88,50 @@ def compare(sim: dict[str, Any], real: dict[str, Any], *, is_complete: bool) -> 
         },
         "agree": agree,
     }
+    if spread is not None:
+        out.update(_against_spread(real, spread, is_complete=is_complete))
+    return out
+
+
+def _against_spread(
+    real: dict[str, Any], spread: dict[str, list[float]], *, is_complete: bool
+) -> dict[str, Any]:
+    """Real figures against the range the simulator covers (``compare``'s extra keys)."""
+    eps = 1e-9
+    b_lo, b_hi = spread["mean_bitrate_kbps"]
+    r_lo, r_hi = spread["rebuffer_s"]
+    s_lo, s_hi = spread["switches"]
+    bitrate, rebuffer, switches = real["mean_bitrate_kbps"], real["rebuffer_s"], real["switches"]
+    b_tol, r_tol, s_tol = BITRATE_TOLERANCE, REBUFFER_TOLERANCE_S, SWITCH_TOLERANCE
+    within = {
+        "bitrate": b_lo * (1 - b_tol) - eps <= bitrate <= b_hi * (1 + b_tol) + eps,
+        "rebuffer": r_lo - r_tol - eps <= rebuffer <= r_hi + r_tol + eps,
+        "switches": s_lo - s_tol <= switches <= s_hi + s_tol,
+    }
+    within = {k: is_complete and v for k, v in within.items()}
+    within["all"] = within["bitrate"] and within["rebuffer"] and within["switches"]
+    sensitive = b_hi - b_lo > b_tol * b_lo + eps or r_hi - r_lo > r_tol + eps or s_hi - s_lo > s_tol
+    return {"within_spread": within, "sensitive": sensitive}
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """Counts of traces that agree within each tolerance (the report's ``summary``)."""
-    return {
+    """Counts of traces that agree within each tolerance (the report's ``summary``).
+
+    With the simulator's spread: ``sensitive`` traces (its own range is wider than a
+    tolerance) and ``all_three_within_sim_spread`` (every real figure within its tolerance of
+    the simulator's range).
+    """
+    out = {
         "traces": len(rows),
         "bitrate_within_5pct": sum(bool(r["agree"]["bitrate"]) for r in rows),
         "rebuffer_within_0_5s": sum(bool(r["agree"]["rebuffer"]) for r in rows),
         "switches_within_1": sum(bool(r["agree"]["switches"]) for r in rows),
         "all_three": sum(bool(r["agree"]["all"]) for r in rows),
     }
+    if rows and all("within_spread" in r for r in rows):
+        out["sensitive"] = sum(bool(r["sensitive"]) for r in rows)
+        out["all_three_within_sim_spread"] = sum(bool(r["within_spread"]["all"]) for r in rows)
+    return out
 
 
 def _jobs(plan: FidelityPlan, ladder: Ladder, traces: Sequence[abr.NetworkTrace]) -> list[RealJob]:
@@ -216,8 +146,9 @@ def _jobs(plan: FidelityPlan, ladder: Ladder, traces: Sequence[abr.NetworkTrace]
             ids=ladder.ids,
             plan=plan,
             timeout_s=timeout,
+            start_delay_s=STAGGER_S * i if i < plan.jobs else 0.0,
         )
-        for t in traces
+        for i, t in enumerate(traces)
     ]
 
 
@@ -236,7 +167,10 @@ def play_all(
     results: list[dict[str, Any] | None] = [None] * len(jobs)
     context = multiprocessing.get_context("spawn")
     workers = min(plan.jobs, len(jobs))
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+    ready = context.Barrier(workers)
+    with concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=context, initializer=prepare_worker, initargs=(ready,)
+    ) as pool:
         futures = {pool.submit(play_real, job): i for i, job in enumerate(jobs)}
         for future in concurrent.futures.as_completed(futures):
             i = futures[future]
@@ -259,11 +193,13 @@ def _row(name: str, sim: dict[str, Any], real: dict[str, Any], ladder: Ladder) -
         ladder,
     )
     complete = real.get("state") == "ended" and len(segments) == len(ladder.sizes_bytes)
+    spread = sim.get("spread")
     return {
         "name": name,
         "sim": sim_m,
         "real": real_m,
-        **compare(sim_m, real_m, is_complete=complete),
+        **compare(sim_m, real_m, is_complete=complete, spread=spread),
+        "sim_spread": spread,
         "real_state": real.get("state"),
         "real_error": real.get("error"),
         "detail": {
@@ -317,6 +253,8 @@ def run_fidelity(
     load_before = os.getloadavg()
     traces = [read_trace(p) for p in trace_paths]
     sims = simulate(plan, ladder, traces)
+    for sim, spread in zip(sims, sim_spread(plan, ladder, traces), strict=True):
+        sim["spread"] = spread
     if progress is not None:
         progress(f"simulated {len(traces)} traces in {time.monotonic() - started:.1f} s")
     reals = play_all(plan, ladder, traces, progress)

@@ -47,9 +47,11 @@ class FidelityPlan:
             request's first byte, as the emulator does.
         request_overhead_s: Time a request costs beyond the round trip: the lab origin's
             processing (hypercorn and aioquic in Python) and the player's turn between two
-            requests. The simulator adds it to each request's latency. Measured on the
-            2-core machine of docs/abr.md: median time to first byte 8-13 ms above the RTT,
-            median gap between a response's end and the next request 3 ms.
+            requests. The simulator adds it to each request's latency. Measured per request
+            on the shared 2-core machine (load average 6-14; docs/abr.md, "Simulation against
+            real playback"): the time a segment took beyond the RTT and the fluid model, plus
+            the gap before the next request, median 9-10 ms, mean 17-22 ms. The mean is what
+            adds up over a session, but its excess over the median is load spikes.
         loss: Random datagram loss of the emulated path (each direction).
         max_queue_s: The emulator's bottleneck buffer, seconds of traffic (drop-tail). The
             traces record the throughput a transport achieved, so the replaying link must not
@@ -61,7 +63,8 @@ class FidelityPlan:
         payload_factor: Fraction of the link rate that carries segment bytes. The emulator
             shapes UDP payload: QUIC short headers, AEAD tags and STREAM/HTTP/3 DATA framing
             take about 3 % of 1200-byte datagrams (measured: 1.032 bytes on the link per
-            segment byte, docs/abr.md, "Simulation vs real playback").
+            segment byte; fitted per segment: 0.97, docs/abr.md, "Simulation against real
+            playback").
         setup_rtts: Round trips before the simulated session starts: the QUIC handshake and
             the manifest (its bytes are charged too). Init segments are the simulator's own
             (``abr.Video.init_sizes_bytes``): one request on each rung's first use.

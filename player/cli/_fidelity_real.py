@@ -10,8 +10,10 @@ It returns what the comparison needs as plain JSON values (picklable across proc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,9 @@ from transport import TransportConfig
 from transport.lab import LabCdn, NetworkEmulator, TestCA
 
 __all__: list[str] = []
+
+_READY_TIMEOUT_S = 60.0
+"""Longest a worker waits for the others to start (``prepare_worker``)."""
 
 _EMULATOR_SLACK_S = 60.0
 """The emulator outlives the session's timeout by this much (it stops by itself after)."""
@@ -46,6 +51,8 @@ class RealJob:
         ids: Representation ids, ascending bitrate (rung ``q`` is ``ids[q]``).
         plan: The run's plan.
         timeout_s: Longest the session may take, real seconds.
+        start_delay_s: Wait this long before starting (the first sessions of a run start
+            apart, so their start-ups do not compete for the CPU: ``_fidelity.STAGGER_S``).
     """
 
     name: str
@@ -56,6 +63,7 @@ class RealJob:
     ids: tuple[str, ...]
     plan: FidelityPlan
     timeout_s: float
+    start_delay_s: float = 0.0
 
 
 class _Recorder:
@@ -103,6 +111,20 @@ class _Recorder:
         return max(0.0, end - position)
 
 
+def prepare_worker(ready: Any) -> None:
+    """Pool initializer: wait until every worker has started before any plays.
+
+    By now the worker imported everything a session needs (unpickling this function imported
+    this module). Otherwise the first sessions would compete for the CPU with the imports of
+    the other workers: on 2 cores that delayed their first requests by 0.1-0.15 s and shifted
+    them against the trace (measured, docs/abr.md). ``ready`` is a ``multiprocessing``
+    barrier for all the workers; a worker that waits in vain (one failed to start) goes ahead
+    after a minute. The first sessions then start ``RealJob.start_delay_s`` apart.
+    """
+    with contextlib.suppress(threading.BrokenBarrierError):
+        ready.wait(timeout=_READY_TIMEOUT_S)
+
+
 def play_real(job: RealJob) -> dict[str, Any]:
     """Play ``job`` for real and return its records (a worker process's entry point)."""
     return asyncio.run(_play(job))
@@ -123,6 +145,7 @@ async def _play(job: RealJob) -> dict[str, Any]:
         np.array(job.bandwidth_bps, dtype=np.float64),
         np.zeros(len(job.durations_s)),
     )
+    await asyncio.sleep(job.start_delay_s)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fidelity-ca-") as tmp:
         # The origin and the emulator run on loops of their own (threads), as in the demo.
@@ -141,7 +164,7 @@ async def _play(job: RealJob) -> dict[str, Any]:
                 max_queue_s=plan.max_queue_s,
             ).start_in_thread()
             try:
-                result = await _session(job, emulator.base_url, cdn.ca_file)
+                result = await _session(job, emulator.emulator, cdn.ca_file)
             finally:
                 emulator.stop()
             result["emulator"] = dataclasses.asdict(emulator.emulator.stats())
@@ -151,7 +174,7 @@ async def _play(job: RealJob) -> dict[str, Any]:
     return result
 
 
-async def _session(job: RealJob, base_url: str, ca_file: str) -> dict[str, Any]:
+async def _session(job: RealJob, emulator: NetworkEmulator, ca_file: str) -> dict[str, Any]:
     plan = job.plan
     player = Player(
         _player_config(plan, ca_file),
@@ -164,7 +187,9 @@ async def _session(job: RealJob, base_url: str, ca_file: str) -> dict[str, Any]:
         recorder = _Recorder(player, job.ids)
         player.add_listener(recorder)
         try:
-            await player.load(f"{base_url}/{job.manifest}")
+            # the simulated session meets the trace's first second at load(): so does this one
+            emulator.restart_trace()
+            await player.load(f"{emulator.base_url}/{job.manifest}")
             await player.wait(timeout_s=job.timeout_s)
         except TimeoutError:
             error = f"timeout after {job.timeout_s:.0f} s"

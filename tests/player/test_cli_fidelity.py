@@ -11,6 +11,7 @@ does.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import subprocess
 import sys
@@ -24,14 +25,7 @@ from proc_cpu import reaped_cpu_s
 import abr
 from player._clock import VirtualClock
 from player._player import Player
-from player.cli._fidelity import (
-    _SizeBlindController,
-    compare,
-    metrics,
-    player_mode,
-    setup_s,
-    summarize,
-)
+from player.cli._fidelity import compare, summarize
 from player.cli._fidelity_inputs import (
     FidelityPlan,
     Ladder,
@@ -39,11 +33,19 @@ from player.cli._fidelity_inputs import (
     rotated,
     select_traces,
 )
+from player.cli._fidelity_sim import (
+    _SizeBlindController,
+    metrics,
+    player_mode,
+    setup_s,
+    sim_spread,
+    simulate,
+)
 from player.config import PlaybackConfig, PlayerConfig
 from player.errors import PlayerConfigError
 from player.lab import ContentSpec, RenditionSpec
 from transport import TransportConfig
-from transport.lab import LabCdn
+from transport.lab import LabCdn, ThroughputTrace
 
 DURATION_S = 16
 """Ladder length of the end-to-end run: 8 segments, so it stays well under a minute."""
@@ -132,11 +134,34 @@ def test_plan_rejects_what_the_simulator_cannot_model() -> None:
 def test_setup_model_counts_round_trips_and_bytes(ladder: Ladder) -> None:
     trace = abr.NetworkTrace("c", np.array([10.0]), np.array([1e6]), np.zeros(1))
     plan = FidelityPlan(rtt_s=0.1, request_overhead_s=0.02, setup_rtts=2, payload_factor=0.5)
-    nbytes = ladder.manifest_bytes
-    assert setup_s(plan, ladder, trace) == pytest.approx(2 * 0.12 + 8 * nbytes / 0.5 / 1e6)
-    # a trace that starts with an outage: the bytes wait for the first second of bandwidth
+    bits = 8 * ladder.manifest_bytes / 0.5
+    assert setup_s(plan, ladder, trace) == pytest.approx(2 * 0.12 + bits / 1e6)
+    # a trace that starts with an outage: the handshake's answer waits for the link (it
+    # leaves at 1.0 s, arrives 0.05 s later), then the manifest's request and bytes follow
     outage = abr.NetworkTrace("o", np.array([1.0, 9.0]), np.array([0.0, 1e6]), np.zeros(2))
-    assert setup_s(plan, ladder, outage) == pytest.approx(1.0 + 2 * 0.12 + 8 * nbytes / 0.5 / 1e6)
+    assert setup_s(plan, ladder, outage) == pytest.approx(1.0 + 0.05 + 0.12 + bits / 1e6)
+    assert setup_s(dataclasses.replace(plan, setup_rtts=0), ladder, trace) == 0.0
+
+
+def test_simulated_requests_follow_the_emulators_link(ladder: Ladder) -> None:
+    """The simulator's timeline is the emulator's fluid model of the same requests.
+
+    The emulator's bottleneck runs half a round trip ahead of the client (each direction is
+    delayed by half the RTT): a trace whose rate changes every 50 ms shows a simulator that
+    read the trace on the client's clock, or paid the latency in the wrong place.
+    """
+    durations = np.full(400, 0.05)
+    rates = np.where(np.arange(400) % 2 == 0, 4e6, 0.5e6)
+    trace = abr.NetworkTrace("saw", durations, rates, np.zeros(400))
+    plan = FidelityPlan(duration_s=DURATION_S)
+    sim = simulate(plan, ladder, [trace])[0]
+    link = ThroughputTrace.from_periods(trace)
+    half, latency = plan.rtt_s / 2, plan.rtt_s + plan.request_overhead_s
+    q = sim["rungs"][0]
+    t = sim["setup_s"]
+    for nbytes in (ladder.init_bytes[q], ladder.sizes_bytes[0][q]):  # init, then segment 0
+        t = link.transmit_end(t + latency - half, 8 * nbytes / plan.payload_factor) + half
+    assert sim["end_s"][0] == pytest.approx(t, abs=1e-6)
 
 
 def test_rotated_trace_starts_later_and_keeps_the_loop() -> None:
@@ -167,6 +192,46 @@ def test_compare_applies_the_contract_tolerances() -> None:
         "traces": 3, "bitrate_within_5pct": 2, "rebuffer_within_0_5s": 1,
         "switches_within_1": 2, "all_three": 1,
     }  # fmt: skip
+
+
+def test_compare_against_the_simulators_own_spread() -> None:
+    """A real figure within tolerance of the simulator's range; a range wider than one."""
+    sim = {"mean_bitrate_kbps": 1000.0, "rebuffer_s": 0.0, "switches": 5, "startup_s": 0.5}
+    real = {"mean_bitrate_kbps": 900.0, "rebuffer_s": 0.0, "switches": 7, "startup_s": 0.6}
+    wide = {"mean_bitrate_kbps": [920.0, 1010.0], "rebuffer_s": [0.0, 0.0], "switches": [4, 6]}
+    row = compare(sim, real, is_complete=True, spread=wide)
+    assert row["agree"]["all"] is False  # -10 % and +2 switches from the plan's run
+    assert row["within_spread"] == {
+        "bitrate": True, "rebuffer": True, "switches": True, "all": True
+    }  # fmt: skip
+    assert row["sensitive"] is True  # 920..1010 is 9.8 % wide
+    narrow = {"mean_bitrate_kbps": [1000.0, 1000.0], "rebuffer_s": [0.0, 0.6], "switches": [5, 6]}
+    row2 = compare(sim, real, is_complete=True, spread=narrow)
+    assert row2["within_spread"]["bitrate"] is False and row2["within_spread"]["switches"]
+    assert row2["sensitive"] is True  # rebuffering 0.6 s apart
+    row3 = compare(sim, dict(sim), is_complete=False, spread=narrow)
+    assert row3["within_spread"]["all"] is False  # an incomplete session agrees on nothing
+    assert "within_spread" not in compare(sim, real, is_complete=True)
+    counts = summarize([row | {"name": "a"}, row2 | {"name": "b"}])
+    assert counts["sensitive"] == 2 and counts["all_three_within_sim_spread"] == 1
+
+
+def test_sim_spread_is_the_simulator_against_itself(ladder: Ladder) -> None:
+    """At 8 Mbit/s every variant climbs alike; at 2.6 Mbit/s the buffer reaches the up-switch
+    threshold within the perturbation, so the climb starts a segment earlier or later."""
+    plan = FidelityPlan(duration_s=DURATION_S)
+    flat = [
+        abr.NetworkTrace(f"{m}", np.array([100.0]), np.array([m * 1e6]), np.zeros(1))
+        for m in (8.0, 2.6)
+    ]
+    steady, edge = sim_spread(plan, ladder, flat)
+    own = [metrics(s["rungs"], s["rebuffer_s"], None, ladder) for s in simulate(plan, ladder, flat)]
+    for spread, figures in zip((steady, edge), own, strict=True):
+        for key in ("mean_bitrate_kbps", "rebuffer_s", "switches"):
+            assert spread[key][0] <= figures[key] <= spread[key][1]
+    assert all(lo == hi for lo, hi in steady.values())
+    lo, hi = edge["mean_bitrate_kbps"]
+    assert hi > lo * 1.1
 
 
 def test_metrics_count_switches_between_segments(ladder: Ladder) -> None:

@@ -250,6 +250,25 @@ async def test_tcp_delay_and_stopping_by_itself() -> None:
     assert 0.1 <= rtt < 0.3
 
 
+def test_restart_trace_starts_the_trace_over(edge: LabServerThread) -> None:
+    """A session that begins after the emulator started meets the trace's first second."""
+    trace = ThroughputTrace(np.array([0.3, 30.0]), np.array([4e6, 1e6]))
+    handle = NetworkEmulator(edge.base_url, trace=trace).start_in_thread()
+    try:
+        emu = handle.emulator
+        time.sleep(0.35)
+        assert emu.current_rate_bps() == 1e6
+        emu.restart_trace()
+        now = emu.loop.time()
+        assert emu.current_rate_bps() == 4e6
+        # 1 Mbit from now: 0.3 s at 4 Mbit/s carry 1.2 Mbit (less the time since the restart)
+        assert emu._transmit_end(now, 125_000) == pytest.approx(now + 0.25, abs=0.01)
+    finally:
+        handle.stop()
+    with pytest.raises(RuntimeError):
+        NetworkEmulator(edge.base_url).restart_trace()
+
+
 def test_thread_form_and_validation(edge: LabServerThread) -> None:
     handle = NetworkEmulator(edge.base_url, trace=ThroughputTrace.constant(1e6)).start_in_thread()
     try:

@@ -8,7 +8,7 @@ bottleneck queue holds more than ``max_queue_s`` of traffic (drop-tail). TCP rel
 byte streams, so loss does not apply to them: their bytes are only shaped and delayed.
 
 The emulator stops by itself after ``duration_s``. ``set_rate``/``throttle`` override the
-trace at run time from any thread.
+trace at run time from any thread; ``restart_trace`` starts it over (aligns it with a session).
 """
 
 from __future__ import annotations
@@ -196,6 +196,21 @@ class NetworkEmulator(AsyncStartStop):
             raise TransportConfigError("rate_bps and for_s must be positive")
         with self._lock:
             self._override = (rate_bps, time.monotonic() + for_s)
+
+    def restart_trace(self) -> None:
+        """Start the trace over from its beginning now (thread-safe).
+
+        The trace's clock starts with ``start()``. A client whose session begins later calls
+        this just before it, so that second ``t`` of the session meets second ``t`` of the
+        trace, as in a simulation of the same trace (``python -m player fidelity``). Traffic
+        already queued keeps its schedule.
+
+        Raises:
+            RuntimeError: The emulator is not started.
+        """
+        now = self.loop.time()  # the loop's clock is monotonic: readable from any thread
+        with self._lock:
+            self._started_at = now
 
     def lose(self) -> bool:
         """Draw the random loss for one datagram (counts it when lost)."""
