@@ -32,7 +32,9 @@ BIG = 50 * 1024 * 1024
 def config_for(protocol: str, ca_file: str | None, **kw: object) -> TransportConfig:
     """``h2`` and ``h1`` both use the TCP stack; ``h1`` with HTTP/2 turned off."""
     stack = "h3" if protocol == "h3" else "h1"
-    timeouts = Timeouts(connect_s=2.0, ttfb_s=3.0, stall_s=3.0, total_s=20.0)
+    # No test here is about a timeout: they are hang guards, wide enough for an in-process QUIC
+    # handshake on a machine shared by many jobs (2 s was not, once).
+    timeouts = Timeouts(connect_s=10.0, ttfb_s=10.0, stall_s=10.0, total_s=30.0)
     return TransportConfig(
         protocol=stack,  # type: ignore[arg-type]
         ca_file=ca_file,
