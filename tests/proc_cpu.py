@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import resource
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -67,3 +68,48 @@ class StopMeter:
         Children the process did not wait for are not counted.
         """
         return reaped_cpu_s() - self._reaped_before - self._at_signal
+
+
+def own_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of ``pid`` alone (``None`` once it was reaped)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class OwnCpuWatcher:
+    """CPU time of one process alone after a signal, for processes whose helpers it does not
+    reap (Ray's services): a thread reads ``/proc`` every 10 ms until the process is reaped
+    (a zombie keeps its totals until then), so at most 10 ms of the end is missed."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self._at_signal = 0.0
+        self._last = 0.0
+        self._sent = 0.0
+        self._thread: threading.Thread | None = None
+
+    def _watch(self) -> None:
+        while (value := own_cpu_s(self.proc.pid)) is not None:
+            self._last = value
+            time.sleep(0.01)
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` after noting the process's CPU time, and start watching."""
+        self._at_signal = self._last = own_cpu_s(self.proc.pid) or 0.0
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        self._sent = time.monotonic()
+        self.proc.send_signal(signum)
+
+    def wall_s(self) -> float:
+        """Seconds since the signal."""
+        return time.monotonic() - self._sent
+
+    def cpu_after_s(self) -> float:
+        """CPU seconds the process spent after the signal (call once it was reaped)."""
+        if self._thread is not None:
+            self._thread.join(5.0)
+        return self._last - self._at_signal
