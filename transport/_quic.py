@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 _RECV_BATCH = 256
 _RECV_SIZE = 65536
+_ARENA_BYTES = 1 << 20
+"""Receive buffer of one batch: _RECV_BATCH datagrams of up to 4 KB, or fewer larger ones."""
 _H3_NO_ERROR = 0x100
 _TLS_CERTIFICATE_ALERTS = frozenset(0x100 + alert for alert in (42, 43, 44, 45, 46, 48))
 """QUIC CRYPTO_ERROR codes (RFC 9001 section 4.8: 0x100 + TLS alert) for certificate
@@ -232,7 +234,7 @@ class QuicConn:
         self._is_tx_scheduled = False
         self._ping_uid = 0
         self._sock = self._make_socket(config.udp_buffer_bytes)
-        self._recv_view = memoryview(bytearray(_RECV_SIZE))
+        self._arena = memoryview(bytearray(_ARENA_BYTES))
 
     def _make_socket(self, buffer_bytes: int) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.addr[0] else socket.AF_INET
@@ -401,17 +403,25 @@ class QuicConn:
     def _on_readable(self) -> None:
         if self.is_closed or self._paused_by:
             return
-        recv_into, view = self._sock.recv_into, self._recv_view
-        datagrams: list[bytes] = []
+        # Datagrams are read into one buffer and handed over as views of it: no allocation per
+        # datagram. They are read before the next batch reuses the buffer (receive_datagrams
+        # keeps no view).
+        recv_into, arena = self._sock.recv_into, self._arena
+        datagrams: list[memoryview] = []
         append = datagrams.append
+        pos, last = 0, len(arena) - _RECV_SIZE
         for _ in range(_RECV_BATCH):
             try:
-                append(bytes(view[: recv_into(view)]))  # cheaper than recv(): no 64 KB bytes
+                size = recv_into(arena[pos:], _RECV_SIZE)
             except BlockingIOError:
                 break
             except OSError as exc:
                 self._on_socket_error(exc)
                 return
+            append(arena[pos : pos + size])
+            pos += size
+            if pos > last:
+                break
         if datagrams:
             now = self.loop.time()
             self.last_activity = now

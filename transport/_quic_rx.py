@@ -74,8 +74,8 @@ class _Keys(NamedTuple):
 
     cids: frozenset[bytes]
     pn_offset: int
-    mask: Callable[[bytes], bytes]
-    decrypt: Callable[[bytes, bytes, bytes], bytes]
+    mask: Callable[[bytes | memoryview], bytes]
+    decrypt: Callable[[bytes, bytes | memoryview, bytes], bytes]
     iv: int
     key_phase_bit: int
     space: QuicPacketSpace
@@ -201,7 +201,9 @@ class FastQuicConnection(QuicConnection):
             buf.push_uint_var(stream.max_stream_data_local)
             stream.max_stream_data_local_sent = stream.max_stream_data_local
 
-    def receive_datagrams(self, datagrams: Sequence[bytes], addr: Any, now: float) -> None:
+    def receive_datagrams(
+        self, datagrams: Sequence[bytes] | Sequence[memoryview], addr: Any, now: float
+    ) -> None:
         """Handle datagrams received together, as ``receive_datagram`` would one by one.
 
         Stream data taken by the fast path goes to the sink, one call per stream and run of
@@ -210,7 +212,7 @@ class FastQuicConnection(QuicConnection):
         events and transmits once, as after ``receive_datagram``.
 
         Args:
-            datagrams: The datagrams, in the order received.
+            datagrams: The datagrams, in the order received (views are not kept).
             addr: The peer's address (the socket is connected to it).
             now: Loop time of the reception.
         """
@@ -225,7 +227,7 @@ class FastQuicConnection(QuicConnection):
                 if index == count:
                     break
             self.slow_packets += 1
-            self.receive_datagram(datagrams[index], addr, now)
+            self.receive_datagram(bytes(datagrams[index]), addr, now)
             index += 1
         self.fast_packets += taken
 
@@ -293,7 +295,9 @@ class FastQuicConnection(QuicConnection):
         except AttributeError:  # an aioquic whose internals differ: general path only
             return None
 
-    def _receive_run(self, datagrams: Sequence[bytes], index: int, keys: _Keys, now: float) -> int:
+    def _receive_run(
+        self, datagrams: Sequence[bytes] | Sequence[memoryview], index: int, keys: _Keys, now: float
+    ) -> int:
         """Receive ``datagrams[index:]`` on the fast path until one needs the general path.
 
         Each datagram must be a short-header packet for our connection ID in the current key
@@ -320,10 +324,10 @@ class FastQuicConnection(QuicConnection):
                 or len(data) < sample_end  # a short sample would stay buffered in the ECB
             ):
                 break
-            if not data.startswith(cid, 1):  # the peer may use any connection ID we issued
-                if data[1:pn_offset] not in cids:
+            if data[1:pn_offset] != cid:  # the peer may use any connection ID we issued
+                if bytes(data[1:pn_offset]) not in cids:
                     break
-                cid = data[1:pn_offset]
+                cid = bytes(data[1:pn_offset])
                 cid_int = int.from_bytes(cid, "big")
             protection = mask(data[sample_at:sample_end])
             first ^= protection[0] & _SHORT_HEADER_PROTECTED_BITS
