@@ -28,7 +28,7 @@ from aioquic.quic.events import (
 )
 from aioquic.tls import SessionTicket
 
-from transport._quic_rx import FastQuicConnection, H3Session
+from transport._quic_rx import FastQuicConnection, H3Session, StreamChunksReceived
 from transport.config import TransportConfig
 from transport.errors import (
     ConnectError,
@@ -499,6 +499,14 @@ class QuicConn:
             self._dispatch(h3.handle_event(event))
         return True
 
+    def _take_chunks(self, stream_id: int, chunks: list[bytes]) -> None:
+        """Take a run of fast-path data queued after other events (as the sink would)."""
+        if not self._take_body(stream_id, chunks):
+            assert self.h3 is not None
+            for data in chunks:
+                event = StreamDataReceived(data=data, end_stream=False, stream_id=stream_id)
+                self._dispatch(self.h3.handle_event(event))
+
     def _dispatch(self, h3_events: list[H3Event]) -> None:
         streams = self.streams
         for h3_event in h3_events:
@@ -515,7 +523,9 @@ class QuicConn:
         h3 = self.h3
         assert h3 is not None
         while (event := quic.next_event()) is not None:
-            if type(event) is StreamDataReceived:
+            if type(event) is StreamChunksReceived:
+                self._take_chunks(event.stream_id, event.chunks)
+            elif type(event) is StreamDataReceived:
                 if not event.end_stream and event.stream_id in self.streams:
                     chunks = [event.data, *quic.next_stream_data(event.stream_id)]
                     self._take_body(event.stream_id, chunks)

@@ -24,6 +24,7 @@ them (``is_fast_path_supported``); otherwise every packet takes the general path
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from aioquic.h3.connection import FrameType, H3Connection, HeadersState
@@ -32,7 +33,7 @@ from aioquic.quic.connection import (
     QuicConnection,
     QuicConnectionState,
 )
-from aioquic.quic.events import StreamDataReceived
+from aioquic.quic.events import QuicEvent, StreamDataReceived
 from aioquic.quic.packet import QuicFrameType
 from aioquic.quic.recovery import MAX_ACK_RANGES, QuicPacketSpace
 from aioquic.tls import Epoch
@@ -67,6 +68,18 @@ Sink = Callable[[int, list[bytes]], bool]
 """Takes in-order stream data (never a stream's end): ``(stream_id, chunks) -> taken``.
 
 The chunks are the data of consecutive fast-path packets of one stream, in order."""
+
+
+@dataclass
+class StreamChunksReceived(QuicEvent):
+    """In-order data of one stream from a run of fast-path packets (never the stream's end).
+
+    Queued instead of a call to the sink when events of a general-path packet came before
+    it, so that the order is kept.
+    """
+
+    stream_id: int
+    chunks: list[bytes]
 
 
 class _Keys(NamedTuple):
@@ -262,7 +275,9 @@ class FastQuicConnection(QuicConnection):
         pending, self._pending = self._pending, []
         events, sink = self._events, self._sink
         for stream_id, chunks in pending:
-            if events or sink is None or not sink(stream_id, chunks):
+            if events:  # after events of a general-path packet: in order, as an event too
+                events.append(StreamChunksReceived(stream_id=stream_id, chunks=chunks))
+            elif sink is None or not sink(stream_id, chunks):
                 events.extend(
                     StreamDataReceived(data=data, end_stream=False, stream_id=stream_id)
                     for data in chunks
@@ -440,7 +455,7 @@ class FastQuicConnection(QuicConnection):
             receiver.highest_offset = frame_end
         receiver._buffer_start = frame_end
         pending = self._pending
-        if self._events or self._sink is None:
+        if self._sink is None:
             self._deliver(stream_id, payload[pos:])
         elif pending and pending[-1][0] == stream_id:
             pending[-1][1].append(payload[pos:])
@@ -463,10 +478,12 @@ class FastQuicConnection(QuicConnection):
         return True
 
     def _deliver(self, stream_id: int, data: bytes) -> None:
-        """Queue in-order stream data for the sink (or as an event, to keep the order)."""
-        events, pending = self._events, self._pending
-        if events or self._sink is None:
-            events.append(StreamDataReceived(data=data, end_stream=False, stream_id=stream_id))
+        """Queue in-order stream data for the sink (as an event without a sink)."""
+        pending = self._pending
+        if self._sink is None:
+            self._events.append(
+                StreamDataReceived(data=data, end_stream=False, stream_id=stream_id)
+            )
         elif pending and pending[-1][0] == stream_id:
             pending[-1][1].append(data)
         else:

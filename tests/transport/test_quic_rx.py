@@ -24,7 +24,12 @@ from aioquic.quic.logger import QuicLogger
 from aioquic.quic.packet import pull_quic_header
 from aioquic.tls import Epoch
 
-from transport._quic_rx import FastQuicConnection, H3Session, is_fast_path_supported
+from transport._quic_rx import (
+    FastQuicConnection,
+    H3Session,
+    StreamChunksReceived,
+    is_fast_path_supported,
+)
 from transport.lab import TestCA
 
 Mangle = Callable[[list[bytes], random.Random], list[bytes]]
@@ -43,6 +48,8 @@ class Transfer:
     server_lost: int
     client: FastQuicConnection
     windows: list[tuple[int, int]] = field(default_factory=list)
+    queued_runs: int = 0
+    """Runs of fast-path data queued as events (after a general-path packet's events)."""
 
 
 class Pair:
@@ -72,6 +79,7 @@ class Pair:
         self.sent = 0
         self.request_id: int | None = None
         self.response_id: int | None = None
+        self.queued_runs = 0
 
     def _sink(self, stream_id: int, chunks: list[bytes]) -> bool:
         if stream_id != self.request_id:
@@ -93,7 +101,14 @@ class Pair:
 
     def _client_events(self) -> None:
         while (event := self.client.next_event()) is not None:
-            self._on_h3(self.h3.handle_event(event))
+            if isinstance(event, StreamChunksReceived):
+                self.queued_runs += 1
+                if not self._sink(event.stream_id, event.chunks):
+                    for data in event.chunks:
+                        event_ = StreamDataReceived(data, False, event.stream_id)
+                        self._on_h3(self.h3.handle_event(event_))
+            else:
+                self._on_h3(self.h3.handle_event(event))
 
     def _server_events(self) -> None:
         assert self.server is not None and self.server_h3 is not None
@@ -194,6 +209,7 @@ class Pair:
             server_lost=lost,
             client=self.client,
             windows=windows,
+            queued_runs=self.queued_runs,
         )
 
 
@@ -246,6 +262,7 @@ def test_loss_reordering_and_duplicates_fall_back_and_recover(
     assert result.body == body
     assert result.slow > 0  # the odd packets went the general way
     assert result.fast > result.slow  # and the path came back to the fast one
+    assert result.queued_runs > 0  # fast packets after them, queued behind their events
 
 
 def test_key_update_and_new_connection_id_midway(lab_ca: TestCA, body: bytes) -> None:
