@@ -157,7 +157,9 @@ async def test_rate_follows_a_varying_trace(edge: LabServerThread, lab_ca: TestC
     trace = ThroughputTrace(np.array([1.0, 1.0]), np.array([4e6, 1e6]))  # loops: 4, 1, 4 ...
     emu = NetworkEmulator(edge.base_url, trace=trace)
     async with emu:
-        began = time.monotonic()  # the trace starts with the emulator, just before
+        # the trace's own origin (loop time), not a clock read after start() returned: on a
+        # busy machine that read can come tens of ms later and shift every window below
+        began = emu._started_at
         arrivals = await tcp_arrivals(
             emu.base_url + "/p.bin", str(lab_ca.ca_file), range_header="bytes=0-1099999"
         )
