@@ -163,3 +163,81 @@ def test_random_start_is_seeded() -> None:
     assert np.array_equal(a.quality, b.quality) and np.array_equal(a.rebuffer_s, b.rebuffer_s)
     assert not np.array_equal(a.download_s, c.download_s)
     assert not np.array_equal(a.download_s, plain.download_s)
+
+
+class _Probe(abr.BatchController):
+    """Fetches rung 1 after a first rung-0 segment; records every abandonment check point."""
+
+    name = "probe"
+
+    def _reset_state(self, sessions: int) -> None:
+        self.points: list[float] = []
+
+    def _choose(self, state: abr.BatchState) -> tuple[np.ndarray, np.ndarray]:
+        index = np.where(state.segment_index > 0, 1, 0).astype(np.int64)
+        return index, np.zeros(len(index), dtype=np.int64)
+
+    def decide_abandon_batch(self, progress: abr.BatchProgress) -> np.ndarray:
+        self.points += progress.elapsed_s.tolist()
+        return np.full(len(progress.sessions), -1, dtype=np.int64)
+
+
+def test_abandonment_checks_follow_sabres_rule_through_a_starved_period() -> None:
+    """Checks come every 50 ms while each 50 ms brings 1500 bytes, else every 1500 bytes.
+
+    1 MB/s for 0.5 s, then 12 kB/s for 1 s (1500 bytes take 125 ms), then 1 MB/s again; the
+    second segment (600 kB, requested at 1 ms) is checked 0.05 s apart, then 0.125 s apart,
+    then 0.05 s apart again, each check at least 50 ms and 1500 bytes after the previous one.
+    """
+    trace = abr.NetworkTrace(
+        "starved", np.array([0.5, 1.0, 10.0]), np.array([8e6, 96e3, 8e6]), np.zeros(3)
+    )
+    video = abr.Video(
+        segment_duration_s=1.0,
+        bitrates_bps=np.array([8e3, 4.8e6]),
+        sizes_bytes=np.array([[1000.0, 1000.0], [1000.0, 600_000.0]]),
+    )
+    probe = _Probe()
+    abr.simulate(probe, [trace], video, mode=abr.SimMode.sabre())
+    start, step, need = 0.001, 0.05, 1500.0
+
+    def bytes_by(t: float) -> float:  # bytes of the second segment by trace time t
+        done = min(t, 0.5) * 1e6 + max(0.0, min(t, 1.5) - 0.5) * 12e3 + max(0.0, t - 1.5) * 1e6
+        return done - 1000.0
+
+    def time_of(b: float) -> float:  # trace time by which b bytes of it arrived
+        b += 1000.0
+        if b <= 0.5e6:
+            return b / 1e6
+        if b <= 0.5e6 + 12e3:
+            return 0.5 + (b - 0.5e6) / 12e3
+        return 1.5 + (b - 0.512e6) / 1e6
+
+    want, t = [], start
+    while True:
+        t = max(t + step, time_of(bytes_by(t) + need))
+        if t >= time_of(600_000.0):
+            break
+        want.append(t - start)
+    got = probe.points
+    assert len(got) == len(want)
+    assert got == pytest.approx(want, abs=1e-9)
+    gaps = np.diff(got)
+    assert gaps.min() == pytest.approx(step) and gaps.max() == pytest.approx(0.125)
+
+
+def test_abandonment_polling_does_not_depend_on_the_batch() -> None:
+    """Check points are computed from a grid's origin, not from the last check of a pass, so a
+    session checked alongside many others gives bit for bit what it gives alone."""
+    traces, video, mode = sabre_set("sd_fs")[:24], sabre_movie("bbb.json"), abr.SimMode.sabre()
+    for name in ("hybrid", "bola"):
+        est = abr.make_estimator(name)
+        batch = abr.simulate(
+            abr.make_controller(name, mode), traces, video, mode=mode, estimator=est
+        )
+        for i in (0, 7, 23):
+            one = abr.simulate(
+                abr.make_controller(name, mode), [traces[i]], video, mode=mode, estimator=est
+            )
+            assert one.quality[0].tolist() == batch.quality[i].tolist(), (name, i)
+            assert one.end_time_s[0].tolist() == batch.end_time_s[i].tolist(), (name, i)
