@@ -61,13 +61,15 @@ class SelectReason(enum.Enum):
     LOW_BUFFER = "low_buffer"
     """An up-switch was wanted but the buffer is below the minimum for up-switching."""
     STEP_LIMIT = "step_limit"
-    """An up-switch was limited to one rung per decision."""
+    """An up-switch was limited to ``max_up_steps`` rungs per decision."""
     AFTER_ABANDON = "after_abandon"
     """The previous download was abandoned: capped at the rung the advice named."""
     EXCLUDED = "excluded"
     """The preferred rung is excluded (e.g. it failed to play); nearest allowed rung taken."""
     ABANDON = "abandon"
     """Abandonment advice: the in-flight download will finish after the buffer runs out."""
+    LEVEL_SHIFT = "level_shift"
+    """Up-switch planned with recent samples: the link measurably shifted up (hybrid)."""
 
 
 REASONS: tuple[SelectReason, ...] = tuple(SelectReason)

@@ -148,7 +148,7 @@ def test_robust_mpc_plans_with_discounted_harmonic_mean() -> None:
 
 
 def test_hybrid_stability_windows_and_step_limit() -> None:
-    cfg = abr.AbrConfig(min_switch_interval_s=8.0)
+    cfg = abr.AbrConfig(min_switch_interval_s=8.0, max_up_steps=1)
     c = abr.HybridController(cfg)
     assert c.select(_state(now=0.0, current=None, buffer_s=0.0, throughput_bps=1.5e6)).index == 1
     c.on_download(
@@ -284,3 +284,105 @@ def _batch(*, max_buffer_s: float, segment_duration_s: float) -> abr.BatchState:
         segment_index=np.zeros(1, dtype=np.int64),
         max_buffer_s=max_buffer_s,
     )
+
+
+def _report(
+    now: float, mbit_s: float, *, index: int = 1, abandoned: bool = False
+) -> abr.DownloadReport:
+    """A 4 s segment's download at ``mbit_s`` (1 s of transfer after a 0.05 s first byte)."""
+    return abr.DownloadReport(
+        now=now,
+        index=index,
+        nbytes=mbit_s * 1e6 / 8,
+        ttfb_s=0.05,
+        duration_s=1.05,
+        buffer_s=20.0,
+        is_abandoned=abandoned,
+        abandon_to=0 if abandoned else None,
+    )
+
+
+def _steady(c: abr.HybridController, estimate_bps: float, *, steps: int = 6) -> float:
+    """Feed ``steps`` decisions whose downloads measure exactly the estimate (no error)."""
+    now = 0.0
+    for _ in range(steps):
+        c.select(_state(now=now, current=2, buffer_s=20.0, throughput_bps=estimate_bps))
+        now += 4.0
+        c.on_download(_report(now, estimate_bps / 1e6))
+    return now
+
+
+def test_hybrid_level_shift_needs_consecutive_samples_beyond_three_sigmas() -> None:
+    """A steady 1 Mbit/s link (errors 0: spread at its 0.1 floor) jumps to 8 Mbit/s.
+
+    At 20 s of buffer 1 Mbit/s affords 0.85 * 1 * (20 + 20 - 6) / 20 = 1.45 Mbit/s (rung 2).
+    While the lagging estimate still says 1 Mbit/s, one fast sample is not enough; two are
+    (ln 8 > 3 x 0.1), and the plan then uses 8 Mbit/s: rung 5.
+    """
+    c = abr.HybridController()
+    now = _steady(c, 1e6)
+    c.on_download(_report(now, 8.0))
+    one = c.select(_state(now=now, current=2, buffer_s=20.0, throughput_bps=1e6))
+    assert (one.index, one.reason) == (2, abr.SelectReason.THROUGHPUT)
+    c.on_download(_report(now + 4.0, 8.0))
+    two = c.select(_state(now=now + 4.0, current=2, buffer_s=20.0, throughput_bps=1e6))
+    assert (two.index, two.reason) == (5, abr.SelectReason.LEVEL_SHIFT)
+
+
+def test_hybrid_level_shift_threshold_scales_with_measured_error() -> None:
+    """On a link whose samples scatter by 2x around the estimate, a 3x jump is noise."""
+    c = abr.HybridController()
+    now = 0.0
+    for k in range(8):
+        c.select(_state(now=now, current=2, buffer_s=20.0, throughput_bps=1e6))
+        now += 4.0
+        c.on_download(_report(now, 2.0 if k % 2 else 0.5))
+    for _ in range(2):
+        c.on_download(_report(now, 3.0))
+    d = c.select(_state(now=now, current=2, buffer_s=20.0, throughput_bps=1e6))
+    assert (d.index, d.reason) == (2, abr.SelectReason.THROUGHPUT)
+
+
+def test_hybrid_up_switch_goes_straight_to_the_affordable_rung() -> None:
+    c = abr.HybridController()
+    c.on_download(_report(1.0, 1.0))
+    c.select(_state(now=1.0, current=1, buffer_s=20.0, throughput_bps=1e6))  # settle
+    d = c.select(_state(now=40.0, current=1, buffer_s=30.0, throughput_bps=50e6))
+    assert (d.index, d.reason) == (5, abr.SelectReason.THROUGHPUT)
+
+
+def _history(c: abr.HybridController, samples_mbit: list[float]) -> float:
+    """Decide with a 1 Mbit/s estimate and measure ``samples_mbit``: the prediction errors."""
+    now = 0.0
+    for mbit in samples_mbit:
+        c.select(_state(now=now, current=3, buffer_s=20.0, throughput_bps=1e6))
+        now += 4.0
+        c.on_download(_report(now, mbit))
+    return now
+
+
+def test_hybrid_after_a_down_switch_up_switches_need_a_margin_of_the_measured_error() -> None:
+    """Within ``up_after_down_s`` of a down-switch an up-switch must stay affordable one robust
+    standard deviation of the session's prediction errors below the estimate.
+
+    At 12 s of buffer (5 segments of 4 s planned above a 6 s floor: a factor 1.3) 1 Mbit/s no
+    longer affords rung 3 at 1.05 (1.37 Mbit/s): down to rung 2. Then 3 Mbit/s affords
+    0.85 * 3 * 1.3 = 3.3 Mbit/s (rung 4). A steady link (spread at its 0.1 floor:
+    0.85 * e^-0.1 * 3.9 = 3.0 Mbit/s) still affords rung 4 at once; on a link whose samples
+    scatter 2x either way (spread 1.03: 1.2 Mbit/s) no rung above its own: it waits, as every
+    session did until issue 13.
+    """
+    steady, scattered = abr.HybridController(), abr.HybridController()
+    now = _history(steady, [1.0] * 8)
+    _history(scattered, [2.0, 0.5] * 4)
+    for c, want in (
+        (steady, (4, abr.SelectReason.THROUGHPUT)),
+        (scattered, (2, abr.SelectReason.STABILITY)),
+    ):
+        down = c.select(_state(now=now, current=3, buffer_s=12.0, throughput_bps=1e6))
+        assert down.index == 2
+        up = c.select(_state(now=now + 4.0, current=2, buffer_s=12.0, throughput_bps=3e6))
+        assert (up.index, up.reason) == want
+        # after the window, or with the buffer back above the waiver, the usual test applies
+        late = c.select(_state(now=now + 40.0, current=2, buffer_s=12.0, throughput_bps=3e6))
+        assert late.index == 4
