@@ -26,14 +26,17 @@ from player.cli._args import (
     BadInput,
     fail,
     http_url,
-    input_file,
     on_sigint,
     output_dir,
-    pem_file,
     positive_int,
 )
-from player.cli._cmd_play import parse_headers, parse_keys
-from player.cli._keysfile import add_hls_key_argument, key_sets_from_args
+from player.cli._cmd_play import (
+    add_key_arguments,
+    add_network_arguments,
+    parse_headers,
+    parse_keys,
+)
+from player.cli._keysfile import key_sets_from_args
 from player.cli._local import ca_bundle
 from player.config import PlayerConfig
 from player.errors import (
@@ -109,57 +112,12 @@ def register(subparsers: Any) -> None:
     )
     pick.add_argument("--audio-language", metavar="LANG", help="audio language, e.g. en")
     pick.add_argument("--text-language", metavar="LANG", help="subtitle language, e.g. fr")
-    drm = p.add_argument_group("encrypted content (ClearKey, HLS AES)")
-    drm.add_argument(
-        "--keys",
-        action="append",
-        default=[],
-        metavar="KID:KEY",
-        help="a content key as 32 hex digits each side; repeat for several",
+    add_key_arguments(
+        p,
+        license_help="ClearKey license server asked for a persistent license (overrides the "
+        "manifest's)",
     )
-    add_hls_key_argument(drm)
-    drm.add_argument(
-        "--keys-file",
-        type=input_file,
-        metavar="FILE",
-        help="content keys ('keys') and HLS keys ('hls_keys') from a keys file",
-    )
-    drm.add_argument(
-        "--license-url",
-        type=http_url,
-        metavar="URL",
-        help="ClearKey license server asked for a persistent license (overrides the manifest's)",
-    )
-    drm.add_argument(
-        "--header",
-        action="append",
-        default=[],
-        metavar="'NAME: VALUE'",
-        help="header sent with license requests, e.g. 'Authorization: Bearer T'; repeatable",
-    )
-    net = p.add_argument_group("network")
-    net.add_argument(
-        "--cdn",
-        action="append",
-        default=[],
-        type=http_url,
-        metavar="URL",
-        help="another origin serving the same paths, tried in order on failure; repeatable",
-    )
-    net.add_argument(
-        "--ca",
-        action="append",
-        default=[],
-        type=pem_file,
-        metavar="FILE",
-        help="also trust this CA certificate (PEM), e.g. the lab's; repeatable",
-    )
-    net.add_argument(
-        "--protocol",
-        choices=["h3", "h1", "auto"],
-        default="auto",
-        help="HTTP/3 only, HTTP/1.1-2 only, or HTTP/3 with fallback (default auto)",
-    )
+    add_network_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run, prog=p.prog)
 

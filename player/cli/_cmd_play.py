@@ -129,58 +129,8 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_playback_arguments(p: argparse.ArgumentParser) -> None:
     add_report_arguments(p)
-    drm = p.add_argument_group("encrypted content (ClearKey, HLS AES)")
-    drm.add_argument(
-        "--keys",
-        action="append",
-        default=[],
-        metavar="KID:KEY",
-        help="a content key as 32 hex digits each side; repeat for several",
-    )
-    add_hls_key_argument(drm)
-    drm.add_argument(
-        "--keys-file",
-        type=input_file,
-        metavar="FILE",
-        help="content keys ('keys') and HLS keys ('hls_keys') from a keys file (content make "
-        "writes one)",
-    )
-    drm.add_argument(
-        "--license-url",
-        type=http_url,
-        metavar="URL",
-        help="ClearKey license server URL (overrides the manifest's)",
-    )
-    drm.add_argument(
-        "--header",
-        action="append",
-        default=[],
-        metavar="'NAME: VALUE'",
-        help="header sent with license requests, e.g. 'Authorization: Bearer T'; repeatable",
-    )
-    net = p.add_argument_group("network")
-    net.add_argument(
-        "--cdn",
-        action="append",
-        default=[],
-        type=http_url,
-        metavar="URL",
-        help="another origin serving the same paths, tried in order on failure; repeatable",
-    )
-    net.add_argument(
-        "--ca",
-        action="append",
-        default=[],
-        type=pem_file,
-        metavar="FILE",
-        help="also trust this CA certificate (PEM), e.g. the lab's; repeatable",
-    )
-    net.add_argument(
-        "--protocol",
-        choices=["h3", "h1", "auto"],
-        default="auto",
-        help="HTTP/3 only, HTTP/1.1-2 only, or HTTP/3 with fallback (default auto)",
-    )
+    add_key_arguments(p, license_help="ClearKey license server URL (overrides the manifest's)")
+    add_network_arguments(p)
     cmcd = p.add_argument_group("Common Media Client Data (CTA-5004) sent to the CDN")
     cmcd.add_argument(
         "--cmcd",
@@ -307,6 +257,61 @@ def add_playback_arguments(p: argparse.ArgumentParser) -> None:
         type=output_file,
         metavar="FILE",
         help="keep undelivered heartbeats in this SQLite file for the next run (default: memory)",
+    )
+
+
+def add_key_arguments(p: argparse.ArgumentParser, *, license_help: str) -> None:
+    """The key and license options (play, download): keys, HLS keys, keys file, license."""
+    drm = p.add_argument_group("encrypted content (ClearKey, HLS AES)")
+    drm.add_argument(
+        "--keys",
+        action="append",
+        default=[],
+        metavar="KID:KEY",
+        help="a content key as 32 hex digits each side; repeat for several",
+    )
+    add_hls_key_argument(drm)
+    drm.add_argument(
+        "--keys-file",
+        type=input_file,
+        metavar="FILE",
+        help="content keys ('keys') and HLS keys ('hls_keys') from a keys file (content make "
+        "writes one)",
+    )
+    drm.add_argument("--license-url", type=http_url, metavar="URL", help=license_help)
+    drm.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="header sent with license requests, e.g. 'Authorization: Bearer T'; repeatable",
+    )
+
+
+def add_network_arguments(p: argparse.ArgumentParser) -> None:
+    """``--cdn``, ``--ca`` and ``--protocol`` (play, download)."""
+    net = p.add_argument_group("network")
+    net.add_argument(
+        "--cdn",
+        action="append",
+        default=[],
+        type=http_url,
+        metavar="URL",
+        help="another origin serving the same paths, tried in order on failure; repeatable",
+    )
+    net.add_argument(
+        "--ca",
+        action="append",
+        default=[],
+        type=pem_file,
+        metavar="FILE",
+        help="also trust this CA certificate (PEM), e.g. the lab's; repeatable",
+    )
+    net.add_argument(
+        "--protocol",
+        choices=["h3", "h1", "auto"],
+        default="auto",
+        help="HTTP/3 only, HTTP/1.1-2 only, or HTTP/3 with fallback (default auto)",
     )
 
 
