@@ -35,7 +35,7 @@ from player._clock import Clock
 from player._cmcd_requests import Outgoing
 from player._parts import Fetcher, Refusal
 from player.config import PlayerConfig
-from player.events import Event, LicenseAcquired
+from player.events import Event, LicenseAcquired, LicenseRefused
 from player.manifest import ContentProtection, HlsKey, Representation, Segment
 from transport import AllEdgesFailed, HttpClient, HttpStatusError
 
@@ -218,10 +218,23 @@ class DrmProcessor:
         Without ``on_refused`` a partial licence raises ``KeyNotFound``, as before.
         """
         wanted = tuple(sorted(set(kids)))
-        with self._clock.busy():
-            result = await self._manager.acquire(
-                wanted, license_url=license_url, partial=self._on_refused is not None
-            )
+        started = self._clock.now()
+        try:
+            with self._clock.busy():
+                result = await self._manager.acquire(
+                    wanted, license_url=license_url, partial=self._on_refused is not None
+                )
+        except LicenseError as exc:
+            if exc.status is not None:
+                self._emit(
+                    LicenseRefused(
+                        at_s=self._clock.now(),
+                        kids=wanted,
+                        status=exc.status,
+                        latency_s=self._clock.now() - started,
+                    )
+                )
+            raise
         granted = tuple(kid for kid in wanted if kid not in result.withheld)
         if granted and (result.fetched or not set(granted) <= self._reported):
             if result.fetched:

@@ -13,6 +13,7 @@ from player.events import (
     ErrorOccurred,
     Event,
     LicenseAcquired,
+    LicenseRefused,
     PathwayChanged,
     PlaybackStarted,
     SegmentDownloaded,
@@ -43,7 +44,10 @@ class PlaybackStats:
         segments_downloaded: Segments received (init segments included).
         license_latency_s: Total license round-trip time, seconds; ``None`` when no license
             was fetched from a server (clear content, or keys given in advance).
-        license_requests: License exchanges that went to a server.
+        license_requests: License exchanges that went to a server, granted or refused (a
+            5xx answer retried is one exchange).
+        license_refusals: License exchanges a server answered with an HTTP error
+            (``LicenseRefused``).
         failover_count: ``EdgeFailedOver`` events.
         frames_decoded: Frames decoded (0 when decoding is off).
         decode_errors: Frames or packets the decoder rejected.
@@ -86,6 +90,7 @@ class PlaybackStats:
     segments_downloaded: int = 0
     license_latency_s: float | None = None
     license_requests: int = 0
+    license_refusals: int = 0
     failover_count: int = 0
     frames_decoded: int = 0
     decode_errors: int = 0
@@ -129,6 +134,7 @@ class StatsCollector:
         self._segments = 0
         self._license_s = 0.0
         self._license_requests = 0
+        self._license_refusals = 0
         self._failovers = 0
         self._errors: Counter[str] = Counter()
         self._media_bytes: Counter[str] = Counter()
@@ -193,6 +199,10 @@ class StatsCollector:
         elif isinstance(event, LicenseAcquired):
             self._license_s += event.latency_s
             self._license_requests += event.source == "license-server"
+        elif isinstance(event, LicenseRefused):
+            self._license_s += event.latency_s
+            self._license_requests += 1
+            self._license_refusals += 1
         elif isinstance(event, EdgeFailedOver):
             self._failovers += 1
         elif isinstance(event, ErrorOccurred):
@@ -240,6 +250,7 @@ class StatsCollector:
             segments_downloaded=self._segments,
             license_latency_s=self._license_s if self._license_requests else None,
             license_requests=self._license_requests,
+            license_refusals=self._license_refusals,
             failover_count=self._failovers,
             frames_decoded=self.frames_decoded,
             decode_errors=self.decode_errors,

@@ -27,6 +27,7 @@ __all__ = [
     "HeartbeatSent",
     "LadderFiltered",
     "LicenseAcquired",
+    "LicenseRefused",
     "ManifestLoaded",
     "PathwayChangeReason",
     "PathwayChanged",
@@ -225,6 +226,24 @@ class LicenseAcquired(Event):
     kids: tuple[str, ...]
     latency_s: float
     source: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LicenseRefused(Event):
+    """A license exchange with a server ended in an HTTP error answer (after any retries).
+
+    Emitted for a refusal the session copes with (the renditions it refused leave the
+    ladder: ``RenditionsRestricted``) as for one that ends playback (``ErrorOccurred``).
+
+    Attributes:
+        kids: KIDs asked for (32 lowercase hex digits), never keys.
+        status: The answer's HTTP status, e.g. 403.
+        latency_s: Time from the request to the final answer, seconds.
+    """
+
+    kids: tuple[str, ...]
+    status: int
+    latency_s: float
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

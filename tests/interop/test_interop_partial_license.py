@@ -136,7 +136,13 @@ def test_hd_keys_withheld_hd_leaves_the_ladder_and_sd_plays_every_picture(
     assert granted == {SD_KID, AUDIO_KID}
     # one request with every KID; a server that refuses it is asked per rendition (3 sets)
     assert licenses.served(partial) - before == (1 if partial else 4)
-    assert playback.stats["license_requests"] == (1 if partial else 2)  # exchanges that granted
+    # the stats count what the server saw: the refused exchanges too
+    assert playback.stats["license_requests"] == (1 if partial else 4)
+    assert playback.stats["license_refusals"] == (0 if partial else 2)
+    refusals = _of_type(playback, "LicenseRefused")
+    assert [(e["status"], e["kids"]) for e in refusals] == (
+        [] if partial else [(403, sorted([SD_KID, HD_KID, AUDIO_KID])), (403, [HD_KID])]
+    )
 
 
 def _pin_hd_on_load(player: Player, event: Event) -> None:
