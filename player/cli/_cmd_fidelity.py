@@ -87,9 +87,9 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--queue-s",
         type=positive_float,
-        default=1.0,
+        default=4.0,
         metavar="S",
-        help="the emulator's bottleneck buffer, seconds (default 1)",
+        help="the emulator's bottleneck buffer, seconds (default 4)",
     )
     p.add_argument("--decode", action="store_true", help="decode frames in real sessions")
     p.add_argument(

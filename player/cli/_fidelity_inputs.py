@@ -48,16 +48,20 @@ class FidelityPlan:
         request_overhead_s: Time a request costs beyond the round trip: the lab origin's
             processing (hypercorn and aioquic in Python) and the player's turn between two
             requests. The simulator adds it to each request's latency. Measured per request
-            on the shared 2-core machine (load average 6-14; docs/abr.md, "Simulation against
-            real playback"): the time a segment took beyond the RTT and the fluid model, plus
-            the gap before the next request, median 9-10 ms, mean 17-22 ms. The mean is what
-            adds up over a session, but its excess over the median is load spikes.
+            (docs/abr.md, "Simulation against real playback"): the time a segment took beyond
+            the RTT and the link's fluid model, plus the gap before the next request. Its
+            median was 8.6 ms on the quiet 2-core machine and 8.9-9.7 ms with a load average
+            of 6-14; its mean was 12.6 ms quiet and 17-23 ms loaded, the excess being the
+            host's load spikes, which a deterministic model cannot place. 9 ms: the median.
         loss: Random datagram loss of the emulated path (each direction).
         max_queue_s: The emulator's bottleneck buffer, seconds of traffic (drop-tail). The
             traces record the throughput a transport achieved, so the replaying link must not
             add losses of its own: with the emulator's 0.2 s default, aioquic's congestion
             control lost up to 25 % of a transfer's time on Norway traces after an overshoot
-            (up to 4x for a first segment); 1 s matches the fluid model within 1 %, and still
+            (up to 4x for a first segment). With 1 s, 0.5-1 % of segments still arrived
+            0.1-3.8 s later than the link could carry them, each after a few datagrams dropped
+            at its tail (loss recovery waits for a timeout). Without a bound, aioquic filled
+            the queue to 1.8-2.1 s at most on those traces; 4 s drops nothing there and still
             bounds what an abandoned download leaves queued. Mahimahi, which Pensieve replays
             these traces with, queues without bound by default.
         payload_factor: Fraction of the link rate that carries segment bytes. The emulator
@@ -80,9 +84,9 @@ class FidelityPlan:
     duration_s: int = 60
     segment_s: int = 2
     rtt_s: float = 0.08
-    request_overhead_s: float = 0.015
+    request_overhead_s: float = 0.009
     loss: float = 0.0
-    max_queue_s: float = 1.0
+    max_queue_s: float = 4.0
     payload_factor: float = 0.97
     setup_rtts: int = 2
     decode: bool = False

@@ -21,11 +21,12 @@ from player.cli._fidelity_inputs import FidelityPlan, Ladder, rotated, with_late
 
 __all__: list[str] = []
 
-SPREAD_OVERHEAD_S = (-0.01, 0.0, 0.015)
-"""``sim_spread``: added to the plan's request overhead (at least 0 in all). The real sessions'
-time to first byte less the RTT, plus the gap before the next request, had a median of 8 ms and
-a 90th percentile of 25-30 ms on the loaded 2-core machine (docs/abr.md): each request
-10 ms faster or 15 ms slower than planned."""
+SPREAD_OVERHEAD_S = (-0.003, 0.0, 0.011)
+"""``sim_spread``: added to the plan's request overhead (at least 0 in all). Per request, the
+real sessions took 8.6-9.7 ms beyond the RTT and the link's model at the median (the time
+beyond the model plus the gap before the next request), 6 ms at the 10th percentile, and 17-23 ms
+on average with a load average of 6-14 (docs/abr.md): from the fastest tenth to the loaded mean.
+"""
 
 SPREAD_START_S = (-0.1, 0.0, 0.1)
 """``sim_spread``: added to the modelled setup, seconds. Real first requests came up to 0.1 s
