@@ -115,6 +115,20 @@ class Lab:
             return []
         return [json.loads(line)["path"] for line in self.log.read_text().splitlines()]
 
+    def settled_requests(self, quiet_s: float = 0.3, limit_s: float = 5.0) -> list[str]:
+        """``requested()`` once the log has not grown for ``quiet_s`` (at most ``limit_s``).
+
+        A request a cancelled client had already sent is answered (and logged) by the server
+        thread a little later; a snapshot taken at once would count it in the next run.
+        """
+        seen, since, deadline = self.requested(), time.monotonic(), time.monotonic() + limit_s
+        while time.monotonic() - since < quiet_s and time.monotonic() < deadline:
+            time.sleep(0.05)
+            now = self.requested()
+            if now != seen:
+                seen, since = now, time.monotonic()
+        return seen
+
     def stop(self) -> None:
         self.cdn.stop()
         self.license.stop()
@@ -370,7 +384,7 @@ def test_interrupted_download_resumes_without_fetching_a_complete_file_again(
             return len(seen)
 
         assert asyncio.run(interrupted()) == 5
-        first_run = running.requested()
+        first_run = running.settled_requests()
         journal = [
             json.loads(line)
             for line in (folder / ".streamsdk-offline/journal.jsonl").read_text().splitlines()
