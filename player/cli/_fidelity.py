@@ -211,6 +211,9 @@ def _row(name: str, sim: dict[str, Any], real: dict[str, Any], ladder: Ladder) -
             "real": {
                 "first_request_s": real.get("first_request_s"),
                 "stalls": real.get("stalls"),
+                "abandoned": real.get("abandoned"),
+                "frames_decoded": real.get("frames_decoded"),
+                "decode_errors": real.get("decode_errors"),
                 "emulator": real.get("emulator"),
                 "wall_s": real.get("wall_s"),
                 "timeline": _timeline(

@@ -25,7 +25,7 @@ from player._clock import RealClock
 from player._player import Player
 from player.cli._fidelity_inputs import FidelityPlan
 from player.config import PlayerConfig
-from player.events import Event, SegmentDownloaded
+from player.events import Event, SegmentDownloaded, VariantSwitched
 from transport import TransportConfig
 from transport.lab import LabCdn, NetworkEmulator, TestCA
 
@@ -74,8 +74,11 @@ class _Recorder:
         self.ids = ids
         self.segments: list[dict[str, Any]] = []
         self.first_request_s: float | None = None
+        self.abandoned = 0
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, VariantSwitched) and event.detail == "abandon":
+            self.abandoned += 1
         if not isinstance(event, SegmentDownloaded) or event.track != "video":
             return
         if self.first_request_s is None:
@@ -206,5 +209,8 @@ async def _session(job: RealJob, emulator: NetworkEmulator, ca_file: str) -> dic
         "startup_s": stats.startup_s,
         "rebuffer_s": stats.rebuffer_s,
         "stalls": stats.stall_count,
+        "abandoned": recorder.abandoned,
+        "frames_decoded": stats.frames_decoded,
+        "decode_errors": stats.decode_errors,
         "bytes_downloaded": stats.bytes_downloaded,
     }

@@ -106,6 +106,9 @@ def test_fidelity_run_agrees_on_constant_traces(
         assert row["real_state"] == "ended", row["real_error"]
         assert row["agree"]["all"], row
         assert len(row["detail"]["real"]["timeline"]) == DURATION_S // 2
+        real = row["detail"]["real"]
+        assert real["abandoned"] == row["detail"]["sim"]["abandoned"]
+        assert (real["frames_decoded"], real["decode_errors"]) == (0, 0)  # decoding is off
     slow_row, steady_row = report["traces"]
     assert slow_row["sim"]["rebuffer_s"] > 2.0  # the slow trace really stalls
     assert max(p[2] for p in slow_row["detail"]["real"]["timeline"]) == pytest.approx(2.0, abs=0.1)
