@@ -109,8 +109,6 @@ class HybridController(BatchController):
         self._recent_bps = np.full((sessions, cfg.shift_samples), np.nan)
         self._errors = np.full((sessions, cfg.shift_error_window), np.nan)
         self._predicted_bps = np.full(sessions, np.nan)
-        self._shifted = np.zeros(0, dtype=np.bool_)
-        self._q_window = np.zeros(0, dtype=np.int64)
 
     def _spread(self, rows: IntArray) -> FloatArray:
         """Robust standard deviation of each listed session's log prediction errors.
@@ -171,14 +169,9 @@ class HybridController(BatchController):
         spare = state.buffer_s + k * (p - state.latency_s) - floor_s
         return np.asarray(state.throughput_bps * np.maximum(spare, 0.0) / (k * p))
 
-    def _affordable(self, state: BatchState, safety: float | FloatArray) -> IntArray:
-        """Highest rung whose next segments (:meth:`_plan`) keep the buffer above the floor."""
-        return _highest_rung(state.bitrates_bps, self._budget(state) * safety)
-
     def _choose(self, state: BatchState) -> tuple[IntArray, IntArray]:
         cfg = self.config
         tput, shifted = self._level_shift(state)
-        self._shifted = shifted
         # the throughput each decision was planned with; its error is measured once the
         # segment arrives (only after a first measurement: before it the estimate is the
         # configured default)
@@ -191,13 +184,16 @@ class HybridController(BatchController):
         # inside an up_after_down_s window an up-switch must stay affordable if the link
         # delivers up_after_down_sigmas robust standard deviations (of the session's
         # prediction errors) less than planned; the spread is measured only where it matters
-        self._q_window = np.full(len(out), -1, dtype=np.int64)
-        pos = np.nonzero((q_up > out) & self._in_window(state) & ~shifted)[0]
+        in_window = self._in_window(state)
+        q_window = np.full(len(out), -1, dtype=np.int64)
+        pos = np.nonzero((q_up > out) & in_window & ~shifted)[0]
         if len(pos):
             margin = np.exp(-cfg.up_after_down_sigmas * self._spread(state.sessions[pos]))
-            self._q_window[pos] = _highest_rung(rates, cfg.up_safety * margin * budget[pos])
+            q_window[pos] = _highest_rung(rates, cfg.up_safety * margin * budget[pos])
         reason = np.full(len(out), _R[SelectReason.THROUGHPUT], dtype=np.int64)
-        self._rule_up(state, q_up, out, reason)
+        self._rule_up(
+            state, q_up, out, reason, shifted=shifted, in_window=in_window, q_window=q_window
+        )
         self._rule_down(state, q_down, out, reason)
         self._rule_start_and_cap(state, q_up, out, reason)
         return out, reason
@@ -210,8 +206,23 @@ class HybridController(BatchController):
             (since_down < cfg.up_after_down_s) & (state.buffer_s < cfg.up_after_down_waive_buffer_s)
         )
 
-    def _rule_up(self, state: BatchState, q_up: IntArray, out: IntArray, reason: IntArray) -> None:
-        """Rule 3, in place: up-switch if buffer and stability windows allow."""
+    def _rule_up(
+        self,
+        state: BatchState,
+        q_up: IntArray,
+        out: IntArray,
+        reason: IntArray,
+        *,
+        shifted: BoolArray,
+        in_window: BoolArray,
+        q_window: IntArray,
+    ) -> None:
+        """Rule 3, in place: up-switch if buffer and stability windows allow.
+
+        ``shifted``: rows that detected a level shift up; ``in_window``: rows within
+        ``up_after_down_s`` of a down-switch; ``q_window``: the rung each of those may go up to
+        (-1 where none).
+        """
         cfg = self.config
         rows, buf, now = state.sessions, state.buffer_s, state.now
         since_switch = now - self._last_switch[rows]
@@ -220,7 +231,7 @@ class HybridController(BatchController):
             wants_up
             & (buf >= cfg.min_buffer_for_up_s)
             & (since_switch >= cfg.min_switch_interval_s)
-            & (~self._in_window(state) | self._shifted)
+            & (~in_window | shifted)
         )
         step = q_up if cfg.max_up_steps == 0 else np.minimum(q_up, out + cfg.max_up_steps)
         window = (
@@ -228,17 +239,17 @@ class HybridController(BatchController):
             & ~up_ok
             & (buf >= cfg.min_buffer_for_up_s)
             & (since_switch >= cfg.min_switch_interval_s)
-            & (self._q_window > out)
+            & (q_window > out)
         )
         if cfg.max_up_steps:
-            self._q_window = np.minimum(self._q_window, out + cfg.max_up_steps)
-        reason[up_ok & self._shifted] = _R[SelectReason.LEVEL_SHIFT]
+            q_window = np.minimum(q_window, out + cfg.max_up_steps)
+        reason[up_ok & shifted] = _R[SelectReason.LEVEL_SHIFT]
         reason[up_ok & (step < q_up)] = _R[SelectReason.STEP_LIMIT]
         reason[wants_up & ~up_ok & (buf < cfg.min_buffer_for_up_s)] = _R[SelectReason.LOW_BUFFER]
         reason[wants_up & ~up_ok & (buf >= cfg.min_buffer_for_up_s)] = _R[SelectReason.STABILITY]
         reason[window] = _R[SelectReason.THROUGHPUT]
         out[up_ok] = step[up_ok]
-        out[window] = self._q_window[window]
+        out[window] = q_window[window]
 
     def _rule_down(
         self, state: BatchState, q_down: IntArray, out: IntArray, reason: IntArray
