@@ -226,12 +226,10 @@ class DrmProcessor:
                 )
         except LicenseError as exc:
             if exc.status is not None:
+                now = self._clock.now()
                 self._emit(
                     LicenseRefused(
-                        at_s=self._clock.now(),
-                        kids=wanted,
-                        status=exc.status,
-                        latency_s=self._clock.now() - started,
+                        at_s=now, kids=wanted, status=exc.status, latency_s=now - started
                     )
                 )
             raise
